@@ -1,0 +1,179 @@
+"""The words of the domain, shared by every layer (values stored as these strings)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    LEAD = "lead"
+    COMPLAINT_LEAD = "complaint_lead"
+    HANDLER = "handler"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class Channel(StrEnum):
+    PHONE = "phone"
+    VIP_LINE = "vip_line"
+    CHAT = "chat"
+    WECHAT = "wechat"
+    QQ = "qq"
+    WEB_MESSAGE = "web_message"
+    EMAIL = "email"
+    SMS = "sms"
+    WALK_IN = "walk_in"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class RequestType(StrEnum):
+    """业务类型."""
+
+    CONSULTATION = "consultation"  # 咨询
+    BILL_INQUIRY = "bill_inquiry"  # 话费查询
+    FAULT_REPORT = "fault_report"  # 故障申告
+    COMPLAINT = "complaint"  # 投诉
+    SERVICE_REQUEST = "service_request"  # 业务受理
+    SUGGESTION = "suggestion"  # 建议
+
+
+class ContactOutcome(StrEnum):
+    SETTLED = "settled"
+    WORK_ORDER = "work_order"
+    REFUSED = "refused"
+    TRANSFERRED = "transferred"
+    DROPPED = "dropped"
+    ABANDONED = "abandoned"  # offered, never answered
+
+
+class VerificationMethod(StrEnum):
+    NONE = "none"
+    SERVICE_PASSWORD = "service_password"
+    PERSONAL_DATA = "personal_data"
+
+
+class WorkOrderStatus(StrEnum):
+    NEW = "new"
+    DISPATCHED = "dispatched"
+    REPLIED = "replied"
+    CALLBACK = "callback"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+
+
+class WaitingReason(StrEnum):
+    """A work order waiting on the customer: its clocks are paused."""
+
+    CUSTOMER_UNREACHABLE = "customer_unreachable"
+    WAITING_FOR_CUSTOMER = "waiting_for_customer"
+
+
+class Priority(StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+
+
+class WorkOrderSource(StrEnum):
+    AGENT = "agent"
+    WEB_FORM = "web_form"
+    VOICE_MESSAGE = "voice_message"
+    REGULATOR = "regulator"  # 通信管理局
+    MEDIA = "media"
+
+
+class MajorSource(StrEnum):
+    REGULATOR = "regulator"
+    MEDIA = "media"
+    REPEAT_COMPLAINER = "repeat_complainer"
+
+
+class ClockKind(StrEnum):
+    DISPATCH = "dispatch"
+    REPLY = "reply"
+    RESOLUTION = "resolution"
+    CALLBACK = "callback"
+
+
+class EventKind(StrEnum):
+    """What can happen to a work order; each is one row of its history."""
+
+    CREATED = "created"
+    DISPATCHED = "dispatched"
+    REPLIED = "replied"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"  # the lead returns a reply: a re-dispatch
+    CALLBACK_ATTEMPT = "callback_attempt"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    NOTE = "note"
+    WARNING = "warning"
+    BREACH = "breach"
+    REMINDER = "reminder"  # 督促
+    ESCALATION_PROPOSED = "escalation_proposed"
+    ESCALATION_CONFIRMED = "escalation_confirmed"
+    MAJOR_FLAGGED = "major_flagged"
+
+
+class Tier(StrEnum):
+    STANDARD = "standard"
+    SILVER = "silver"
+    GOLD = "gold"
+    PLATINUM = "platinum"
+    DIAMOND = "diamond"
+
+
+class BigCustomerClass(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class CustomerStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    CLOSED = "closed"
+
+
+class CallbackKind(StrEnum):
+    PHONE = "phone"
+    SMS = "sms"
+    VISIT = "visit"
+
+
+class CallbackPurpose(StrEnum):
+    ROUTINE = "routine"
+    SURVEY = "survey"
+    SATISFACTION = "satisfaction"
+    GREETING = "greeting"
+    WIN_BACK = "win_back"
+    APOLOGY = "apology"
+
+
+class CallbackStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class DepartmentKind(StrEnum):
+    CENTER = "center"  # the customer-service center itself
+    BILLING = "billing"
+    NETWORK = "network"
+    BRANCH = "branch"
+    HEADQUARTERS = "headquarters"
+    MARKETING = "marketing"
+
+
+class BillItemKind(StrEnum):
+    VOICE = "voice"
+    SMS = "sms"
+    DATA = "data"
+    VALUE_ADDED = "value_added"

@@ -1,0 +1,160 @@
+"""The engine factory and the unit of work.
+
+SQLite runs with WAL, ``foreign_keys=ON``, a ``busy_timeout`` and ``synchronous=FULL``; a
+writing transaction begins with ``BEGIN IMMEDIATE`` so two terminals never deadlock on a lock
+upgrade. PostgreSQL runs through psycopg; serialization failures and deadlocks are retried.
+
+Each public service call is one transaction: decorate it with :func:`reads` or :func:`writes`.
+The decorated function takes a :class:`Session` first; callers pass a :class:`Database`.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as sa_create_engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session
+
+from desk.clock import Clock, SystemClock
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock detected
+MAX_ATTEMPTS = 6
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` and use the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def is_sqlite_url(url: str) -> bool:
+    return normalise_url(url).startswith("sqlite")
+
+
+def create_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine with desk's connection settings for SQLite or PostgreSQL."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = sa_create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            poolclass=NullPool if ":memory:" not in url and url != "sqlite://" else None,
+        )
+        _configure_sqlite(engine)
+        return engine
+    return sa_create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get("desk_write", False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+def _is_retryable(error: DBAPIError) -> bool:
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate in RETRY_SQLSTATES:
+        return True
+    # SQLite: a busy database after busy_timeout is worth one more try.
+    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
+
+
+@dataclass
+class Database:
+    """An engine plus the clock the services read the time from."""
+
+    engine: Engine
+    clock: Clock = field(default_factory=SystemClock)
+
+    @classmethod
+    def from_url(cls, url: str, *, clock: Clock | None = None) -> Database:
+        return cls(engine=create_engine(url), clock=clock or SystemClock())
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def session(self, *, write: bool) -> Iterator[Session]:
+        """One transaction: committed on success, rolled back on any error."""
+        with self.engine.connect() as connection:
+            connection = connection.execution_options(desk_write=write)
+            with connection.begin(), Session(bind=connection, expire_on_commit=False) as session:
+                yield session
+                session.flush()
+
+    @contextmanager
+    def connection(self, *, write: bool) -> Iterator[Connection]:
+        """A Core connection in one transaction, for set-based bulk work."""
+        with self.engine.connect() as connection:
+            connection = connection.execution_options(desk_write=write)
+            with connection.begin():
+                yield connection
+
+    def run(self, work: Callable[[Session], R], *, write: bool) -> R:
+        """Run ``work`` in one transaction, retrying serialization failures and deadlocks."""
+        delay = 0.02
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with self.session(write=write) as session:
+                    return work(session)
+            except DBAPIError as error:
+                if attempt == MAX_ATTEMPTS or not _is_retryable(error):
+                    raise
+                time.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _transactional(
+    write: bool,
+) -> Callable[[Callable[Concatenate[Session, P], R]], Callable[Concatenate[Database, P], R]]:
+    def decorate(func: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[Database, P], R]:
+        @functools.wraps(func)
+        def wrapper(db: Database, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            return db.run(lambda session: func(session, *args, **kwargs), write=write)
+
+        return wrapper
+
+    return decorate
+
+
+reads = _transactional(write=False)
+"""A read-only service call: one transaction, ``BEGIN`` (deferred) on SQLite."""
+
+writes = _transactional(write=True)
+"""A writing service call: one transaction, ``BEGIN IMMEDIATE`` on SQLite, retried on PostgreSQL."""
