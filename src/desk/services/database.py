@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, event
@@ -111,6 +112,8 @@ class Database:
         with self.engine.connect() as connection:
             connection = connection.execution_options(desk_write=write)
             with connection.begin(), Session(bind=connection, expire_on_commit=False) as session:
+                session.info["now"] = self.clock.now()
+                session.info["dialect"] = self.engine.dialect.name
                 yield session
                 session.flush()
 
@@ -140,10 +143,20 @@ class Database:
         self.engine.dispose()
 
 
+def now_of(session: Session) -> datetime:
+    """The instant this transaction started, read once from the database's clock."""
+    now = session.info.get("now")
+    if not isinstance(now, datetime):
+        raise RuntimeError("session was not opened by Database.session")
+    return now
+
+
 def _transactional(
     write: bool,
 ) -> Callable[[Callable[Concatenate[Session, P], R]], Callable[Concatenate[Database, P], R]]:
-    def decorate(func: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[Database, P], R]:
+    def decorate(
+        func: Callable[Concatenate[Session, P], R],
+    ) -> Callable[Concatenate[Database, P], R]:
         @functools.wraps(func)
         def wrapper(db: Database, /, *args: P.args, **kwargs: P.kwargs) -> R:
             return db.run(lambda session: func(session, *args, **kwargs), write=write)

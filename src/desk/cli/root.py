@@ -1,0 +1,28 @@
+"""Top-level options and the command groups."""
+
+from __future__ import annotations
+
+import typer
+
+from desk.cli.common import State
+
+
+def register(app: typer.Typer) -> None:
+    from desk.cli import db, user
+
+    @app.callback(invoke_without_command=True)
+    def root(
+        ctx: typer.Context,
+        database: str | None = typer.Option(
+            None, "--db", help="Database URL (default: DESK_DATABASE_URL or a SQLite file)."
+        ),
+    ) -> None:
+        """Launch the console, or run an admin command."""
+        ctx.obj = State(db_url=database)
+        if ctx.invoked_subcommand is None:
+            from desk.cli.console import launch
+
+            launch(ctx.obj)
+
+    db.register(app)
+    user.register(app)

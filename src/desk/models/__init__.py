@@ -1,0 +1,41 @@
+"""SQLModel tables: the whole domain schema of DESIGN.md §2. No queries, no sessions here."""
+
+from sqlmodel import SQLModel
+
+from desk.models.audit import AuditEntry
+from desk.models.callbacks import Callback
+from desk.models.contacts import Contact, VerificationAttempt
+from desk.models.customers import Account, Bill, BillItem, Customer, CustomerPhone, Payment
+from desk.models.handover import Handover
+from desk.models.knowledge import CannedReply, KnowledgeArticle
+from desk.models.meta import JobLease, Meta
+from desk.models.org import Branch, Department, Shift, ShiftNote, StaffUser
+from desk.models.work_orders import WorkOrder, WorkOrderEvent
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "Account",
+    "AuditEntry",
+    "Bill",
+    "BillItem",
+    "Branch",
+    "Callback",
+    "CannedReply",
+    "Contact",
+    "Customer",
+    "CustomerPhone",
+    "Department",
+    "Handover",
+    "JobLease",
+    "KnowledgeArticle",
+    "Meta",
+    "Payment",
+    "Shift",
+    "ShiftNote",
+    "StaffUser",
+    "VerificationAttempt",
+    "WorkOrder",
+    "WorkOrderEvent",
+    "metadata",
+]

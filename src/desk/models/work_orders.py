@@ -1,0 +1,90 @@
+"""Work orders (工单) and their history of events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class WorkOrder(SQLModel, table=True):
+    """A matter that could not be settled on the call.
+
+    ``version`` guards concurrent saves: an update names the version it read and fails when
+    someone else saved first. Due instants are the current deadlines of each clock; while the
+    order waits on the customer (``waiting_since``) its clocks are paused.
+    """
+
+    __tablename__ = "work_order"
+    __table_args__ = (
+        Index("ix_work_order_status_department", "status", "department_id"),
+        Index("ix_work_order_customer_created", "customer_id", "created_at"),
+        Index("ix_work_order_reply_due", "reply_due"),
+        Index("ix_work_order_created", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=20, unique=True)  # WO + yyyymmdd + sequence
+    customer_id: int | None = Field(default=None, foreign_key="customer.id")
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    category: str = Field(max_length=24)  # RequestType
+    topic: str | None = Field(default=None, max_length=64)
+    title: str = Field(max_length=120)
+    description: str = Field(max_length=4000)
+    priority: str = Field(default="normal", max_length=16)  # Priority
+    channel: str = Field(default="phone", max_length=16)  # Channel
+    source: str = Field(default="agent", max_length=16)  # WorkOrderSource
+    is_major: bool = False
+    major_source: str | None = Field(default=None, max_length=24)  # MajorSource
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    branch_id: int | None = Field(default=None, foreign_key="branch.id")
+    status: str = Field(default="new", max_length=16)  # WorkOrderStatus
+    waiting_reason: str | None = Field(default=None, max_length=24)  # WaitingReason
+    waiting_since: datetime | None = None
+    cycle: int = 0  # how many times it was reopened
+    escalation_level: int = 0  # 0 none, 1 reminder sent, 2 HQ proposed, 3 HQ confirmed
+    redispatch_count: int = 0
+    callback_attempts: int = 0
+    satisfaction: int | None = None
+    dispatch_due: datetime | None = None
+    reply_due: datetime | None = None
+    resolution_due: datetime | None = None
+    callback_due: datetime | None = None
+    created_by: int | None = Field(default=None, foreign_key="staff_user.id")
+    created_at: datetime
+    dispatched_at: datetime | None = None
+    replied_at: datetime | None = None
+    closed_at: datetime | None = None
+    updated_at: datetime
+    updated_by: int | None = Field(default=None, foreign_key="staff_user.id")
+    version: int = 1
+
+
+class WorkOrderEvent(SQLModel, table=True):
+    """One change in a work order's life: who, when, what, why.
+
+    Events raised by the escalation sweep carry a ``ladder_key`` (e.g. ``breach:reply:c0``);
+    the unique index on (work_order_id, ladder_key) makes applying the ladder twice impossible.
+    """
+
+    __tablename__ = "work_order_event"
+    __table_args__ = (
+        UniqueConstraint("work_order_id", "ladder_key", name="uq_work_order_event_ladder"),
+        Index("ix_work_order_event_order_at", "work_order_id", "at"),
+        Index("ix_work_order_event_kind_at", "kind", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    work_order_id: int = Field(foreign_key="work_order.id")
+    at: datetime
+    actor_id: int | None = Field(default=None, foreign_key="staff_user.id")  # None: the sweep
+    kind: str = Field(max_length=24)  # EventKind
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str | None = Field(default=None, max_length=16)
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    clock: str | None = Field(default=None, max_length=16)  # ClockKind, for ladder events
+    ladder_key: str | None = Field(default=None, max_length=48)
+    reason: str | None = Field(default=None, max_length=2000)
+    data: dict[str, Any] | None = Field(default=None, sa_type=JSON)

@@ -1,0 +1,119 @@
+"""Who may do what: roles to permissions. Services check these; screens only dim keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from desk.rules.vocab import Role
+
+
+class Permission(StrEnum):
+    SEARCH_CUSTOMERS = "search_customers"
+    VIEW_CUSTOMER_CARD = "view_customer_card"
+    UNMASK_PERSONAL_DATA = "unmask_personal_data"
+    TAKE_CONTACTS = "take_contacts"
+    VERIFY_CALLER = "verify_caller"
+    LIFT_VERIFICATION_LOCK = "lift_verification_lock"
+    VIEW_BILLS = "view_bills"
+    CREATE_WORK_ORDER = "create_work_order"
+    VIEW_WORK_ORDERS = "view_work_orders"
+    DISPATCH_WORK_ORDER = "dispatch_work_order"
+    REPLY_WORK_ORDER = "reply_work_order"
+    REVIEW_WORK_ORDER = "review_work_order"
+    CHASE_COMPLAINTS = "chase_complaints"
+    CONFIRM_ESCALATION = "confirm_escalation"
+    MAKE_CALLBACKS = "make_callbacks"
+    SIGN_HANDOVER = "sign_handover"
+    VIEW_DASHBOARD = "view_dashboard"
+    MANAGE_USERS = "manage_users"
+    MANAGE_DATA = "manage_data"  # import, export, backup, restore
+    RUN_SWEEP = "run_sweep"
+    VIEW_AUDIT = "view_audit"
+
+
+_P = Permission
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.AGENT: frozenset(
+        {
+            _P.SEARCH_CUSTOMERS,
+            _P.VIEW_CUSTOMER_CARD,
+            _P.TAKE_CONTACTS,
+            _P.VERIFY_CALLER,
+            _P.VIEW_BILLS,
+            _P.CREATE_WORK_ORDER,
+            _P.VIEW_WORK_ORDERS,
+            _P.MAKE_CALLBACKS,
+        }
+    ),
+    Role.LEAD: frozenset(
+        {
+            _P.SEARCH_CUSTOMERS,
+            _P.VIEW_CUSTOMER_CARD,
+            _P.UNMASK_PERSONAL_DATA,
+            _P.TAKE_CONTACTS,
+            _P.VERIFY_CALLER,
+            _P.LIFT_VERIFICATION_LOCK,
+            _P.VIEW_BILLS,
+            _P.CREATE_WORK_ORDER,
+            _P.VIEW_WORK_ORDERS,
+            _P.DISPATCH_WORK_ORDER,
+            _P.REVIEW_WORK_ORDER,
+            _P.MAKE_CALLBACKS,
+            _P.SIGN_HANDOVER,
+            _P.VIEW_DASHBOARD,
+        }
+    ),
+    Role.COMPLAINT_LEAD: frozenset(
+        {
+            _P.SEARCH_CUSTOMERS,
+            _P.VIEW_CUSTOMER_CARD,
+            _P.UNMASK_PERSONAL_DATA,
+            _P.VIEW_WORK_ORDERS,
+            _P.CHASE_COMPLAINTS,
+            _P.CONFIRM_ESCALATION,
+            _P.MAKE_CALLBACKS,
+            _P.VIEW_DASHBOARD,
+        }
+    ),
+    Role.HANDLER: frozenset({_P.VIEW_WORK_ORDERS, _P.REPLY_WORK_ORDER}),
+    Role.SUPERVISOR: frozenset(
+        {
+            _P.SEARCH_CUSTOMERS,
+            _P.VIEW_CUSTOMER_CARD,
+            _P.UNMASK_PERSONAL_DATA,
+            _P.VIEW_WORK_ORDERS,
+            _P.CHASE_COMPLAINTS,
+            _P.VIEW_DASHBOARD,
+            _P.VIEW_AUDIT,
+        }
+    ),
+    Role.ADMIN: frozenset(
+        {_P.MANAGE_USERS, _P.MANAGE_DATA, _P.RUN_SWEEP, _P.VIEW_AUDIT, _P.VIEW_DASHBOARD}
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The person a service call acts for."""
+
+    user_id: int
+    login: str
+    role: Role
+    display_name: str = ""
+    department_id: int | None = None
+
+
+SYSTEM_LOGIN = "system"
+
+
+def shell_actor(os_user: str) -> Actor:
+    """The admin at the command line: the shell already holds the database, so it acts as
+    admin; ``user_id`` 0 means no staff row, and the audit log names the OS user."""
+    return Actor(user_id=0, login=f"cli:{os_user}"[:32], role=Role.ADMIN, display_name=os_user)
+
+
+def can(actor: Actor, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS.get(actor.role, frozenset())

@@ -1,0 +1,63 @@
+"""Creating a database: the schema, the first admin, and the facts about the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from desk.models import Meta, StaffUser
+from desk.rules.vocab import Role
+from desk.services import migrations
+from desk.services.database import Database, now_of, reads, writes
+from desk.services.errors import InvalidInput, SchemaOutOfDate
+from desk.services.users import NewUser, UserView, add_user_in
+
+
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    revision: str | None
+    admin: UserView | None
+
+
+@writes
+def _bootstrap_admin(session: Session, *, login: str, password: str) -> UserView | None:
+    if session.exec(select(StaffUser.id).where(StaffUser.role == Role.ADMIN.value)).first():
+        return None
+    if session.get(Meta, "created_at") is None:
+        session.add(Meta(key="created_at", value=now_of(session).isoformat()))
+    new = NewUser(login=login, display_name=login, role=Role.ADMIN, password=password)
+    return add_user_in(session, actor=None, new=new)
+
+
+def initialise(db: Database, *, admin_login: str, admin_password: str) -> InitResult:
+    """Upgrade the schema to head and create the first admin unless one exists."""
+    try:
+        NewUser(login=admin_login, display_name=admin_login, role=Role.ADMIN, password=admin_password)
+    except ValueError as error:
+        raise InvalidInput(str(error).splitlines()[-1].strip(), field="admin") from error
+    migrations.upgrade(db)
+    admin = _bootstrap_admin(db, login=admin_login, password=admin_password)
+    return InitResult(migrations.current_revision(db), admin)
+
+
+def ensure_current(db: Database) -> None:
+    """Refuse to run on a schema older (or newer) than this code's."""
+    current, head = migrations.current_revision(db), migrations.head_revision(db)
+    if current != head:
+        raise SchemaOutOfDate(
+            f"the database is at revision {current or 'none'}, this desk needs {head}: "
+            "run `desk db upgrade` (or `desk init` for a new database)"
+        )
+
+
+@reads
+def meta_value(session: Session, *, key: str) -> str | None:
+    row = session.get(Meta, key)
+    return row.value if row else None
+
+
+@reads
+def is_demo(session: Session) -> bool:
+    row = session.get(Meta, "demo")
+    return row is not None and row.value == "1"

@@ -1,0 +1,133 @@
+"""Shared fixtures: a migrated database per test, on SQLite and on PostgreSQL.
+
+PostgreSQL: ``DESK_TEST_PG_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``) names a
+server database; each xdist worker gets its own database next to it, migrated once, emptied
+between tests. Where the server cannot be reached the PostgreSQL tests are skipped with the
+reason shown, except under CI (``CI=true``), where they fail: CI never skips them silently.
+``DESK_TEST_PG=off`` turns them off on purpose.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from desk.clock import FixedClock
+from desk.models import metadata
+from desk.services import migrations
+from desk.services.database import Database, create_engine, normalise_url
+
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests never touch a person's data dir, database, policy or language."""
+    monkeypatch.setenv("DESK_DATA_DIR", str(tmp_path / "data"))
+    for name in ("DESK_DATABASE_URL", "DESK_POLICY", "DESK_LANG"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+# --- SQLite -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = Database.from_url(f"sqlite:///{path}")
+    migrations.upgrade(db)
+    with db.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_db(_sqlite_template: Path, tmp_path: Path, clock: FixedClock) -> Iterator[Database]:
+    path = tmp_path / "desk.db"
+    shutil.copyfile(_sqlite_template, path)
+    db = Database.from_url(f"sqlite:///{path}", clock=clock)
+    yield db
+    db.dispose()
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+def _pg_base_url() -> str | None:
+    if os.environ.get("DESK_TEST_PG", "").lower() == "off":
+        return None
+    return os.environ.get("DESK_TEST_PG_URL") or DEFAULT_PG_URL
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(f"PostgreSQL tests cannot run under CI: {reason}")
+    pytest.skip(f"PostgreSQL not available: {reason}")
+
+
+@pytest.fixture(scope="session")
+def _pg_url(worker_id: str) -> Iterator[str]:
+    base = _pg_base_url()
+    if base is None:
+        pytest.skip("PostgreSQL tests turned off (DESK_TEST_PG=off)")
+    url = make_url(normalise_url(base))
+    name = f"desk_test_{worker_id}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as error:
+        admin.dispose()
+        _unavailable(str(error.orig).strip().splitlines()[0])
+    worker_url = url.set(database=name).render_as_string(hide_password=False)
+    db = Database.from_url(worker_url)
+    migrations.upgrade(db)
+    db.dispose()
+    yield worker_url
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _pg_engine(_pg_url: str) -> Iterator[sa.Engine]:
+    engine = create_engine(_pg_url)
+    yield engine
+    engine.dispose()
+
+
+def truncate_all(engine: sa.Engine) -> None:
+    names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def pg_db(_pg_engine: sa.Engine, clock: FixedClock) -> Iterator[Database]:
+    truncate_all(_pg_engine)
+    yield Database(engine=_pg_engine, clock=clock)
+
+
+# --- Both ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest) -> Database:
+    """A migrated, empty database: each test using it runs on SQLite and on PostgreSQL."""
+    name = "sqlite_db" if request.param == "sqlite" else "pg_db"
+    return request.getfixturevalue(name)  # type: ignore[no-any-return]

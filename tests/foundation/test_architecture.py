@@ -1,0 +1,83 @@
+"""The layers of DESIGN.md §3 import only downward; each is checked in a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import desk
+
+LAYERS = {
+    # layer: package prefixes it must never drag in
+    "desk.rules": ["desk.models", "desk.services", "desk.screens", "desk.widgets", "desk.app",
+                   "desk.cli", "sqlalchemy", "sqlmodel", "textual"],
+    "desk.models": ["desk.services", "desk.screens", "desk.widgets", "desk.app", "desk.cli",
+                    "textual"],
+    "desk.services": ["desk.screens", "desk.widgets", "desk.app", "desk.cli", "textual"],
+}
+
+
+def _modules_of(package: str) -> list[str]:
+    module = __import__(package, fromlist=["_"])
+    names = [package]
+    for info in pkgutil.walk_packages(module.__path__, prefix=package + "."):
+        names.append(info.name)
+    return names
+
+
+def _loaded_after_import(module: str) -> set[str]:
+    code = (
+        "import importlib, json, sys; importlib.import_module(%r); "
+        "print(json.dumps(sorted(sys.modules)))" % module
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout))
+
+
+@pytest.mark.parametrize(
+    "module",
+    [name for layer in LAYERS for name in _modules_of(layer) if "migrations" not in name],
+)
+def test_layer_imports_only_downward(module: str) -> None:
+    layer = next(prefix for prefix in LAYERS if module == prefix or module.startswith(prefix + "."))
+    loaded = _loaded_after_import(module)
+    forbidden = [
+        name
+        for name in loaded
+        for banned in LAYERS[layer]
+        if name == banned or name.startswith(banned + ".")
+    ]
+    assert not forbidden, f"{module} drags in {sorted(forbidden)[:5]}"
+
+
+def test_rules_never_read_the_clock() -> None:
+    """Rules take ``now`` as a parameter: no ``datetime.now``/``utcnow``/``date.today``."""
+    from pathlib import Path
+
+    root = Path(desk.__file__).parent / "rules"
+    offenders = [
+        str(path.name)
+        for path in root.rglob("*.py")
+        for needle in ("datetime.now(", ".utcnow(", "date.today(", "time.time(")
+        if needle in path.read_text(encoding="utf-8")
+    ]
+    assert not offenders
+
+
+def test_screens_hold_no_sql() -> None:
+    from pathlib import Path
+
+    root = Path(desk.__file__).parent
+    places = [root / "screens", root / "widgets", root / "app.py"]
+    offenders = []
+    for place in places:
+        files = [place] if place.is_file() else list(place.rglob("*.py")) if place.exists() else []
+        for path in files:
+            text = path.read_text(encoding="utf-8")
+            if "sqlalchemy" in text or "sqlmodel" in text or "desk.models" in text:
+                offenders.append(path.name)
+    assert not offenders

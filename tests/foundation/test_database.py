@@ -1,0 +1,117 @@
+"""The engine's connection settings and the unit of work, on the real databases."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, text
+from sqlmodel import select
+
+from desk.models import Meta
+from desk.services import migrations
+from desk.services.database import Database, create_engine, normalise_url
+
+
+def test_sqlite_pragmas(sqlite_db: Database) -> None:
+    with sqlite_db.engine.connect() as connection:
+        pragma = lambda name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
+        assert pragma("journal_mode") == "wal"
+        assert pragma("foreign_keys") == 1
+        assert pragma("busy_timeout") == 30_000
+        assert pragma("synchronous") == 2  # FULL
+
+
+def _begins(db: Database) -> list[str]:
+    seen: list[str] = []
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def _capture(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        if statement.startswith("BEGIN"):
+            seen.append(statement)
+
+    return seen
+
+
+def test_writing_transactions_begin_immediate(sqlite_db: Database) -> None:
+    seen = _begins(sqlite_db)
+    sqlite_db.run(lambda s: s.add(Meta(key="k", value="v")), write=True)
+    sqlite_db.run(lambda s: s.exec(select(Meta)).all(), write=False)
+    assert seen == ["BEGIN IMMEDIATE", "BEGIN"]
+
+
+def test_a_failed_call_writes_nothing(db: Database) -> None:
+    def work(session):  # type: ignore[no-untyped-def]
+        session.add(Meta(key="half", value="written"))
+        session.flush()
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        db.run(work, write=True)
+    assert db.run(lambda s: s.get(Meta, "half"), write=False) is None
+
+
+def test_two_writers_on_sqlite_wait_rather_than_fail(sqlite_db: Database) -> None:
+    """BEGIN IMMEDIATE plus busy_timeout: concurrent writers queue, none errors."""
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(10):
+                sqlite_db.run(lambda s, i=i: s.add(Meta(key=f"w{n}-{i}", value="x")), write=True)
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(sqlite_db.run(lambda s: s.exec(select(Meta)).all(), write=False)) == 40
+
+
+def test_postgres_serialization_failures_are_retried(pg_db: Database) -> None:
+    attempts = []
+
+    def work(session):  # type: ignore[no-untyped-def]
+        attempts.append(1)
+        if len(attempts) < 3:
+            session.execute(text("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"))
+            session.execute(
+                text("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40001'; END $$")
+            )
+        session.add(Meta(key="retried", value=str(len(attempts))))
+
+    pg_db.run(work, write=True)
+    assert len(attempts) == 3
+    assert pg_db.run(lambda s: s.get(Meta, "retried"), write=False).value == "3"  # type: ignore[union-attr]
+
+
+def test_url_normalisation() -> None:
+    assert normalise_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert normalise_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_migrations_from_empty_to_head_and_back(
+    dialect: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if dialect == "sqlite":
+        db = Database.from_url(f"sqlite:///{tmp_path / 'm.db'}")
+    else:
+        db = Database(engine=create_engine(request.getfixturevalue("_pg_url")))
+        migrations.downgrade(db, "base")
+    assert migrations.current_revision(db) is None
+    migrations.upgrade(db)
+    assert migrations.is_current(db)
+    with db.engine.connect() as connection:
+        tables = set(db.engine.dialect.get_table_names(connection))
+    assert {"customer", "work_order", "work_order_event", "audit_log", "handover"} <= tables
+    migrations.downgrade(db, "base")
+    with db.engine.connect() as connection:
+        assert "customer" not in db.engine.dialect.get_table_names(connection)
+    migrations.upgrade(db)  # leave the worker database as the other tests expect it
+    db.dispose()
