@@ -177,3 +177,53 @@ class BillItemKind(StrEnum):
     SMS = "sms"
     DATA = "data"
     VALUE_ADDED = "value_added"
+
+
+class AccountData(StrEnum):
+    """Account data an agent may read out or change; the policy says which need verifying."""
+
+    CURRENT_BILL = "current_bill"  # 当月话费
+    ITEMIZED_DETAIL = "itemized_detail"  # 详单
+    HISTORY_BILLS = "history_bills"  # 历史账单
+    BALANCE = "balance"  # 余额
+    PERSONAL_DATA_CHANGE = "personal_data_change"  # 资料变更
+
+
+class PersonalDataField(StrEnum):
+    """What a personal-data check (资料核实) may ask the caller."""
+
+    NAME = "name"  # registered name
+    ID_LAST6 = "id_last6"  # last 6 of the ID-card number
+    LAST_PAYMENT_AMOUNT = "last_payment_amount"  # amount of the last payment
+
+
+class RefusalReason(StrEnum):
+    """Why a request was refused; recorded on the contact."""
+
+    ARREARS = "arrears"  # 欠费
+    VERIFICATION_LOCKED = "verification_locked"
+
+
+class VerificationOutcome(StrEnum):
+    """What the verification gate says about one request."""
+
+    ALLOW = "allow"
+    VERIFY_FIRST = "verify_first"
+    REFUSE = "refuse"
+
+
+class VerifyReason(StrEnum):
+    """Why the gate asks for a verification first."""
+
+    NOT_VERIFIED = "not_verified"
+    EXPIRED = "expired"  # verified in this contact, but longer ago than the policy allows
+    HOLDER_MUST_VERIFY = "holder_must_verify"  # the caller speaks on behalf of the holder
+
+
+class ClockState(StrEnum):
+    """Where a work-order clock stands at an instant."""
+
+    NOT_STARTED = "not_started"
+    RUNNING = "running"
+    PAUSED = "paused"  # waiting on the customer
+    STOPPED = "stopped"  # what it measured happened

@@ -1,0 +1,656 @@
+"""The policy: every number and list desk's rules use, read from one TOML file.
+
+The shipped default is ``desk/data/policy.toml``; a center points ``DESK_POLICY`` at its own
+copy. :func:`load_policy` parses and validates a file and raises :class:`PolicyError` carrying
+*every* problem; :func:`check_policy_file` returns the same problems as a list, each with a
+dotted key path (``sla.complaint.reply_due: must be > 0``) or, for a TOML syntax error, the
+line and column.
+
+Units are in the key names' documentation below: durations of clocks are *business minutes*
+on a calendar (see :mod:`desk.rules.calendar`), other windows are wall-clock minutes, hours or
+days as their names say, percentages are 0–100, money is in cents (分).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+
+from desk.rules.vocab import (
+    AccountData,
+    Channel,
+    ClockKind,
+    DepartmentKind,
+    PersonalDataField,
+    Priority,
+    RequestType,
+    Tier,
+    WorkOrderSource,
+)
+
+DEFAULT_POLICY_RESOURCE: Final = "policy.toml"
+DEPARTMENT_CALENDAR: Final = "department"
+"""In ``sla.clock_calendar``: the clock runs on the owning department's calendar."""
+
+_SKIP_REFERENCES: Final = "skip_references"
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+
+
+# --- problems --------------------------------------------------------------------------------
+
+
+class PolicyProblem(BaseModel):
+    """One thing wrong with a policy file: where (a dotted key path) and what."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}"
+
+
+class PolicyError(ValueError):
+    """A policy that cannot be used; ``problems`` lists every reason, not only the first."""
+
+    def __init__(self, problems: list[PolicyProblem], *, source: str = "policy") -> None:
+        self.problems = problems
+        self.source = source
+        lines = "\n".join(f"  {problem}" for problem in problems)
+        super().__init__(f"{source} has {len(problems)} problem(s):\n{lines}")
+
+
+# --- building blocks -------------------------------------------------------------------------
+
+_TIME_RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+_TIME_OF_DAY = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimeRange(_Frozen):
+    """Working hours within one local day, ``"08:30-12:00"``; the end may be ``24:00``.
+
+    ``start`` and ``end`` are minutes after local midnight, ``0 <= start < end <= 1440``.
+    """
+
+    start: int = Field(ge=0, lt=24 * 60)
+    end: int = Field(gt=0, le=24 * 60)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, value: object) -> object:
+        if isinstance(value, str):
+            match = _TIME_RANGE.match(value)
+            if match is None:
+                raise ValueError(f"must look like 08:30-12:00, not {value!r}")
+            h1, m1, h2, m2 = (int(group) for group in match.groups())
+            if m1 >= 60 or m2 >= 60:
+                raise ValueError(f"minutes must be below 60 in {value!r}")
+            return {"start": h1 * 60 + m1, "end": h2 * 60 + m2}
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeRange:
+        if self.end <= self.start:
+            raise ValueError(f"{self} ends before it starts")
+        return self
+
+    def __str__(self) -> str:
+        return f"{_hhmm(self.start)}-{_hhmm(self.end)}"
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _parse_time_of_day(value: object) -> object:
+    if isinstance(value, str):
+        match = _TIME_OF_DAY.match(value)
+        if match is None:
+            raise ValueError(f"must look like 15:30, not {value!r}")
+        hours, minutes = int(match.group(1)), int(match.group(2))
+        if hours > 23 or minutes > 59:
+            raise ValueError(f"not a time of day: {value!r}")
+        return hours * 60 + minutes
+    return value
+
+
+TimeOfDay = Annotated[
+    int,
+    BeforeValidator(_parse_time_of_day),
+    Field(ge=0, lt=24 * 60),
+    PlainSerializer(_hhmm, return_type=str),
+]
+"""A local time of day written ``"15:30"``, held as minutes after midnight."""
+
+
+def _check_day_hours(ranges: tuple[TimeRange, ...]) -> tuple[TimeRange, ...]:
+    for earlier, later in zip(ranges, ranges[1:], strict=False):
+        if later.start < earlier.end:
+            raise ValueError(f"{later} overlaps or precedes {earlier}")
+    return ranges
+
+
+DayHours = Annotated[
+    tuple[TimeRange, ...],
+    AfterValidator(_check_day_hours),
+    PlainSerializer(lambda ranges: [str(item) for item in ranges], return_type=list[str]),
+]
+"""One local day's working hours, in order and not overlapping."""
+
+
+# --- sections --------------------------------------------------------------------------------
+
+
+class VerificationPolicy(_Frozen):
+    """先验证后服务: what needs a verified caller, and how verification works."""
+
+    required_for: tuple[RequestType, ...]
+    """Request types that need a caller verified in the current contact."""
+    required_for_account_data: tuple[AccountData, ...]
+    """Account data that need a verified caller to be read out or changed."""
+    holder_must_verify: bool
+    """Someone calling on behalf of the holder gets no such service until the holder verifies."""
+    max_failures: PositiveInt
+    """Failed checks for one customer within ``failure_window_hours`` that lock verification."""
+    failure_window_hours: PositiveInt
+    validity_minutes: PositiveInt
+    """A verification holds for the contact it was made in, at most this many minutes."""
+    personal_data_fields: tuple[PersonalDataField, ...] = Field(min_length=1)
+    """What a personal-data check (资料核实) may ask."""
+    personal_data_required_matches: PositiveInt
+    """How many of those must match for the check to pass."""
+
+    @model_validator(mode="after")
+    def _enough_fields(self) -> VerificationPolicy:
+        if len(set(self.personal_data_fields)) != len(self.personal_data_fields):
+            raise ValueError("personal_data_fields: a field is listed twice")
+        if self.personal_data_required_matches > len(self.personal_data_fields):
+            raise ValueError(
+                f"personal_data_required_matches ({self.personal_data_required_matches}) "
+                f"exceeds the number of personal_data_fields ({len(self.personal_data_fields)})"
+            )
+        return self
+
+
+class ArrearsPolicy(_Frozen):
+    """欠费: callers owing more than ``refuse_above_cents`` are refused these request types."""
+
+    refuse_request_types: tuple[RequestType, ...]
+    refuse_above_cents: int = Field(ge=0)
+
+
+class WeeklyHours(_Frozen):
+    """Working hours of each weekday, local time; an empty list is a day off."""
+
+    mon: DayHours
+    tue: DayHours
+    wed: DayHours
+    thu: DayHours
+    fri: DayHours
+    sat: DayHours
+    sun: DayHours
+
+    @model_validator(mode="after")
+    def _valid(self) -> WeeklyHours:
+        if not any(self.by_weekday()):
+            raise ValueError("a calendar needs working hours on at least one weekday")
+        return self
+
+    def by_weekday(self) -> tuple[tuple[TimeRange, ...], ...]:
+        """Hours indexed like :meth:`datetime.date.weekday` (Monday is 0)."""
+        return (self.mon, self.tue, self.wed, self.thu, self.fri, self.sat, self.sun)
+
+
+class CalendarSpec(_Frozen):
+    """A business calendar: weekly hours, and China's public holidays if it observes them.
+
+    On a public holiday there are no working hours; on a make-up workday (调休上班, a weekend
+    day worked instead of a holiday) the hours are ``makeup_workday_hours``. Holidays and
+    make-up workdays come from the ``holidays`` package; ``extra_holidays`` and
+    ``extra_workdays`` add dates it does not know yet (a schedule published after the
+    package's release).
+    """
+
+    timezone: Literal["Asia/Shanghai"]
+    china_public_holidays: bool
+    hours: WeeklyHours
+    makeup_workday_hours: DayHours
+    extra_holidays: tuple[date, ...]
+    extra_workdays: tuple[date, ...]
+
+    @model_validator(mode="after")
+    def _valid(self) -> CalendarSpec:
+        both = set(self.extra_holidays) & set(self.extra_workdays)
+        if both:
+            listed = ", ".join(sorted(day.isoformat() for day in both))
+            raise ValueError(f"dates both extra holiday and extra workday: {listed}")
+        return self
+
+
+class DepartmentsPolicy(_Frozen):
+    """Which calendar a department works on: by its kind, else the default."""
+
+    default_calendar: str
+    calendar_by_kind: dict[DepartmentKind, str]
+
+    def calendar_name(self, kind: DepartmentKind | None) -> str:
+        if kind is None:
+            return self.default_calendar
+        return self.calendar_by_kind.get(kind, self.default_calendar)
+
+
+class ClockOverride(_Frozen):
+    """Stricter budgets for a priority or a channel; absent keys keep the category's value."""
+
+    dispatch_due: PositiveInt | None = None
+    reply_due: PositiveInt | None = None
+    resolution_due: PositiveInt | None = None
+    callback_within: PositiveInt | None = None
+
+
+class CallbackRule(_Frozen):
+    """When the callback (回访) is due once the lead accepted the reply.
+
+    The callback window opens ``days_after`` days after the acceptance (local date), at
+    ``not_before`` local time, or at the first working instant of the callback calendar after
+    that; the callback is due ``within`` business minutes after the window opens. "The day
+    after, from 15:30" is ``days_after = 1``, ``not_before = "15:30"``.
+    """
+
+    days_after: int = Field(ge=0, le=30)
+    not_before: TimeOfDay
+    within: PositiveInt
+
+
+class CategorySla(_Frozen):
+    """Clock budgets of one request type, in business minutes of the clock's calendar."""
+
+    dispatch_due: PositiveInt
+    """From creation (or reopening) to dispatch by a lead."""
+    reply_due: PositiveInt
+    """From dispatch to the department's reply."""
+    resolution_due: PositiveInt
+    """From creation to a reply the lead accepts (the matter settled)."""
+    callback: CallbackRule
+    priority: dict[Priority, ClockOverride] = Field(default_factory=dict)
+    channel: dict[Channel, ClockOverride] = Field(default_factory=dict)
+
+
+class ClockCalendars(_Frozen):
+    """Which calendar each clock runs on: a calendar name, or ``"department"``."""
+
+    dispatch: str
+    reply: str
+    resolution: str
+    callback: str
+
+    def for_clock(self, kind: ClockKind) -> str:
+        return str(getattr(self, kind.value))
+
+
+class SlaTable(_Frozen):
+    """Clock budgets per request type, and when a warning comes before a deadline."""
+
+    warning_percent: Percent
+    """A warning is due when this share of a clock's budget is used up."""
+    clock_calendar: ClockCalendars
+    consultation: CategorySla
+    bill_inquiry: CategorySla
+    fault_report: CategorySla
+    complaint: CategorySla
+    service_request: CategorySla
+    suggestion: CategorySla
+
+    def for_category(self, category: RequestType) -> CategorySla:
+        value = getattr(self, category.value)
+        assert isinstance(value, CategorySla)
+        return value
+
+
+class ChasePolicy(_Frozen):
+    """The complaint chase ladder after a missed reply deadline.
+
+    A reminder (督促) to the owning department becomes due ``reminder_after_minutes`` after the
+    reply breach and is on standard if made within ``reminder_within_minutes`` of the breach
+    (wall-clock minutes), once per breach. Still unreplied ``escalation_grace`` business
+    minutes (owning department's calendar) after the breach, an escalation to
+    ``escalate_to`` is proposed, for the complaint lead to confirm.
+    """
+
+    categories: tuple[RequestType, ...]
+    reminder_after_minutes: NonNegativeInt
+    reminder_within_minutes: PositiveInt
+    escalation_grace: PositiveInt
+    escalate_to: DepartmentKind
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ChasePolicy:
+        if self.reminder_after_minutes > self.reminder_within_minutes:
+            raise ValueError("reminder_after_minutes exceeds reminder_within_minutes")
+        return self
+
+
+class MajorPolicy(_Frozen):
+    """Major complaints (重大投诉) go to the supervisor at once."""
+
+    sources: tuple[WorkOrderSource, ...]
+    """Complaints from these sources are major (the regulator, media)."""
+    repeat_complaint_count: int = Field(ge=2)
+    """A customer's complaint is major when it is at least their N-th within the window."""
+    repeat_complaint_window_days: PositiveInt
+
+
+class RepeatCallerPolicy(_Frozen):
+    """Same customer, same request type, within ``window_days``: a repeat caller."""
+
+    window_days: PositiveInt
+
+
+class CallbacksPolicy(_Frozen):
+    max_attempts: PositiveInt
+    """Unreachable after this many tries closes the callback as unreachable."""
+    survey_min_interval_days: PositiveInt
+    """A customer is not surveyed more than once within this many days."""
+
+
+class KpiPolicy(_Frozen):
+    """Parameters of the figures in :mod:`desk.rules.kpi`."""
+
+    short_abandon_seconds: NonNegativeInt
+    """Calls abandoned within this many seconds of being offered do not count as offered."""
+    service_level_seconds: PositiveInt
+    """Service level: answered within this many seconds."""
+    churn_inactivity_days: PositiveInt
+    """A customer with no customer-driven activity for this many days has churned."""
+    fcr_window_days: PositiveInt
+    """First-contact resolution fails if the customer calls again about it within this."""
+    voice_channels: tuple[Channel, ...] = Field(min_length=1)
+    """Channels counted by the manual answer rate and service level."""
+    member_tiers: tuple[Tier, ...]
+    """Tiers that count as members for member churn."""
+
+
+class TargetsPolicy(_Frozen):
+    """The center's targets (DESIGN §2.7), percentages."""
+
+    manual_answer_rate: Percent
+    vip_answer_rate: Percent
+    satisfaction: Percent
+    complaint_satisfaction: Percent
+    complaint_reply_rate: Percent
+    complaint_on_standard: Percent
+    complaint_closure: Percent
+    churn_member_max: Percent
+    churn_other_max: Percent
+
+
+class StaffingPolicy(_Frozen):
+    """Erlang C staffing: agents needed so that ``target_percent`` of calls are answered
+    within ``answer_within_seconds``; ``shrinkage_percent`` of paid time is not on calls."""
+
+    target_percent: Annotated[float, Field(gt=0, lt=100)]
+    answer_within_seconds: PositiveInt
+    shrinkage_percent: Annotated[float, Field(ge=0, lt=100)]
+    max_occupancy_percent: Annotated[float, Field(gt=0, le=100)]
+
+
+class LoginPolicy(_Frozen):
+    max_failures: PositiveInt
+    """Failed logins within ``failure_window_minutes`` that lock the account."""
+    failure_window_minutes: PositiveInt
+    lock_minutes: PositiveInt
+
+
+class Policy(_Frozen):
+    """The whole policy in force."""
+
+    version: Literal[1]
+    verification: VerificationPolicy
+    arrears: ArrearsPolicy
+    calendars: dict[str, CalendarSpec] = Field(min_length=1)
+    departments: DepartmentsPolicy
+    sla: SlaTable
+    chase: ChasePolicy
+    major: MajorPolicy
+    repeat_caller: RepeatCallerPolicy
+    callbacks: CallbacksPolicy
+    kpi: KpiPolicy
+    targets: TargetsPolicy
+    staffing: StaffingPolicy
+    login: LoginPolicy
+
+    @model_validator(mode="after")
+    def _references(self, info: ValidationInfo) -> Policy:
+        if info.context and info.context.get(_SKIP_REFERENCES):
+            return self
+        problems = reference_problems(self.model_dump(mode="json"))
+        if problems:
+            raise ValueError("; ".join(str(problem) for problem in problems))
+        return self
+
+    def calendar_name_for(self, clock: ClockKind, department: DepartmentKind | None) -> str:
+        """The calendar a clock runs on for a work order owned by a department of ``kind``."""
+        name = self.sla.clock_calendar.for_clock(clock)
+        if name == DEPARTMENT_CALENDAR:
+            return self.departments.calendar_name(department)
+        return name
+
+
+# --- cross references ------------------------------------------------------------------------
+
+
+def reference_problems(raw: Mapping[str, Any]) -> list[PolicyProblem]:
+    """Calendar names used by ``departments`` and ``sla.clock_calendar`` that do not exist.
+
+    Works on the raw (parsed TOML) data so that it can report alongside field errors.
+    """
+    calendars = raw.get("calendars")
+    names = set(calendars) if isinstance(calendars, Mapping) else set()
+    problems: list[PolicyProblem] = []
+
+    def check(key: str, value: object, *, allow_department: bool = False) -> None:
+        if not isinstance(value, str):
+            return
+        if allow_department and value == DEPARTMENT_CALENDAR:
+            return
+        if value not in names:
+            known = ", ".join(sorted(names)) or "none defined"
+            problems.append(PolicyProblem(key=key, message=f"unknown calendar {value!r} ({known})"))
+
+    departments = raw.get("departments")
+    if isinstance(departments, Mapping):
+        check("departments.default_calendar", departments.get("default_calendar"))
+        by_kind = departments.get("calendar_by_kind")
+        if isinstance(by_kind, Mapping):
+            for kind, value in by_kind.items():
+                check(f"departments.calendar_by_kind.{kind}", value)
+    sla = raw.get("sla")
+    if isinstance(sla, Mapping):
+        clock_calendar = sla.get("clock_calendar")
+        if isinstance(clock_calendar, Mapping):
+            for clock, value in clock_calendar.items():
+                check(f"sla.clock_calendar.{clock}", value, allow_department=True)
+    return problems
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+_LINE_COLUMN = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def _message(error: ErrorDetails) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return "missing"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
+        sign, bound = {
+            "greater_than": (">", "gt"),
+            "greater_than_equal": (">=", "ge"),
+            "less_than": ("<", "lt"),
+            "less_than_equal": ("<=", "le"),
+        }[kind]
+        return f"must be {sign} {ctx.get(bound)}"
+    if kind in {"enum", "literal_error"}:
+        return f"must be one of {ctx.get('expected')}, not {error['input']!r}"
+    if kind in {"int_type", "int_parsing", "int_from_float"}:
+        return f"must be a whole number, not {error['input']!r}"
+    if kind in {"float_type", "float_parsing"}:
+        return f"must be a number, not {error['input']!r}"
+    if kind in {"too_short", "too_long"}:
+        return str(error["msg"]).lower()
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    return str(error["msg"])
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    parts = [str(part) for part in loc if part != "[key]"]
+    return ".".join(parts) or "(policy)"
+
+
+def problems_from_validation(error: ValidationError) -> list[PolicyProblem]:
+    """One :class:`PolicyProblem` per pydantic error, keyed by its location path."""
+    return [PolicyProblem(key=_key(item["loc"]), message=_message(item)) for item in error.errors()]
+
+
+def _parse(text: str) -> tuple[dict[str, Any] | None, list[PolicyProblem]]:
+    try:
+        return tomllib.loads(text), []
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        match = _LINE_COLUMN.search(message)
+        if match is None:
+            return None, [PolicyProblem(key="(toml)", message=message)]
+        reason = _LINE_COLUMN.sub("", message).strip()
+        key = f"line {match.group(1)}, column {match.group(2)}"
+        return None, [PolicyProblem(key=key, message=f"TOML syntax: {reason}")]
+
+
+def validate_policy_text(text: str) -> tuple[Policy | None, list[PolicyProblem]]:
+    """Parse and validate TOML text: the policy if sound, and every problem found."""
+    raw, problems = _parse(text)
+    if raw is None:
+        return None, problems
+    policy: Policy | None = None
+    try:
+        policy = Policy.model_validate(raw, context={_SKIP_REFERENCES: True})
+    except ValidationError as error:
+        problems.extend(problems_from_validation(error))
+    problems.extend(reference_problems(raw))
+    unique = list(dict.fromkeys(problems))
+    return (policy if not unique else None), unique
+
+
+def default_policy_text() -> str:
+    """The TOML text of the policy shipped with desk."""
+    return resources.files("desk").joinpath("data", DEFAULT_POLICY_RESOURCE).read_text("utf-8")
+
+
+def _read(path: Path) -> tuple[str | None, list[PolicyProblem]]:
+    try:
+        return path.read_text(encoding="utf-8"), []
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        return None, [PolicyProblem(key="(file)", message=f"cannot read {path}: {reason}")]
+
+
+def check_policy_file(path: Path) -> list[PolicyProblem]:
+    """Every problem of the policy file at ``path``; an empty list means it can be used."""
+    text, problems = _read(path)
+    if text is None:
+        return problems
+    return validate_policy_text(text)[1]
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """The policy in the file at ``path``, or the shipped default when ``path`` is None.
+
+    Raises :class:`PolicyError` listing every problem when the file cannot be used; the
+    console calls this at start and refuses to run on a broken policy.
+    """
+    if path is None:
+        text, source = default_policy_text(), "the shipped policy"
+    else:
+        read, problems = _read(path)
+        if read is None:
+            raise PolicyError(problems, source=str(path))
+        text, source = read, str(path)
+    policy, problems = validate_policy_text(text)
+    if policy is None:
+        raise PolicyError(problems, source=source)
+    return policy
+
+
+# --- showing ---------------------------------------------------------------------------------
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else '"' + key.replace('"', '\\"') + '"'
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        inner = ", ".join(f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def _write_table(lines: list[str], path: list[str], table: Mapping[str, Any]) -> None:
+    scalars = {k: v for k, v in table.items() if not isinstance(v, Mapping)}
+    tables = {k: v for k, v in table.items() if isinstance(v, Mapping)}
+    if path and (scalars or not tables):
+        if lines:
+            lines.append("")
+        lines.append("[" + ".".join(_toml_key(part) for part in path) + "]")
+    for key, value in scalars.items():
+        lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    for key, value in tables.items():
+        _write_table(lines, [*path, key], value)
+
+
+def policy_to_toml(policy: Policy) -> str:
+    """The policy as TOML text that :func:`load_policy` reads back to an equal policy."""
+    data = policy.model_dump(mode="json", exclude_none=True)
+    lines: list[str] = []
+    _write_table(lines, [], data)
+    return "\n".join(lines) + "\n"
