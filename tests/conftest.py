@@ -118,9 +118,9 @@ def truncate_all(engine: sa.Engine) -> None:
 
 
 @pytest.fixture
-def pg_db(_pg_engine: sa.Engine, clock: FixedClock) -> Iterator[Database]:
+def pg_db(_pg_engine: sa.Engine, clock: FixedClock) -> Database:
     truncate_all(_pg_engine)
-    yield Database(engine=_pg_engine, clock=clock)
+    return Database(engine=_pg_engine, clock=clock)
 
 
 # --- Both ---------------------------------------------------------------------------------

@@ -13,10 +13,25 @@ import desk
 
 LAYERS = {
     # layer: package prefixes it must never drag in
-    "desk.rules": ["desk.models", "desk.services", "desk.screens", "desk.widgets", "desk.app",
-                   "desk.cli", "sqlalchemy", "sqlmodel", "textual"],
-    "desk.models": ["desk.services", "desk.screens", "desk.widgets", "desk.app", "desk.cli",
-                    "textual"],
+    "desk.rules": [
+        "desk.models",
+        "desk.services",
+        "desk.screens",
+        "desk.widgets",
+        "desk.app",
+        "desk.cli",
+        "sqlalchemy",
+        "sqlmodel",
+        "textual",
+    ],
+    "desk.models": [
+        "desk.services",
+        "desk.screens",
+        "desk.widgets",
+        "desk.app",
+        "desk.cli",
+        "textual",
+    ],
     "desk.services": ["desk.screens", "desk.widgets", "desk.app", "desk.cli", "textual"],
 }
 
@@ -31,8 +46,8 @@ def _modules_of(package: str) -> list[str]:
 
 def _loaded_after_import(module: str) -> set[str]:
     code = (
-        "import importlib, json, sys; importlib.import_module(%r); "
-        "print(json.dumps(sorted(sys.modules)))" % module
+        f"import importlib, json, sys; importlib.import_module({module!r}); "
+        "print(json.dumps(sorted(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return set(json.loads(out.stdout))

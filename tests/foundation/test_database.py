@@ -79,9 +79,7 @@ def test_postgres_serialization_failures_are_retried(pg_db: Database) -> None:
         attempts.append(1)
         if len(attempts) < 3:
             session.execute(text("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"))
-            session.execute(
-                text("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40001'; END $$")
-            )
+            session.execute(text("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40001'; END $$"))
         session.add(Meta(key="retried", value=str(len(attempts))))
 
     pg_db.run(work, write=True)
@@ -95,7 +93,9 @@ def test_url_normalisation() -> None:
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
 
 
-@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "dialect", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_migrations_from_empty_to_head_and_back(
     dialect: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -36,8 +36,13 @@ def init(
     ctx: typer.Context,
     admin_login: str = typer.Option("admin", "--admin-login", help="Login of the first admin."),
     admin_password: str = typer.Option(
-        ..., "--admin-password", prompt=True, hide_input=True, confirmation_prompt=True,
-        envvar="DESK_ADMIN_PASSWORD", help="Password of the first admin (or DESK_ADMIN_PASSWORD).",
+        ...,
+        "--admin-password",
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        envvar="DESK_ADMIN_PASSWORD",
+        help="Password of the first admin (or DESK_ADMIN_PASSWORD).",
     ),
 ) -> None:
     """Create the schema (or bring it to head) and the first admin if there is none."""

@@ -21,7 +21,11 @@ from desk.services.errors import DeskError
 user_app = typer.Typer(help="Staff users and their roles.", no_args_is_help=True)
 
 PASSWORD_OPTION = typer.Option(
-    ..., "--password", prompt=True, hide_input=True, confirmation_prompt=True,
+    ...,
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
     help="The password (prompted for when not given).",
 )
 
@@ -50,8 +54,13 @@ def add(
     """Add a user."""
     db = open_database(state_of(ctx))
     try:
-        new = users.NewUser(login=login, display_name=name or login, role=role,
-                            password=password, department=department)
+        new = users.NewUser(
+            login=login,
+            display_name=name or login,
+            role=role,
+            password=password,
+            department=department,
+        )
         view = users.add_user(db, actor=shell_actor(), new=new)
     except ValidationError as error:
         fail(users.validation_message(error).message)
@@ -72,8 +81,10 @@ def list_(ctx: typer.Context, output: OutputFormat = FORMAT_OPTION) -> None:
         flags = "" if row["active"] else "  disabled"
         if row["locked_until"]:
             flags += f"  locked until {row['locked_until']}"
-        typer.echo(f"{row['login']:<16} {row['role']:<15} {row['department'] or '-':<10} "
-                   f"{row['name']}{flags}")
+        typer.echo(
+            f"{row['login']:<16} {row['role']:<15} {row['department'] or '-':<10} "
+            f"{row['name']}{flags}"
+        )
 
 
 @user_app.command("disable")

@@ -1,0 +1,144 @@
+"""Users and login on both databases: lockout, generic failures, audit rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import col, select
+
+from desk.clock import FixedClock
+from desk.models import AuditEntry, StaffUser
+from desk.rules.permissions import Actor
+from desk.rules.vocab import Role
+from desk.services import users
+from desk.services.audit import verify_chain
+from desk.services.database import Database
+from desk.services.errors import InvalidInput, NotFound, PermissionDenied
+
+ADMIN = Actor(user_id=0, login="cli:test", role=Role.ADMIN)
+
+
+def _add(db: Database, login: str, role: Role = Role.AGENT, password: str = "secret1") -> None:
+    users.add_user(
+        db,
+        actor=None,
+        new=users.NewUser(login=login, display_name=login, role=role, password=password),
+    )
+
+
+def _actions(db: Database) -> list[str]:
+    return db.run(
+        lambda s: list(s.exec(select(AuditEntry.action).order_by(col(AuditEntry.id))).all()),
+        write=False,
+    )
+
+
+def test_login_succeeds_and_is_audited(db: Database) -> None:
+    _add(db, "agent1")
+    outcome = users.authenticate(db, login="Agent1 ", password="secret1")
+    assert outcome.actor is not None
+    assert outcome.actor.login == "agent1"
+    assert outcome.actor.role is Role.AGENT
+    assert _actions(db)[-1] == "login.ok"
+
+
+def test_unknown_user_and_wrong_password_fail_alike(db: Database) -> None:
+    _add(db, "agent1")
+    unknown = users.authenticate(db, login="nobody", password="secret1")
+    wrong = users.authenticate(db, login="agent1", password="wrong")
+    assert unknown.failure is wrong.failure is users.LoginFailure.INVALID
+    assert unknown.actor is None
+    assert wrong.actor is None
+
+
+def test_five_failures_lock_for_thirty_minutes(db: Database, clock: FixedClock) -> None:
+    _add(db, "agent1")
+    outcomes = [users.authenticate(db, login="agent1", password="bad") for _ in range(5)]
+    assert [o.failure for o in outcomes] == [users.LoginFailure.INVALID] * 4 + [
+        users.LoginFailure.LOCKED
+    ]
+    assert outcomes[-1].locked_until == clock.now() + timedelta(minutes=30)
+    # even the right password is refused while locked
+    assert users.authenticate(db, login="agent1", password="secret1").failure is (
+        users.LoginFailure.LOCKED
+    )
+    clock.advance(timedelta(minutes=31))
+    assert users.authenticate(db, login="agent1", password="secret1").actor is not None
+    actions = _actions(db)
+    assert actions.count("login.failed") == 5
+    assert "login.locked" in actions
+    assert "login.refused_locked" in actions
+
+
+def test_disabled_user_cannot_log_in(db: Database) -> None:
+    _add(db, "agent1")
+    users.disable_user(db, actor=ADMIN, login="agent1")
+    assert users.authenticate(db, login="agent1", password="secret1").actor is None
+
+
+def test_reset_password_lifts_the_lock(db: Database) -> None:
+    _add(db, "agent1")
+    for _ in range(5):
+        users.authenticate(db, login="agent1", password="bad")
+    users.reset_password(db, actor=ADMIN, login="agent1", password="newpass1")
+    assert users.authenticate(db, login="agent1", password="newpass1").actor is not None
+
+
+def test_passwords_are_stored_as_argon2id(db: Database) -> None:
+    _add(db, "agent1")
+    stored = db.run(lambda s: s.exec(select(StaffUser.password_hash)).one(), write=False)
+    assert stored.startswith("$argon2id$")
+    assert "secret1" not in stored
+
+
+@pytest.mark.parametrize("role", [r for r in Role if r is not Role.ADMIN])
+def test_only_admins_manage_users(db: Database, role: Role) -> None:
+    actor = Actor(user_id=0, login="x", role=role)
+    with pytest.raises(PermissionDenied):
+        users.list_users(db, actor=actor)
+    with pytest.raises(PermissionDenied):
+        users.add_user(
+            db,
+            actor=actor,
+            new=users.NewUser(login="nn", display_name="n", role=Role.AGENT, password="secret1"),
+        )
+    with pytest.raises(PermissionDenied):
+        users.disable_user(db, actor=actor, login="nn")
+    with pytest.raises(PermissionDenied):
+        users.reset_password(db, actor=actor, login="nn", password="secret1")
+
+
+def test_duplicate_login_and_unknown_department_name_the_field(db: Database) -> None:
+    _add(db, "agent1")
+    with pytest.raises(InvalidInput, match="login"):
+        _add(db, "agent1")
+    with pytest.raises(InvalidInput, match="department"):
+        users.add_user(
+            db,
+            actor=ADMIN,
+            new=users.NewUser(
+                login="h1", display_name="h", role=Role.HANDLER, password="secret1", department="XX"
+            ),
+        )
+    with pytest.raises(NotFound):
+        users.disable_user(db, actor=ADMIN, login="ghost")
+
+
+def test_audit_chain_verifies_and_detects_tampering(db: Database) -> None:
+    _add(db, "agent1")
+    for _ in range(3):
+        users.authenticate(db, login="agent1", password="bad")
+    report = verify_chain(db)
+    assert report.ok
+    assert report.entries == 4
+
+    def tamper(session):  # type: ignore[no-untyped-def]
+        entry = session.exec(select(AuditEntry).order_by(col(AuditEntry.id)).offset(2)).first()
+        entry.detail = {"failures": 99}
+        session.add(entry)
+
+    db.run(tamper, write=True)
+    report = verify_chain(db)
+    assert not report.ok
+    assert "changed" in (report.reason or "")
