@@ -131,3 +131,17 @@ def db(request: pytest.FixtureRequest) -> Database:
     """A migrated, empty database: each test using it runs on SQLite and on PostgreSQL."""
     name = "sqlite_db" if request.param == "sqlite" else "pg_db"
     return request.getfixturevalue(name)  # type: ignore[no-any-return]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many tests ran on PostgreSQL, so a CI log shows they were not skipped."""
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    for outcome in counts:
+        for report in terminalreporter.stats.get(outcome, []):
+            if "postgres" in getattr(report, "keywords", {}) and report.when in ("call", "setup"):
+                if outcome == "passed" and report.when != "call":
+                    continue
+                counts[outcome] += 1
+    terminalreporter.write_line(
+        "PostgreSQL tests: {passed} passed, {failed} failed, {skipped} skipped".format(**counts)
+    )
