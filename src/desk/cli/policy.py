@@ -1,0 +1,64 @@
+"""``desk policy check FILE`` and ``desk policy show``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from desk.cli.common import FORMAT_OPTION, OutputFormat, emit_json, fail
+from desk.rules.policy import PolicyError, check_policy_file, load_policy, policy_to_toml
+from desk.settings import load_settings
+
+policy_app = typer.Typer(help="The policy file: every number the rules use.", no_args_is_help=True)
+
+FILE_ARGUMENT = typer.Argument(..., help="The policy file (TOML) to check.")
+
+
+@policy_app.command("check")
+def check(
+    file: Path = FILE_ARGUMENT,
+    output: OutputFormat = FORMAT_OPTION,
+) -> None:
+    """Check a policy file: print every problem (key.path: message), or "ok"."""
+    problems = check_policy_file(file)
+    if output is OutputFormat.JSON:
+        emit_json(
+            {
+                "file": str(file),
+                "ok": not problems,
+                "problems": [problem.model_dump() for problem in problems],
+            }
+        )
+    elif problems:
+        for problem in problems:
+            typer.echo(str(problem))
+    else:
+        typer.echo("ok")
+    if problems:
+        raise typer.Exit(1)
+
+
+@policy_app.command("show")
+def show(output: OutputFormat = FORMAT_OPTION) -> None:
+    """Print the policy in force: DESK_POLICY's file, else the one shipped with desk."""
+    path = load_settings().policy
+    try:
+        policy = load_policy(path)
+    except PolicyError as error:
+        fail(str(error))
+    if output is OutputFormat.JSON:
+        emit_json(
+            {
+                "source": str(path) if path is not None else "shipped",
+                "policy": policy.model_dump(mode="json", exclude_none=True),
+            }
+        )
+        return
+    source = str(path) if path is not None else "the policy shipped with desk"
+    typer.echo(f"# policy in force: {source}")
+    typer.echo(policy_to_toml(policy), nl=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(policy_app, name="policy")
