@@ -1,0 +1,1099 @@
+"""Customer lookup, the customer card, and audited unmasking (DESIGN.md §2.1, §3).
+
+**What a query means** (:func:`classify_query`, pure). Spaces, hyphens and parentheses are
+ignored; letters are matched case-insensitively.
+
+============================================  ===============================================
+query                                         kinds, in display order
+============================================  ===============================================
+``WO`` + digits                               work-order number (exact) → its customer
+1–n CJK characters (``·`` allowed)            name fragment (characters in this order)
+11 digits starting with ``1`` (``+86`` ok)    exact phone (mobile)
+``0`` + 9–11 digits                           exact phone (fixed line, ``010-88886666`` too)
+4–12 digits                                   phone suffix, then ID-card tail
+13–18 digits, or 4–18 ending in ``X``         ID-card tail
+8+ digits (besides the above)                 customer number (exact) comes first
+1–4 letters + 3+ digits                       customer number (exact)
+2–4 Latin letters                             pinyin initials, then full pinyin
+5+ Latin letters                              full pinyin, then pinyin initials
+anything else (one letter, 1–3 digits, ...)   nothing: an empty page, never a scan
+============================================  ===============================================
+
+**Order and paging.** Each kind is a stream with its own stable order, chosen so that an index
+delivers the rows already sorted and a page stops after ``limit`` rows: phone suffix by
+``(phone_rev, phone id)``, ID tail by ``(id_card_rev, id)``, initials by
+``(name_initials, id)``, full pinyin by ``(name_pinyin, id)``, name fragment by customer id
+(the order FTS5 returns rowids in), the exact kinds by customer id. A query of several kinds
+shows its streams one after the other in the order above; a customer matched by an earlier
+stream is left out of the later ones, so each customer appears once, under the first kind
+that matched. A cursor names a stream and a key within it; paging never uses OFFSET and
+never reads the whole match set.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import bindparam, func, text
+from sqlmodel import Session, col, select
+
+from desk.clock import SHANGHAI
+from desk.models import (
+    Account,
+    Bill,
+    Branch,
+    Contact,
+    Customer,
+    CustomerPhone,
+    StaffUser,
+    WorkOrder,
+)
+from desk.rules.masking import mask_address, mask_id_card, mask_name, mask_phone
+from desk.rules.names import has_cjk, prefix_upper_bound, reverse
+from desk.rules.permissions import Actor, Permission, can
+from desk.rules.vocab import WorkOrderStatus
+from desk.services import audit
+from desk.services.access import require
+from desk.services.database import Database, now_of, reads
+from desk.services.errors import InvalidInput, NotFound, PermissionDenied
+
+MAX_LIMIT = 200
+MIN_SUFFIX_DIGITS = 4
+RECENT_CONTACTS = 10
+OPEN_WORK_ORDERS_SHOWN = 20
+CONTACT_WINDOW = timedelta(days=30)
+REPEAT_WINDOW = timedelta(days=7)
+
+
+class SearchKind(StrEnum):
+    PHONE_EXACT = "phone_exact"
+    PHONE_SUFFIX = "phone_suffix"
+    ID_SUFFIX = "id_suffix"
+    NAME_FRAGMENT = "name_fragment"
+    PINYIN_INITIALS = "pinyin_initials"
+    PINYIN_FULL = "pinyin_full"
+    WORK_ORDER = "work_order"
+    CUSTOMER_NO = "customer_no"
+
+
+class MaskedField(StrEnum):
+    NAME = "name"
+    PHONE = "phone"
+    ID_CARD = "id_card"
+    ADDRESS = "address"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerHit:
+    id: int
+    customer_no: str
+    name_masked: str
+    phone_masked: str | None
+    id_card_masked: str
+    tier: str
+    big_customer_class: str | None
+    status: str
+    region: str
+    arrears_cents: int
+    matched_by: SearchKind
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    query: str
+    kinds: tuple[SearchKind, ...]
+    hits: tuple[CustomerHit, ...]
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenWorkOrder:
+    id: int
+    number: str
+    category: str
+    status: str
+    title: str
+    created_at: datetime
+    reply_due: datetime | None
+    is_overdue: bool
+    is_major: bool
+    escalation_level: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecentContact:
+    id: int
+    offered_at: datetime
+    channel: str
+    request_type: str | None
+    outcome: str | None
+    agent_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerCard:
+    id: int
+    customer_no: str
+    name_masked: str
+    phones_masked: tuple[str, ...]  # the primary phone first
+    id_card_masked: str
+    address_masked: str | None
+    tier: str
+    is_member: bool
+    member_since: date | None
+    big_customer_class: str | None
+    account_manager_name: str | None  # staff-facing: not masked
+    account_manager_phone: str | None
+    status: str
+    region: str
+    branch_name: str | None
+    balance_cents: int
+    arrears_cents: int
+    arrears_since: date | None
+    birthday_month_day: str | None  # "MM-DD": the year is never shown
+    verification_locked: bool
+    verification_locked_at: datetime | None
+    plan_name: str | None  # of the main (oldest active) account
+    accounts: int
+    current_period: str  # YYYY-MM in Asia/Shanghai
+    current_month_bill_cents: int | None  # None: no bill for the current period yet
+    latest_bill_period: str | None
+    latest_bill_cents: int | None
+    latest_bill_status: str | None
+    open_work_orders: tuple[OpenWorkOrder, ...]  # newest first, at most 20
+    open_work_orders_total: int
+    recent_contacts: tuple[RecentContact, ...]  # newest first, at most 10
+    contacts_last_30_days: int
+    repeat_request_types: tuple[str, ...]  # request types contacted about in the last 7 days
+    customer_since: datetime
+    last_activity_at: datetime | None
+    view_audited: bool  # big customers' card views are in the audit log
+
+    @property
+    def is_big_customer(self) -> bool:
+        return self.big_customer_class is not None
+
+
+# --- what a query means -------------------------------------------------------------------
+
+_IGNORED = re.compile(r"[\s\-()]+")
+_WORK_ORDER = re.compile(r"^WO\d{4,}$", re.IGNORECASE)
+_CUSTOMER_NO = re.compile(r"^[A-Za-z]{1,4}\d{3,}$")
+_LATIN = re.compile(r"^[A-Za-z]+$")
+_DIGITS_X = re.compile(r"^\d+[Xx]?$")
+_NAME_CHARS = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff·•]+$")
+_NAME_SEPARATORS = "·•"
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """A query brought to the forms its kinds compare with."""
+
+    kinds: tuple[SearchKind, ...]
+    compact: str = ""  # without spaces, hyphens, parentheses
+    digits: str = ""  # phone-like: without a +86 / 0086 country code
+    fragment: str = ""  # CJK fragment without separators
+
+
+def _phone_digits(compact: str) -> str:
+    for prefix in ("+86", "0086"):
+        if compact.startswith(prefix) and len(compact) - len(prefix) == 11:
+            return compact[len(prefix) :]
+    return compact
+
+
+def _interpret(text_: str) -> _Query:
+    compact = _IGNORED.sub("", text_ or "")
+    if not compact:
+        return _Query(())
+    if _WORK_ORDER.match(compact):
+        return _Query((SearchKind.WORK_ORDER,), compact=compact.upper())
+    if _NAME_CHARS.match(compact) and has_cjk(compact):
+        fragment = "".join(char for char in compact if char not in _NAME_SEPARATORS)
+        return _Query((SearchKind.NAME_FRAGMENT,), compact=compact, fragment=fragment)
+    if _LATIN.match(compact):
+        lowered = compact.lower()
+        if len(lowered) < 2:
+            return _Query(())
+        latin = (
+            (SearchKind.PINYIN_INITIALS, SearchKind.PINYIN_FULL)
+            if len(lowered) <= 4
+            else (SearchKind.PINYIN_FULL, SearchKind.PINYIN_INITIALS)
+        )
+        return _Query(latin, compact=lowered)
+    if _CUSTOMER_NO.match(compact):
+        return _Query((SearchKind.CUSTOMER_NO,), compact=compact)
+    digits = _phone_digits(compact)
+    if not _DIGITS_X.match(digits):
+        return _Query(())
+    if re.fullmatch(r"1\d{10}", digits) or re.fullmatch(r"0\d{9,11}", digits):
+        return _Query((SearchKind.PHONE_EXACT,), compact=compact, digits=digits)
+    upper = digits.upper()
+    if len(upper) < MIN_SUFFIX_DIGITS or len(upper) > 18:
+        return _Query(())
+    kinds: list[SearchKind] = []
+    if upper.isdigit() and len(upper) >= 8:
+        kinds.append(SearchKind.CUSTOMER_NO)
+    if upper.isdigit() and len(upper) <= 12:
+        kinds.append(SearchKind.PHONE_SUFFIX)
+    kinds.append(SearchKind.ID_SUFFIX)
+    return _Query(tuple(kinds), compact=upper, digits=upper)
+
+
+def classify_query(text: str) -> tuple[SearchKind, ...]:
+    """The kinds of search ``text`` means, in display order (empty: it means nothing)."""
+    return _interpret(text).kinds
+
+
+def _fixed_line_forms(digits: str) -> list[str]:
+    """``01088886666`` is also stored as ``010-88886666``: area codes are 3 or 4 digits."""
+    if not digits.startswith("0"):
+        return []
+    area = 3 if digits[1] in "12" else 4
+    return [f"{digits[:area]}-{digits[area:]}"]
+
+
+# --- streams: one per kind ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    key: tuple[Any, ...]
+    customer_id: int
+    phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Sql:
+    """A fragment of SQL and its bound values."""
+
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _c(expression: str, dialect: str) -> str:
+    """A text expression compared byte-wise (so a prefix range is contiguous and indexed)."""
+    return f'{expression} COLLATE "C"' if dialect == "postgresql" else expression
+
+
+class _Stream:
+    """The rows of one kind, in one stable order, read by keyset from either end."""
+
+    kind: SearchKind
+    key_size = 1
+
+    def __init__(self, query: _Query, tag: str, dialect: str) -> None:
+        self.query = query
+        self.tag = tag  # prefix of this stream's bound parameter names
+        self.dialect = dialect
+
+    def p(self, name: str) -> str:
+        return f"{self.tag}_{name}"
+
+    def matches(self, customer: str) -> _Sql:
+        """A predicate on the customer row ``customer``: does this stream match it?"""
+        raise NotImplementedError
+
+    def fetch(
+        self,
+        session: Session,
+        *,
+        key: tuple[Any, ...] | None,
+        forward: bool,
+        limit: int,
+        exclude: Sequence[_Stream],
+    ) -> list[_Row]:
+        raise NotImplementedError
+
+    # helpers for the concrete streams
+
+    def _keyset(self, columns: Sequence[str], key: tuple[Any, ...] | None, forward: bool) -> _Sql:
+        """Rows strictly after (or before) ``key`` in the order of ``columns``.
+
+        Written as ``a >= k0 AND (a > k0 OR b > k1)`` so every planner starts the index
+        range at ``k0``; only the few rows equal on ``a`` are filtered.
+        """
+        if key is None:
+            return _Sql("1=1")
+        gt, ge = (">", ">=") if forward else ("<", "<=")
+        params = {self.p(f"k{index}"): value for index, value in enumerate(key)}
+        if len(columns) == 1:
+            return _Sql(f"{columns[0]} {gt} :{self.p('k0')}", params)
+        first, second = columns
+        sql = (
+            f"{first} {ge} :{self.p('k0')} AND ({first} {gt} :{self.p('k0')} "
+            f"OR {second} {gt} :{self.p('k1')})"
+        )
+        return _Sql(sql, params)
+
+    @staticmethod
+    def _exclusions(exclude: Sequence[_Stream], customer: str) -> _Sql:
+        parts: list[str] = []
+        params: dict[str, Any] = {}
+        for other in exclude:
+            predicate = other.matches(customer)
+            parts.append(f"NOT ({predicate.sql})")
+            params.update(predicate.params)
+        return _Sql(" AND ".join(parts) if parts else "1=1", params)
+
+    @staticmethod
+    def _order(columns: Sequence[str], forward: bool) -> str:
+        direction = "" if forward else " DESC"
+        return ", ".join(f"{column}{direction}" for column in columns)
+
+    def _run(
+        self,
+        session: Session,
+        sql: str,
+        params: dict[str, Any],
+        *,
+        key_size: int,
+        phone: bool = False,
+    ) -> list[_Row]:
+        rows = session.execute(text(sql), params).all()
+        out: list[_Row] = []
+        for row in rows:
+            values = tuple(row)
+            key = values[:key_size]
+            customer_id = int(values[key_size])
+            out.append(_Row(key, customer_id, values[key_size + 1] if phone else None))
+        return out
+
+
+class _CustomerRange(_Stream):
+    """A prefix range over a search column of ``customer``, ordered by (column, id)."""
+
+    key_size = 2
+    column = ""
+
+    def bounds(self) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def matches(self, customer: str) -> _Sql:
+        low, high = self.bounds()
+        column = _c(f"{customer}.{self.column}", self.dialect)
+        return _Sql(
+            f"{column} >= :{self.p('lo')} AND {column} < :{self.p('hi')}",
+            {self.p("lo"): low, self.p("hi"): high},
+        )
+
+    def fetch(
+        self,
+        session: Session,
+        *,
+        key: tuple[Any, ...] | None,
+        forward: bool,
+        limit: int,
+        exclude: Sequence[_Stream],
+    ) -> list[_Row]:
+        column = _c(f"c.{self.column}", self.dialect)
+        columns = (column, "c.id")
+        within = self.matches("c")
+        keyset = self._keyset(columns, key, forward)
+        others = self._exclusions(exclude, "c")
+        sql = (
+            f"SELECT c.{self.column}, c.id, c.id FROM customer c "
+            f"WHERE {within.sql} AND {keyset.sql} AND {others.sql} "
+            f"ORDER BY {self._order(columns, forward)} LIMIT {int(limit)}"
+        )
+        return self._run(
+            session, sql, {**within.params, **keyset.params, **others.params}, key_size=2
+        )
+
+
+class _IdSuffix(_CustomerRange):
+    kind = SearchKind.ID_SUFFIX
+    column = "id_card_rev"
+
+    def bounds(self) -> tuple[str, str]:
+        low = reverse(self.query.digits)
+        return low, prefix_upper_bound(low)
+
+
+class _PinyinInitials(_CustomerRange):
+    kind = SearchKind.PINYIN_INITIALS
+    column = "name_initials"
+
+    def bounds(self) -> tuple[str, str]:
+        return self.query.compact, prefix_upper_bound(self.query.compact)
+
+
+class _PinyinFull(_CustomerRange):
+    kind = SearchKind.PINYIN_FULL
+    column = "name_pinyin"
+
+    def bounds(self) -> tuple[str, str]:
+        return self.query.compact, prefix_upper_bound(self.query.compact)
+
+
+class _PhoneSuffix(_Stream):
+    """A range over ``customer_phone.phone_rev``, ordered by (phone_rev, phone id); a customer
+    with two matching phones appears once, under the first of them."""
+
+    kind = SearchKind.PHONE_SUFFIX
+    key_size = 2
+
+    def _range(self, alias: str) -> _Sql:
+        low = reverse(self.query.digits)
+        column = _c(f"{alias}.phone_rev", self.dialect)
+        return _Sql(
+            f"{column} >= :{self.p('lo')} AND {column} < :{self.p('hi')}",
+            {self.p("lo"): low, self.p("hi"): prefix_upper_bound(low)},
+        )
+
+    def matches(self, customer: str) -> _Sql:
+        within = self._range("x")
+        return _Sql(
+            f"EXISTS (SELECT 1 FROM customer_phone x WHERE x.customer_id = {customer}.id "
+            f"AND {within.sql})",
+            within.params,
+        )
+
+    def fetch(
+        self,
+        session: Session,
+        *,
+        key: tuple[Any, ...] | None,
+        forward: bool,
+        limit: int,
+        exclude: Sequence[_Stream],
+    ) -> list[_Row]:
+        rev = _c("p.phone_rev", self.dialect)
+        columns = (rev, "p.id")
+        within = self._range("p")
+        earlier = self._range("q")
+        keyset = self._keyset(columns, key, forward)
+        others = self._exclusions(exclude, "c")
+        join = "JOIN customer c ON c.id = p.customer_id " if exclude else ""
+        q_rev, p_rev = _c("q.phone_rev", self.dialect), rev
+        sql = (
+            f"SELECT p.phone_rev, p.id, p.customer_id, p.phone FROM customer_phone p {join}"
+            f"WHERE {within.sql} AND {keyset.sql} AND {others.sql} "
+            f"AND NOT EXISTS (SELECT 1 FROM customer_phone q "
+            f"WHERE q.customer_id = p.customer_id AND q.id <> p.id AND {earlier.sql} "
+            f"AND ({q_rev} < {p_rev} OR ({q_rev} = {p_rev} AND q.id < p.id))) "
+            f"ORDER BY {self._order(columns, forward)} LIMIT {int(limit)}"
+        )
+        params = {**within.params, **keyset.params, **others.params}
+        return self._run(session, sql, params, key_size=2, phone=True)
+
+
+class _PhoneExact(_Stream):
+    kind = SearchKind.PHONE_EXACT
+
+    def _numbers(self) -> list[str]:
+        digits = self.query.digits
+        forms = [digits, self.query.compact, *_fixed_line_forms(digits)]
+        return list(dict.fromkeys(forms))
+
+    def _in(self, alias: str) -> _Sql:
+        numbers = self._numbers()
+        names = [self.p(f"n{index}") for index in range(len(numbers))]
+        placeholders = ", ".join(f":{name}" for name in names)
+        return _Sql(f"{alias}.phone IN ({placeholders})", dict(zip(names, numbers, strict=True)))
+
+    def matches(self, customer: str) -> _Sql:
+        within = self._in("x")
+        return _Sql(
+            f"EXISTS (SELECT 1 FROM customer_phone x WHERE x.customer_id = {customer}.id "
+            f"AND {within.sql})",
+            within.params,
+        )
+
+    def fetch(
+        self,
+        session: Session,
+        *,
+        key: tuple[Any, ...] | None,
+        forward: bool,
+        limit: int,
+        exclude: Sequence[_Stream],
+    ) -> list[_Row]:
+        within = self._in("p")
+        keyset = self._keyset(("p.customer_id",), key, forward)
+        others = self._exclusions(exclude, "c")
+        join = "JOIN customer c ON c.id = p.customer_id " if exclude else ""
+        sql = (
+            f"SELECT p.customer_id, p.customer_id, MIN(p.phone) FROM customer_phone p {join}"
+            f"WHERE {within.sql} AND {keyset.sql} AND {others.sql} "
+            f"GROUP BY p.customer_id "
+            f"ORDER BY {self._order(('p.customer_id',), forward)} LIMIT {int(limit)}"
+        )
+        params = {**within.params, **keyset.params, **others.params}
+        return self._run(session, sql, params, key_size=1, phone=True)
+
+
+class _CustomerNo(_Stream):
+    kind = SearchKind.CUSTOMER_NO
+
+    def matches(self, customer: str) -> _Sql:
+        forms = list(dict.fromkeys([self.query.compact, self.query.compact.upper()]))
+        names = [self.p(f"n{index}") for index in range(len(forms))]
+        placeholders = ", ".join(f":{name}" for name in names)
+        return _Sql(
+            f"{customer}.customer_no IN ({placeholders})", dict(zip(names, forms, strict=True))
+        )
+
+    def fetch(
+        self,
+        session: Session,
+        *,
+        key: tuple[Any, ...] | None,
+        forward: bool,
+        limit: int,
+        exclude: Sequence[_Stream],
+    ) -> list[_Row]:
+        within = self.matches("c")
+        keyset = self._keyset(("c.id",), key, forward)
+        others = self._exclusions(exclude, "c")
+        sql = (
+            f"SELECT c.id, c.id FROM customer c WHERE {within.sql} AND {keyset.sql} "
+            f"AND {others.sql} ORDER BY {self._order(('c.id',), forward)} LIMIT {int(limit)}"
+        )
+        params = {**within.params, **keyset.params, **others.params}
+        return self._run(session, sql, params, key_size=1)
+
+
+class _WorkOrderNo(_Stream):
+    kind = SearchKind.WORK_ORDER
+
+    def matches(self, customer: str) -> _Sql:
+        return _Sql(
+            f"EXISTS (SELECT 1 FROM work_order x WHERE x.customer_id = {customer}.id "
+            f"AND x.number = :{self.p('number')})",
+            {self.p("number"): self.query.compact},
+        )
+
+    def fetch(
+        self,
+        session: Session,
+        *,
+        key: tuple[Any, ...] | None,
+        forward: bool,
+        limit: int,
+        exclude: Sequence[_Stream],
+    ) -> list[_Row]:
+        keyset = self._keyset(("w.customer_id",), key, forward)
+        others = self._exclusions(exclude, "c")
+        join = "JOIN customer c ON c.id = w.customer_id " if exclude else ""
+        sql = (
+            f"SELECT w.customer_id, w.customer_id FROM work_order w {join}"
+            f"WHERE w.number = :{self.p('number')} AND w.customer_id IS NOT NULL "
+            f"AND {keyset.sql} AND {others.sql} "
+            f"ORDER BY {self._order(('w.customer_id',), forward)} LIMIT {int(limit)}"
+        )
+        params = {self.p("number"): self.query.compact, **keyset.params, **others.params}
+        return self._run(session, sql, params, key_size=1)
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class _NameFragment(_Stream):
+    """CJK characters in this order, anywhere in the name: a phrase over one token per
+    character (SQLite FTS5 ``customer_fts``; PostgreSQL the ``simple`` text-search vector)."""
+
+    kind = SearchKind.NAME_FRAGMENT
+
+    def spaced(self) -> str:
+        return " ".join(self.query.fragment)
+
+    def phrase(self) -> str:
+        return '"' + self.spaced().replace('"', '""') + '"'
+
+    def matches(self, customer: str) -> _Sql:
+        like = "%" + _like_escape(self.spaced()) + "%"
+        return _Sql(
+            f"{customer}.name_spaced LIKE :{self.p('like')} ESCAPE '\\'", {self.p("like"): like}
+        )
+
+    def fetch(
+        self,
+        session: Session,
+        *,
+        key: tuple[Any, ...] | None,
+        forward: bool,
+        limit: int,
+        exclude: Sequence[_Stream],
+    ) -> list[_Row]:
+        if self.dialect == "sqlite":
+            return self._fetch_fts5(session, key=key, forward=forward, limit=limit, exclude=exclude)
+        return self._fetch_tsvector(session, key=key, forward=forward, limit=limit, exclude=exclude)
+
+    def _fetch_fts5(
+        self,
+        session: Session,
+        *,
+        key: tuple[Any, ...] | None,
+        forward: bool,
+        limit: int,
+        exclude: Sequence[_Stream],
+    ) -> list[_Row]:
+        keyset = self._keyset(("f.rowid",), key, forward)
+        others = self._exclusions(exclude, "c")
+        join = "JOIN customer c ON c.id = f.rowid " if exclude else ""
+        sql = (
+            f"SELECT f.rowid, f.rowid FROM customer_fts f {join}"
+            f"WHERE customer_fts MATCH :{self.p('phrase')} AND {keyset.sql} AND {others.sql} "
+            f"ORDER BY {self._order(('f.rowid',), forward)} LIMIT {int(limit)}"
+        )
+        params = {self.p("phrase"): self.phrase(), **keyset.params, **others.params}
+        return self._run(session, sql, params, key_size=1)
+
+    def _fetch_tsvector(
+        self,
+        session: Session,
+        *,
+        key: tuple[Any, ...] | None,
+        forward: bool,
+        limit: int,
+        exclude: Sequence[_Stream],
+    ) -> list[_Row]:
+        keyset = self._keyset(("c.id",), key, forward)
+        others = self._exclusions(exclude, "c")
+        sql = (
+            f"SELECT c.id, c.id FROM customer c "
+            f"WHERE to_tsvector('simple', c.name_spaced) @@ "
+            f"phraseto_tsquery('simple', :{self.p('spaced')}) "
+            f"AND {keyset.sql} AND {others.sql} "
+            f"ORDER BY {self._order(('c.id',), forward)} LIMIT {int(limit)}"
+        )
+        params = {self.p("spaced"): self.spaced(), **keyset.params, **others.params}
+        return self._run(session, sql, params, key_size=1)
+
+
+_STREAMS: dict[SearchKind, type[_Stream]] = {
+    SearchKind.PHONE_EXACT: _PhoneExact,
+    SearchKind.PHONE_SUFFIX: _PhoneSuffix,
+    SearchKind.ID_SUFFIX: _IdSuffix,
+    SearchKind.NAME_FRAGMENT: _NameFragment,
+    SearchKind.PINYIN_INITIALS: _PinyinInitials,
+    SearchKind.PINYIN_FULL: _PinyinFull,
+    SearchKind.WORK_ORDER: _WorkOrderNo,
+    SearchKind.CUSTOMER_NO: _CustomerNo,
+}
+
+
+# --- cursors ------------------------------------------------------------------------------
+
+_CURSOR_VERSION = 1
+
+
+def _fingerprint(query: _Query) -> str:
+    text_ = "|".join([query.compact, *query.kinds])
+    return hashlib.sha256(text_.encode()).hexdigest()[:12]
+
+
+def _encode_cursor(query: _Query, stream: int, key: tuple[Any, ...]) -> str:
+    payload = json.dumps(
+        [_CURSOR_VERSION, _fingerprint(query), stream, list(key)],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(
+    cursor: str, query: _Query, streams: Sequence[_Stream]
+) -> tuple[int, tuple[Any, ...]]:
+    problem = InvalidInput("this page marker does not belong to this search", field="cursor")
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise problem from error
+    if not (isinstance(payload, list) and len(payload) == 4):
+        raise problem
+    version, fingerprint, stream, key = payload
+    if version != _CURSOR_VERSION or fingerprint != _fingerprint(query):
+        raise problem
+    if not (isinstance(stream, int) and 0 <= stream < len(streams) and isinstance(key, list)):
+        raise problem
+    if len(key) != streams[stream].key_size or not all(
+        isinstance(part, (int, str)) and not isinstance(part, bool) for part in key
+    ):
+        raise problem
+    return stream, tuple(key)
+
+
+# --- the search ---------------------------------------------------------------------------
+
+
+def _walk(
+    session: Session,
+    streams: Sequence[_Stream],
+    *,
+    start: tuple[int, tuple[Any, ...]] | None,
+    forward: bool,
+    want: int,
+) -> list[tuple[int, _Row]]:
+    """Up to ``want`` rows strictly after (``forward``) or before ``start`` in the total
+    order: streams one after another, each by its own key. Backward rows come nearest first."""
+    if start is None:
+        index, key = (0 if forward else len(streams) - 1), None
+    else:
+        index, key = start[0], start[1]
+    out: list[tuple[int, _Row]] = []
+    step = 1 if forward else -1
+    while 0 <= index < len(streams) and len(out) < want:
+        rows = streams[index].fetch(
+            session,
+            key=key,
+            forward=forward,
+            limit=want - len(out),
+            exclude=streams[:index],
+        )
+        out.extend((index, row) for row in rows)
+        index += step
+        key = None
+    return out
+
+
+def _hits(
+    session: Session, streams: Sequence[_Stream], rows: Sequence[tuple[int, _Row]]
+) -> tuple[CustomerHit, ...]:
+    if not rows:
+        return ()
+    ids = sorted({row.customer_id for _, row in rows})
+    customers = {
+        int(values[0]): values
+        for values in session.execute(
+            text(
+                "SELECT id, customer_no, name, id_card_no, tier, big_customer_class, status, "
+                "region, arrears_cents FROM customer WHERE id IN :ids"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {"ids": ids},
+        ).all()
+    }
+    primary: dict[int, str] = {}
+    for customer_id, phone in session.execute(
+        text(
+            "SELECT customer_id, phone FROM customer_phone WHERE customer_id IN :ids "
+            "ORDER BY customer_id, is_primary DESC, id"
+        ).bindparams(bindparam("ids", expanding=True)),
+        {"ids": ids},
+    ).all():
+        primary.setdefault(int(customer_id), str(phone))
+    hits: list[CustomerHit] = []
+    for index, row in rows:
+        values = customers.get(row.customer_id)
+        if values is None:  # removed between the two reads: leave it out
+            continue
+        phone = row.phone or primary.get(row.customer_id)
+        hits.append(
+            CustomerHit(
+                id=row.customer_id,
+                customer_no=str(values[1]),
+                name_masked=mask_name(str(values[2])),
+                phone_masked=mask_phone(phone) if phone else None,
+                id_card_masked=mask_id_card(str(values[3])),
+                tier=str(values[4]),
+                big_customer_class=values[5],
+                status=str(values[6]),
+                region=str(values[7]),
+                arrears_cents=int(values[8]),
+                matched_by=streams[index].kind,
+            )
+        )
+    return tuple(hits)
+
+
+@reads
+def search_customers(
+    session: Session,
+    *,
+    actor: Actor,
+    query: str,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = 50,
+) -> SearchPage:
+    """One page of the customers ``query`` finds (see the module docstring for the rules).
+
+    ``after=page.next_cursor`` gives the next page, ``before=page.prev_cursor`` the previous
+    one, in the same display order. A blank query, or one that means nothing, gives an empty
+    page without touching the customer table.
+    """
+    require(actor, Permission.SEARCH_CUSTOMERS)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"must be between 1 and {MAX_LIMIT}", field="limit")
+    if after is not None and before is not None:
+        raise InvalidInput("give either after or before, not both", field="cursor")
+    interpreted = _interpret(query)
+    dialect = str(session.info.get("dialect", "sqlite"))
+    streams = [
+        _STREAMS[kind](interpreted, f"s{index}", dialect)
+        for index, kind in enumerate(interpreted.kinds)
+    ]
+    if not streams:
+        return SearchPage(query, (), (), None, None)
+    forward = before is None
+    cursor = after if forward else before
+    start = _decode_cursor(cursor, interpreted, streams) if cursor is not None else None
+    rows = _walk(session, streams, start=start, forward=forward, want=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if not forward:
+        rows.reverse()
+    hits = _hits(session, streams, rows)
+    first = _encode_cursor(interpreted, rows[0][0], rows[0][1].key) if rows else None
+    last = _encode_cursor(interpreted, rows[-1][0], rows[-1][1].key) if rows else None
+    if forward:
+        next_cursor = last if more else None
+        prev_cursor = first if cursor is not None else None
+    else:
+        next_cursor = last
+        prev_cursor = first if more else None
+    return SearchPage(query, interpreted.kinds, hits, next_cursor, prev_cursor)
+
+
+# --- the customer card --------------------------------------------------------------------
+
+
+def _is_overdue(order: WorkOrder, now: datetime) -> bool:
+    """A clock whose deadline passed while what it measures has not happened."""
+    if order.dispatch_due and order.dispatched_at is None and order.dispatch_due < now:
+        return True
+    if order.reply_due and order.replied_at is None and order.reply_due < now:
+        return True
+    if order.resolution_due and order.resolution_due < now:
+        return True
+    return bool(
+        order.callback_due
+        and order.status == WorkOrderStatus.CALLBACK.value
+        and order.callback_due < now
+    )
+
+
+def _card(session: Session, customer: Customer, *, audited: bool) -> CustomerCard:
+    assert customer.id is not None
+    now = now_of(session)
+    customer_id = customer.id
+    phones = session.exec(
+        select(CustomerPhone.phone)
+        .where(CustomerPhone.customer_id == customer_id)
+        .order_by(col(CustomerPhone.is_primary).desc(), col(CustomerPhone.id))
+    ).all()
+    branch = session.get(Branch, customer.branch_id) if customer.branch_id else None
+    accounts = session.exec(
+        select(Account)
+        .where(Account.customer_id == customer_id)
+        .order_by(col(Account.status) != "active", col(Account.opened_on), col(Account.id))
+    ).all()
+    period = now.astimezone(SHANGHAI).strftime("%Y-%m")
+    current_bill = session.exec(
+        select(func.sum(Bill.amount_cents)).where(
+            Bill.customer_id == customer_id, Bill.period == period
+        )
+    ).one()
+    latest_bill = session.exec(
+        select(Bill)
+        .where(Bill.customer_id == customer_id)
+        .order_by(col(Bill.period).desc(), col(Bill.id).desc())
+        .limit(1)
+    ).first()
+    open_statuses = [s.value for s in WorkOrderStatus if s is not WorkOrderStatus.CLOSED]
+    open_filter = (
+        col(WorkOrder.customer_id) == customer_id,
+        col(WorkOrder.status).in_(open_statuses),
+    )
+    orders = session.exec(
+        select(WorkOrder)
+        .where(*open_filter)
+        .order_by(col(WorkOrder.created_at).desc(), col(WorkOrder.id).desc())
+        .limit(OPEN_WORK_ORDERS_SHOWN)
+    ).all()
+    open_total = session.exec(select(func.count()).select_from(WorkOrder).where(*open_filter)).one()
+    contacts = session.exec(
+        select(Contact, StaffUser.display_name)
+        .join(StaffUser, col(StaffUser.id) == col(Contact.agent_id), isouter=True)
+        .where(Contact.customer_id == customer_id)
+        .order_by(col(Contact.offered_at).desc(), col(Contact.id).desc())
+        .limit(RECENT_CONTACTS)
+    ).all()
+    recent_count = session.exec(
+        select(func.count())
+        .select_from(Contact)
+        .where(Contact.customer_id == customer_id, col(Contact.offered_at) >= now - CONTACT_WINDOW)
+    ).one()
+    repeat_types = session.exec(
+        select(Contact.request_type)
+        .where(
+            Contact.customer_id == customer_id,
+            col(Contact.offered_at) >= now - REPEAT_WINDOW,
+            col(Contact.request_type).is_not(None),
+        )
+        .distinct()
+    ).all()
+    return CustomerCard(
+        id=customer_id,
+        customer_no=customer.customer_no,
+        name_masked=mask_name(customer.name),
+        phones_masked=tuple(mask_phone(phone) for phone in phones),
+        id_card_masked=mask_id_card(customer.id_card_no),
+        address_masked=mask_address(customer.address, customer.region)
+        if customer.address
+        else None,
+        tier=customer.tier,
+        is_member=customer.is_member,
+        member_since=customer.member_since,
+        big_customer_class=customer.big_customer_class,
+        account_manager_name=customer.account_manager_name,
+        account_manager_phone=customer.account_manager_phone,
+        status=customer.status,
+        region=customer.region,
+        branch_name=branch.name if branch else None,
+        balance_cents=customer.balance_cents,
+        arrears_cents=customer.arrears_cents,
+        arrears_since=customer.arrears_since,
+        birthday_month_day=customer.birthday.strftime("%m-%d") if customer.birthday else None,
+        verification_locked=customer.verification_locked_at is not None,
+        verification_locked_at=customer.verification_locked_at,
+        plan_name=accounts[0].plan_name if accounts else None,
+        accounts=len(accounts),
+        current_period=period,
+        current_month_bill_cents=int(current_bill) if current_bill is not None else None,
+        latest_bill_period=latest_bill.period if latest_bill else None,
+        latest_bill_cents=latest_bill.amount_cents if latest_bill else None,
+        latest_bill_status=latest_bill.status if latest_bill else None,
+        open_work_orders=tuple(
+            OpenWorkOrder(
+                id=order.id or 0,
+                number=order.number,
+                category=order.category,
+                status=order.status,
+                title=order.title,
+                created_at=order.created_at,
+                reply_due=order.reply_due,
+                is_overdue=_is_overdue(order, now),
+                is_major=order.is_major,
+                escalation_level=order.escalation_level,
+            )
+            for order in orders
+        ),
+        open_work_orders_total=int(open_total),
+        recent_contacts=tuple(
+            RecentContact(
+                id=contact.id or 0,
+                offered_at=contact.offered_at,
+                channel=contact.channel,
+                request_type=contact.request_type,
+                outcome=contact.outcome,
+                agent_name=agent_name,
+            )
+            for contact, agent_name in contacts
+        ),
+        contacts_last_30_days=int(recent_count),
+        repeat_request_types=tuple(sorted(str(kind) for kind in repeat_types if kind)),
+        customer_since=customer.created_at,
+        last_activity_at=customer.last_activity_at,
+        view_audited=audited,
+    )
+
+
+def _read_card(session: Session, *, customer_id: int) -> CustomerCard:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"no customer with id {customer_id}")
+    return _card(session, customer, audited=False)
+
+
+def _audit_card_view(session: Session, *, actor: Actor, customer_id: int) -> CustomerCard:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"no customer with id {customer_id}")
+    audit.record(
+        session,
+        action="customer.card_view",
+        actor=actor,
+        target_type="customer",
+        target_id=customer_id,
+        detail={"big_customer_class": customer.big_customer_class},
+    )
+    return _card(session, customer, audited=True)
+
+
+def customer_card(db: Database, *, actor: Actor, customer_id: int) -> CustomerCard:
+    """The pop-up card: masked personal data, standing, open work orders, recent contacts.
+
+    Views of a big customer's card (class A/B/C) are audited: the card is then built again
+    in the writing transaction that records the view, so what was shown is what was logged.
+    Other cards are read in one read-only transaction.
+    """
+    require(actor, Permission.VIEW_CUSTOMER_CARD)
+    card = db.run(lambda session: _read_card(session, customer_id=customer_id), write=False)
+    if not card.is_big_customer:
+        return card
+    return db.run(
+        lambda session: _audit_card_view(session, actor=actor, customer_id=customer_id),
+        write=True,
+    )
+
+
+# --- unmasking ----------------------------------------------------------------------------
+
+
+def _plain_value(session: Session, customer: Customer, field_: MaskedField) -> str:
+    if field_ is MaskedField.NAME:
+        return customer.name
+    if field_ is MaskedField.ID_CARD:
+        return customer.id_card_no
+    if field_ is MaskedField.ADDRESS:
+        return customer.address or ""
+    phones = session.exec(
+        select(CustomerPhone.phone)
+        .where(CustomerPhone.customer_id == customer.id)
+        .order_by(col(CustomerPhone.is_primary).desc(), col(CustomerPhone.id))
+    ).all()
+    return ", ".join(phones)
+
+
+def _unmask(
+    session: Session, *, actor: Actor, customer_id: int, field_: MaskedField
+) -> tuple[str, str | None]:
+    """(outcome, value) — the audit entry is written whatever the outcome."""
+    granted = can(actor, Permission.UNMASK_PERSONAL_DATA)
+    customer = session.get(Customer, customer_id) if granted else None
+    outcome = "granted" if customer is not None else ("not_found" if granted else "denied")
+    audit.record(
+        session,
+        action="customer.unmask",
+        actor=actor,
+        target_type="customer",
+        target_id=customer_id,
+        detail={"field": field_.value, "outcome": outcome, "role": actor.role.value},
+    )
+    if customer is None:
+        return outcome, None
+    return outcome, _plain_value(session, customer, field_)
+
+
+def unmask_field(db: Database, *, actor: Actor, customer_id: int, field: MaskedField) -> str:
+    """The unmasked value of one field (phones: every phone, primary first, comma-separated).
+
+    Every call is audited — granted, denied or for a customer that does not exist — and the
+    audit entry is committed before a denial is raised.
+    """
+    field_ = MaskedField(field)
+    outcome, value = db.run(
+        lambda session: _unmask(session, actor=actor, customer_id=customer_id, field_=field_),
+        write=True,
+    )
+    if outcome == "denied":
+        raise PermissionDenied(
+            f"{actor.login} ({actor.role}) may not unmask personal data; the attempt is logged"
+        )
+    if value is None:
+        raise NotFound(f"no customer with id {customer_id}")
+    return value
