@@ -624,6 +624,8 @@ def _toml_value(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, str):
         escaped = value.replace("\\", "\\\\").replace('"', '\\"')
         return f'"{escaped}"'
@@ -648,9 +650,13 @@ def _write_table(lines: list[str], path: list[str], table: Mapping[str, Any]) ->
         _write_table(lines, [*path, key], value)
 
 
-def policy_to_toml(policy: Policy) -> str:
-    """The policy as TOML text that :func:`load_policy` reads back to an equal policy."""
-    data = policy.model_dump(mode="json", exclude_none=True)
+def toml_text(data: Mapping[str, Any]) -> str:
+    """Nested tables of strings, numbers, booleans, dates and lists as TOML text."""
     lines: list[str] = []
     _write_table(lines, [], data)
     return "\n".join(lines) + "\n"
+
+
+def policy_to_toml(policy: Policy) -> str:
+    """The policy as TOML text that :func:`load_policy` reads back to an equal policy."""
+    return toml_text(policy.model_dump(mode="json", exclude_none=True))
