@@ -1,0 +1,301 @@
+"""The console's shell: modes, global keys, the data layer loaded behind the login screen,
+and the one handler for failing workers. Everything else lives on the screens.
+
+The login screen paints first; the data layer (a few hundred milliseconds of imports) loads
+in a worker after that and is handed down to the login screen when ready. Nothing heavier
+than Textual is imported here at module level.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.reactive import reactive
+from textual.timer import Timer
+from textual.worker import Worker, WorkerState
+
+from desk.clock import Clock, SystemClock
+from desk.i18n import N_, set_language
+from desk.i18n import gettext as _
+from desk.rules.permissions import can
+from desk.screens.base import Backend, SignedIn, WorkerFailed, denied_text
+from desk.screens.commands import KeymapCommands
+from desk.screens.dialogs import ErrorDialog, KeymapDialog
+from desk.screens.home import HomeScreen
+from desk.screens.login import LoginScreen
+from desk.screens.registry import SCREENS, entry, permitted
+from desk.widgets.keys import key_label, keymap_of, translate_bindings
+
+if TYPE_CHECKING:
+    from desk.services.database import Database
+    from desk.services.session_info import ShiftInfo
+
+SHIFT_REFRESH_SECONDS = 60
+ERROR_TEXT_LIMIT = 800
+
+ERROR_TITLES: dict[str, str] = {
+    "PermissionDenied": N_("error.permission_denied"),
+    "NotFound": N_("error.not_found"),
+    "InvalidInput": N_("error.invalid_input"),
+    "StaleRecord": N_("error.stale_record"),
+    "AuthenticationFailed": N_("error.authentication_failed"),
+    "AccountLocked": N_("error.account_locked"),
+    "SchemaOutOfDate": N_("error.schema_out_of_date"),
+    "DeskError": N_("error.generic"),
+}
+"""Titles of the error dialog by the class of a service error (first match up its MRO)."""
+
+
+class DeskApp(App[None]):
+    CSS_PATH = "desk.tcss"
+    TITLE = "desk"
+    DEFAULT_MODE = "login"
+    COMMANDS: ClassVar[set[Any]] = {KeymapCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", N_("key.help"), id="app.help"),
+        *(binding for screen in SCREENS for binding in screen.bindings()),
+        Binding("f10", "logout", N_("key.logout"), id="app.logout"),
+        Binding("ctrl+p", "command_palette", N_("key.palette"), id="app.palette", priority=True),
+        Binding("ctrl+q", "quit", N_("key.quit"), id="app.quit", priority=True, show=False),
+    ]
+
+    now: reactive[datetime | None] = reactive(None)
+    shift_label: reactive[str | None] = reactive(None)
+
+    class BackendReady(Message):
+        def __init__(self, backend: Backend) -> None:
+            super().__init__()
+            self.backend = backend
+
+    class StartupRefused(Message):
+        """The database or the policy cannot be used: the console does not start."""
+
+        def __init__(self, reason: str) -> None:
+            super().__init__()
+            self.reason = reason
+
+    class ShiftLoaded(Message):
+        def __init__(self, signed_in: SignedIn, shift: ShiftInfo | None) -> None:
+            super().__init__()
+            self.signed_in = signed_in
+            self.shift = shift
+
+    def __init__(
+        self,
+        *,
+        database: Database | None = None,
+        database_url: str | None = None,
+        policy_path: Path | None = None,
+        language: str = "en",
+        clock: Clock | None = None,
+    ) -> None:
+        """Give ``database`` (tests) or ``database_url`` (the console opens it itself, in
+        the background); ``policy_path`` None means the shipped policy."""
+        if (database is None) == (database_url is None):
+            raise ValueError("give either database or database_url")
+        set_language(language)
+        super().__init__()
+        translate_bindings(self)
+        self.clock: Clock = clock or (database.clock if database else SystemClock())
+        self.backend: Backend | None = None
+        self.signed_in: SignedIn | None = None
+        self.startup_error: str | None = None
+        self._database = database
+        self._database_url = database_url
+        self._policy_path = policy_path
+        self._session_modes: list[str] = []
+        self._shift_timer: Timer | None = None
+        self._login_screen: LoginScreen | None = None
+        self.add_mode("login", self._new_login_screen)
+
+    def _new_login_screen(self) -> LoginScreen:
+        self._login_screen = LoginScreen()
+        return self._login_screen
+
+    # --- start-up ------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self._tick()
+        self.set_interval(1, self._tick)
+        self._start_backend()
+
+    def _tick(self) -> None:
+        self.now = self.clock.now()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="startup")
+    def _start_backend(self) -> None:
+        from desk.rules.policy import PolicyError, load_policy
+        from desk.services.database import Database
+        from desk.services.errors import DeskError
+        from desk.services.setup import ensure_current, is_demo
+
+        try:
+            policy = load_policy(self._policy_path)
+        except PolicyError as error:
+            self.post_message(self.StartupRefused(str(error)))
+            return
+        db = self._database
+        if db is None:
+            assert self._database_url is not None
+            db = self._database = Database.from_url(self._database_url, clock=self.clock)
+        try:
+            ensure_current(db)
+        except DeskError as error:
+            self.post_message(self.StartupRefused(error.message))
+            return
+        backend = Backend(db, policy.login.max_failures, policy.login.lock_minutes, is_demo(db))
+        self.post_message(self.BackendReady(backend))
+
+    def on_desk_app_backend_ready(self, event: BackendReady) -> None:
+        self.backend = event.backend
+        if self._login_screen is not None:
+            self._login_screen.backend = event.backend
+
+    def on_desk_app_startup_refused(self, event: StartupRefused) -> None:
+        self.startup_error = event.reason
+        self.exit(return_code=2)
+
+    def on_unmount(self) -> None:
+        if self._database is not None and self._database_url is not None:
+            self._database.dispose()  # ours: built from the URL
+
+    # --- signing in and out --------------------------------------------------------------
+
+    def on_login_screen_logged_in(self, event: LoginScreen.LoggedIn) -> None:
+        assert self.backend is not None
+        signed_in = SignedIn(self.backend, event.actor)
+        self.signed_in = signed_in
+        screens = permitted(event.actor)
+        for screen in screens:
+            self.add_mode(screen.id, partial(screen.factory, signed_in))
+            self._session_modes.append(screen.id)
+        if screens:
+            landing = screens[0].id
+        else:
+            landing = "home"
+            self.add_mode(landing, partial(HomeScreen, signed_in))
+            self._session_modes.append(landing)
+        self.shift_label = None
+        self._refresh_shift()
+        self._shift_timer = self.set_interval(SHIFT_REFRESH_SECONDS, self._refresh_shift)
+        self.switch_mode(landing)
+        self.refresh_bindings()
+
+    async def action_logout(self) -> None:
+        """Back to a clean login screen: the person's screens and their state are dropped."""
+        if self.signed_in is None:
+            return
+        self.signed_in = None
+        self.shift_label = None
+        if self._shift_timer is not None:
+            self._shift_timer.stop()
+            self._shift_timer = None
+        await self.switch_mode("login")
+        for mode in self._session_modes:
+            await self.remove_mode(mode)
+        self._session_modes.clear()
+        if self._login_screen is not None:
+            self._login_screen.reset()
+        self.refresh_bindings()
+
+    # --- the shift on now ----------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="shift")
+    def _refresh_shift(self) -> None:
+        signed_in = self.signed_in
+        if signed_in is None:
+            return
+        from desk.services.session_info import current_shift
+
+        shift = current_shift(signed_in.db, actor=signed_in.actor)
+        self.post_message(self.ShiftLoaded(signed_in, shift))
+
+    def on_desk_app_shift_loaded(self, event: ShiftLoaded) -> None:
+        if event.signed_in is not self.signed_in:
+            return  # signed out (or someone else signed in) meanwhile
+        shift = event.shift
+        if shift is None:
+            self.shift_label = _("status.no_shift")
+        elif shift.lead_name or shift.lead_login:
+            lead = shift.lead_name or shift.lead_login
+            self.shift_label = _("status.shift_with_lead", shift=shift.name, lead=lead)
+        else:
+            self.shift_label = _("status.shift", shift=shift.name)
+
+    # --- keys ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        signed_in = self.signed_in
+        if action in ("open_screen", "refuse_screen"):
+            if signed_in is None:
+                return False
+            allowed = can(signed_in.actor, entry(str(parameters[0])).permission)
+            if action == "open_screen":
+                return True if allowed else None  # None: shown dimmed
+            return not allowed
+        if action == "logout":
+            return signed_in is not None
+        return True
+
+    def action_open_screen(self, screen_id: str) -> None:
+        if screen_id in self._session_modes:
+            self.switch_mode(screen_id)
+
+    def action_refuse_screen(self, screen_id: str) -> None:
+        self.notify(denied_text(entry(screen_id).title), severity="warning", markup=False)
+
+    def action_help(self) -> None:
+        screen = self.screen
+        if isinstance(screen, KeymapDialog):
+            return
+        title = _(getattr(screen, "TITLE_MSGID", N_("app.name")))
+        self.push_screen(KeymapDialog(title, keymap_of(screen, self)))
+
+    def action_help_quit(self) -> None:
+        self.notify(_("app.quit_hint"), markup=False)
+
+    def get_key_display(self, binding: Binding) -> str:
+        return binding.key_display or key_label(binding.key)
+
+    # --- errors --------------------------------------------------------------------------
+
+    def on_worker_failed(self, event: WorkerFailed) -> None:
+        self.handle_worker_error(event.error)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The app's own workers; screens' workers arrive as :class:`WorkerFailed`."""
+        error = event.worker.error
+        if event.state is not WorkerState.ERROR or error is None:
+            return
+        if event.worker.group == "startup":
+            self.post_message(self.StartupRefused(f"{type(error).__name__}: {error}"))
+        else:
+            self.handle_worker_error(error)
+
+    def handle_worker_error(self, error: BaseException) -> None:
+        """The one place a failing worker ends: a readable dialog; the console goes on."""
+        from desk.services.errors import DeskError
+
+        if isinstance(error, DeskError):
+            msgid = next(
+                (
+                    ERROR_TITLES[cls.__name__]
+                    for cls in type(error).__mro__
+                    if cls.__name__ in ERROR_TITLES
+                ),
+                ERROR_TITLES["DeskError"],
+            )
+            title, message = _(msgid), error.message
+        else:
+            title = _("error.unexpected")
+            message = f"{type(error).__name__}: {error}"
+        if len(message) > ERROR_TEXT_LIMIT:
+            message = message[: ERROR_TEXT_LIMIT - 1] + "…"
+        self.push_screen(ErrorDialog(title, message))

@@ -1,0 +1,132 @@
+"""What every desk screen shares: translated keys, worker failures routed to the app, and
+the context a signed-in screen is built with (the database and the person)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
+
+from desk.i18n import N_, vocab_label
+from desk.i18n import gettext as _
+from desk.widgets.keys import translate_bindings
+from desk.widgets.status_line import StatusLine
+
+if TYPE_CHECKING:
+    from desk.rules.permissions import Actor
+    from desk.services.database import Database
+
+ResultT = TypeVar("ResultT")
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """The data layer, once loaded in the background: the database and the login limits
+    from the policy, and whether this is a demo database."""
+
+    db: Database
+    max_failures: int
+    lock_minutes: int
+    demo: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """What a signed-in screen is built with."""
+
+    backend: Backend
+    actor: Actor
+
+    @property
+    def db(self) -> Database:
+        return self.backend.db
+
+
+class WorkerFailed(Message):
+    """A worker of a screen raised: the app shows the error dialog (one handler for all)."""
+
+    def __init__(self, worker: Worker[Any], error: BaseException) -> None:
+        super().__init__()
+        self.worker = worker
+        self.error = error
+
+
+def route_worker_failure(node: Screen[Any], event: Worker.StateChanged) -> None:
+    """Post :class:`WorkerFailed` for a failed worker (``StateChanged`` does not bubble)."""
+    if event.state is WorkerState.ERROR and event.worker.error is not None:
+        node.post_message(WorkerFailed(event.worker, event.worker.error))
+
+
+class DeskScreen(Screen[None]):
+    """A full screen of desk: bindings translated, worker errors sent up to the app."""
+
+    TITLE_MSGID: ClassVar[str] = N_("app.name")
+    """The screen's name, as the F1 keymap heads it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        translate_bindings(self)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        route_worker_failure(self, event)
+
+
+class DeskModal(ModalScreen[ResultT]):
+    """A dialog of desk: bindings translated, worker errors sent up to the app."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        translate_bindings(self)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        route_worker_failure(self, event)
+
+
+class SessionScreen(DeskScreen):
+    """A screen of a signed-in person: the status line on top, the footer below.
+
+    The app holds the ticking time and the shift on now; each session screen watches them
+    and sets them down on its status line.
+    """
+
+    def __init__(self, signed_in: SignedIn) -> None:
+        super().__init__()
+        self.signed_in = signed_in
+
+    @property
+    def actor(self) -> Actor:
+        return self.signed_in.actor
+
+    def compose(self) -> ComposeResult:
+        actor = self.actor
+        status = StatusLine()
+        status.user = f"{actor.display_name or actor.login} ({actor.login})"
+        status.role = vocab_label(actor.role)
+        yield status
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        """The screen's own widgets, between the status line and the footer."""
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "now", self._show_time)
+        self.watch(self.app, "shift_label", self._show_shift)
+
+    def _show_time(self, now: datetime | None) -> None:
+        self.query_one(StatusLine).now = now
+
+    def _show_shift(self, label: str | None) -> None:
+        self.query_one(StatusLine).shift = label
+
+
+def denied_text(title_msgid: str) -> str:
+    """What a key for a screen the role may not use says."""
+    return _("shell.denied", screen=_(title_msgid))

@@ -1,0 +1,339 @@
+"""The customer card: masked personal data, standing, open work orders and last contacts.
+
+Opened from the lookup results (it is pushed on the lookup mode, so Esc returns to the
+results with the query and the page as they were). Ctrl+U asks which field to unmask and
+calls :func:`desk.services.customers.unmask_field`, which audits every attempt; a role
+without the permission is told so on the card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Static
+
+from desk.i18n import N_, vocab_label
+from desk.i18n import gettext as _
+from desk.rules.vocab import (
+    BigCustomerClass,
+    Channel,
+    ContactOutcome,
+    CustomerStatus,
+    RequestType,
+    Tier,
+    WorkOrderStatus,
+)
+from desk.screens.base import SessionScreen, SignedIn
+from desk.screens.dialogs import ChoiceDialog
+from desk.widgets.format import local_date, local_time, yuan
+
+if TYPE_CHECKING:
+    from desk.services.customers import CustomerCard
+
+FIELD_LABELS: dict[str, str] = {
+    "name": N_("card.field.name"),
+    "phone": N_("card.field.phone"),
+    "id_card": N_("card.field.id_card"),
+    "address": N_("card.field.address"),
+}
+"""The fields ``unmask_field`` can reveal, as named on screen (a test checks all are here)."""
+
+BILL_STATUS_LABELS: dict[str, str] = {
+    "paid": N_("bill_status.paid"),
+    "partial": N_("bill_status.partial"),
+    "unpaid": N_("bill_status.unpaid"),
+}
+
+
+def _facts(rows: Iterable[tuple[str, RenderableType | str]]) -> Table:
+    """Label/value lines; Rich measures cells, so Chinese labels line up."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column()
+    for label, value in rows:
+        grid.add_row(label, value)
+    return grid
+
+
+def _heading(text: str) -> Text:
+    return Text(f"\n{text}", style="bold underline")
+
+
+def render_card(card: CustomerCard) -> Group:
+    """The card as Rich renderables (pure: easy to test, nothing but the read model)."""
+    title = Text()
+    title.append(card.name_masked, style="bold")
+    title.append(f"   {card.customer_no}   ")
+    title.append(vocab_label(card.tier, Tier), style="bold magenta")
+    if card.big_customer_class:
+        title.append("  ")
+        title.append(vocab_label(card.big_customer_class, BigCustomerClass), style="bold yellow")
+    title.append("  ")
+    status_style = "green" if card.status == CustomerStatus.ACTIVE.value else "bold red"
+    title.append(vocab_label(card.status, CustomerStatus), style=status_style)
+
+    alerts: list[Text] = []
+    if card.arrears_cents > 0:
+        alerts.append(
+            Text(
+                _(
+                    "card.in_arrears",
+                    amount=yuan(card.arrears_cents),
+                    since=local_date(card.arrears_since) or "-",
+                ),
+                style="bold red",
+            )
+        )
+    if card.verification_locked:
+        alerts.append(
+            Text(
+                _("card.verification_locked", at=local_time(card.verification_locked_at)),
+                style="bold red",
+            )
+        )
+    if card.repeat_request_types:
+        kinds = _("lookup.kind_separator").join(
+            vocab_label(kind, RequestType) for kind in card.repeat_request_types
+        )
+        alerts.append(Text(_("card.repeat_caller", kinds=kinds), style="bold yellow"))
+
+    personal = _facts(
+        [
+            (_("card.field.name"), card.name_masked),
+            (_("card.field.phone"), "  ".join(card.phones_masked) or "-"),
+            (_("card.field.id_card"), card.id_card_masked),
+            (_("card.field.address"), card.address_masked or "-"),
+            (_("card.birthday"), card.birthday_month_day or "-"),
+            (_("card.region"), " · ".join(x for x in (card.region, card.branch_name) if x)),
+        ]
+    )
+    member = (
+        _("card.member_since", since=local_date(card.member_since))
+        if card.is_member
+        else _("card.not_member")
+    )
+    manager = (
+        " ".join(x for x in (card.account_manager_name, card.account_manager_phone) if x) or "-"
+    )
+    latest_bill = "-"
+    if card.latest_bill_period is not None:
+        status = card.latest_bill_status or ""
+        shown = _(BILL_STATUS_LABELS[status]) if status in BILL_STATUS_LABELS else status
+        latest_bill = f"{card.latest_bill_period}  {yuan(card.latest_bill_cents)}  {shown}"
+    standing = _facts(
+        [
+            (_("card.tier"), vocab_label(card.tier, Tier)),
+            (_("card.member"), member),
+            (
+                _("card.big_customer"),
+                vocab_label(card.big_customer_class, BigCustomerClass)
+                if card.big_customer_class
+                else "-",
+            ),
+            (_("card.account_manager"), manager),
+            (_("card.status"), vocab_label(card.status, CustomerStatus)),
+            (_("card.balance"), yuan(card.balance_cents)),
+            (
+                _("card.arrears"),
+                Text(yuan(card.arrears_cents), style="bold red") if card.arrears_cents else yuan(0),
+            ),
+            (_("card.plan"), card.plan_name or "-"),
+            (
+                _("card.current_bill", period=card.current_period),
+                yuan(card.current_month_bill_cents)
+                if card.current_month_bill_cents is not None
+                else "-",
+            ),
+            (_("card.latest_bill"), latest_bill),
+        ]
+    )
+
+    orders: RenderableType
+    if card.open_work_orders:
+        orders = Table(box=None, padding=(0, 2, 0, 0), show_edge=False)
+        for msgid in (
+            N_("card.wo.number"),
+            N_("card.wo.type"),
+            N_("card.wo.status"),
+            N_("card.wo.title"),
+            N_("card.wo.created"),
+            N_("card.wo.reply_due"),
+        ):
+            orders.add_column(_(msgid), no_wrap=True)
+        for order in card.open_work_orders:
+            due = Text(local_time(order.reply_due) or "-")
+            if order.is_overdue:
+                due.append(f" {_('card.wo.overdue')}", style="bold red")
+            title_text = Text(order.title)
+            if order.is_major:
+                title_text = Text(f"{_('card.wo.major')} ", style="bold red") + title_text
+            orders.add_row(
+                order.number,
+                vocab_label(order.category, RequestType),
+                vocab_label(order.status, WorkOrderStatus),
+                title_text,
+                local_time(order.created_at),
+                due,
+            )
+    else:
+        orders = Text(_("card.wo.none"), style="dim")
+
+    contacts: RenderableType
+    if card.recent_contacts:
+        contacts = Table(box=None, padding=(0, 2, 0, 0), show_edge=False)
+        for msgid in (
+            N_("card.contact.at"),
+            N_("card.contact.channel"),
+            N_("card.contact.type"),
+            N_("card.contact.outcome"),
+            N_("card.contact.agent"),
+        ):
+            contacts.add_column(_(msgid), no_wrap=True)
+        for contact in card.recent_contacts:
+            contacts.add_row(
+                local_time(contact.offered_at),
+                vocab_label(contact.channel, Channel),
+                vocab_label(contact.request_type, RequestType) or "-",
+                vocab_label(contact.outcome, ContactOutcome) or "-",
+                contact.agent_name or "-",
+            )
+    else:
+        contacts = Text(_("card.contact.none"), style="dim")
+
+    return Group(
+        title,
+        *alerts,
+        _heading(_("card.personal")),
+        personal,
+        _heading(_("card.standing")),
+        standing,
+        _heading(
+            _(
+                "card.wo.heading",
+                shown=len(card.open_work_orders),
+                total=card.open_work_orders_total,
+            )
+        ),
+        orders,
+        _heading(_("card.contact.heading", days30=card.contacts_last_30_days)),
+        contacts,
+    )
+
+
+class CustomerCardScreen(SessionScreen):
+    TITLE_MSGID = N_("screen.card")
+    BINDINGS = [
+        Binding("escape", "back", N_("key.back_to_results"), id="card.back"),
+        Binding("ctrl+u", "unmask", N_("key.unmask"), id="card.unmask"),
+    ]
+
+    class CardLoaded(Message):
+        def __init__(self, card: CustomerCard) -> None:
+            super().__init__()
+            self.card = card
+
+    class Unmasked(Message):
+        """The plain value of one field, as the service returned it (and audited)."""
+
+        def __init__(self, field: str, value: str) -> None:
+            super().__init__()
+            self.field = field
+            self.value = value
+
+    class UnmaskRefused(Message):
+        def __init__(self, field: str) -> None:
+            super().__init__()
+            self.field = field
+
+    def __init__(self, signed_in: SignedIn, customer_id: int) -> None:
+        super().__init__(signed_in)
+        self.customer_id = customer_id
+        self.card: CustomerCard | None = None
+        self.unmasked: dict[str, str] = {}
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="card"):
+            yield Static(_("card.loading"), id="card-body")
+            yield Static("", id="card-unmasked", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#card-unmasked", Static).display = False
+        self.query_one("#card").focus()
+        self._load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="card")
+    def _load(self) -> None:
+        from desk.services.customers import customer_card
+
+        card = customer_card(self.signed_in.db, actor=self.actor, customer_id=self.customer_id)
+        self.post_message(self.CardLoaded(card))
+
+    def on_customer_card_screen_card_loaded(self, event: CardLoaded) -> None:
+        self.card = event.card
+        self.query_one("#card-body", Static).update(render_card(event.card))
+        self.refresh_bindings()
+
+    def check_action(self, action: str, _parameters: tuple[object, ...]) -> bool | None:
+        if action == "unmask":
+            return True if self.card is not None else None
+        return True
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_unmask(self) -> None:
+        card = self.card
+        if card is None:
+            return
+        choices = [
+            (field, _(msgid))
+            for field, msgid in FIELD_LABELS.items()
+            if field != "address" or card.address_masked
+        ]
+        self.app.push_screen(ChoiceDialog(_("card.unmask_which"), choices), self._chosen)
+
+    def _chosen(self, field: str | None) -> None:
+        if field is not None:
+            self._unmask(field)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="unmask")
+    def _unmask(self, field: str) -> None:
+        from desk.services.customers import MaskedField, unmask_field
+        from desk.services.errors import PermissionDenied
+
+        try:
+            value = unmask_field(
+                self.signed_in.db,
+                actor=self.actor,
+                customer_id=self.customer_id,
+                field=MaskedField(field),
+            )
+        except PermissionDenied:
+            self.post_message(self.UnmaskRefused(field))
+            return
+        self.post_message(self.Unmasked(field, value))
+
+    def on_customer_card_screen_unmasked(self, event: Unmasked) -> None:
+        self.unmasked[event.field] = event.value
+        lines = [_("card.unmasked_heading")]
+        for field, value in self.unmasked.items():
+            lines.append(f"{_(FIELD_LABELS[field])}: {value}")
+        box = self.query_one("#card-unmasked", Static)
+        box.update("\n".join(lines))
+        box.display = True
+
+    def on_customer_card_screen_unmask_refused(self, event: UnmaskRefused) -> None:
+        message = _("card.unmask_denied", field=_(FIELD_LABELS[event.field]))
+        box = self.query_one("#card-unmasked", Static)
+        box.update(message)
+        box.display = True
+        self.notify(message, severity="error", markup=False)

@@ -1,0 +1,163 @@
+"""The login screen: painted first, usable while the data layer still loads behind it.
+
+The app sets :attr:`LoginScreen.backend` once the database is open; a login submitted
+before that waits for it. The check runs in a worker (argon2id is slow on purpose) and
+reports back by message; a successful login is posted up as :class:`LoginScreen.LoggedIn`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Center, Vertical
+from textual.message import Message
+from textual.reactive import var
+from textual.widgets import Footer, Input, Label, Static
+
+from desk.i18n import N_
+from desk.i18n import gettext as _
+from desk.screens.base import Backend, DeskScreen
+from desk.widgets.format import local_time
+
+if TYPE_CHECKING:
+    from desk.rules.permissions import Actor
+    from desk.services.users import LoginOutcome
+
+DEMO_ACCOUNTS = ("agent1", "lead1", "complaint1", "handler1", "supervisor1", "admin1")
+DEMO_PASSWORD = "demo123"
+
+
+class LoginScreen(DeskScreen):
+    """Login and password; Enter submits (from the login field it first asks for the
+    password when that is still empty)."""
+
+    TITLE_MSGID = N_("screen.login")
+
+    backend: var[Backend | None] = var(None)
+
+    class LoggedIn(Message):
+        """Someone signed in: the app opens their shell."""
+
+        def __init__(self, actor: Actor) -> None:
+            super().__init__()
+            self.actor = actor
+
+    class Checked(Message):
+        """The worker's answer to one login attempt."""
+
+        def __init__(self, outcome: LoginOutcome) -> None:
+            super().__init__()
+            self.outcome = outcome
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending = False
+        self._said = ""
+
+    def compose(self) -> ComposeResult:
+        with Center(), Vertical(id="login-box"):
+            yield Label(_("login.title"), id="login-title")
+            yield Label(_("login.login"), classes="field-label")
+            yield Input(id="login", max_length=32)
+            yield Label(_("login.password"), classes="field-label")
+            yield Input(id="password", password=True, max_length=128)
+            yield Static("", id="login-message", markup=False)
+            yield Static("", id="demo-accounts", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#login", Input).focus()
+        self._say(_("login.starting") if self.backend is None else "")
+        self._show_backend(self.backend)
+
+    def watch_backend(self, backend: Backend | None) -> None:
+        if self.is_mounted:
+            self._show_backend(backend)
+
+    def _show_backend(self, backend: Backend | None) -> None:
+        hint = self.query_one("#demo-accounts", Static)
+        if backend is not None and backend.demo:
+            hint.update(
+                _("login.demo_accounts", logins=", ".join(DEMO_ACCOUNTS), password=DEMO_PASSWORD)
+            )
+            hint.display = True
+        else:
+            hint.update("")
+            hint.display = False
+        if backend is None:
+            return
+        if self._pending:
+            self._submit()
+        elif self._said == _("login.starting"):
+            self._say("")
+
+    # --- input ---------------------------------------------------------------------------
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        login = self.query_one("#login", Input)
+        password = self.query_one("#password", Input)
+        if event.input is login and not password.value:
+            password.focus()
+            return
+        if not login.value.strip():
+            login.focus()
+            self._say(_("login.need_login"))
+            return
+        self._submit()
+
+    def _submit(self) -> None:
+        backend = self.backend
+        if backend is None:
+            self._pending = True
+            self._say(_("login.starting"))
+            return
+        self._pending = False
+        self._say(_("login.checking"))
+        login = self.query_one("#login", Input).value.strip()
+        password = self.query_one("#password", Input).value
+        self._authenticate(backend, login, password)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="login")
+    def _authenticate(self, backend: Backend, login: str, password: str) -> None:
+        from desk.services.users import authenticate
+
+        outcome = authenticate(
+            backend.db,
+            login=login,
+            password=password,
+            max_failures=backend.max_failures,
+            lock_minutes=backend.lock_minutes,
+        )
+        self.post_message(self.Checked(outcome))
+
+    def on_login_screen_checked(self, event: Checked) -> None:
+        outcome = event.outcome
+        password = self.query_one("#password", Input)
+        password.value = ""
+        if outcome.actor is not None:
+            self._say("")
+            self.post_message(self.LoggedIn(outcome.actor))
+            return
+        password.focus()
+        if outcome.locked_until is not None:
+            until = local_time(outcome.locked_until, "%Y-%m-%d %H:%M")
+            self._say(_("login.locked", until=until))
+        else:
+            self._say(_("login.invalid"))
+
+    # --- state ---------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to empty fields and no message: nothing of the last person is left."""
+        self._pending = False
+        self.query_one("#login", Input).value = ""
+        self.query_one("#password", Input).value = ""
+        self._say("")
+        self.query_one("#login", Input).focus()
+
+    def _say(self, text: str) -> None:
+        self._said = text
+        self.query_one("#login-message", Static).update(text)

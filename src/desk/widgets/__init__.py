@@ -1,0 +1,1 @@
+"""Widgets: take data through attributes, report through messages, know nothing of services."""

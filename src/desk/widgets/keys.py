@@ -1,0 +1,100 @@
+"""Keys are data: one table of bindings feeds the footer, the F1 keymap and the palette.
+
+Every ``Binding`` of desk carries an ``id`` and a msgid as its description (marked with
+``N_``). :func:`translate_bindings` turns a node's descriptions into the current language
+when the node is built, so the footer, :func:`keymap_of` (read by the F1 dialog) and the
+command palette all show the same translated words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding, BindingsMap
+from textual.dom import DOMNode
+from textual.screen import Screen
+
+from desk.i18n import gettext
+
+_KEY_NAMES = {
+    "escape": "Esc",
+    "enter": "Enter",
+    "pagedown": "PgDn",
+    "pageup": "PgUp",
+    "tab": "Tab",
+    "space": "Space",
+    "up": "↑",
+    "down": "↓",
+    "left": "←",
+    "right": "→",
+    "home": "Home",
+    "end": "End",
+    "delete": "Del",
+    "backspace": "Backspace",
+}
+
+
+def key_label(key: str) -> str:
+    """How a key is written for people: ``ctrl+p`` → ``Ctrl+P``, ``f1`` → ``F1``."""
+    *modifiers, name = key.split("+")
+    shown = _KEY_NAMES.get(name, name.upper() if len(name) <= 3 else name.capitalize())
+    return "+".join([*(modifier.capitalize() for modifier in modifiers), shown])
+
+
+def translate_bindings(node: DOMNode) -> None:
+    """Replace the msgids in ``node``'s binding descriptions and tooltips by their texts.
+
+    Call it in ``__init__`` of every desk App, Screen and Widget with bindings: the language
+    is fixed for the console's life, so translating once per node is enough.
+    """
+    translated = {
+        key: [
+            replace(
+                binding,
+                description=gettext(binding.description) if binding.description else "",
+                tooltip=gettext(binding.tooltip) if binding.tooltip else "",
+            )
+            for binding in bindings
+        ]
+        for key, bindings in node._bindings.key_to_bindings.items()
+    }
+    node._bindings = BindingsMap.from_keys(translated)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    """One line of the keymap: a key, what it does, and whether the role/state allows it."""
+
+    key: str
+    description: str
+    enabled: bool
+    binding_id: str | None
+    action: str
+    namespace: DOMNode
+
+
+def keymap_of(screen: Screen[Any], app: App[Any]) -> list[KeyRow]:
+    """Every active binding of ``screen`` and of ``app``, screen first, as the footer sees them.
+
+    Bindings hidden on purpose (system bindings, bindings without a description) are left
+    out; bindings the role or the state forbids are kept with ``enabled`` False.
+    """
+    rows: list[KeyRow] = []
+    for active in screen.active_bindings.values():
+        binding: Binding = active.binding
+        if active.node not in (screen, app) or binding.system or not binding.description:
+            continue
+        rows.append(
+            KeyRow(
+                key=app.get_key_display(binding),
+                description=binding.description,
+                enabled=active.enabled,
+                binding_id=binding.id,
+                action=binding.action,
+                namespace=active.node,
+            )
+        )
+    rows.sort(key=lambda row: row.namespace is app)  # stable: the screen's keys first
+    return rows
