@@ -193,11 +193,14 @@ def measure_clock(
     *,
     warning_percent: float,
     state: ClockState | None = None,
+    stopped_at: datetime | None = None,
 ) -> Clock:
     """Measure a clock from its runs at ``now`` (runs after ``now`` are ignored).
 
     ``state`` says whether a clock without an open run is paused (will resume) or stopped;
     by default a clock with an open run is running and one without is stopped.
+    ``stopped_at`` is when a stopped clock was stopped (default: the end of its last run;
+    later when it was stopped during a pause).
     """
     runs = [run for run in runs if run.start <= now]
     if state is None:
@@ -246,13 +249,15 @@ def measure_clock(
                     warn_cycle=warn_cycle,
                     breached=True,
                     remaining=timedelta(0),
-                    stopped_at=None if state is not ClockState.STOPPED else end,
+                    stopped_at=_stop_instant(runs, now, stopped_at)
+                    if state is ClockState.STOPPED
+                    else None,
                 )
         used += available
     remaining = max(budget - used, timedelta(0))
     last = runs[-1]
-    last_end = now if last.end is None or last.end > now else last.end
-    # Running and paused clocks count on from now; a stopped one ended at its last run.
+    last_end = _stop_instant(runs, now, stopped_at)
+    # Running and paused clocks count on from now; a stopped one from when it stopped.
     base = last_end if state is ClockState.STOPPED else now
     due_at = add_business_time(base, remaining, calendar)
     if warn_at is None and state is not ClockState.STOPPED:
@@ -272,6 +277,15 @@ def measure_clock(
         remaining=remaining,
         stopped_at=last_end if state is ClockState.STOPPED else None,
     )
+
+
+def _stop_instant(runs: Sequence[Run], now: datetime, stopped_at: datetime | None) -> datetime:
+    """When the clock stopped: the end of its last run, or the stop event after it."""
+    last = runs[-1]
+    end = now if last.end is None or last.end > now else last.end
+    if stopped_at is not None and end < stopped_at <= now:
+        return stopped_at
+    return end
 
 
 # --- a work order's clocks from its history --------------------------------------------------
@@ -296,6 +310,8 @@ class ClockRuns:
     cycle: int
     accepted_at: datetime | None
     """The first acceptance of a reply: the callback budget is measured from it."""
+    stopped_at: Mapping[ClockKind, datetime]
+    """When each clock was last stopped by an event (it may have been paused then)."""
 
 
 _STARTS: Mapping[EventKind, tuple[ClockKind, ...]] = {
@@ -326,6 +342,7 @@ def clock_runs(events: Iterable[TimelineEvent]) -> ClockRuns:
     cycle = 0
     accepted_at: datetime | None = None
     open_since: dict[ClockKind, datetime] = {}
+    stopped_at: dict[ClockKind, datetime] = {}
     runs: dict[ClockKind, list[Run]] = {kind: [] for kind in CLOCK_KINDS}
 
     def settle(at: datetime) -> None:
@@ -348,6 +365,9 @@ def clock_runs(events: Iterable[TimelineEvent]) -> ClockRuns:
         elif what in _STARTS or what in _STOPS:
             if what is EventKind.ACCEPTED and accepted_at is None:
                 accepted_at = event.at
+            for clock in _STOPS.get(what, ()):
+                if clock in active:
+                    stopped_at[clock] = event.at
             active.difference_update(_STOPS.get(what, ()))
             if what in (EventKind.CLOSED, EventKind.REOPENED):
                 paused = False
@@ -366,6 +386,7 @@ def clock_runs(events: Iterable[TimelineEvent]) -> ClockRuns:
         paused=paused,
         cycle=cycle,
         accepted_at=accepted_at,
+        stopped_at=stopped_at,
     )
 
 
@@ -444,6 +465,7 @@ def work_order_clocks(
             now,
             warning_percent=policy.sla.warning_percent,
             state=state,
+            stopped_at=replay.stopped_at.get(kind) if state is ClockState.STOPPED else None,
         )
     return WorkOrderClocks(
         now=now,
