@@ -1,0 +1,466 @@
+"""Customers, their phones and accounts (generated row by row), then bills and payments
+(set-based SQL over the accounts) and itemized records for a bounded sample."""
+
+from __future__ import annotations
+
+import math
+import random
+import zlib
+from array import array
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from desk.rules.names import name_keys, reverse
+from desk.rules.vocab import BigCustomerClass, CustomerStatus, Tier
+from desk.services.demo.catalog import PLANS, PLANS_BY_TIER
+from desk.services.demo.geography import CITIES, MIGRANT_DIVISIONS
+from desk.services.demo.model import SERVICE_PASSWORDS, customer_no
+from desk.services.demo.people import IdCards, MobileNumbers, People, fixed_line, lookup_table
+from desk.services.demo.sink import Row
+from desk.services.demo.world import (
+    ARREARS,
+    ARREARS3,
+    BIG,
+    CHURNED,
+    DAY,
+    LOCAL_OFFSET,
+    MEMBER,
+    NO_BILLS,
+    SUSPENDED,
+    VIP,
+    World,
+)
+
+TIERS = tuple(Tier)
+_TIER_WEIGHTS = ((0, 70.0), (1, 15.0), (2, 9.0), (3, 4.0), (4, 2.0))
+_AGES = tuple((age, 1.0 if age < 25 else 1.6 if age < 56 else 1.1 if age < 66 else 0.6)
+              for age in range(18, 86))
+_BIG_CLASSES = ((BigCustomerClass.A, 10.0), (BigCustomerClass.B, 30.0), (BigCustomerClass.C, 60.0))
+_STATUS_SUSPENDED = 0.03
+_STATUS_CLOSED = 0.015
+_ARREARS_ACTIVE = 0.055
+_CHURN = {True: 0.12, False: 0.24}  # members, others
+
+
+def draw_customers(w: World) -> None:
+    """What the rest of the demo needs to know about every customer, drawn first: tier,
+    membership, big customer, status and arrears, city, birthday, and the last activity
+    (contacts drawn next move it forward). Kept in compact arrays on ``w``."""
+    r = w.rng.random
+    tiers = lookup_table(_TIER_WEIGHTS, 1000)
+    city_table = lookup_table([(i, city.population) for i, city in enumerate(CITIES)], 1024)
+    ages = lookup_table(_AGES, 2000)
+    n, now = w.n, w.now_s
+    today = datetime.fromtimestamp(now + LOCAL_OFFSET, UTC).date()
+    jan1 = {age: date(today.year - age, 1, 1).toordinal() for age in range(18, 90)}
+    flags = bytearray(n)
+    tier_of = bytearray(n)
+    cities = bytearray(n)
+    births = array("l", [0]) * n
+    last = w.last_activity
+    churn_member, churn_other = _CHURN[True], _CHURN[False]
+    closed, suspended = _STATUS_CLOSED, _STATUS_CLOSED + _STATUS_SUSPENDED
+    for i in range(n):
+        tier: int = tiers[int(r() * 1000)]  # type: ignore[assignment]
+        bits = VIP if tier >= 2 else 0
+        if tier >= 1 or r() < 0.08:
+            bits |= MEMBER
+        if r() < 0.015:
+            bits |= BIG | VIP
+        roll = r()
+        if roll < closed:
+            bits |= NO_BILLS
+        elif roll < suspended:
+            bits |= ARREARS | SUSPENDED | (ARREARS3 if r() < 0.33 else 0)
+        elif r() < _ARREARS_ACTIVE:
+            bits |= ARREARS
+        if bits & NO_BILLS or r() < (churn_member if bits & MEMBER else churn_other):
+            bits |= CHURNED
+            last.append(now - int((61 + r() * 400) * DAY))
+        else:
+            last.append(now - int(60 * DAY * r() * r()))  # skewed towards the last days
+        flags[i] = bits
+        tier_of[i] = tier
+        cities[i] = city_table[int(r() * 1024)]  # type: ignore[assignment]
+        births[i] = jan1[ages[int(r() * 2000)]] + int(r() * 365)  # type: ignore[index]
+    w.flags, w.tiers, w.cities, w.births = flags, tier_of, cities, births
+
+
+def _periods(w: World) -> list[tuple[str, date, int]]:
+    """The billing periods shown in the demo: (YYYY-MM, due date, issued instant), oldest
+    first — at least three months, so some bills are always overdue."""
+    today = datetime.fromtimestamp(w.now_s + LOCAL_OFFSET, UTC).date()
+    months = max(3, min(12, math.ceil(w.params.days / 30)))
+    result = []
+    year, month = today.year, today.month
+    for back in range(months, 0, -1):
+        y, m = year, month - back
+        while m < 1:
+            y, m = y - 1, m + 12
+        ny, nm = (y + 1, 1) if m == 12 else (y, m + 1)
+        issued_local = datetime(ny, nm, 1, 2, 0, tzinfo=UTC)
+        issued = int(issued_local.timestamp()) - LOCAL_OFFSET
+        result.append((f"{y:04d}-{m:02d}", date(ny, nm, 20), issued))
+    return result
+
+
+def greetings_due(w: World, days: int = 7) -> list[tuple[int, date]]:
+    """VIP and big customers whose birthday falls in the next ``days`` local days."""
+    today = datetime.fromtimestamp(w.now_s + LOCAL_OFFSET, UTC).date()
+    upcoming = {
+        (day.month, day.day): day for day in (today + timedelta(days=k) for k in range(1, days + 1))
+    }
+    found = []
+    for i in range(w.n):
+        if w.flags[i] & VIP and not w.flags[i] & NO_BILLS:
+            born = date.fromordinal(w.births[i])
+            day = upcoming.get((born.month, born.day))
+            if day is not None:
+                found.append((i, day))
+    return found
+
+
+CUSTOMER_COLUMNS = (
+    "id", "customer_no", "name", "name_spaced", "name_pinyin", "name_initials", "id_card_no",
+    "id_card_rev", "service_password_hash", "tier", "is_member", "big_customer_class",
+    "account_manager_name", "account_manager_phone", "birthday", "address", "region",
+    "branch_id", "status", "balance_cents", "arrears_cents", "arrears_since", "member_since",
+    "last_activity_at", "verification_locked_at", "created_at",
+)
+PHONE_COLUMNS = ("id", "customer_id", "phone", "phone_rev", "kind", "is_primary")
+
+
+class _Keys:
+    """Search keys of a name composed from cached keys of its surname and given name:
+    ``name_keys`` treats each CJK character on its own, so the parts concatenate."""
+
+    def __init__(self) -> None:
+        self._parts: dict[str, tuple[str, str, str]] = {}
+
+    def part(self, text: str) -> tuple[str, str, str]:
+        found = self._parts.get(text)
+        if found is None:
+            keys = name_keys(text)
+            found = self._parts[text] = (keys.spaced, keys.pinyin, keys.initials)
+        return found
+
+
+def customer_rows(w: World, service_hashes: list[str]) -> Iterator[Row]:
+    """Every customer row, from the drawn arrays and a random stream of its own (so the rows
+    are the same whether they are made here or in a helper process)."""
+    rng = random.Random(w.params.seed * 1_000_003 + 11)
+    r = rng.random
+    people = People(rng)
+    ids = IdCards()
+    stamps = w.stamps
+    now = w.now_s
+    today = datetime.fromtimestamp(now + LOCAL_OFFSET, UTC).date()
+    today_ordinal = today.toordinal()
+    big_classes = [c.value for c in lookup_table(_BIG_CLASSES, 100)]  # type: ignore[attr-defined]
+    mobiles = MobileNumbers(w.params.seed)
+    managers = [
+        (people.name(r() < 0.5), mobiles.number(w.n + k)) for k in range(max(4, w.n // 20_000))
+    ]
+    # Addresses come from a pool per district (people share buildings; generating one
+    # per customer would cost more than the rest of the row).
+    pool = max(20, w.n // 500)
+    districts = [
+        [
+            (code, f"{city.name}{district}", [people.address(city, district) for _ in range(pool)])
+            for code, district in city.districts
+        ]
+        for city in CITIES
+    ]
+    periods = _periods(w)
+    due_dates = [due.isoformat() for _, due, _ in periods if due < today]
+    surnames = people.surnames
+    male_chars, female_chars = people.male_chars, people.female_chars
+    keys = _Keys()
+    days: dict[int, str] = {}
+    tier_names = [tier.value for tier in TIERS]
+    slots = [h if h else None for h in service_hashes]
+    flags, tiers, cities, births, last_activity = w.flags, w.tiers, w.cities, w.births, w.last_activity
+    branch_ids = w.branch_ids
+    active, closed, suspended = (
+        CustomerStatus.ACTIVE.value, CustomerStatus.CLOSED.value, CustomerStatus.SUSPENDED.value
+    )
+    migrants = MIGRANT_DIVISIONS
+
+    def day(ordinal: int) -> str:
+        text = days.get(ordinal)
+        if text is None:
+            text = days[ordinal] = date.fromordinal(ordinal).isoformat()
+        return text
+
+    for i in range(w.n):
+        cid = i + 1
+        bits = flags[i]
+        male = r() < 0.51
+        surname = surnames[int(r() * 8192)]
+        chars = male_chars if male else female_chars
+        given = chars[int(r() * len(chars))]
+        if r() >= 0.18:
+            given += chars[int(r() * len(chars))]
+        s_keys, g_keys = keys.part(surname), keys.part(given)
+        city = cities[i]
+        division, region, city_addresses = districts[city][int(r() * len(districts[city]))]
+        birth = day(births[i])
+        if r() < 0.16:
+            division = migrants[int(r() * len(migrants))]
+        id_card = ids.number(division, birth, 2 * int(r() * 500) + male)
+        number = f"C{cid:09d}"
+        big = manager = manager_phone = None
+        if bits & BIG:
+            big = big_classes[int(r() * 100)]
+            manager, manager_phone = managers[int(r() * len(managers))]
+        last = last_activity[i]
+        created = min(last - DAY, now - int((30 + r() * 5_475) * DAY))
+        created_ordinal = (created + LOCAL_OFFSET) // DAY + 719_163
+        member_since = None
+        if bits & MEMBER:
+            member_since = day(created_ordinal + int(r() * (today_ordinal - created_ordinal)))
+        status = active
+        arrears_since = None
+        balance = int(r() * 30_000)
+        if bits & NO_BILLS:
+            status, balance = closed, 0
+        elif bits & ARREARS:
+            back = (3 if bits & ARREARS3 else 2) if bits & SUSPENDED else 1
+            arrears_since = due_dates[-min(back, len(due_dates))]
+            balance = 0
+            if bits & SUSPENDED:
+                status = suspended
+        yield (
+            cid, number, surname + given, f"{s_keys[0]} {g_keys[0]}", s_keys[1] + g_keys[1],
+            s_keys[2] + g_keys[2], id_card, id_card[::-1], slots[_password_slot(number)],
+            tier_names[tiers[i]], 1 if bits & MEMBER else 0, big, manager, manager_phone, birth,
+            city_addresses[int(r() * len(city_addresses))], region, branch_ids[city], status,
+            balance, 0, arrears_since, member_since, stamps(last), None, stamps(created),
+        )
+
+
+def phone_rows(w: World) -> Iterator[Row]:
+    """Every customer's primary mobile, then a second number (landline or mobile) for some."""
+    mobiles = MobileNumbers(w.params.seed)
+    for i in range(w.n):
+        phone = mobiles.number(i)
+        yield (i + 1, i + 1, phone, phone[::-1], "mobile", 1)
+    rng = random.Random(w.params.seed * 1_000_003 + 13)
+    r = rng.random
+    first_extra = w.n + max(4, w.n // 20_000)
+    next_id = w.n + 1
+    for i in range(w.n):
+        if r() < 0.08:
+            if r() < 0.6:
+                phone, kind = fixed_line(CITIES[w.cities[i]], next_id, w.params.seed), "fixed"
+            else:
+                phone, kind = mobiles.number(first_extra + next_id), "mobile"
+            yield (next_id, i + 1, phone, phone[::-1], kind, 0)
+            next_id += 1
+
+
+def write_customers(w: World, service_hashes: list[str]) -> None:
+    """Customers with search keys and their phones, in this process."""
+    w.sink.insert("customer", CUSTOMER_COLUMNS, customer_rows(w, service_hashes))
+    w.sink.insert("customer_phone", PHONE_COLUMNS, phone_rows(w))
+
+
+def write_accounts(w: World) -> int:
+    """One account per customer, set-based: the plan is drawn by a hash of the customer id
+    from a per-tier table of plans weighted like :data:`PLANS_BY_TIER`."""
+    sink = w.sink
+    picks: list[Row] = []
+    for index, tier in enumerate(TIERS):
+        table = lookup_table(list(PLANS_BY_TIER[tier]), 100)
+        for slot, code in enumerate(table):
+            plan = next(plan for plan in PLANS if plan.code == code)
+            picks.append((tier.value, slot, plan.code, plan.name, plan.monthly_fee_cents))
+        del index
+    if sink.is_sqlite:
+        sink.connection.exec_driver_sql(
+            "CREATE TEMP TABLE demo_plan_pick (tier TEXT, slot INTEGER, code TEXT, name TEXT, "
+            "fee INTEGER, PRIMARY KEY (tier, slot))"
+        )
+        number = "printf('A%010d', c.id)"
+        opened = "substr(c.created_at, 1, 10)"
+    else:
+        sink.connection.exec_driver_sql(
+            "CREATE TEMP TABLE demo_plan_pick (tier TEXT, slot INTEGER, code TEXT, name TEXT, "
+            "fee INTEGER, PRIMARY KEY (tier, slot)) ON COMMIT DROP"
+        )
+        number = "'A' || lpad(c.id::text, 10, '0')"
+        opened = "CAST(c.created_at AS date)"
+    sink.insert("demo_plan_pick", ("tier", "slot", "code", "name", "fee"), picks)
+    count = sink.execute(
+        f"""
+        INSERT INTO account (id, customer_id, account_no, plan_code, plan_name,
+                             monthly_fee_cents, status, opened_on)
+        SELECT c.id, c.id, {number}, p.code, p.name, p.fee,
+               CASE c.status WHEN 'closed' THEN 'closed' WHEN 'suspended' THEN 'suspended'
+                    ELSE 'active' END,
+               {opened}
+        FROM customer c
+        JOIN demo_plan_pick p
+          ON p.tier = c.tier AND p.slot = (CAST(c.id AS BIGINT) * 2654435761 + :salt) % 100
+        ORDER BY c.id
+        """,
+        {"salt": w.params.seed * 31 + 5},
+    )
+    sink.connection.exec_driver_sql("DROP TABLE demo_plan_pick")
+    sink.rows_written.pop("demo_plan_pick", None)
+    sink.rows_written["account"] = count
+    return count
+
+
+def _password_slot(number: str) -> int:
+    """Index into the per-build password hashes; -1 for no password (see
+    :func:`~desk.services.demo.model.demo_service_password`, which this mirrors)."""
+    digest = zlib.crc32(number.encode())
+    if digest % 32 == 0:
+        return -1
+    return (digest // 32) % len(SERVICE_PASSWORDS)
+
+
+def _plus_seconds(w: World, column: str, seconds: str) -> str:
+    """SQL for ``column`` (an instant) plus an integer expression of seconds, stored form."""
+    if w.sink.is_sqlite:
+        return (
+            f"strftime('%Y-%m-%d %H:%M:%S', {column}, '+' || ({seconds}) || ' seconds') "
+            "|| '.000000'"
+        )
+    return f"{column} + ({seconds}) * interval '1 second'"
+
+
+def write_bills(w: World) -> None:
+    """Monthly bills of every account, and a payment for each paid bill, set-based.
+
+    Amounts vary by a multiplicative hash of the account id and the seed. A customer in
+    arrears has every bill due on or after ``arrears_since`` unpaid (some partly paid);
+    the newest bill, when not due yet, is unpaid for some customers without arrears.
+    Finally ``arrears_cents`` is the sum owed on overdue bills.
+    """
+    sink = w.sink
+    today = datetime.fromtimestamp(w.now_s + LOCAL_OFFSET, UTC).date()
+    periods = _periods(w)
+    salt = w.params.seed * 7_919 + 17
+    cast = "CAST(a.id AS BIGINT)"
+    for index, (period, due, issued) in enumerate(periods):
+        params: dict[str, Any] = {
+            "period": period,
+            "due": due if not sink.is_sqlite else due.isoformat(),
+            "today": today if not sink.is_sqlite else today.isoformat(),
+            "issued": w.stamps(issued),
+            "salt": salt + index * 1_000_003,
+            "first": 1 if index == 0 else 0,
+        }
+        sink.execute(
+            f"""
+            INSERT INTO bill (account_id, customer_id, period, amount_cents, paid_cents,
+                              due_date, status, issued_at)
+            SELECT id, customer_id, :period, amount,
+                   CASE WHEN unpaid = 0 THEN amount WHEN partial = 1 THEN amount * 3 / 10
+                        ELSE 0 END,
+                   :due,
+                   CASE WHEN unpaid = 0 THEN 'paid' WHEN partial = 1 THEN 'partial'
+                        ELSE 'unpaid' END,
+                   :issued
+            FROM (
+                SELECT a.id, a.customer_id,
+                       a.monthly_fee_cents + (h % (a.monthly_fee_cents / 3 + 800))
+                         - CASE WHEN h % 9 = 0 THEN a.monthly_fee_cents / 4 ELSE 0 END AS amount,
+                       CASE WHEN c.arrears_since IS NOT NULL AND :due >= c.arrears_since THEN 1
+                            WHEN :due >= :today AND h % 10 < 4 THEN 1
+                            ELSE 0 END AS unpaid,
+                       CASE WHEN h % 5 = 0 AND :due < :today THEN 1 ELSE 0 END AS partial
+                FROM (SELECT id, customer_id, monthly_fee_cents, status,
+                             ({cast} * 2654435761 + :salt) % 1000003 AS h
+                      FROM account a) a
+                JOIN customer c ON c.id = a.customer_id
+                WHERE a.status <> 'closed' OR :first = 1
+            ) s
+            ORDER BY id
+            """,
+            params,
+        )
+        limit = max(60, min(18 * DAY, w.now_s - issued))
+        sink.execute(
+            f"""
+            INSERT INTO payment (customer_id, account_id, paid_at, amount_cents, channel)
+            SELECT customer_id, account_id,
+                   {_plus_seconds(w, "issued_at", f"(account_id * 40503 + :salt) % {limit}")},
+                   paid_cents,
+                   CASE (account_id + :salt) % 10 WHEN 0 THEN 'counter' WHEN 1 THEN 'card'
+                        WHEN 2 THEN 'bank' WHEN 3 THEN 'bank' ELSE 'app' END
+            FROM bill WHERE period = :period AND paid_cents > 0
+            ORDER BY account_id
+            """,
+            {"period": period, "salt": salt + index},
+        )
+
+
+def settle_arrears(w: World) -> int:
+    today = datetime.fromtimestamp(w.now_s + LOCAL_OFFSET, UTC).date()
+    return w.sink.execute(
+        """
+        UPDATE customer SET arrears_cents = (
+            SELECT COALESCE(SUM(b.amount_cents - b.paid_cents), 0) FROM bill b
+            WHERE b.customer_id = customer.id AND b.due_date < :today AND b.status <> 'paid')
+        WHERE arrears_since IS NOT NULL
+        """,
+        {"today": today if not w.sink.is_sqlite else today.isoformat()},
+    )
+
+
+def write_bill_items(w: World, customer_ids: list[int]) -> None:
+    """Itemized records (详单) of the last two bills of ``customer_ids`` only: a full 详单 for
+    every customer would dwarf the rest of the database."""
+    if not customer_ids:
+        return
+    sink, stamps, r = w.sink, w.stamps, w.rng.random
+    periods = [period for period, _, _ in _periods(w)][-2:]
+    bills: list[tuple[int, int, str]] = []
+    for start in range(0, len(customer_ids), 500):
+        chunk = customer_ids[start : start + 500]
+        marks = ", ".join(str(int(cid)) for cid in chunk)
+        bills.extend(
+            (int(row[0]), int(row[1]), str(row[2]))
+            for row in sink.rows(
+                f"SELECT id, customer_id, period FROM bill WHERE customer_id IN ({marks}) "
+                "AND period IN (:p1, :p2) ORDER BY id",
+                {"p1": periods[0], "p2": periods[-1]},
+            )
+        )
+    mobiles = MobileNumbers(w.params.seed + 1)
+
+    def rows() -> Iterator[Row]:
+        for bill_id, _customer, period in bills:
+            year, month = int(period[:4]), int(period[5:])
+            month_start = int(datetime(year, month, 1, tzinfo=UTC).timestamp()) - LOCAL_OFFSET
+            for _ in range(12 + int(r() * 28)):
+                at = month_start + int(r() * 28 * DAY)
+                hour = (at + LOCAL_OFFSET) % DAY // 3600
+                if hour < 7 and r() < 0.8:
+                    at += 9 * 3600
+                kind = r()
+                if kind < 0.55:
+                    seconds = int(20 + r() * r() * 900)
+                    yield (bill_id, stamps(at), "voice", mobiles.number(int(r() * 10**7)),
+                           seconds, 0 if r() < 0.85 else (seconds + 59) // 60 * 15,
+                           "国内主叫" if r() < 0.7 else "国内被叫")
+                elif kind < 0.75:
+                    yield (bill_id, stamps(at), "sms", mobiles.number(int(r() * 10**7)), 1,
+                           0 if r() < 0.8 else 10, "国内短信")
+                elif kind < 0.97:
+                    kb = int(500 + r() * r() * 400_000)
+                    yield (bill_id, stamps(at), "data", None, kb, 0, "国内通用流量")
+                else:
+                    yield (bill_id, stamps(at), "value_added", "12580", 1, 500 + int(r() * 3) * 500,
+                           "彩铃/视频会员月功能费")
+
+    sink.insert(
+        "bill_item",
+        ("bill_id", "occurred_at", "kind", "counterpart", "quantity", "amount_cents",
+         "description"),
+        rows(),
+    )

@@ -1,0 +1,816 @@
+"""Work orders with a consistent history, their SLA clocks, ladder events and callbacks.
+
+Each work order is simulated in three passes:
+
+1. the *timeline* of what people did (created → dispatched → replied → accepted → callback
+   attempts → closed, with rejections, pauses and a reopen where drawn), cut at ``now`` —
+   the last step at or before ``now`` gives the status;
+2. the *clocks* replayed over that timeline exactly as :mod:`desk.rules.clocks` defines them
+   (runs, pauses, reopen cycles, budgets from the policy on the business calendars), giving
+   the due instants stored on the row and the warning and breach events;
+3. the *chase* of complaints: a reminder after a missed reply deadline, an escalation to
+   headquarters proposed after the grace, and confirmed by a complaint lead.
+
+Calendar arithmetic runs on the policy's :class:`~desk.rules.calendar.BusinessCalendar` in
+epoch microseconds (binary searches, no datetimes in the loop).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from desk.rules.calendar import BusinessCalendar, calendars_from_policy
+from desk.rules.clocks import callback_window_opens, clock_budgets, warning_budget
+from desk.rules.policy import CallbackRule
+from desk.rules.vocab import (
+    CallbackPurpose,
+    CallbackStatus,
+    Channel,
+    ClockKind,
+    DepartmentKind,
+    EventKind,
+    MajorSource,
+    Priority,
+    RequestType,
+    Role,
+    WaitingReason,
+    WorkOrderSource,
+    WorkOrderStatus,
+)
+from desk.services.demo.catalog import REJECT_REASONS, REPLIES, WORK_ORDER_TITLES
+from desk.services.demo.contacts import WorkOrderSeed
+from desk.services.demo.geography import CITIES
+from desk.services.demo.org import BILLING, CENTER, HQ, MARKETING, NETWORK
+from desk.services.demo.sink import Row
+from desk.services.demo.world import DAY, HOUR, LOCAL_OFFSET, World
+
+US = 1_000_000
+CLOCKS = (ClockKind.DISPATCH, ClockKind.REPLY, ClockKind.RESOLUTION, ClockKind.CALLBACK)
+_STARTS = {
+    EventKind.CREATED: (ClockKind.DISPATCH, ClockKind.RESOLUTION),
+    EventKind.DISPATCHED: (ClockKind.REPLY,),
+    EventKind.REJECTED: (ClockKind.REPLY,),
+    EventKind.ACCEPTED: (ClockKind.CALLBACK,),
+    EventKind.REOPENED: (ClockKind.DISPATCH, ClockKind.RESOLUTION),
+}
+_STOPS = {
+    EventKind.DISPATCHED: (ClockKind.DISPATCH,),
+    EventKind.REPLIED: (ClockKind.REPLY,),
+    EventKind.ACCEPTED: (ClockKind.RESOLUTION,),
+    EventKind.CLOSED: CLOCKS,
+    EventKind.REOPENED: CLOCKS,
+}
+_STATUS_OF = {
+    EventKind.CREATED: WorkOrderStatus.NEW,
+    EventKind.DISPATCHED: WorkOrderStatus.DISPATCHED,
+    EventKind.REPLIED: WorkOrderStatus.REPLIED,
+    EventKind.REJECTED: WorkOrderStatus.DISPATCHED,
+    EventKind.ACCEPTED: WorkOrderStatus.CALLBACK,
+    EventKind.CLOSED: WorkOrderStatus.CLOSED,
+    EventKind.REOPENED: WorkOrderStatus.REOPENED,
+}
+
+WORK_ORDER_COLUMNS = (
+    "id", "number", "customer_id", "contact_id", "category", "topic", "title", "description",
+    "priority", "channel", "source", "is_major", "major_source", "department_id", "branch_id",
+    "status", "waiting_reason", "waiting_since", "cycle", "escalation_level", "redispatch_count",
+    "callback_attempts", "satisfaction", "dispatch_due", "reply_due", "resolution_due",
+    "callback_due", "created_by", "created_at", "dispatched_at", "replied_at", "closed_at",
+    "updated_at", "updated_by", "version",
+)
+EVENT_COLUMNS = (
+    "id", "work_order_id", "at", "actor_id", "kind", "from_status", "to_status",
+    "department_id", "clock", "ladder_key", "reason", "data",
+)
+CALLBACK_COLUMNS = (
+    "customer_id", "work_order_id", "kind", "purpose", "due_at", "owner_id", "status",
+    "attempts", "last_attempt_at", "result", "satisfaction", "created_at",
+)
+
+
+def ladder_key(kind: EventKind, clock: ClockKind, cycle: int) -> str:
+    """The idempotency key of a ladder event: one per kind, clock and reopen cycle."""
+    return f"{kind.value}:{clock.value}:c{cycle}"
+
+
+@dataclass
+class Plan:
+    """What to simulate for one work order; the knobs force a scenario, else drawn."""
+
+    customer: int  # index, -1 for none
+    category: RequestType
+    topic: str
+    channel: Channel
+    created_s: int
+    created_by: int | None
+    contact_id: int | None = None
+    source: WorkOrderSource = WorkOrderSource.AGENT
+    major: MajorSource | None = None
+    priority: Priority | None = None
+    department_code: str | None = None
+    stall: WorkOrderStatus | None = None  # stop once this status is reached
+    reply_fraction: float | None = None  # of the reply budget, first reply
+    redispatch: bool | None = None
+    reopen: bool | None = None
+    pause: bool | None = None  # waiting for the customer, resumed or not
+    failed_callbacks: int | None = None
+    confirm_escalation: bool = True
+    dispatch_after: int | None = None  # seconds from creation (or reopening) to dispatch
+
+
+@dataclass
+class _Event:
+    at: int  # epoch seconds
+    actor: int | None
+    kind: EventKind
+    from_status: WorkOrderStatus | None = None
+    to_status: WorkOrderStatus | None = None
+    department: int | None = None
+    clock: ClockKind | None = None
+    key: str | None = None
+    reason: str | None = None
+    data: dict[str, Any] | None = None
+
+
+@dataclass
+class _ClockState:
+    calendar: BusinessCalendar
+    budget: int  # business microseconds
+    warn_budget: int
+    used: int = 0
+    since: int | None = None  # start of the open run (us)
+    since_cycle: int = 0
+    last_end: int | None = None
+    started: bool = False
+    due: int | None = None
+    due_cycle: int = 0
+    warn: int | None = None
+    warn_cycle: int = 0
+    warn_reached: bool = False
+    breached: bool = False
+
+    def run(self, start: int, end: int, cycle: int, *, open_run: bool) -> None:
+        if self.breached:
+            return
+        cal = self.calendar
+        available = cal.business_us_between(start, end)
+        if self.warn is None and self.used + available >= self.warn_budget:
+            self.warn = cal.add_business_us(start, self.warn_budget - self.used)
+            self.warn_cycle = cycle
+            self.warn_reached = True
+        if self.used + available >= self.budget:
+            due = cal.add_business_us(start, self.budget - self.used)
+            if (due <= end) if open_run else (due < end):
+                self.breached, self.due, self.due_cycle = True, due, cycle
+                return
+        self.used += available
+
+
+@dataclass
+class _Result:
+    row: Row
+    events: list[_Event]
+    callback: Row | None
+    status: WorkOrderStatus
+    customer: int
+    major: bool
+    closed_s: int | None
+    category: RequestType
+
+
+@dataclass
+class Simulator:
+    w: World
+    calendars: dict[str, BusinessCalendar] = field(default_factory=dict)
+    numbers: dict[str, int] = field(default_factory=dict)
+    _callback_opens: dict[tuple[int, str], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.calendars = dict(calendars_from_policy(self.w.policy))
+        w = self.w
+        self.r = w.rng.random
+        self.hq = w.department(HQ)
+        self.center = w.department(CENTER)
+        self.complaint_leads = w.staff[Role.COMPLAINT_LEAD]
+        self.policy = w.policy
+        self.now = w.now_s
+        self.budgets: dict[tuple[RequestType, Priority, Channel], Any] = {}
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def lead_at(self, at: int) -> int:
+        leads = self.w.shift_leads
+        return leads[max(0, min(self.w.shift_of(at), len(leads) - 1))]
+
+    def handler_for(self, department: int) -> int:
+        handlers = self.w.handlers_by_department.get(department)
+        if not handlers:
+            return self.w.staff[Role.LEAD][0]
+        return handlers[int(self.r() * len(handlers))]
+
+    def calendar(self, clock: ClockKind, department: int) -> BusinessCalendar:
+        kind = self.w.department_kinds.get(department)
+        return self.calendars[self.policy.calendar_name_for(clock, kind)]
+
+    def add_business(self, cal: BusinessCalendar, at: int, minutes: float) -> int:
+        return cal.add_business_us(at * US, int(minutes * 60 * US)) // US
+
+    def department_for(self, plan: Plan) -> int:
+        w, r = self.w, self.r
+        city = w.cities[plan.customer] if plan.customer >= 0 else int(r() * len(CITIES))
+        branch = w.branch_departments[city]
+        if plan.department_code is not None:
+            return w.department(plan.department_code)
+        category = plan.category
+        if category is RequestType.FAULT_REPORT:
+            return w.department(NETWORK) if r() < 0.55 else branch
+        if category is RequestType.COMPLAINT:
+            if plan.topic == "乱扣费":
+                return w.department(BILLING)
+            if plan.topic == "网络质量":
+                return w.department(NETWORK)
+            return branch
+        if category is RequestType.BILL_INQUIRY:
+            return w.department(BILLING)
+        if category is RequestType.SERVICE_REQUEST:
+            return branch if r() < 0.5 else w.department(BILLING)
+        if category is RequestType.CONSULTATION:
+            return w.department(MARKETING)
+        return self.center
+
+    def number(self, created_s: int) -> str:
+        day = datetime.fromtimestamp(created_s + LOCAL_OFFSET, UTC).strftime("%Y%m%d")
+        sequence = self.numbers.get(day, 0) + 1
+        self.numbers[day] = sequence
+        return f"WO{day}{sequence:06d}"
+
+    def callback_opens(self, accepted: int, rule: CallbackRule, calendar: BusinessCalendar) -> int:
+        """When the callback window opens (cached per local day when it cannot depend on
+        the time of acceptance)."""
+        if rule.days_after >= 1:
+            key = ((accepted + LOCAL_OFFSET) // DAY, f"{calendar.name}:{rule.model_dump_json()}")
+            found = self._callback_opens.get(key)
+            if found is None:
+                found = self._opens(accepted, rule, calendar)
+                self._callback_opens[key] = found
+            return found
+        return self._opens(accepted, rule, calendar)
+
+    @staticmethod
+    def _opens(accepted: int, rule: CallbackRule, calendar: BusinessCalendar) -> int:
+        instant = datetime.fromtimestamp(accepted, UTC)
+        return int(callback_window_opens(instant, rule, calendar).timestamp())
+
+    # --- one work order ------------------------------------------------------------------
+
+    def simulate(self, work_order_id: int, plan: Plan) -> _Result:
+        r, now, w = self.r, self.now, self.w
+        category = plan.category
+        priority = plan.priority or (
+            Priority.URGENT
+            if plan.major
+            or (category in (RequestType.FAULT_REPORT, RequestType.COMPLAINT) and r() < 0.12)
+            else Priority.NORMAL
+        )
+        key = (category, priority, plan.channel)
+        budgets = self.budgets.get(key)
+        if budgets is None:
+            budgets = self.budgets[key] = clock_budgets(category, priority, plan.channel,
+                                                        self.policy)
+        department = self.department_for(plan)
+        reply_cal = self.calendar(ClockKind.REPLY, department)
+        t0 = plan.created_s
+        created_status = WorkOrderStatus.NEW
+        timeline: list[_Event] = [
+            _Event(t0, plan.created_by, EventKind.CREATED, None, created_status)
+        ]
+        if plan.major is not None:
+            timeline.append(
+                _Event(t0 + 30, None, EventKind.MAJOR_FLAGGED, reason=_MAJOR_REASON[plan.major],
+                       data={"source": plan.major.value})
+            )
+        stall = plan.stall
+        redispatch = plan.redispatch if plan.redispatch is not None else r() < 0.07
+        reopen = plan.reopen if plan.reopen is not None else r() < 0.03
+        pause = plan.pause if plan.pause is not None else r() < 0.03
+        failed = plan.failed_callbacks
+        if failed is None:
+            roll = r()
+            failed = 0 if roll < 0.86 else 1 if roll < 0.95 else 2 if roll < 0.985 else 3
+        max_attempts = self.policy.callbacks.max_attempts
+        satisfaction: int | None = None
+        attempts = 0
+        cycle = 0
+        start = t0
+        status = created_status
+
+        def add(event: _Event) -> bool:
+            """Append a status event if it happened by now; False stops the timeline."""
+            nonlocal status
+            if event.at > now:
+                return False
+            event.from_status = status
+            event.to_status = _STATUS_OF.get(event.kind, status)
+            timeline.append(event)
+            status = event.to_status
+            return True
+
+        while True:
+            if stall is WorkOrderStatus.NEW:
+                break
+            if plan.dispatch_after is not None:
+                delay = float(plan.dispatch_after)
+            else:
+                delay = 60 * (1 + -math.log(1.0 - r()) * 18) if r() < 0.95 else 60 * r() * 420
+            t_dispatch = start + int(delay)
+            if not add(_Event(t_dispatch, self.lead_at(t_dispatch), EventKind.DISPATCHED,
+                              department=department)):
+                break
+            fraction = plan.reply_fraction if plan.reply_fraction is not None else (
+                0.1 + r() * 0.75 if r() < 0.9 else 1.05 + r() * 1.5
+            )
+            reply_minutes = fraction * budgets.reply * (0.5 if cycle else 1.0)
+            t_reply = self.add_business(reply_cal, t_dispatch, reply_minutes)
+            if pause:
+                pause = False
+                t_pause = t_dispatch + int(600 + r() * 3 * HOUR)
+                if t_pause < t_reply:
+                    handler = self.handler_for(department)
+                    if not add(_Event(t_pause, handler, EventKind.PAUSED,
+                                      reason="等待客户提供资料",
+                                      data={"reason": WaitingReason.WAITING_FOR_CUSTOMER.value})):
+                        break
+                    used = reply_cal.business_us_between(t_dispatch * US, t_pause * US) / 60 / US
+                    t_resume = self.add_business(reply_cal, t_pause, 30 + r() * 600)
+                    keep_waiting = plan.pause is True and stall is WorkOrderStatus.DISPATCHED
+                    if keep_waiting or not add(_Event(t_resume, handler, EventKind.RESUMED,
+                                                      reason="客户已提供资料")):
+                        break
+                    t_reply = self.add_business(reply_cal, t_resume, max(1.0, reply_minutes - used))
+            if stall is WorkOrderStatus.DISPATCHED and not redispatch:
+                break
+            if not add(_Event(t_reply, self.handler_for(department), EventKind.REPLIED,
+                              reason=_pick(r, REPLIES[category]), department=department)):
+                break
+            if redispatch:
+                redispatch = False
+                t_reject = t_reply + int(300 + r() * 5_400)
+                if not add(_Event(t_reject, self.lead_at(t_reject), EventKind.REJECTED,
+                                  reason=_pick(r, REJECT_REASONS), department=department)):
+                    break
+                if stall is WorkOrderStatus.DISPATCHED:
+                    break
+                t_reply = self.add_business(reply_cal, t_reject, budgets.reply * (0.1 + r() * 0.5))
+                if not add(_Event(t_reply, self.handler_for(department), EventKind.REPLIED,
+                                  reason=_pick(r, REPLIES[category]), department=department)):
+                    break
+            if stall is WorkOrderStatus.REPLIED:
+                break
+            t_accept = t_reply + int(300 + -math.log(1.0 - r()) * 3_000)
+            if not add(_Event(t_accept, self.lead_at(t_accept), EventKind.ACCEPTED,
+                              department=department)):
+                break
+            callback_cal = self.calendar(ClockKind.CALLBACK, department)
+            opens = self.callback_opens(t_accept, budgets.callback, callback_cal)
+            t_try = opens + int(r() * 5_400)
+            reached = False
+            for attempt in range(max_attempts):
+                reached = attempt >= failed
+                if t_try > now or (reached and stall is WorkOrderStatus.CALLBACK):
+                    reached = False
+                    break
+                attempts += 1
+                timeline.append(
+                    _Event(t_try, self.lead_at(t_try), EventKind.CALLBACK_ATTEMPT,
+                           from_status=status, to_status=status,
+                           data={"attempt": attempts, "reached": reached})
+                )
+                if reached:
+                    satisfaction = _satisfaction(r, category)
+                    break
+                t_try += int(2 * HOUR + r() * 3 * HOUR)
+            if not reached and (attempts < max_attempts or stall is WorkOrderStatus.CALLBACK):
+                break
+            last_try = timeline[-1].at
+            reason = "回访客户,客户表示满意" if reached else "三次回访未接通,按规定结单"
+            if satisfaction is not None and satisfaction <= 2:
+                reason = "回访客户,客户表示不满意"
+            if not add(_Event(last_try + 180, self.lead_at(last_try), EventKind.CLOSED,
+                              reason=reason, data={"satisfaction": satisfaction,
+                                                   "reached": reached})):
+                break
+            if not reopen or cycle > 0:
+                break
+            reopen = False
+            t_reopen = last_try + int(HOUR + r() * 30 * HOUR)
+            if not add(_Event(t_reopen, self.lead_at(t_reopen), EventKind.REOPENED,
+                              reason="客户对处理结果不满意,重新处理")):
+                break
+            cycle = 1
+            start = t_reopen
+            failed = 0
+            satisfaction = None
+            attempts = 0
+            if stall is WorkOrderStatus.REOPENED:
+                break
+
+        clocks = self.replay(timeline, budgets, department)
+        events = timeline + self.ladder(clocks, timeline)
+        escalation, department = self.chase(plan, clocks, timeline, events, department)
+        events.sort(key=lambda event: event.at)
+        return self.result(work_order_id, plan, priority, department, escalation, clocks,
+                           timeline, events, status, satisfaction, attempts)
+
+    def replay(
+        self, timeline: Sequence[_Event], budgets: Any, department: int
+    ) -> dict[ClockKind, _ClockState]:
+        """The four clocks over the timeline, as :func:`desk.rules.clocks.work_order_clocks`
+        measures them at ``now``."""
+        percent = self.policy.sla.warning_percent
+        clocks: dict[ClockKind, _ClockState] = {}
+        accepted: int | None = None
+        for kind in CLOCKS:
+            cal = self.calendar(kind, department)
+            minutes = budgets.minutes(kind)
+            if minutes is None:
+                first_accept = next(
+                    (e.at for e in timeline if e.kind is EventKind.ACCEPTED), None
+                )
+                if first_accept is not None:
+                    accepted = first_accept
+                    opens = self.callback_opens(first_accept, budgets.callback, cal)
+                    due = self.add_business(cal, opens, budgets.callback.within)
+                    budget = cal.business_us_between(first_accept * US, due * US)
+                else:
+                    budget = budgets.callback.within * 60 * US
+            else:
+                budget = minutes * 60 * US
+            warn = int(warning_budget(timedelta(microseconds=budget), percent).total_seconds()
+                       * US)
+            clocks[kind] = _ClockState(cal, budget, warn)
+        del accepted
+        active: set[ClockKind] = set()
+        paused = False
+        cycle = 0
+
+        def settle(at: int) -> None:
+            for kind, state in clocks.items():
+                should = kind in active and not paused
+                if should and state.since is None:
+                    state.since, state.since_cycle, state.started = at * US, cycle, True
+                elif not should and state.since is not None:
+                    if at * US > state.since:
+                        state.run(state.since, at * US, state.since_cycle, open_run=False)
+                        state.last_end = at * US
+                    state.since = None
+
+        for event in sorted(timeline, key=lambda e: e.at):
+            what = event.kind
+            if what is EventKind.PAUSED:
+                paused = True
+            elif what is EventKind.RESUMED:
+                paused = False
+            elif what in _STARTS or what in _STOPS:
+                active.difference_update(_STOPS.get(what, ()))
+                if what in (EventKind.CLOSED, EventKind.REOPENED):
+                    paused = False
+                settle(event.at)
+                if what is EventKind.REOPENED:
+                    cycle += 1
+                active.update(_STARTS.get(what, ()))
+            else:
+                continue
+            settle(event.at)
+        now_us = self.now * US
+        for kind, state in clocks.items():
+            if not state.started:
+                continue
+            if state.since is not None:
+                state.run(state.since, now_us, state.since_cycle, open_run=True)
+            if state.breached:
+                continue
+            stopped = state.since is None and not (kind in active and paused)
+            base = (state.last_end or now_us) if stopped else now_us
+            remaining = max(state.budget - state.used, 0)
+            state.due = state.calendar.add_business_us(base, remaining)
+            if state.warn is None and not stopped:
+                state.warn = state.calendar.add_business_us(
+                    base, max(state.warn_budget - state.used, 0)
+                )
+                state.warn_cycle = cycle
+            state.due_cycle = cycle
+        return clocks
+
+    def ladder(self, clocks: dict[ClockKind, _ClockState], timeline: Sequence[_Event]) -> list[_Event]:
+        """Warning and breach events the sweep would have raised by now."""
+        del timeline
+        events = []
+        now_us = self.now * US
+        for kind, state in clocks.items():
+            if state.warn_reached and state.warn is not None and state.warn <= now_us:
+                events.append(
+                    _Event(state.warn // US, None, EventKind.WARNING, clock=kind,
+                           key=ladder_key(EventKind.WARNING, kind, state.warn_cycle))
+                )
+            if state.breached and state.due is not None:
+                events.append(
+                    _Event(state.due // US, None, EventKind.BREACH, clock=kind,
+                           key=ladder_key(EventKind.BREACH, kind, state.due_cycle))
+                )
+        return events
+
+    def chase(
+        self,
+        plan: Plan,
+        clocks: dict[ClockKind, _ClockState],
+        timeline: Sequence[_Event],
+        events: list[_Event],
+        department: int,
+    ) -> tuple[int, int]:
+        """The complaint chase after a missed reply deadline: (escalation level, owner)."""
+        chase = self.policy.chase
+        reply = clocks[ClockKind.REPLY]
+        if plan.category not in chase.categories or not reply.breached or reply.due is None:
+            return 0, department
+        r, now = self.r, self.now
+        breach = reply.due // US
+        replied = next(
+            (e.at for e in timeline if e.kind is EventKind.REPLIED and e.at >= breach), None
+        )
+        settled = min(now, replied) if replied is not None else now
+        cycle = reply.due_cycle
+        level = 0
+        remind_at = breach + chase.reminder_after_minutes * 60 + int(
+            r() * chase.reminder_within_minutes * 60 * 0.8
+        )
+        if remind_at > settled:
+            return level, department
+        chaser = self.complaint_leads[int(r() * len(self.complaint_leads))]
+        events.append(
+            _Event(remind_at, chaser, EventKind.REMINDER, clock=ClockKind.REPLY,
+                   department=department,
+                   key=ladder_key(EventKind.REMINDER, ClockKind.REPLY, cycle),
+                   reason="投诉工单已超回复时限,请尽快处理并回复")
+        )
+        level = 1
+        cal = self.calendar(ClockKind.REPLY, department)
+        proposed = self.add_business(cal, breach, chase.escalation_grace)
+        if proposed > settled:
+            return level, department
+        events.append(
+            _Event(proposed, None, EventKind.ESCALATION_PROPOSED, clock=ClockKind.REPLY,
+                   department=self.hq,
+                   key=ladder_key(EventKind.ESCALATION_PROPOSED, ClockKind.REPLY, cycle),
+                   reason="督促后仍未回复,建议升级至省公司")
+        )
+        level = 2
+        confirmed = proposed + int(600 + r() * 3 * HOUR)
+        if not plan.confirm_escalation or confirmed > settled:
+            return level, department
+        events.append(
+            _Event(confirmed, chaser, EventKind.ESCALATION_CONFIRMED, clock=ClockKind.REPLY,
+                   department=self.hq,
+                   key=ladder_key(EventKind.ESCALATION_CONFIRMED, ClockKind.REPLY, cycle),
+                   reason="分公司无法解决,升级至省公司处理")
+        )
+        return 3, self.hq
+
+    def result(
+        self,
+        work_order_id: int,
+        plan: Plan,
+        priority: Priority,
+        department: int,
+        escalation: int,
+        clocks: dict[ClockKind, _ClockState],
+        timeline: Sequence[_Event],
+        events: Sequence[_Event],
+        status: WorkOrderStatus,
+        satisfaction: int | None,
+        attempts: int,
+    ) -> _Result:
+        w, stamps = self.w, self.w.stamps
+
+        def first(kind: EventKind) -> int | None:
+            return next((e.at for e in timeline if e.kind is kind), None)
+
+        def last(kind: EventKind) -> int | None:
+            found = [e.at for e in timeline if e.kind is kind]
+            return found[-1] if found else None
+
+        def due(kind: ClockKind) -> str | None:
+            state = clocks[kind]
+            return stamps(state.due // US) if state.started and state.due is not None else None
+
+        waiting_since = None
+        waiting_reason = None
+        pauses = [e for e in timeline if e.kind in (EventKind.PAUSED, EventKind.RESUMED)]
+        if pauses and pauses[-1].kind is EventKind.PAUSED and status is not WorkOrderStatus.CLOSED:
+            waiting_since = stamps(pauses[-1].at)
+            waiting_reason = WaitingReason.WAITING_FOR_CUSTOMER.value
+        final = events[-1]
+        cycle = sum(1 for e in timeline if e.kind is EventKind.REOPENED)
+        redispatches = sum(1 for e in timeline if e.kind is EventKind.REJECTED)
+        city = w.cities[plan.customer] if plan.customer >= 0 else None
+        title = WORK_ORDER_TITLES[plan.category].format(topic=plan.topic)
+        description = _description(plan)
+        closed_s = last(EventKind.CLOSED) if status is WorkOrderStatus.CLOSED else None
+        row = (
+            work_order_id, self.number(plan.created_s),
+            plan.customer + 1 if plan.customer >= 0 else None, plan.contact_id,
+            plan.category.value, plan.topic, title, description, priority.value,
+            plan.channel.value, plan.source.value, 1 if plan.major else 0,
+            plan.major.value if plan.major else None, department,
+            w.branch_ids[city] if city is not None else None, status.value, waiting_reason,
+            waiting_since, cycle, escalation, redispatches, attempts,
+            satisfaction if status is WorkOrderStatus.CLOSED else None,
+            due(ClockKind.DISPATCH), due(ClockKind.REPLY), due(ClockKind.RESOLUTION),
+            due(ClockKind.CALLBACK), plan.created_by, stamps(plan.created_s),
+            stamps.maybe(first(EventKind.DISPATCHED)), stamps.maybe(last(EventKind.REPLIED)),
+            stamps.maybe(closed_s), stamps(final.at), final.actor,
+            sum(1 for e in events if e.actor is not None),
+        )
+        callback = None
+        if status in (WorkOrderStatus.CALLBACK, WorkOrderStatus.CLOSED) and plan.customer >= 0:
+            tries = [e for e in timeline if e.kind is EventKind.CALLBACK_ATTEMPT]
+            accepted = last(EventKind.ACCEPTED) or plan.created_s
+            if status is WorkOrderStatus.CALLBACK:
+                callback = (
+                    plan.customer + 1, work_order_id, "phone", CallbackPurpose.ROUTINE.value,
+                    due(ClockKind.CALLBACK) or stamps(accepted + DAY),
+                    self.lead_at(self.now) if self.r() < 0.3 else None,
+                    CallbackStatus.PENDING.value, len(tries),
+                    stamps(tries[-1].at) if tries else None,
+                    "未接通" if tries else None, None, stamps(accepted),
+                )
+            else:
+                reached = satisfaction is not None
+                callback = (
+                    plan.customer + 1, work_order_id, "phone", CallbackPurpose.ROUTINE.value,
+                    due(ClockKind.CALLBACK) or stamps(accepted + DAY), tries[-1].actor if tries
+                    else None,
+                    CallbackStatus.DONE.value if reached else CallbackStatus.FAILED.value,
+                    len(tries), stamps(tries[-1].at) if tries else None,
+                    "客户确认问题已解决" if reached else "三次未接通", satisfaction,
+                    stamps(accepted),
+                )
+        return _Result(row, list(events), callback, status, plan.customer,
+                       plan.major is not None, closed_s, plan.category)
+
+
+_MAJOR_REASON = {
+    MajorSource.REGULATOR: "通信管理局转办投诉,按重大投诉处理",
+    MajorSource.MEDIA: "媒体曝光投诉,按重大投诉处理",
+    MajorSource.REPEAT_COMPLAINER: "客户30天内第3次投诉,按重大投诉处理",
+}
+
+
+def _pick(r: Any, options: Sequence[str]) -> str:
+    return options[int(r() * len(options))]
+
+
+def _satisfaction(r: Any, category: RequestType) -> int:
+    roll = r()
+    if category is RequestType.COMPLAINT:
+        return 5 if roll < 0.6 else 4 if roll < 0.97 else 3 if roll < 0.985 else 2
+    return 5 if roll < 0.62 else 4 if roll < 0.91 else 3 if roll < 0.96 else 2 if roll < 0.985 else 1
+
+
+def _description(plan: Plan) -> str:
+    source = {
+        WorkOrderSource.AGENT: "客户来电反映",
+        WorkOrderSource.WEB_FORM: "客户网上留言反映",
+        WorkOrderSource.VOICE_MESSAGE: "客户语音留言反映",
+        WorkOrderSource.REGULATOR: "通信管理局转办",
+        WorkOrderSource.MEDIA: "媒体反映",
+    }[plan.source]
+    return f"{source}:{plan.topic}。请相关部门核实处理并回复。"
+
+
+class WorkOrderWriter:
+    """Simulates every plan and streams work orders, events and callbacks to the sink."""
+
+    def __init__(self, w: World) -> None:
+        self.w = w
+        self.simulator = Simulator(w)
+        self.events: list[Row] = []
+        self.callbacks: list[Row] = []
+        self.status_counts: dict[str, int] = {}
+        self.closed_major: list[tuple[int, int]] = []  # (customer index, closed at)
+        self.recent_closed_complaints: list[tuple[int, int]] = []
+        self.created_by_shift: dict[int, int] = {}
+        self.closed_by_shift: dict[int, int] = {}
+
+    def rows(self, plans: Sequence[Plan]) -> Iterator[Row]:
+        w = self.w
+        for plan in plans:
+            work_order_id = w.next_work_order_id
+            w.next_work_order_id += 1
+            result = self.simulator.simulate(work_order_id, plan)
+            for event in result.events:
+                self.events.append(
+                    (w.next_event_id, work_order_id, w.stamps(event.at), event.actor,
+                     event.kind.value,
+                     event.from_status.value if event.from_status else None,
+                     event.to_status.value if event.to_status else None, event.department,
+                     event.clock.value if event.clock else None, event.key, event.reason,
+                     json.dumps(event.data, ensure_ascii=False) if event.data else None)
+                )
+                w.next_event_id += 1
+            if result.callback is not None:
+                self.callbacks.append(result.callback)
+            status = result.status.value
+            self.status_counts[status] = self.status_counts.get(status, 0) + 1
+            shift = w.shift_of(plan.created_s)
+            self.created_by_shift[shift] = self.created_by_shift.get(shift, 0) + 1
+            if result.closed_s is not None:
+                shift = w.shift_of(result.closed_s)
+                self.closed_by_shift[shift] = self.closed_by_shift.get(shift, 0) + 1
+            if result.closed_s is not None and result.customer >= 0:
+                if result.major:
+                    self.closed_major.append((result.customer, result.closed_s))
+                elif (
+                    result.category is RequestType.COMPLAINT
+                    and result.closed_s >= w.now_s - 3 * DAY
+                ):
+                    self.recent_closed_complaints.append((result.customer, result.closed_s))
+            yield result.row
+
+    def flush_events(self) -> None:
+        if self.events:
+            self.w.sink.insert("work_order_event", EVENT_COLUMNS, self.events)
+            self.events = []
+
+
+def plans_from_seeds(seeds: Sequence[WorkOrderSeed]) -> list[Plan]:
+    return [
+        Plan(
+            customer=seed.customer,
+            category=seed.category,
+            topic=seed.topic,
+            channel=seed.channel,
+            created_s=seed.created_s + 60,
+            created_by=seed.agent_id,
+            contact_id=seed.contact_id,
+        )
+        for seed in seeds
+    ]
+
+
+def backlog_plans(w: World, count: int) -> list[Plan]:
+    """``count`` open work orders from web forms and voice messages, stuck at each open
+    status (many overdue): the load the sweep and the queues are benchmarked on."""
+    r = w.rng.random
+    topics = {
+        RequestType.FAULT_REPORT: ("宽带无法上网", "网速慢", "手机无信号"),
+        RequestType.COMPLAINT: ("装维超时", "乱扣费", "网络质量"),
+        RequestType.SERVICE_REQUEST: ("套餐变更", "停复机"),
+        RequestType.BILL_INQUIRY: ("扣费疑问",),
+    }
+    categories = list(topics)
+    stalls = (
+        (WorkOrderStatus.NEW, 0.08), (WorkOrderStatus.DISPATCHED, 0.62),
+        (WorkOrderStatus.REPLIED, 0.12), (WorkOrderStatus.CALLBACK, 0.14),
+        (WorkOrderStatus.REOPENED, 0.04),
+    )
+    window = min(w.params.days, 30) * DAY
+    leads = w.staff[Role.LEAD]
+    plans = []
+    for _ in range(count):
+        category = categories[int(r() * len(categories))]
+        roll, acc = r(), 0.0
+        stall = WorkOrderStatus.DISPATCHED
+        for status, share in stalls:
+            acc += share
+            if roll < acc:
+                stall = status
+                break
+        age = int(window * r() * r()) + 600
+        plans.append(
+            Plan(
+                customer=int(r() * w.n),
+                category=category,
+                topic=_pick(r, topics[category]),
+                channel=Channel.WEB_MESSAGE,
+                created_s=w.now_s - age,
+                created_by=leads[int(r() * len(leads))],
+                source=WorkOrderSource.WEB_FORM if r() < 0.6 else WorkOrderSource.VOICE_MESSAGE,
+                stall=stall,
+                reopen=stall is WorkOrderStatus.REOPENED,
+                redispatch=False if stall is WorkOrderStatus.NEW else None,
+                failed_callbacks=1 if stall is WorkOrderStatus.CALLBACK else None,
+            )
+        )
+    return plans
+
+
+def local_date(seconds: int) -> date:
+    return datetime.fromtimestamp(seconds + LOCAL_OFFSET, UTC).date()
+
+
+DEPARTMENT_KINDS = DepartmentKind
