@@ -17,11 +17,13 @@ from desk.services.demo.world import (
     CHURNED,
     DAY,
     HOUR,
+    LOCAL_OFFSET,
+    SHIFT_SECONDS,
     VIP,
     World,
 )
 
-CONTACTS_PER_CUSTOMER_DAY = 0.018  # a million customers: about 18,000 contacts a day
+CONTACTS_PER_CUSTOMER_DAY = 0.015  # a million customers: about 15,000 contacts a day
 
 # Share of a day's contacts in each local hour: peaks 9-11 and 14-16, quiet at night.
 HOUR_WEIGHTS = (
@@ -46,13 +48,13 @@ CHANNELS = (
 VOICE = frozenset({Channel.PHONE, Channel.VIP_LINE})
 CHAT = frozenset({Channel.CHAT, Channel.WECHAT, Channel.QQ})
 MESSAGES = frozenset({Channel.WEB_MESSAGE, Channel.EMAIL, Channel.SMS})
-WORK_ORDER_SHARE = {
-    RequestType.CONSULTATION: 0.03,
-    RequestType.BILL_INQUIRY: 0.07,
-    RequestType.FAULT_REPORT: 0.45,
-    RequestType.COMPLAINT: 0.60,
-    RequestType.SERVICE_REQUEST: 0.12,
-    RequestType.SUGGESTION: 0.30,
+WORK_ORDER_SHARE = {  # of answered contacts; about 11 % of all contacts end in a work order
+    RequestType.CONSULTATION: 0.02,
+    RequestType.BILL_INQUIRY: 0.04,
+    RequestType.FAULT_REPORT: 0.36,
+    RequestType.COMPLAINT: 0.55,
+    RequestType.SERVICE_REQUEST: 0.08,
+    RequestType.SUGGESTION: 0.20,
 }
 VERIFIED_TOPICS = frozenset({"详单查询", "历史账单", "余额查询"})
 SATISFACTION = ((5, 63.0), (4, 27.0), (3, 6.0), (2, 2.5), (1, 1.5))
@@ -111,12 +113,36 @@ def draw_schedule(w: World) -> None:
     w.next_contact_id = len(times) + 1
 
 
+_CONSULTATION = RequestType.CONSULTATION
+_BILL = RequestType.BILL_INQUIRY
+_FAULT = RequestType.FAULT_REPORT
+_COMPLAINT = RequestType.COMPLAINT
+_SERVICE = RequestType.SERVICE_REQUEST
+_PHONE, _VIP_LINE = Channel.PHONE, Channel.VIP_LINE
+_WORK_ORDER = ContactOutcome.WORK_ORDER
+_ON_BEHALF_TYPES = frozenset({_CONSULTATION, _FAULT, _COMPLAINT})
+_NO_ACCOUNT_TYPES = frozenset({_BILL, _SERVICE})
+_CHANNEL_KIND = {
+    channel: 0 if channel in VOICE else 1 if channel in CHAT else 2 if channel in MESSAGES else 3
+    for channel in Channel
+}
+_NONE = VerificationMethod.NONE.value
+_PASSWORD = VerificationMethod.SERVICE_PASSWORD.value
+_PERSONAL = VerificationMethod.PERSONAL_DATA.value
+_OUTCOME = {outcome: outcome.value for outcome in ContactOutcome}
+_ABANDONED, _REFUSED = ContactOutcome.ABANDONED, ContactOutcome.REFUSED
+_TRANSFERRED, _DROPPED, _SETTLED = (
+    ContactOutcome.TRANSFERRED, ContactOutcome.DROPPED, ContactOutcome.SETTLED
+)
+
+
 class ContactMaker:
     """Turns (time, caller, request) into a contact row; shared by the flow and scenarios."""
 
     def __init__(self, w: World) -> None:
         self.w = w
         self.r = w.rng.random
+        self.gauss = w.rng.gauss
         self.request_types = lookup_table(REQUEST_TYPES, 1000)
         self.channels = lookup_table(CHANNELS, 1000)
         self.topics = {
@@ -128,13 +154,18 @@ class ContactMaker:
         self.mobiles = MobileNumbers(w.params.seed)
         self.stranger_base = w.n + 10_000_000
         self.agents_by_shift = _agents_by_shift(w)
+        self.first_shift = w.first_shift_s
+        self.now = w.now_s
         self.seeds: list[WorkOrderSeed] = []
         self.stats: dict[int, list[int]] = {}  # shift → counts per request type + abandoned
         self.bill_inquirers: set[int] = set()
         self.verified_recently: list[tuple[int, int, int, int | None, str]] = []
+        self.work_order_share = {rt: WORK_ORDER_SHARE[rt] for rt in RequestType}
+        self.values = {member: member.value for member in (*RequestType, *Channel)}
 
     def agent_for(self, at: int) -> int:
-        agents = self.agents_by_shift[min(self.w.shift_of(at), len(self.agents_by_shift) - 1)]
+        index = min((at - self.first_shift) // SHIFT_SECONDS, len(self.agents_by_shift) - 1)
+        agents = self.agents_by_shift[index]
         return agents[int(self.r() * len(agents))]
 
     def row(
@@ -149,107 +180,101 @@ class ContactMaker:
         topic: str | None = None,
         record_seed: bool = True,
     ) -> Row:
-        w, r = self.w, self.r
+        w, r, now = self.w, self.r, self.now
         rt: RequestType = request_type or self.request_types[int(r() * 1000)]  # type: ignore[assignment]
-        if who < 0 and request_type is None and rt in (
-            RequestType.BILL_INQUIRY, RequestType.SERVICE_REQUEST
-        ):
-            rt = RequestType.CONSULTATION
+        if who < 0 and request_type is None and rt in _NO_ACCOUNT_TYPES:
+            rt = _CONSULTATION
         picked, summary = self.topics[rt][int(r() * 500)]  # type: ignore[misc]
         topic = topic or picked
         bits = w.flags[who] if who >= 0 else 0
         if channel is None:
             channel = self.channels[int(r() * 1000)]  # type: ignore[assignment]
-            if channel is Channel.PHONE and bits & VIP and r() < 0.75:
-                channel = Channel.VIP_LINE
+            if channel is _PHONE and bits & VIP and r() < 0.75:
+                channel = _VIP_LINE
         assert channel is not None
         caller = self.mobiles.number(who if who >= 0 else self.stranger_base + contact_id)
-        hour_load = HOUR_WEIGHTS[w.local_hour(at)]
-        shift = w.shift_of(at)
+        hour_load = HOUR_WEIGHTS[(at + LOCAL_OFFSET) % DAY // HOUR]
+        shift = (at - self.first_shift) // SHIFT_SECONDS
         stats = self.stats.get(shift)
         if stats is None:
             stats = self.stats[shift] = [0] * (len(REQUEST_TYPES) + 1)
         stats[RT_INDEX[rt]] += 1
-        answered = ended = agent = verified_at = satisfaction = refusal = None
-        method = VerificationMethod.NONE.value
+        answered: int | None = None
+        ended: int | None = None
+        agent: int | None = None
+        verified_at: int | None = None
+        satisfaction: int | None = None
+        refusal: str | None = None
+        method = _NONE
         on_behalf = 0
-        if channel in VOICE:
-            abandon = 0.04 + 0.08 * hour_load if channel is Channel.PHONE else 0.03
+        kind = _CHANNEL_KIND[channel]
+        if kind == 0:
+            abandon = 0.04 + 0.08 * hour_load if channel is _PHONE else 0.03
             wait = int(-math.log(1.0 - r()) * (6 + 24 * hour_load))
-        elif channel in CHAT:
+        elif kind == 1:
             abandon, wait = 0.04, int(15 + r() * 100)
-        elif channel in MESSAGES:
+        elif kind == 2:
             abandon, wait = 0.0, int(300 + r() * 7_200)
         else:
             abandon, wait = 0.0, int(60 + r() * 540)
         if outcome is None and r() < abandon:
-            outcome = ContactOutcome.ABANDONED
             gave_up = int(r() * 5) if r() < 0.35 else 5 + int(-math.log(1.0 - r()) * 45)
-            ended = at + gave_up
-            stats[-1] += 1
-        elif at + wait > w.now_s:
-            pass  # still waiting in the queue
-        else:
+            if at + gave_up <= now:
+                outcome = _ABANDONED
+                ended = at + gave_up
+                stats[-1] += 1
+        elif at + wait <= now:
             answered = at + wait
-            talk = int(math.exp(w.rng.gauss(5.0, 0.55)))
-            if channel not in VOICE:
+            talk = int(math.exp(self.gauss(5.0, 0.55)))
+            if kind:
                 talk *= 2
             ended = answered + talk
             agent = self.agent_for(answered)
-            needs_check = rt is RequestType.SERVICE_REQUEST or (
-                rt is RequestType.BILL_INQUIRY and topic in VERIFIED_TOPICS
-            )
+            needs_check = rt is _SERVICE or (rt is _BILL and topic in VERIFIED_TOPICS)
             if needs_check and who >= 0:
                 has_password = demo_service_password(customer_no(who + 1)) is not None
-                method = (
-                    VerificationMethod.SERVICE_PASSWORD.value
-                    if has_password and r() < 0.74
-                    else VerificationMethod.PERSONAL_DATA.value
-                )
+                method = _PASSWORD if has_password and r() < 0.74 else _PERSONAL
                 verified_at = answered + 15 + int(r() * min(60, talk))
-                if at >= w.now_s - DAY:
+                if at >= now - DAY:
                     self.verified_recently.append((who, contact_id, verified_at, agent, method))
-            elif r() < 0.03 and rt in (
-                RequestType.CONSULTATION, RequestType.FAULT_REPORT, RequestType.COMPLAINT
-            ):
+            elif r() < 0.03 and rt in _ON_BEHALF_TYPES:
                 on_behalf = 1
-            if outcome is None:
-                roll = r()
-                if rt is RequestType.SERVICE_REQUEST and bits & ARREARS:
-                    outcome, refusal = ContactOutcome.REFUSED, "arrears"
-                    summary = "客户欠费,业务受理被拒,已告知欠费金额及缴费渠道"
-                elif roll < WORK_ORDER_SHARE[rt]:
-                    outcome = ContactOutcome.WORK_ORDER
-                elif roll < WORK_ORDER_SHARE[rt] + 0.02:
-                    outcome = ContactOutcome.TRANSFERRED
-                elif roll < WORK_ORDER_SHARE[rt] + 0.03:
-                    outcome = ContactOutcome.DROPPED
-                else:
-                    outcome = ContactOutcome.SETTLED
-            if ended > w.now_s:
-                # Still on the line (or the message still open): no outcome yet.
-                ended = None
+            if ended > now:
+                ended = None  # still on the line (or the message still open): no outcome yet
                 outcome = None
-            if outcome is ContactOutcome.WORK_ORDER:
+            elif outcome is None:
+                roll = r()
+                share = self.work_order_share[rt]
+                if rt is _SERVICE and bits & ARREARS:
+                    outcome, refusal = _REFUSED, "arrears"
+                    summary = "客户欠费,业务受理被拒,已告知欠费金额及缴费渠道"
+                elif roll < share:
+                    outcome = _WORK_ORDER
+                elif roll < share + 0.02:
+                    outcome = _TRANSFERRED
+                elif roll < share + 0.03:
+                    outcome = _DROPPED
+                else:
+                    outcome = _SETTLED
+            if outcome is _WORK_ORDER and ended is not None:
                 summary = f"{topic},已征得客户同意创建工单"
                 if record_seed:
                     self.seeds.append(
                         WorkOrderSeed(contact_id, who, rt, topic, channel, ended, agent)
                     )
-            if outcome not in (None, ContactOutcome.DROPPED) and channel in VOICE and r() < 0.55:
+            if outcome is not None and outcome is not _DROPPED and kind == 0 and r() < 0.55:
                 table = (
-                    self.complaint_satisfaction
-                    if rt is RequestType.COMPLAINT
-                    else self.satisfaction
+                    self.complaint_satisfaction if rt is _COMPLAINT else self.satisfaction
                 )
-                satisfaction = table[int(r() * 1000)]
-            if rt is RequestType.BILL_INQUIRY and who >= 0 and at >= w.now_s - 7 * DAY:
+                satisfaction = table[int(r() * 1000)]  # type: ignore[assignment]
+            if rt is _BILL and who >= 0 and at >= now - 7 * DAY:
                 self.bill_inquirers.add(who + 1)
         stamps = w.stamps
         return (
-            contact_id, who + 1 if who >= 0 else None, caller, channel.value, "inbound", rt.value,
-            topic, stamps(at), stamps.maybe(answered), stamps.maybe(ended), agent, shift + 1,
-            on_behalf, method, stamps.maybe(verified_at), outcome.value if outcome else None,
+            contact_id, who + 1 if who >= 0 else None, caller, self.values[channel], "inbound",
+            self.values[rt], topic, stamps(at), answered and stamps(answered),
+            ended and stamps(ended), agent, shift + 1, on_behalf, method,
+            verified_at and stamps(verified_at), _OUTCOME[outcome] if outcome else None,
             refusal, satisfaction, summary if outcome else None,
         )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import text
@@ -20,20 +20,24 @@ from sqlalchemy.engine import Connection
 Row = tuple[Any, ...]
 
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
 class Stamps:
-    """Epoch seconds → the stored text of an instant, caching the hour prefix."""
+    """Epoch seconds → the stored text of an instant (``YYYY-MM-DD HH:MM:SS.000000``),
+    caching the date part."""
 
     def __init__(self) -> None:
-        self._hours: dict[int, str] = {}
+        self._days: dict[int, str] = {}
 
     def __call__(self, seconds: int) -> str:
-        hour, rest = divmod(seconds, 3600)
-        prefix = self._hours.get(hour)
+        day, rest = divmod(seconds, 86_400)
+        prefix = self._days.get(day)
         if prefix is None:
-            prefix = datetime.fromtimestamp(hour * 3600, UTC).strftime("%Y-%m-%d %H:")
-            self._hours[hour] = prefix
+            prefix = self._days[day] = date.fromordinal(_EPOCH_ORDINAL + day).isoformat()
+        hour, rest = divmod(rest, 3600)
         minute, second = divmod(rest, 60)
-        return f"{prefix}{minute:02d}:{second:02d}.000000"
+        return f"{prefix} {hour:02d}:{minute:02d}:{second:02d}.000000"
 
     def maybe(self, seconds: int | None) -> str | None:
         return None if seconds is None else self(seconds)

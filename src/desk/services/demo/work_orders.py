@@ -50,6 +50,7 @@ from desk.services.demo.sink import Row
 from desk.services.demo.world import DAY, HOUR, LOCAL_OFFSET, World
 
 US = 1_000_000
+_MICROSECOND = timedelta(microseconds=1)
 CLOCKS = (ClockKind.DISPATCH, ClockKind.REPLY, ClockKind.RESOLUTION, ClockKind.CALLBACK)
 _STARTS = {
     EventKind.CREATED: (ClockKind.DISPATCH, ClockKind.RESOLUTION),
@@ -65,6 +66,14 @@ _STOPS = {
     EventKind.CLOSED: CLOCKS,
     EventKind.REOPENED: CLOCKS,
 }
+_CLOCK_INDEX = {kind: index for index, kind in enumerate(CLOCKS)}
+_MOVES = {
+    kind: (
+        tuple(_CLOCK_INDEX[k] for k in _STOPS.get(kind, ())),
+        tuple(_CLOCK_INDEX[k] for k in _STARTS.get(kind, ())),
+    )
+    for kind in set(_STARTS) | set(_STOPS)
+}
 _STATUS_OF = {
     EventKind.CREATED: WorkOrderStatus.NEW,
     EventKind.DISPATCHED: WorkOrderStatus.DISPATCHED,
@@ -74,6 +83,34 @@ _STATUS_OF = {
     EventKind.CLOSED: WorkOrderStatus.CLOSED,
     EventKind.REOPENED: WorkOrderStatus.REOPENED,
 }
+
+# Enum members bound once: attribute access on an enum class is slow in a hot loop.
+_E_CREATED = EventKind.CREATED
+_E_DISPATCHED = EventKind.DISPATCHED
+_E_REPLIED = EventKind.REPLIED
+_E_REJECTED = EventKind.REJECTED
+_E_ACCEPTED = EventKind.ACCEPTED
+_E_CALLBACK_ATTEMPT = EventKind.CALLBACK_ATTEMPT
+_E_CLOSED = EventKind.CLOSED
+_E_REOPENED = EventKind.REOPENED
+_E_PAUSED = EventKind.PAUSED
+_E_RESUMED = EventKind.RESUMED
+_E_WARNING = EventKind.WARNING
+_E_BREACH = EventKind.BREACH
+_E_REMINDER = EventKind.REMINDER
+_E_ESCALATION_PROPOSED = EventKind.ESCALATION_PROPOSED
+_E_ESCALATION_CONFIRMED = EventKind.ESCALATION_CONFIRMED
+_E_MAJOR_FLAGGED = EventKind.MAJOR_FLAGGED
+_S_NEW = WorkOrderStatus.NEW
+_S_DISPATCHED = WorkOrderStatus.DISPATCHED
+_S_REPLIED = WorkOrderStatus.REPLIED
+_S_CALLBACK = WorkOrderStatus.CALLBACK
+_S_CLOSED = WorkOrderStatus.CLOSED
+_S_REOPENED = WorkOrderStatus.REOPENED
+_K_DISPATCH = ClockKind.DISPATCH
+_K_REPLY = ClockKind.REPLY
+_K_RESOLUTION = ClockKind.RESOLUTION
+_K_CALLBACK = ClockKind.CALLBACK
 
 WORK_ORDER_COLUMNS = (
     "id", "number", "customer_id", "contact_id", "category", "topic", "title", "description",
@@ -137,24 +174,32 @@ class _Event:
     data: dict[str, Any] | None = None
 
 
-@dataclass
 class _ClockState:
-    calendar: BusinessCalendar
-    budget: int  # business microseconds
-    warn_budget: int
-    used: int = 0
-    since: int | None = None  # start of the open run (us)
-    since_cycle: int = 0
-    last_end: int | None = None
-    started: bool = False
-    due: int | None = None
-    due_cycle: int = 0
-    warn: int | None = None
-    warn_cycle: int = 0
-    warn_reached: bool = False
-    breached: bool = False
+    """One clock being replayed; times in epoch microseconds."""
+
+    __slots__ = (
+        "breached", "budget", "calendar", "due", "due_cycle", "last_end", "since",
+        "since_cycle", "started", "used", "warn", "warn_budget", "warn_cycle", "warn_reached",
+    )
+
+    def __init__(self, calendar: BusinessCalendar, budget: int, warn_budget: int) -> None:
+        self.calendar = calendar
+        self.budget = budget
+        self.warn_budget = warn_budget
+        self.used = 0
+        self.since: int | None = None  # start of the open run
+        self.since_cycle = 0
+        self.last_end: int | None = None
+        self.started = False
+        self.due: int | None = None
+        self.due_cycle = 0
+        self.warn: int | None = None
+        self.warn_cycle = 0
+        self.warn_reached = False
+        self.breached = False
 
     def run(self, start: int, end: int, cycle: int, *, open_run: bool) -> None:
+        """Count one run, as :func:`desk.rules.clocks.measure_clock` does."""
         if self.breached:
             return
         cal = self.calendar
@@ -188,7 +233,12 @@ class Simulator:
     w: World
     calendars: dict[str, BusinessCalendar] = field(default_factory=dict)
     numbers: dict[str, int] = field(default_factory=dict)
-    _callback_opens: dict[tuple[int, str], int] = field(default_factory=dict)
+    _callback_opens: dict[tuple[int, int, str], int] = field(default_factory=dict)
+    _calendar_of: dict[tuple[ClockKind, int], BusinessCalendar] = field(default_factory=dict)
+    _warn_budgets: dict[int, int] = field(default_factory=dict)
+    _clock_specs: dict[
+        tuple[int, int], tuple[list[tuple[BusinessCalendar, int, int]], BusinessCalendar]
+    ] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.calendars = dict(calendars_from_policy(self.w.policy))
@@ -214,8 +264,12 @@ class Simulator:
         return handlers[int(self.r() * len(handlers))]
 
     def calendar(self, clock: ClockKind, department: int) -> BusinessCalendar:
-        kind = self.w.department_kinds.get(department)
-        return self.calendars[self.policy.calendar_name_for(clock, kind)]
+        found = self._calendar_of.get((clock, department))
+        if found is None:
+            kind = self.w.department_kinds.get(department)
+            found = self.calendars[self.policy.calendar_name_for(clock, kind)]
+            self._calendar_of[(clock, department)] = found
+        return found
 
     def add_business(self, cal: BusinessCalendar, at: int, minutes: float) -> int:
         return cal.add_business_us(at * US, int(minutes * 60 * US)) // US
@@ -244,7 +298,8 @@ class Simulator:
         return self.center
 
     def number(self, created_s: int) -> str:
-        day = datetime.fromtimestamp(created_s + LOCAL_OFFSET, UTC).strftime("%Y%m%d")
+        """``WO`` + local date + a sequence within the day."""
+        day = self.w.stamps((created_s + LOCAL_OFFSET) // DAY * DAY)[:10].replace("-", "")
         sequence = self.numbers.get(day, 0) + 1
         self.numbers[day] = sequence
         return f"WO{day}{sequence:06d}"
@@ -253,7 +308,7 @@ class Simulator:
         """When the callback window opens (cached per local day when it cannot depend on
         the time of acceptance)."""
         if rule.days_after >= 1:
-            key = ((accepted + LOCAL_OFFSET) // DAY, f"{calendar.name}:{rule.model_dump_json()}")
+            key = ((accepted + LOCAL_OFFSET) // DAY, id(rule), calendar.name)
             found = self._callback_opens.get(key)
             if found is None:
                 found = self._opens(accepted, rule, calendar)
@@ -283,15 +338,15 @@ class Simulator:
             budgets = self.budgets[key] = clock_budgets(category, priority, plan.channel,
                                                         self.policy)
         department = self.department_for(plan)
-        reply_cal = self.calendar(ClockKind.REPLY, department)
+        reply_cal = self.calendar(_K_REPLY, department)
         t0 = plan.created_s
-        created_status = WorkOrderStatus.NEW
+        created_status = _S_NEW
         timeline: list[_Event] = [
-            _Event(t0, plan.created_by, EventKind.CREATED, None, created_status)
+            _Event(t0, plan.created_by, _E_CREATED, None, created_status)
         ]
         if plan.major is not None:
             timeline.append(
-                _Event(t0 + 30, None, EventKind.MAJOR_FLAGGED, reason=_MAJOR_REASON[plan.major],
+                _Event(t0 + 30, None, _E_MAJOR_FLAGGED, reason=_MAJOR_REASON[plan.major],
                        data={"source": plan.major.value})
             )
         stall = plan.stall
@@ -321,14 +376,14 @@ class Simulator:
             return True
 
         while True:
-            if stall is WorkOrderStatus.NEW:
+            if stall is _S_NEW:
                 break
             if plan.dispatch_after is not None:
                 delay = float(plan.dispatch_after)
             else:
                 delay = 60 * (1 + -math.log(1.0 - r()) * 18) if r() < 0.95 else 60 * r() * 420
             t_dispatch = start + int(delay)
-            if not add(_Event(t_dispatch, self.lead_at(t_dispatch), EventKind.DISPATCHED,
+            if not add(_Event(t_dispatch, self.lead_at(t_dispatch), _E_DISPATCHED,
                               department=department)):
                 break
             fraction = plan.reply_fraction if plan.reply_fraction is not None else (
@@ -341,52 +396,52 @@ class Simulator:
                 t_pause = t_dispatch + int(600 + r() * 3 * HOUR)
                 if t_pause < t_reply:
                     handler = self.handler_for(department)
-                    if not add(_Event(t_pause, handler, EventKind.PAUSED,
+                    if not add(_Event(t_pause, handler, _E_PAUSED,
                                       reason="等待客户提供资料",
                                       data={"reason": WaitingReason.WAITING_FOR_CUSTOMER.value})):
                         break
                     used = reply_cal.business_us_between(t_dispatch * US, t_pause * US) / 60 / US
                     t_resume = self.add_business(reply_cal, t_pause, 30 + r() * 600)
-                    keep_waiting = plan.pause is True and stall is WorkOrderStatus.DISPATCHED
-                    if keep_waiting or not add(_Event(t_resume, handler, EventKind.RESUMED,
+                    keep_waiting = plan.pause is True and stall is _S_DISPATCHED
+                    if keep_waiting or not add(_Event(t_resume, handler, _E_RESUMED,
                                                       reason="客户已提供资料")):
                         break
                     t_reply = self.add_business(reply_cal, t_resume, max(1.0, reply_minutes - used))
-            if stall is WorkOrderStatus.DISPATCHED and not redispatch:
+            if stall is _S_DISPATCHED and not redispatch:
                 break
-            if not add(_Event(t_reply, self.handler_for(department), EventKind.REPLIED,
+            if not add(_Event(t_reply, self.handler_for(department), _E_REPLIED,
                               reason=_pick(r, REPLIES[category]), department=department)):
                 break
             if redispatch:
                 redispatch = False
                 t_reject = t_reply + int(300 + r() * 5_400)
-                if not add(_Event(t_reject, self.lead_at(t_reject), EventKind.REJECTED,
+                if not add(_Event(t_reject, self.lead_at(t_reject), _E_REJECTED,
                                   reason=_pick(r, REJECT_REASONS), department=department)):
                     break
-                if stall is WorkOrderStatus.DISPATCHED:
+                if stall is _S_DISPATCHED:
                     break
                 t_reply = self.add_business(reply_cal, t_reject, budgets.reply * (0.1 + r() * 0.5))
-                if not add(_Event(t_reply, self.handler_for(department), EventKind.REPLIED,
+                if not add(_Event(t_reply, self.handler_for(department), _E_REPLIED,
                                   reason=_pick(r, REPLIES[category]), department=department)):
                     break
-            if stall is WorkOrderStatus.REPLIED:
+            if stall is _S_REPLIED:
                 break
             t_accept = t_reply + int(300 + -math.log(1.0 - r()) * 3_000)
-            if not add(_Event(t_accept, self.lead_at(t_accept), EventKind.ACCEPTED,
+            if not add(_Event(t_accept, self.lead_at(t_accept), _E_ACCEPTED,
                               department=department)):
                 break
-            callback_cal = self.calendar(ClockKind.CALLBACK, department)
+            callback_cal = self.calendar(_K_CALLBACK, department)
             opens = self.callback_opens(t_accept, budgets.callback, callback_cal)
             t_try = opens + int(r() * 5_400)
             reached = False
             for attempt in range(max_attempts):
                 reached = attempt >= failed
-                if t_try > now or (reached and stall is WorkOrderStatus.CALLBACK):
+                if t_try > now or (reached and stall is _S_CALLBACK):
                     reached = False
                     break
                 attempts += 1
                 timeline.append(
-                    _Event(t_try, self.lead_at(t_try), EventKind.CALLBACK_ATTEMPT,
+                    _Event(t_try, self.lead_at(t_try), _E_CALLBACK_ATTEMPT,
                            from_status=status, to_status=status,
                            data={"attempt": attempts, "reached": reached})
                 )
@@ -394,13 +449,13 @@ class Simulator:
                     satisfaction = _satisfaction(r, category)
                     break
                 t_try += int(2 * HOUR + r() * 3 * HOUR)
-            if not reached and (attempts < max_attempts or stall is WorkOrderStatus.CALLBACK):
+            if not reached and (attempts < max_attempts or stall is _S_CALLBACK):
                 break
             last_try = timeline[-1].at
             reason = "回访客户,客户表示满意" if reached else "三次回访未接通,按规定结单"
             if satisfaction is not None and satisfaction <= 2:
                 reason = "回访客户,客户表示不满意"
-            if not add(_Event(last_try + 180, self.lead_at(last_try), EventKind.CLOSED,
+            if not add(_Event(last_try + 180, self.lead_at(last_try), _E_CLOSED,
                               reason=reason, data={"satisfaction": satisfaction,
                                                    "reached": reached})):
                 break
@@ -408,7 +463,7 @@ class Simulator:
                 break
             reopen = False
             t_reopen = last_try + int(HOUR + r() * 30 * HOUR)
-            if not add(_Event(t_reopen, self.lead_at(t_reopen), EventKind.REOPENED,
+            if not add(_Event(t_reopen, self.lead_at(t_reopen), _E_REOPENED,
                               reason="客户对处理结果不满意,重新处理")):
                 break
             cycle = 1
@@ -416,88 +471,107 @@ class Simulator:
             failed = 0
             satisfaction = None
             attempts = 0
-            if stall is WorkOrderStatus.REOPENED:
+            if stall is _S_REOPENED:
                 break
 
         clocks = self.replay(timeline, budgets, department)
-        events = timeline + self.ladder(clocks, timeline)
+        events = timeline + self.ladder(clocks)
         escalation, department = self.chase(plan, clocks, timeline, events, department)
         events.sort(key=lambda event: event.at)
         return self.result(work_order_id, plan, priority, department, escalation, clocks,
                            timeline, events, status, satisfaction, attempts)
 
+    def _budgets_of(
+        self, budgets: Any, department: int
+    ) -> tuple[list[tuple[BusinessCalendar, int, int]], BusinessCalendar]:
+        """Calendar, budget and warning budget (µs) of the three fixed clocks, and the
+        callback clock's calendar; cached per budgets and department."""
+        key = (id(budgets), department)
+        found = self._clock_specs.get(key)
+        if found is None:
+            fixed = []
+            for kind in CLOCKS[:3]:
+                budget = budgets.minutes(kind) * 60 * US
+                fixed.append((self.calendar(kind, department), budget, self._warn_of(budget)))
+            found = (fixed, self.calendar(_K_CALLBACK, department))
+            self._clock_specs[key] = found
+        return found
+
+    def _warn_of(self, budget: int) -> int:
+        warn = self._warn_budgets.get(budget)
+        if warn is None:
+            percent = self.policy.sla.warning_percent
+            warn = warning_budget(timedelta(microseconds=budget), percent) // _MICROSECOND
+            self._warn_budgets[budget] = warn
+        return warn
+
     def replay(
         self, timeline: Sequence[_Event], budgets: Any, department: int
-    ) -> dict[ClockKind, _ClockState]:
-        """The four clocks over the timeline, as :func:`desk.rules.clocks.work_order_clocks`
-        measures them at ``now``."""
-        percent = self.policy.sla.warning_percent
-        clocks: dict[ClockKind, _ClockState] = {}
-        accepted: int | None = None
-        for kind in CLOCKS:
-            cal = self.calendar(kind, department)
-            minutes = budgets.minutes(kind)
-            if minutes is None:
-                first_accept = next(
-                    (e.at for e in timeline if e.kind is EventKind.ACCEPTED), None
-                )
-                if first_accept is not None:
-                    accepted = first_accept
-                    opens = self.callback_opens(first_accept, budgets.callback, cal)
-                    due = self.add_business(cal, opens, budgets.callback.within)
-                    budget = cal.business_us_between(first_accept * US, due * US)
-                else:
-                    budget = budgets.callback.within * 60 * US
-            else:
-                budget = minutes * 60 * US
-            warn = int(warning_budget(timedelta(microseconds=budget), percent).total_seconds()
-                       * US)
-            clocks[kind] = _ClockState(cal, budget, warn)
-        del accepted
-        active: set[ClockKind] = set()
+    ) -> list[_ClockState]:
+        """The four clocks (dispatch, reply, resolution, callback) over the timeline, as
+        :func:`desk.rules.clocks.work_order_clocks` measures them at ``now``. The timeline
+        is in time order."""
+        fixed, callback_cal = self._budgets_of(budgets, department)
+        clocks = [_ClockState(cal, budget, warn) for cal, budget, warn in fixed]
+        accepted = next((e.at for e in timeline if e.kind is _E_ACCEPTED), None)
+        if accepted is not None:
+            opens = self.callback_opens(accepted, budgets.callback, callback_cal)
+            due = self.add_business(callback_cal, opens, budgets.callback.within)
+            budget = callback_cal.business_us_between(accepted * US, due * US)
+        else:
+            budget = budgets.callback.within * 60 * US
+        clocks.append(_ClockState(callback_cal, budget, self._warn_of(budget)))
+        active = [False, False, False, False]
         paused = False
         cycle = 0
 
         def settle(at: int) -> None:
-            for kind, state in clocks.items():
-                should = kind in active and not paused
-                if should and state.since is None:
-                    state.since, state.since_cycle, state.started = at * US, cycle, True
-                elif not should and state.since is not None:
-                    if at * US > state.since:
-                        state.run(state.since, at * US, state.since_cycle, open_run=False)
-                        state.last_end = at * US
+            at_us = at * US
+            for index in range(4):
+                state = clocks[index]
+                should = active[index] and not paused
+                if should:
+                    if state.since is None:
+                        state.since, state.since_cycle, state.started = at_us, cycle, True
+                elif state.since is not None:
+                    if at_us > state.since:
+                        state.run(state.since, at_us, state.since_cycle, open_run=False)
+                        state.last_end = at_us
                     state.since = None
 
-        for event in sorted(timeline, key=lambda e: e.at):
+        for event in timeline:
             what = event.kind
-            if what is EventKind.PAUSED:
+            if what is _E_PAUSED:
                 paused = True
-            elif what is EventKind.RESUMED:
+            elif what is _E_RESUMED:
                 paused = False
-            elif what in _STARTS or what in _STOPS:
-                active.difference_update(_STOPS.get(what, ()))
-                if what in (EventKind.CLOSED, EventKind.REOPENED):
+            else:
+                moves = _MOVES.get(what)
+                if moves is None:
+                    continue
+                stops, starts = moves
+                for index in stops:
+                    active[index] = False
+                if what is _E_CLOSED or what is _E_REOPENED:
                     paused = False
                 settle(event.at)
-                if what is EventKind.REOPENED:
+                if what is _E_REOPENED:
                     cycle += 1
-                active.update(_STARTS.get(what, ()))
-            else:
-                continue
+                for index in starts:
+                    active[index] = True
             settle(event.at)
         now_us = self.now * US
-        for kind, state in clocks.items():
+        for index in range(4):
+            state = clocks[index]
             if not state.started:
                 continue
             if state.since is not None:
                 state.run(state.since, now_us, state.since_cycle, open_run=True)
             if state.breached:
                 continue
-            stopped = state.since is None and not (kind in active and paused)
+            stopped = state.since is None and not (active[index] and paused)
             base = (state.last_end or now_us) if stopped else now_us
-            remaining = max(state.budget - state.used, 0)
-            state.due = state.calendar.add_business_us(base, remaining)
+            state.due = state.calendar.add_business_us(base, max(state.budget - state.used, 0))
             if state.warn is None and not stopped:
                 state.warn = state.calendar.add_business_us(
                     base, max(state.warn_budget - state.used, 0)
@@ -506,41 +580,40 @@ class Simulator:
             state.due_cycle = cycle
         return clocks
 
-    def ladder(self, clocks: dict[ClockKind, _ClockState], timeline: Sequence[_Event]) -> list[_Event]:
+    def ladder(self, clocks: list[_ClockState]) -> list[_Event]:
         """Warning and breach events the sweep would have raised by now."""
-        del timeline
         events = []
         now_us = self.now * US
-        for kind, state in clocks.items():
+        for kind, state in zip(CLOCKS, clocks, strict=True):
             if state.warn_reached and state.warn is not None and state.warn <= now_us:
                 events.append(
-                    _Event(state.warn // US, None, EventKind.WARNING, clock=kind,
-                           key=ladder_key(EventKind.WARNING, kind, state.warn_cycle))
+                    _Event(state.warn // US, None, _E_WARNING, clock=kind,
+                           key=ladder_key(_E_WARNING, kind, state.warn_cycle))
                 )
             if state.breached and state.due is not None:
                 events.append(
-                    _Event(state.due // US, None, EventKind.BREACH, clock=kind,
-                           key=ladder_key(EventKind.BREACH, kind, state.due_cycle))
+                    _Event(state.due // US, None, _E_BREACH, clock=kind,
+                           key=ladder_key(_E_BREACH, kind, state.due_cycle))
                 )
         return events
 
     def chase(
         self,
         plan: Plan,
-        clocks: dict[ClockKind, _ClockState],
+        clocks: list[_ClockState],
         timeline: Sequence[_Event],
         events: list[_Event],
         department: int,
     ) -> tuple[int, int]:
         """The complaint chase after a missed reply deadline: (escalation level, owner)."""
         chase = self.policy.chase
-        reply = clocks[ClockKind.REPLY]
+        reply = clocks[1]
         if plan.category not in chase.categories or not reply.breached or reply.due is None:
             return 0, department
         r, now = self.r, self.now
         breach = reply.due // US
         replied = next(
-            (e.at for e in timeline if e.kind is EventKind.REPLIED and e.at >= breach), None
+            (e.at for e in timeline if e.kind is _E_REPLIED and e.at >= breach), None
         )
         settled = min(now, replied) if replied is not None else now
         cycle = reply.due_cycle
@@ -552,20 +625,20 @@ class Simulator:
             return level, department
         chaser = self.complaint_leads[int(r() * len(self.complaint_leads))]
         events.append(
-            _Event(remind_at, chaser, EventKind.REMINDER, clock=ClockKind.REPLY,
+            _Event(remind_at, chaser, _E_REMINDER, clock=_K_REPLY,
                    department=department,
-                   key=ladder_key(EventKind.REMINDER, ClockKind.REPLY, cycle),
+                   key=ladder_key(_E_REMINDER, _K_REPLY, cycle),
                    reason="投诉工单已超回复时限,请尽快处理并回复")
         )
         level = 1
-        cal = self.calendar(ClockKind.REPLY, department)
+        cal = self.calendar(_K_REPLY, department)
         proposed = self.add_business(cal, breach, chase.escalation_grace)
         if proposed > settled:
             return level, department
         events.append(
-            _Event(proposed, None, EventKind.ESCALATION_PROPOSED, clock=ClockKind.REPLY,
+            _Event(proposed, None, _E_ESCALATION_PROPOSED, clock=_K_REPLY,
                    department=self.hq,
-                   key=ladder_key(EventKind.ESCALATION_PROPOSED, ClockKind.REPLY, cycle),
+                   key=ladder_key(_E_ESCALATION_PROPOSED, _K_REPLY, cycle),
                    reason="督促后仍未回复,建议升级至省公司")
         )
         level = 2
@@ -573,9 +646,9 @@ class Simulator:
         if not plan.confirm_escalation or confirmed > settled:
             return level, department
         events.append(
-            _Event(confirmed, chaser, EventKind.ESCALATION_CONFIRMED, clock=ClockKind.REPLY,
+            _Event(confirmed, chaser, _E_ESCALATION_CONFIRMED, clock=_K_REPLY,
                    department=self.hq,
-                   key=ladder_key(EventKind.ESCALATION_CONFIRMED, ClockKind.REPLY, cycle),
+                   key=ladder_key(_E_ESCALATION_CONFIRMED, _K_REPLY, cycle),
                    reason="分公司无法解决,升级至省公司处理")
         )
         return 3, self.hq
@@ -587,7 +660,7 @@ class Simulator:
         priority: Priority,
         department: int,
         escalation: int,
-        clocks: dict[ClockKind, _ClockState],
+        clocks: list[_ClockState],
         timeline: Sequence[_Event],
         events: Sequence[_Event],
         status: WorkOrderStatus,
@@ -595,72 +668,98 @@ class Simulator:
         attempts: int,
     ) -> _Result:
         w, stamps = self.w, self.w.stamps
-
-        def first(kind: EventKind) -> int | None:
-            return next((e.at for e in timeline if e.kind is kind), None)
-
-        def last(kind: EventKind) -> int | None:
-            found = [e.at for e in timeline if e.kind is kind]
-            return found[-1] if found else None
-
-        def due(kind: ClockKind) -> str | None:
-            state = clocks[kind]
-            return stamps(state.due // US) if state.started and state.due is not None else None
-
-        waiting_since = None
-        waiting_reason = None
-        pauses = [e for e in timeline if e.kind in (EventKind.PAUSED, EventKind.RESUMED)]
-        if pauses and pauses[-1].kind is EventKind.PAUSED and status is not WorkOrderStatus.CLOSED:
-            waiting_since = stamps(pauses[-1].at)
-            waiting_reason = WaitingReason.WAITING_FOR_CUSTOMER.value
+        dispatched = replied = closed = accepted = waiting = None
+        cycle = redispatches = 0
+        tries: list[_Event] = []
+        for event in timeline:
+            what = event.kind
+            if what is _E_DISPATCHED:
+                if dispatched is None:
+                    dispatched = event.at
+            elif what is _E_REPLIED:
+                replied = event.at
+            elif what is _E_CALLBACK_ATTEMPT:
+                tries.append(event)
+            elif what is _E_ACCEPTED:
+                accepted = event.at
+            elif what is _E_CLOSED:
+                closed = event.at
+            elif what is _E_REOPENED:
+                cycle += 1
+                tries = []
+            elif what is _E_REJECTED:
+                redispatches += 1
+            elif what is _E_PAUSED:
+                waiting = event.at
+            elif what is _E_RESUMED:
+                waiting = None
+        dues = [
+            stamps(state.due // US) if state.started and state.due is not None else None
+            for state in clocks
+        ]
+        if status is _S_CLOSED:
+            waiting = None
+        else:
+            closed = None
         final = events[-1]
-        cycle = sum(1 for e in timeline if e.kind is EventKind.REOPENED)
-        redispatches = sum(1 for e in timeline if e.kind is EventKind.REJECTED)
-        city = w.cities[plan.customer] if plan.customer >= 0 else None
-        title = WORK_ORDER_TITLES[plan.category].format(topic=plan.topic)
-        description = _description(plan)
-        closed_s = last(EventKind.CLOSED) if status is WorkOrderStatus.CLOSED else None
+        customer = plan.customer
+        city = w.cities[customer] if customer >= 0 else None
+        actors = 0
+        for event in events:
+            if event.actor is not None:
+                actors += 1
         row = (
             work_order_id, self.number(plan.created_s),
-            plan.customer + 1 if plan.customer >= 0 else None, plan.contact_id,
-            plan.category.value, plan.topic, title, description, priority.value,
-            plan.channel.value, plan.source.value, 1 if plan.major else 0,
-            plan.major.value if plan.major else None, department,
-            w.branch_ids[city] if city is not None else None, status.value, waiting_reason,
-            waiting_since, cycle, escalation, redispatches, attempts,
-            satisfaction if status is WorkOrderStatus.CLOSED else None,
-            due(ClockKind.DISPATCH), due(ClockKind.REPLY), due(ClockKind.RESOLUTION),
-            due(ClockKind.CALLBACK), plan.created_by, stamps(plan.created_s),
-            stamps.maybe(first(EventKind.DISPATCHED)), stamps.maybe(last(EventKind.REPLIED)),
-            stamps.maybe(closed_s), stamps(final.at), final.actor,
-            sum(1 for e in events if e.actor is not None),
+            customer + 1 if customer >= 0 else None, plan.contact_id,
+            _VALUES[plan.category], plan.topic,
+            WORK_ORDER_TITLES[plan.category].format(topic=plan.topic), _description(plan),
+            _VALUES[priority], _VALUES[plan.channel], _VALUES[plan.source],
+            1 if plan.major else 0, _VALUES[plan.major] if plan.major else None, department,
+            w.branch_ids[city] if city is not None else None, _VALUES[status],
+            _WAITING if waiting is not None else None, stamps.maybe(waiting), cycle,
+            escalation, redispatches, attempts,
+            satisfaction if status is _S_CLOSED else None,
+            dues[0], dues[1], dues[2], dues[3], plan.created_by, stamps(plan.created_s),
+            stamps.maybe(dispatched), stamps.maybe(replied), stamps.maybe(closed),
+            stamps(final.at), final.actor, actors,
         )
         callback = None
-        if status in (WorkOrderStatus.CALLBACK, WorkOrderStatus.CLOSED) and plan.customer >= 0:
-            tries = [e for e in timeline if e.kind is EventKind.CALLBACK_ATTEMPT]
-            accepted = last(EventKind.ACCEPTED) or plan.created_s
-            if status is WorkOrderStatus.CALLBACK:
+        if (status is _S_CALLBACK or status is _S_CLOSED) and customer >= 0:
+            accepted = accepted or plan.created_s
+            last_try = stamps(tries[-1].at) if tries else None
+            if status is _S_CALLBACK:
                 callback = (
-                    plan.customer + 1, work_order_id, "phone", CallbackPurpose.ROUTINE.value,
-                    due(ClockKind.CALLBACK) or stamps(accepted + DAY),
+                    customer + 1, work_order_id, "phone", _ROUTINE,
+                    dues[3] or stamps(accepted + DAY),
                     self.lead_at(self.now) if self.r() < 0.3 else None,
-                    CallbackStatus.PENDING.value, len(tries),
-                    stamps(tries[-1].at) if tries else None,
-                    "未接通" if tries else None, None, stamps(accepted),
+                    _PENDING, len(tries), last_try, "未接通" if tries else None, None,
+                    stamps(accepted),
                 )
             else:
                 reached = satisfaction is not None
                 callback = (
-                    plan.customer + 1, work_order_id, "phone", CallbackPurpose.ROUTINE.value,
-                    due(ClockKind.CALLBACK) or stamps(accepted + DAY), tries[-1].actor if tries
-                    else None,
-                    CallbackStatus.DONE.value if reached else CallbackStatus.FAILED.value,
-                    len(tries), stamps(tries[-1].at) if tries else None,
+                    customer + 1, work_order_id, "phone", _ROUTINE,
+                    dues[3] or stamps(accepted + DAY), tries[-1].actor if tries else None,
+                    _DONE if reached else _FAILED, len(tries), last_try,
                     "客户确认问题已解决" if reached else "三次未接通", satisfaction,
                     stamps(accepted),
                 )
-        return _Result(row, list(events), callback, status, plan.customer,
-                       plan.major is not None, closed_s, plan.category)
+        return _Result(row, list(events), callback, status, customer, plan.major is not None,
+                       closed, plan.category)
+
+
+_VALUES: dict[object, str] = {
+    member: member.value
+    for member in (
+        *RequestType, *Priority, *Channel, *WorkOrderSource, *MajorSource, *WorkOrderStatus,
+        *EventKind, *ClockKind,
+    )
+}
+_WAITING = WaitingReason.WAITING_FOR_CUSTOMER.value
+_ROUTINE = CallbackPurpose.ROUTINE.value
+_PENDING, _DONE, _FAILED = (
+    CallbackStatus.PENDING.value, CallbackStatus.DONE.value, CallbackStatus.FAILED.value
+)
 
 
 _MAJOR_REASON = {
@@ -703,23 +802,25 @@ class WorkOrderWriter:
         self.status_counts: dict[str, int] = {}
         self.closed_major: list[tuple[int, int]] = []  # (customer index, closed at)
         self.recent_closed_complaints: list[tuple[int, int]] = []
+        self._json: dict[tuple[tuple[str, Any], ...], str] = {}
         self.created_by_shift: dict[int, int] = {}
         self.closed_by_shift: dict[int, int] = {}
 
     def rows(self, plans: Sequence[Plan]) -> Iterator[Row]:
         w = self.w
+        stamps, values = w.stamps, _VALUES
         for plan in plans:
             work_order_id = w.next_work_order_id
             w.next_work_order_id += 1
             result = self.simulator.simulate(work_order_id, plan)
             for event in result.events:
                 self.events.append(
-                    (w.next_event_id, work_order_id, w.stamps(event.at), event.actor,
-                     event.kind.value,
-                     event.from_status.value if event.from_status else None,
-                     event.to_status.value if event.to_status else None, event.department,
-                     event.clock.value if event.clock else None, event.key, event.reason,
-                     json.dumps(event.data, ensure_ascii=False) if event.data else None)
+                    (w.next_event_id, work_order_id, stamps(event.at), event.actor,
+                     values[event.kind],
+                     values[event.from_status] if event.from_status else None,
+                     values[event.to_status] if event.to_status else None, event.department,
+                     values[event.clock] if event.clock else None, event.key, event.reason,
+                     self.json(event.data) if event.data else None)
                 )
                 w.next_event_id += 1
             if result.callback is not None:
@@ -740,6 +841,14 @@ class WorkOrderWriter:
                 ):
                     self.recent_closed_complaints.append((result.customer, result.closed_s))
             yield result.row
+
+    def json(self, data: dict[str, Any]) -> str:
+        """JSON text of an event's data (few distinct values: cached)."""
+        key = tuple(data.items())
+        text = self._json.get(key)
+        if text is None:
+            text = self._json[key] = json.dumps(data, ensure_ascii=False)
+        return text
 
     def flush_events(self) -> None:
         if self.events:
@@ -774,9 +883,9 @@ def backlog_plans(w: World, count: int) -> list[Plan]:
     }
     categories = list(topics)
     stalls = (
-        (WorkOrderStatus.NEW, 0.08), (WorkOrderStatus.DISPATCHED, 0.62),
-        (WorkOrderStatus.REPLIED, 0.12), (WorkOrderStatus.CALLBACK, 0.14),
-        (WorkOrderStatus.REOPENED, 0.04),
+        (_S_NEW, 0.08), (_S_DISPATCHED, 0.62),
+        (_S_REPLIED, 0.12), (_S_CALLBACK, 0.14),
+        (_S_REOPENED, 0.04),
     )
     window = min(w.params.days, 30) * DAY
     leads = w.staff[Role.LEAD]
@@ -784,7 +893,7 @@ def backlog_plans(w: World, count: int) -> list[Plan]:
     for _ in range(count):
         category = categories[int(r() * len(categories))]
         roll, acc = r(), 0.0
-        stall = WorkOrderStatus.DISPATCHED
+        stall = _S_DISPATCHED
         for status, share in stalls:
             acc += share
             if roll < acc:
@@ -801,9 +910,9 @@ def backlog_plans(w: World, count: int) -> list[Plan]:
                 created_by=leads[int(r() * len(leads))],
                 source=WorkOrderSource.WEB_FORM if r() < 0.6 else WorkOrderSource.VOICE_MESSAGE,
                 stall=stall,
-                reopen=stall is WorkOrderStatus.REOPENED,
-                redispatch=False if stall is WorkOrderStatus.NEW else None,
-                failed_callbacks=1 if stall is WorkOrderStatus.CALLBACK else None,
+                reopen=stall is _S_REOPENED,
+                redispatch=False if stall is _S_NEW else None,
+                failed_callbacks=1 if stall is _S_CALLBACK else None,
             )
         )
     return plans
