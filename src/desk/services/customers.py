@@ -451,8 +451,16 @@ class _PhoneSuffix(_Stream):
             {self.p("lo"): low, self.p("hi"): prefix_upper_bound(low)},
         )
 
+    def _ends_with(self, alias: str) -> _Sql:
+        """The same test as :meth:`_range` for one known row (reached by ``customer_id``):
+        a pattern no planner mistakes for an index range. Digits only, nothing to escape."""
+        return _Sql(
+            f"{alias}.phone_rev LIKE :{self.p('like')}",
+            {self.p("like"): reverse(self.query.digits) + "%"},
+        )
+
     def matches(self, customer: str) -> _Sql:
-        within = self._range("x")
+        within = self._ends_with("x")
         return _Sql(
             f"EXISTS (SELECT 1 FROM customer_phone x WHERE x.customer_id = {customer}.id "
             f"AND {within.sql})",
@@ -471,7 +479,7 @@ class _PhoneSuffix(_Stream):
         rev = _c("p.phone_rev", self.dialect)
         columns = (rev, "p.id")
         within = self._range("p")
-        earlier = self._range("q")
+        earlier = self._ends_with("q")
         keyset = self._keyset(columns, key, forward)
         others = self._exclusions(exclude, "c")
         join = "JOIN customer c ON c.id = p.customer_id " if exclude else ""
@@ -484,7 +492,7 @@ class _PhoneSuffix(_Stream):
             f"AND ({q_rev} < {p_rev} OR ({q_rev} = {p_rev} AND q.id < p.id))) "
             f"ORDER BY {self._order(columns, forward)} LIMIT {int(limit)}"
         )
-        params = {**within.params, **keyset.params, **others.params}
+        params = {**within.params, **earlier.params, **keyset.params, **others.params}
         return self._run(session, sql, params, key_size=2, phone=True)
 
 
@@ -596,15 +604,17 @@ class _WorkOrderNo(_Stream):
         return self._run(session, sql, params, key_size=1)
 
 
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 class _NameFragment(_Stream):
-    """CJK characters in this order, anywhere in the name: a phrase over one token per
-    character (SQLite FTS5 ``customer_fts``; PostgreSQL the ``simple`` text-search vector)."""
+    """CJK characters in this order, anywhere in the name.
+
+    SQLite: a phrase query on the FTS5 table ``customer_fts`` (one token per character),
+    which returns rowids in order. PostgreSQL: the ``customer_name_gram`` index of migration
+    0002 (every 1-3 character run of a name, keyed by (gram, customer_id)); a fragment of
+    4+ characters is narrowed by its first 3 and checked as a text-search phrase.
+    """
 
     kind = SearchKind.NAME_FRAGMENT
+    GRAM = 3
 
     def spaced(self) -> str:
         return " ".join(self.query.fragment)
@@ -612,11 +622,21 @@ class _NameFragment(_Stream):
     def phrase(self) -> str:
         return '"' + self.spaced().replace('"', '""') + '"'
 
-    def matches(self, customer: str) -> _Sql:
-        like = "%" + _like_escape(self.spaced()) + "%"
+    def _tsquery(self, customer: str) -> _Sql:
         return _Sql(
-            f"{customer}.name_spaced LIKE :{self.p('like')} ESCAPE '\\'", {self.p("like"): like}
+            f"to_tsvector('simple', {customer}.name_spaced) @@ "
+            f"phraseto_tsquery('simple', :{self.p('spaced')})",
+            {self.p("spaced"): self.spaced()},
         )
+
+    def matches(self, customer: str) -> _Sql:
+        if self.dialect == "sqlite":
+            return _Sql(
+                f"EXISTS (SELECT 1 FROM customer_fts x WHERE customer_fts MATCH "
+                f":{self.p('phrase')} AND x.rowid = {customer}.id)",
+                {self.p("phrase"): self.phrase()},
+            )
+        return self._tsquery(customer)
 
     def fetch(
         self,
@@ -629,7 +649,7 @@ class _NameFragment(_Stream):
     ) -> list[_Row]:
         if self.dialect == "sqlite":
             return self._fetch_fts5(session, key=key, forward=forward, limit=limit, exclude=exclude)
-        return self._fetch_tsvector(session, key=key, forward=forward, limit=limit, exclude=exclude)
+        return self._fetch_grams(session, key=key, forward=forward, limit=limit, exclude=exclude)
 
     def _fetch_fts5(
         self,
@@ -651,7 +671,7 @@ class _NameFragment(_Stream):
         params = {self.p("phrase"): self.phrase(), **keyset.params, **others.params}
         return self._run(session, sql, params, key_size=1)
 
-    def _fetch_tsvector(
+    def _fetch_grams(
         self,
         session: Session,
         *,
@@ -660,16 +680,24 @@ class _NameFragment(_Stream):
         limit: int,
         exclude: Sequence[_Stream],
     ) -> list[_Row]:
-        keyset = self._keyset(("c.id",), key, forward)
+        fragment = self.query.fragment
+        keyset = self._keyset(("g.customer_id",), key, forward)
         others = self._exclusions(exclude, "c")
+        longer = len(fragment) > self.GRAM
+        check = self._tsquery("c") if longer else _Sql("1=1")
+        join = "JOIN customer c ON c.id = g.customer_id " if exclude or longer else ""
         sql = (
-            f"SELECT c.id, c.id FROM customer c "
-            f"WHERE to_tsvector('simple', c.name_spaced) @@ "
-            f"phraseto_tsquery('simple', :{self.p('spaced')}) "
-            f"AND {keyset.sql} AND {others.sql} "
-            f"ORDER BY {self._order(('c.id',), forward)} LIMIT {int(limit)}"
+            f"SELECT g.customer_id, g.customer_id FROM customer_name_gram g {join}"
+            f"WHERE g.gram = :{self.p('gram')} AND {keyset.sql} AND {check.sql} "
+            f"AND {others.sql} "
+            f"ORDER BY {self._order(('g.customer_id',), forward)} LIMIT {int(limit)}"
         )
-        params = {self.p("spaced"): self.spaced(), **keyset.params, **others.params}
+        params = {
+            self.p("gram"): fragment[: self.GRAM],
+            **keyset.params,
+            **check.params,
+            **others.params,
+        }
         return self._run(session, sql, params, key_size=1)
 
 
@@ -760,37 +788,27 @@ def _walk(
     return out
 
 
+_DETAILS = text(
+    "SELECT c.id, c.customer_no, c.name, c.id_card_no, c.tier, c.big_customer_class, c.status, "
+    "c.region, c.arrears_cents, (SELECT x.phone FROM customer_phone x "
+    "WHERE x.customer_id = c.id ORDER BY x.is_primary DESC, x.id LIMIT 1) "
+    "FROM customer c WHERE c.id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+
+
 def _hits(
     session: Session, streams: Sequence[_Stream], rows: Sequence[tuple[int, _Row]]
 ) -> tuple[CustomerHit, ...]:
     if not rows:
         return ()
     ids = sorted({row.customer_id for _, row in rows})
-    customers = {
-        int(values[0]): values
-        for values in session.execute(
-            text(
-                "SELECT id, customer_no, name, id_card_no, tier, big_customer_class, status, "
-                "region, arrears_cents FROM customer WHERE id IN :ids"
-            ).bindparams(bindparam("ids", expanding=True)),
-            {"ids": ids},
-        ).all()
-    }
-    primary: dict[int, str] = {}
-    for customer_id, phone in session.execute(
-        text(
-            "SELECT customer_id, phone FROM customer_phone WHERE customer_id IN :ids "
-            "ORDER BY customer_id, is_primary DESC, id"
-        ).bindparams(bindparam("ids", expanding=True)),
-        {"ids": ids},
-    ).all():
-        primary.setdefault(int(customer_id), str(phone))
+    customers = {int(values[0]): values for values in session.execute(_DETAILS, {"ids": ids}).all()}
     hits: list[CustomerHit] = []
     for index, row in rows:
         values = customers.get(row.customer_id)
         if values is None:  # removed between the two reads: leave it out
             continue
-        phone = row.phone or primary.get(row.customer_id)
+        phone = row.phone or values[9]
         hits.append(
             CustomerHit(
                 id=row.customer_id,
