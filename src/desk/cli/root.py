@@ -8,7 +8,7 @@ from desk.cli.common import State
 
 
 def register(app: typer.Typer) -> None:
-    from desk.cli import db, policy, user
+    from desk.cli import db, demo, policy, user
 
     @app.callback(invoke_without_command=True)
     def root(
@@ -27,3 +27,4 @@ def register(app: typer.Typer) -> None:
     db.register(app)
     user.register(app)
     policy.register(app)
+    demo.register(app)

@@ -7,10 +7,14 @@ demo database was built from. Testers can derive any demo customer's service pas
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from dataclasses import dataclass
 
-from desk.models import Meta
-from desk.services.database import reads
+from sqlalchemy import inspect
+from sqlmodel import Session, select
+
+from desk.models import Customer, Meta, StaffUser
+from desk.services import migrations
+from desk.services.database import Database, reads
 from desk.services.demo.builder import NotEmpty, build_demo
 from desk.services.demo.model import (
     DEMO_PASSWORD,
@@ -27,17 +31,56 @@ __all__ = [
     "DEMO_USERS",
     "DemoParams",
     "DemoSummary",
+    "DemoTarget",
     "NotEmpty",
     "Progress",
     "build_demo",
     "customer_no",
     "demo_params",
     "demo_service_password",
+    "inspect_target",
+    "reset_schema",
 ]
 
 
 @reads
 def demo_params(session: Session) -> DemoParams | None:
     """What this demo database was built from, or None when it is not a demo."""
-    rows = session.query(Meta).all()  # a handful of rows
+    rows = session.exec(select(Meta)).all()  # a handful of rows
     return DemoParams.from_meta({row.key: row.value for row in rows})
+
+
+@dataclass(frozen=True, slots=True)
+class DemoTarget:
+    """What a database holds before ``desk demo`` touches it."""
+
+    has_schema: bool
+    schema_current: bool
+    params: DemoParams | None  # None: not a demo database
+    built_at: str | None
+    has_data: bool  # customers or staff exist
+
+
+def inspect_target(db: Database) -> DemoTarget:
+    """Look at a database without changing it: is it a current demo, and of what?"""
+    if not inspect(db.engine).has_table("desk_meta"):
+        return DemoTarget(False, False, None, None, False)
+    current = migrations.is_current(db)
+    with db.session(write=False) as session:
+        meta = {row.key: row.value for row in session.exec(select(Meta)).all()}
+        has_data = any(
+            session.exec(select(model.id).limit(1)).first() is not None  # type: ignore[attr-defined]
+            for model in (Customer, StaffUser)
+        )
+    return DemoTarget(True, current, DemoParams.from_meta(meta), meta.get("demo_built_at"),
+                      has_data)
+
+
+def reset_schema(db: Database) -> None:
+    """Drop every desk table through the migrations and create them again, empty.
+
+    Only for a demo database or an empty one: callers check :func:`inspect_target` first.
+    """
+    if migrations.current_revision(db) is not None:
+        migrations.downgrade(db, "base")
+    migrations.upgrade(db)
