@@ -40,8 +40,14 @@ def _digits_in(text: str) -> int:
     return sum(char.isdigit() for char in text)
 
 
+_COUNTRY_CODE = re.compile(r"^(?:\+86|0086)[\s-]?")
+
+
 def mask_phone(phone: str) -> str:
-    """``13812341234`` → ``138****1234``; separators and a leading ``+`` stay in place."""
+    """``13812341234`` → ``138****1234``; separators and a ``+86`` country code stay."""
+    country = _COUNTRY_CODE.match(phone)
+    if country and country.end() < len(phone):
+        return country.group(0) + mask_phone(phone[country.end() :])
     total = _digits_in(phone)
     keep_head = 3 if total > 7 else 0
     keep_tail = min(4, total)
