@@ -370,6 +370,74 @@ def snapshot_from_history(
     )
 
 
+# --- when to look again ----------------------------------------------------------------------
+
+
+def next_ladder_instant(
+    snapshot: WorkOrderSnapshot,
+    existing_keys: Collection[str],
+    now: datetime,
+    policy: Policy,
+    calendars: Mapping[str, BusinessCalendar] | None = None,
+) -> datetime | None:
+    """The earliest instant after ``now`` at which :func:`due_ladder_events` returns a step
+    that is neither in ``existing_keys`` nor due at ``now`` already, provided the work order's
+    history does not change; None when there is no such instant.
+
+    ``snapshot`` is measured at ``now``. The steps due at ``now`` count as taken (the sweep
+    stores them at ``now``), so the answer is the same whether or not they are stored yet.
+    While the history stays as it is, only a *running* clock moves: its warning falls due at
+    its warning instant and its breach at its deadline; a breached reply clock of a chased
+    category that still awaits the reply brings the reminder and the escalation at their fixed
+    instants. A paused clock counts nothing until it resumes, a stopped one never again, and
+    the major flag depends on nothing that time changes. The instant is exact: at any instant
+    before it :func:`due_ladder_events` returns nothing new, at it something new. A change of
+    history (a dispatch, a reply, a pause, a reopen ...) invalidates it.
+    """
+    known = set(existing_keys)
+    known.update(
+        event.ladder_key for event in due_ladder_events(snapshot, known, now, policy, calendars)
+    )
+    candidates: list[datetime] = []
+
+    def consider(instant: datetime, key: str) -> None:
+        if instant > now and key not in known:
+            candidates.append(instant)
+
+    chased = (
+        snapshot.category in policy.chase.categories
+        and snapshot.status is not WorkOrderStatus.CLOSED
+    )
+    for clock in snapshot.clocks:
+        if clock.state not in _AWAITING or clock.due_at is None or clock.due_cycle is None:
+            continue
+        running = clock.state is ClockState.RUNNING and not clock.breached
+        if running:
+            if (
+                clock.warn_at is not None
+                and clock.warn_cycle is not None
+                and clock.warn_at < clock.due_at
+            ):
+                consider(clock.warn_at, ladder_key(EventKind.WARNING, clock.kind, clock.warn_cycle))
+            consider(clock.due_at, ladder_key(EventKind.BREACH, clock.kind, clock.due_cycle))
+        if clock.kind is ClockKind.REPLY and chased and (running or clock.breached):
+            chase = policy.chase
+            consider(
+                clock.due_at + timedelta(minutes=chase.reminder_after_minutes),
+                ladder_key(EventKind.REMINDER, ClockKind.REPLY, clock.due_cycle),
+            )
+            if calendars is None:
+                calendars = calendars_from_policy(policy)
+            calendar = calendars[
+                policy.calendar_name_for(ClockKind.REPLY, snapshot.department_kind)
+            ]
+            consider(
+                add_business_minutes(clock.due_at, chase.escalation_grace, calendar),
+                ladder_key(EventKind.ESCALATION_PROPOSED, ClockKind.REPLY, clock.due_cycle),
+            )
+    return min(candidates, default=None)
+
+
 # --- repeat callers --------------------------------------------------------------------------
 
 

@@ -115,5 +115,13 @@ def shell_actor(os_user: str) -> Actor:
     return Actor(user_id=0, login=f"cli:{os_user}"[:32], role=Role.ADMIN, display_name=os_user)
 
 
+def system_actor() -> Actor:
+    """desk itself, for work no person starts: the console's sweep timer. It acts as admin
+    (the sweep needs ``RUN_SWEEP``); ``user_id`` 0 means no staff row, and the audit log
+    names it ``system``. Only jobs desk runs on its own may use it, never a person's action.
+    """
+    return Actor(user_id=0, login=SYSTEM_LOGIN, role=Role.ADMIN, display_name="desk")
+
+
 def can(actor: Actor, permission: Permission) -> bool:
     return permission in ROLE_PERMISSIONS.get(actor.role, frozenset())
