@@ -124,7 +124,7 @@ class DeskApp(App[None]):
     def on_mount(self) -> None:
         self._tick()
         self.set_interval(1, self._tick)
-        self._start_backend()
+        self.call_after_refresh(self._start_backend)  # paint the login screen first
 
     def _tick(self) -> None:
         self.now = self.clock.now()
