@@ -21,6 +21,7 @@ from argon2 import PasswordHasher
 from sqlalchemy.engine import Connection
 
 from desk.rules.policy import Policy, load_policy
+from desk.services import audit
 from desk.services.database import Database
 from desk.services.demo import contacts, customers, floor, org, scenarios
 from desk.services.demo.model import (
@@ -155,6 +156,16 @@ def build_demo(
         rows.update(w.counts)
         for status, count in writer.status_counts.items():
             rows[f"work_order.{status}"] = count
+    db.run(
+        lambda session: audit.record(
+            session,
+            action="demo.build",
+            actor_login="desk demo",
+            target_type="database",
+            detail={**params.as_meta(), "rows": sum(sink.rows_written.values())},
+        ),
+        write=True,
+    )
     return DemoSummary(params=params, rows=rows, seconds=time.perf_counter() - started,
                        built_at=built_at)
 

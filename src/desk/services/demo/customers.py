@@ -179,7 +179,7 @@ def customer_rows(w: World, service_hashes: list[str]) -> Iterator[Row]:
     keys = _Keys()
     days: dict[int, str] = {}
     tier_names = [tier.value for tier in TIERS]
-    slots = [h if h else None for h in service_hashes]
+    slots: list[str | None] = [*service_hashes, None]  # slot -1: no password
     flags, tiers, cities, births, last_activity = w.flags, w.tiers, w.cities, w.births, w.last_activity
     branch_ids = w.branch_ids
     active, closed, suspended = (

@@ -53,6 +53,21 @@ def _reply_breach_dispatch(w: World, category: RequestType, priority: Priority,
     return at
 
 
+def _replied_by(w: World, category: RequestType, fraction: float, before: int) -> int:
+    """A dispatch instant after which the network department's reply, ``fraction`` of the
+    reply budget later, falls at or before ``before``."""
+    policy = w.policy
+    calendar = calendars_from_policy(policy)[
+        policy.calendar_name_for(ClockKind.REPLY, DepartmentKind.NETWORK)
+    ]
+    budget = int(clock_budgets(category, Priority.NORMAL, Channel.PHONE, policy).reply
+                 * fraction * 60 * US)
+    at = before - budget // US
+    while calendar.add_business_us(at * US, budget) > before * US:
+        at -= 1_800
+    return at
+
+
 def _after_grace(w: World, target: int) -> int:
     """A breach instant whose escalation grace ends at or just before ``target``."""
     policy = w.policy
@@ -121,8 +136,10 @@ def plan_scenarios(w: World) -> list[Scenario]:
         add(None, complaint, "网络质量", created=dispatch - 600, department_code=NETWORK,
             priority=Priority.NORMAL, stall=S.DISPATCHED, redispatch=False, pause=False,
             dispatch_after=600, confirm_escalation=confirm)
-    add(26, fault, "IPTV故障", stall=S.REPLIED, reply_fraction=0.3, redispatch=False,
-        department_code=NETWORK)
+    dispatch = _replied_by(w, fault, 0.3, now - HOUR)
+    add(None, fault, "IPTV故障", created=dispatch - 600, dispatch_after=600,
+        priority=Priority.NORMAL, stall=S.REPLIED, reply_fraction=0.3, redispatch=False,
+        pause=False, department_code=NETWORK)
     add(50, RequestType.BILL_INQUIRY, "扣费疑问", stall=S.CALLBACK, failed_callbacks=0,
         reply_fraction=0.3, redispatch=False)
     add(75, complaint, "装维超时", stall=S.CALLBACK, failed_callbacks=2, reply_fraction=0.3,
@@ -133,8 +150,10 @@ def plan_scenarios(w: World) -> list[Scenario]:
         reply_fraction=0.4, redispatch=False)
     add(9 * 24, complaint, "服务态度", reopen=True, stall=S.REOPENED, failed_callbacks=0,
         reply_fraction=0.4, redispatch=False)
-    add(48, fault, "通话断续", redispatch=True, stall=S.DISPATCHED, reply_fraction=0.3,
-        department_code=NETWORK)
+    dispatch = _replied_by(w, fault, 0.3, now - 3 * HOUR)
+    add(None, fault, "通话断续", created=dispatch - 600, dispatch_after=600,
+        priority=Priority.NORMAL, redispatch=True, stall=S.DISPATCHED, reply_fraction=0.3,
+        pause=False, department_code=NETWORK)
     add(5, complaint, "乱扣费", source=WorkOrderSource.REGULATOR, major=MajorSource.REGULATOR,
         stall=S.DISPATCHED, redispatch=False)
     add(30, complaint, "营销骚扰", source=WorkOrderSource.MEDIA, major=MajorSource.MEDIA,

@@ -1,0 +1,500 @@
+"""The demo database: one small build per backend, checked for the invariants the console,
+the search and the sweep rely on (valid ID cards, unique phones, demo users, every work-order
+state with a consistent history and the due instants the clock rules compute)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from desk.clock import FixedClock
+from desk.rules.calendar import calendars_from_policy
+from desk.rules.clocks import TimelineEvent, work_order_clocks
+from desk.rules.names import name_keys, reverse
+from desk.rules.policy import load_policy
+from desk.rules.vocab import (
+    CallbackPurpose,
+    Channel,
+    ClockKind,
+    DepartmentKind,
+    EventKind,
+    Priority,
+    RequestType,
+    Role,
+    WorkOrderStatus,
+)
+from desk.services import migrations, setup, users
+from desk.services.audit import verify_chain
+from desk.services.database import Database, create_engine
+from desk.services.demo import (
+    DEMO_PASSWORD,
+    DEMO_USERS,
+    DemoParams,
+    NotEmpty,
+    build_demo,
+    demo_params,
+    demo_service_password,
+    inspect_target,
+)
+from desk.services.demo.knowledge import parse_article, shipped_articles
+from desk.services.demo.people import MobileNumbers, id_check_char, is_valid_id_card
+from desk.services.secrets import verify_secret
+from tests.conftest import T0, truncate_all
+
+PARAMS = DemoParams(customers=2_000, days=10, seed=7)
+
+
+def _fresh_sqlite(path: Path, template: Path) -> Database:
+    shutil.copyfile(template, path)
+    return Database.from_url(f"sqlite:///{path}", clock=FixedClock(T0))
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def demo_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
+    """A demo of 2,000 customers over 10 days, built once per backend for this module."""
+    if request.param == "sqlite":
+        template = request.getfixturevalue("_sqlite_template")
+        db = _fresh_sqlite(tmp_path_factory.mktemp("demo") / "demo.db", template)
+        build_demo(db, PARAMS)
+        yield db
+        db.dispose()
+        return
+    url = request.getfixturevalue("_pg_url")
+    engine = create_engine(url)
+    truncate_all(engine)
+    db = Database(engine=engine, clock=FixedClock(T0))
+    build_demo(db, PARAMS)
+    yield db
+    truncate_all(engine)
+    engine.dispose()
+
+
+def _rows(db: Database, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    with db.engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(sa.text(sql), params)]
+
+
+def _scalar(db: Database, sql: str, **params: Any) -> Any:
+    with db.engine.connect() as connection:
+        return connection.execute(sa.text(sql), params).scalar()
+
+
+def _instant(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
+
+
+# --- people -----------------------------------------------------------------------------
+
+
+def test_every_id_card_number_is_valid(demo_db: Database) -> None:
+    rows = _rows(demo_db, "SELECT id_card_no, id_card_rev, birthday FROM customer")
+    assert len(rows) == PARAMS.customers
+    for number, rev, birthday in rows:
+        assert is_valid_id_card(number), number
+        assert rev == reverse(number)
+        assert number[6:14] == str(birthday).replace("-", "")
+
+
+def test_id_check_character_follows_iso_7064() -> None:
+    # Published example numbers (GB 11643-1999).
+    assert id_check_char("11010519491231002") == "X"
+    assert id_check_char("44052418800101001") == "4"
+    assert not is_valid_id_card("110105194912310021")
+    assert not is_valid_id_card("11010519491331002X")  # month 13
+
+
+def test_phones_are_unique_valid_mobiles_with_reversed_keys(demo_db: Database) -> None:
+    rows = _rows(demo_db, "SELECT phone, phone_rev, kind, is_primary, customer_id "
+                          "FROM customer_phone")
+    phones = [row[0] for row in rows]
+    assert len(phones) == len(set(phones))
+    primaries = [row for row in rows if row[3]]
+    assert len({row[4] for row in primaries}) == PARAMS.customers
+    for phone, rev, kind, _primary, _customer in rows:
+        assert rev == phone[::-1]
+        if kind == "mobile":
+            assert re.fullmatch(r"1[3-9]\d{9}", phone), phone
+        else:
+            assert re.fullmatch(r"0\d{3}8\d{7}", phone), phone
+
+
+def test_mobile_numbers_are_a_bijection() -> None:
+    numbers = MobileNumbers(3)
+    drawn = [numbers.number(n) for n in range(200_000)]
+    assert len(set(drawn)) == len(drawn)
+
+
+def test_search_keys_match_the_name_rules(demo_db: Database) -> None:
+    rows = _rows(demo_db, "SELECT name, name_spaced, name_pinyin, name_initials FROM customer")
+    surnames = Counter(row[0][0] for row in rows)
+    assert surnames.most_common(1)[0][0] in "王李张刘陈"
+    for name, spaced, pinyin, initials in rows:
+        keys = name_keys(name)
+        assert (spaced, pinyin, initials) == (keys.spaced, keys.pinyin, keys.initials)
+
+
+def test_full_text_search_finds_a_customer_by_one_character(demo_db: Database) -> None:
+    like = {row[0] for row in _rows(demo_db, "SELECT id FROM customer WHERE name LIKE '%张%'")}
+    assert like
+    if demo_db.is_sqlite:
+        sql = """SELECT rowid FROM customer_fts WHERE customer_fts MATCH '"张"'"""
+    else:
+        sql = ("SELECT id FROM customer WHERE to_tsvector('simple', name_spaced) "
+               "@@ phraseto_tsquery('simple', '张')")
+    assert {row[0] for row in _rows(demo_db, sql)} == like
+
+
+def test_customers_have_tiers_members_big_customers_and_arrears(demo_db: Database) -> None:
+    tiers = {row[0] for row in _rows(demo_db, "SELECT DISTINCT tier FROM customer")}
+    assert tiers == {"standard", "silver", "gold", "platinum", "diamond"}
+    big = _rows(demo_db, "SELECT big_customer_class, account_manager_name, "
+                         "account_manager_phone FROM customer WHERE big_customer_class IS NOT NULL")
+    assert big
+    assert all(manager and phone for _, manager, phone in big)
+    assert _scalar(demo_db, "SELECT COUNT(*) FROM customer WHERE is_member = TRUE "
+                            "AND member_since IS NOT NULL") > 0
+    statuses = {row[0] for row in _rows(demo_db, "SELECT DISTINCT status FROM customer")}
+    assert statuses == {"active", "suspended", "closed"}
+    churned = _scalar(demo_db, "SELECT COUNT(*) FROM customer WHERE last_activity_at < :cut",
+                      cut=T0.replace(month=T0.month - 2))
+    assert 0 < churned < PARAMS.customers * 0.4
+
+
+def test_arrears_equal_the_overdue_unpaid_bills(demo_db: Database) -> None:
+    rows = _rows(
+        demo_db,
+        "SELECT c.id, c.arrears_cents, c.arrears_since, "
+        "COALESCE(SUM(CASE WHEN b.status <> 'paid' AND b.due_date < :today "
+        "THEN b.amount_cents - b.paid_cents ELSE 0 END), 0) "
+        "FROM customer c LEFT JOIN bill b ON b.customer_id = c.id "
+        "GROUP BY c.id, c.arrears_cents, c.arrears_since",
+        today=T0.date(),
+    )
+    in_arrears = [row for row in rows if row[2] is not None]
+    assert len(in_arrears) > PARAMS.customers * 0.03
+    for _id, arrears, _since, owed in rows:
+        assert arrears == owed
+    paid = _scalar(demo_db, "SELECT COUNT(*) FROM bill WHERE status = 'paid'")
+    payments = _scalar(demo_db, "SELECT COUNT(*) FROM payment")
+    partial = _scalar(demo_db, "SELECT COUNT(*) FROM bill WHERE status = 'partial'")
+    assert payments == paid + partial
+
+
+def test_service_password_is_derivable_for_testers(demo_db: Database) -> None:
+    rows = _rows(demo_db, "SELECT customer_no, service_password_hash FROM customer "
+                          "ORDER BY id LIMIT 40")
+    with_password = [(no, digest) for no, digest in rows if digest]
+    assert with_password
+    for number, digest in with_password[:3]:
+        secret = demo_service_password(number)
+        assert secret is not None
+        assert verify_secret(digest, secret)
+        assert not verify_secret(digest, "000000")
+    for number, digest in rows:
+        assert (digest is None) == (demo_service_password(number) is None)
+
+
+# --- staff ------------------------------------------------------------------------------
+
+
+def test_every_role_has_its_demo_user_and_demo123_logs_in(demo_db: Database) -> None:
+    roles = {row[0] for row in _rows(demo_db, "SELECT DISTINCT role FROM staff_user")}
+    assert roles == {role.value for role in Role}
+    for login, role in DEMO_USERS.items():
+        outcome = users.authenticate(demo_db, login=login, password=DEMO_PASSWORD)
+        assert outcome.actor is not None, login
+        assert outcome.actor.role is role
+    handler_department = _scalar(
+        demo_db,
+        "SELECT d.kind FROM staff_user u JOIN department d ON d.id = u.department_id "
+        "WHERE u.login = 'handler1'",
+    )
+    assert handler_department in (DepartmentKind.NETWORK.value, DepartmentKind.BRANCH.value)
+    assert users.authenticate(demo_db, login="agent1", password="wrong").actor is None
+
+
+def test_departments_and_calendars(demo_db: Database) -> None:
+    rows = _rows(demo_db, "SELECT kind, calendar FROM department")
+    kinds = {kind for kind, _ in rows}
+    assert {"center", "billing", "network", "branch", "headquarters"} <= kinds
+    assert dict(rows)["center"] == "center"
+    assert {calendar for kind, calendar in rows if kind != "center"} == {"office"}
+
+
+# --- contacts ---------------------------------------------------------------------------
+
+
+def test_contacts_follow_the_day_and_end_in_every_outcome(demo_db: Database) -> None:
+    rows = _rows(demo_db, "SELECT offered_at, answered_at, ended_at, channel, outcome, "
+                          "satisfaction, shift_id, agent_id FROM contact")
+    assert len(rows) > PARAMS.days * 20
+    hours = Counter((_instant(row[0]).hour + 8) % 24 for row in rows)  # type: ignore[union-attr]
+    assert hours[10] + hours[15] > 4 * (hours[3] + hours[4])
+    outcomes = {row[4] for row in rows}
+    assert {"settled", "work_order", "abandoned", "refused"} <= outcomes
+    channels = {row[3] for row in rows}
+    assert {Channel.PHONE.value, Channel.VIP_LINE.value, Channel.WECHAT.value} <= channels
+    short = [row for row in rows if row[4] == "abandoned"
+             and (_instant(row[2]) - _instant(row[0])).total_seconds() < 5]  # type: ignore[operator]
+    assert short
+    for offered, answered, ended, _channel, outcome, _sat, shift, agent in rows:
+        assert shift is not None
+        if answered is not None:
+            assert agent is not None
+            assert _instant(answered) >= _instant(offered)  # type: ignore[operator]
+        if outcome is not None:
+            assert ended is not None
+            assert _instant(ended) <= T0  # type: ignore[operator]
+
+
+# --- work orders ------------------------------------------------------------------------
+
+
+def _orders(db: Database) -> list[dict[str, Any]]:
+    with db.engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(sa.text(
+            "SELECT w.*, d.kind AS department_kind FROM work_order w "
+            "LEFT JOIN department d ON d.id = w.department_id ORDER BY w.id"
+        ))]
+
+
+def _events(db: Database) -> dict[int, list[dict[str, Any]]]:
+    by_order: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    with db.engine.connect() as connection:
+        for row in connection.execute(sa.text(
+            "SELECT * FROM work_order_event ORDER BY work_order_id, at, id"
+        )):
+            by_order[row.work_order_id].append(dict(row._mapping))
+    return by_order
+
+
+def test_work_orders_in_every_state_and_every_special_case(demo_db: Database) -> None:
+    orders = _orders(demo_db)
+    assert {order["status"] for order in orders} == {status.value for status in WorkOrderStatus}
+    open_orders = [order for order in orders if order["status"] != "closed"]
+    overdue = [order for order in open_orders if order["reply_due"] is not None
+               and _instant(order["reply_due"]) < T0]  # type: ignore[operator]
+    assert overdue
+    complaints = [order for order in orders if order["category"] == "complaint"]
+    assert {order["escalation_level"] for order in complaints} >= {1, 2, 3}
+    assert {order["major_source"] for order in orders} >= {"regulator", "media",
+                                                           "repeat_complainer"}
+    assert any(order["redispatch_count"] > 0 for order in open_orders)
+    assert any(order["waiting_reason"] for order in open_orders)
+    assert any(order["cycle"] > 0 for order in orders)
+    numbers = [order["number"] for order in orders]
+    assert all(re.fullmatch(r"WO\d{8}\d{6}", number) for number in numbers)
+
+
+def test_every_history_is_consistent(demo_db: Database) -> None:
+    orders = {order["id"]: order for order in _orders(demo_db)}
+    events = _events(demo_db)
+    key = re.compile(r"(warning|breach|reminder|escalation_proposed|escalation_confirmed)"
+                     r":(dispatch|reply|resolution|callback):c\d")
+    for order_id, order in orders.items():
+        history = events[order_id]
+        assert history[0]["kind"] == EventKind.CREATED.value
+        status = None
+        keys = set()
+        for event in history:
+            assert _instant(event["at"]) <= T0  # type: ignore[operator]
+            if event["ladder_key"] is not None:
+                assert key.fullmatch(event["ladder_key"]), event["ladder_key"]
+                assert event["ladder_key"] not in keys
+                keys.add(event["ladder_key"])
+            if event["to_status"] is not None and event["to_status"] != event["from_status"]:
+                assert event["from_status"] == status, (order["number"], event["kind"])
+                status = event["to_status"]
+        assert status == order["status"], order["number"]
+        if order["escalation_level"] >= 1:
+            kinds = {event["kind"] for event in history}
+            assert EventKind.BREACH.value in kinds
+            assert EventKind.REMINDER.value in kinds
+        if order["is_major"]:
+            assert any(event["kind"] == EventKind.MAJOR_FLAGGED.value for event in history)
+
+
+def test_due_instants_are_those_the_clock_rules_compute(demo_db: Database) -> None:
+    policy = load_policy()
+    calendars = calendars_from_policy(policy)
+    events = _events(demo_db)
+    columns = {
+        ClockKind.DISPATCH: "dispatch_due",
+        ClockKind.REPLY: "reply_due",
+        ClockKind.RESOLUTION: "resolution_due",
+        ClockKind.CALLBACK: "callback_due",
+    }
+    checked = 0
+    for order in _orders(demo_db):
+        timeline = [
+            TimelineEvent(_instant(event["at"]), EventKind(event["kind"]))  # type: ignore[arg-type]
+            for event in events[order["id"]]
+        ]
+        clocks = work_order_clocks(
+            category=RequestType(order["category"]),
+            priority=Priority(order["priority"]),
+            channel=Channel(order["channel"]),
+            department_kind=DepartmentKind(order["department_kind"]),
+            events=timeline,
+            now=T0,
+            policy=policy,
+            calendars=calendars,
+        )
+        for kind, column in columns.items():
+            clock = clocks.clock(kind)
+            expected = clock.due_at.replace(microsecond=0) if clock.due_at else None
+            assert _instant(order[column]) == expected, (order["number"], column)
+            breached = {
+                event["ladder_key"] for event in events[order["id"]]
+                if event["kind"] == EventKind.BREACH.value and event["clock"] == kind.value
+            }
+            assert bool(breached) == clock.breached, (order["number"], kind)
+        checked += 1
+    assert checked > 20
+
+
+def test_callbacks_of_every_purpose(demo_db: Database) -> None:
+    purposes = {row[0] for row in _rows(demo_db, "SELECT DISTINCT purpose FROM callback")}
+    assert purposes >= {
+        CallbackPurpose.ROUTINE.value,
+        CallbackPurpose.SURVEY.value,
+        CallbackPurpose.WIN_BACK.value,
+        CallbackPurpose.APOLOGY.value,
+        CallbackPurpose.GREETING.value,
+    }
+    surveyed = _rows(demo_db, "SELECT customer_id, COUNT(*) FROM callback WHERE purpose = 'survey' "
+                              "GROUP BY customer_id HAVING COUNT(*) > 1")
+    assert surveyed == []
+
+
+def test_shifts_handovers_and_notes(demo_db: Database) -> None:
+    shifts = _rows(demo_db, "SELECT id, name, starts_at, ends_at, lead_id FROM shift ORDER BY id")
+    assert {name for _, name, *_ in shifts} == {"早班", "中班", "夜班"}
+    current = shifts[-1]
+    assert _instant(current[2]) <= T0 < _instant(current[3])  # type: ignore[operator]
+    lead1 = _scalar(demo_db, "SELECT id FROM staff_user WHERE login = 'lead1'")
+    assert current[4] == lead1
+    handovers = _rows(demo_db, "SELECT shift_id, signed_at, acknowledged_at FROM handover "
+                               "ORDER BY shift_id")
+    assert [row[0] for row in handovers] == [row[0] for row in shifts[:-1]]
+    assert handovers[-1][2] is None
+    assert all(row[2] is not None for row in handovers[:-1])
+    assert _scalar(demo_db, "SELECT COUNT(*) FROM shift_note WHERE shift_id = :s",
+                   s=current[0]) >= 1
+
+
+def test_verification_locks_and_attempts(demo_db: Database) -> None:
+    locked = _rows(demo_db, "SELECT id FROM customer WHERE verification_locked_at IS NOT NULL")
+    assert len(locked) == 2
+    for (customer_id,) in locked:
+        failures = _scalar(demo_db, "SELECT COUNT(*) FROM verification_attempt "
+                                    "WHERE customer_id = :c AND success = FALSE", c=customer_id)
+        assert failures >= 5
+
+
+def test_knowledge_base_and_canned_replies(demo_db: Database) -> None:
+    articles = _rows(demo_db, "SELECT code, title, body, category FROM knowledge_article")
+    assert len(articles) >= 20
+    assert len({row[3] for row in articles}) >= 6
+    types = {row[0] for row in _rows(demo_db, "SELECT DISTINCT request_type FROM canned_reply")}
+    assert types >= {rt.value for rt in RequestType}
+
+
+def test_the_database_says_it_is_a_demo(demo_db: Database) -> None:
+    assert setup.is_demo(demo_db)
+    assert demo_params(demo_db) == PARAMS
+    target = inspect_target(demo_db)
+    assert target.params == PARAMS
+    assert target.schema_current
+    assert verify_chain(demo_db).ok
+
+
+def test_a_second_build_into_the_same_database_is_refused(demo_db: Database) -> None:
+    with pytest.raises(NotEmpty):
+        build_demo(demo_db, PARAMS)
+
+
+# --- determinism and the schema end state (SQLite) --------------------------------------
+
+
+def _customers(db: Database) -> list[tuple[Any, ...]]:
+    return _rows(db, "SELECT id, customer_no, name, id_card_no, tier, address, region, status, "
+                     "balance_cents, arrears_cents, last_activity_at FROM customer ORDER BY id")
+
+
+def test_the_same_seed_builds_the_same_data(tmp_path: Path, _sqlite_template: Path) -> None:
+    params = DemoParams(customers=300, days=3, seed=11)
+    first = _fresh_sqlite(tmp_path / "a.db", _sqlite_template)
+    second = _fresh_sqlite(tmp_path / "b.db", _sqlite_template)
+    other = _fresh_sqlite(tmp_path / "c.db", _sqlite_template)
+    build_demo(first, params)
+    build_demo(second, params)
+    build_demo(other, DemoParams(customers=300, days=3, seed=12))
+    assert _customers(first) == _customers(second)
+    assert _customers(first) != _customers(other)
+    for table in ("contact", "work_order", "work_order_event"):
+        sql = f"SELECT * FROM {table} ORDER BY id"
+        assert _rows(first, sql) == _rows(second, sql), table
+
+
+def test_the_end_state_is_the_migrated_schema(tmp_path: Path, _sqlite_template: Path) -> None:
+    """Indexes and triggers dropped for loading come back exactly as migration 0001 made them."""
+    db = _fresh_sqlite(tmp_path / "demo.db", _sqlite_template)
+    schema = "SELECT type, name, sql FROM sqlite_master ORDER BY type, name"
+    before = _rows(db, schema)
+    build_demo(db, DemoParams(customers=200, days=2, seed=1))
+    after = [row for row in _rows(db, schema) if not row[1].startswith("sqlite_stat")]
+    assert after == before
+    assert migrations.is_current(db)
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    # The triggers work again: a new customer is found by the full-text index.
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO customer (customer_no, name, name_spaced, name_pinyin, name_initials, "
+            "id_card_no, id_card_rev, tier, is_member, region, status, balance_cents, "
+            "arrears_cents, created_at) VALUES ('X1', '鑫淼', '鑫 淼', 'xinmiao', 'xm', '1', '1', "
+            "'standard', 0, 'r', 'active', 0, 0, '2026-01-01 00:00:00.000000')"
+        )
+        found = connection.exec_driver_sql(
+            """SELECT COUNT(*) FROM customer_fts WHERE customer_fts MATCH '"淼"'"""
+        ).scalar()
+    assert found == 1
+
+
+def test_bad_parameters_name_the_field() -> None:
+    from desk.services.errors import InvalidInput
+
+    for kwargs, field in (({"customers": 0}, "customers"), ({"days": 0}, "days"),
+                          ({"seed": -1}, "seed"), ({"backlog": -5}, "backlog")):
+        with pytest.raises(InvalidInput) as raised:
+            DemoParams(**kwargs)  # type: ignore[arg-type]
+        assert raised.value.field == field
+
+
+def test_shipped_articles_parse_and_bad_ones_are_named() -> None:
+    articles = shipped_articles()
+    assert len(articles) >= 20
+    assert len({article.code for article in articles}) == len(articles)
+    with pytest.raises(ValueError, match="x.md: missing title"):
+        parse_article("---\ncode: K\ncategory: c\n---\nbody\n", source="x.md")
+    with pytest.raises(ValueError, match="no front-matter"):
+        parse_article("# title\n", source="y.md")
