@@ -52,6 +52,9 @@ class WorkOrder(SQLModel, table=True):
     reply_due: datetime | None = None
     resolution_due: datetime | None = None
     callback_due: datetime | None = None
+    # The earliest instant the escalation ladder can bring something new for this order
+    # (None: nothing until its history changes); the sweep reads what is due by it.
+    ladder_next_at: datetime | None = Field(default=None, index=True)
     created_by: int | None = Field(default=None, foreign_key="staff_user.id")
     created_at: datetime
     dispatched_at: datetime | None = None
