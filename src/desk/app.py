@@ -62,7 +62,14 @@ class DeskApp(App[None]):
         Binding("f1", "help", N_("key.help"), id="app.help"),
         *(binding for screen in SCREENS for binding in screen.bindings()),
         Binding("f10", "logout", N_("key.logout"), id="app.logout"),
-        Binding("ctrl+p", "command_palette", N_("key.palette"), id="app.palette", priority=True),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            N_("key.palette"),
+            id="app.palette",
+            priority=True,
+            show=False,  # the footer shows the palette key at its right end
+        ),
         Binding("ctrl+q", "quit", N_("key.quit"), id="app.quit", priority=True, show=False),
     ]
 

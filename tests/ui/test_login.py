@@ -120,3 +120,19 @@ async def test_a_login_submitted_before_the_data_layer_is_ready_waits_for_it(
         release.set()
         await settle(pilot)
         assert app.current_mode == "lookup"
+
+
+async def test_enter_with_an_empty_password_asks_for_it_and_tries_nothing(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    add_staff(sqlite_db, "agent1")
+    app = make_app(sqlite_db, clock)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        await pilot.press("enter")  # nothing typed: stay in the login field
+        assert _message(app) == "Enter your login first."
+        await pilot.press(*"agent1", "enter", "enter")  # to the password field, then Enter
+        await settle(pilot)
+        assert app.focused is app.screen.query_one("#password", Input)
+        assert _message(app) == "Enter your password."
+    assert audit_rows(sqlite_db, "login.") == []

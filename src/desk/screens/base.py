@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer
@@ -68,6 +69,19 @@ class DeskScreen(Screen[None]):
 
     TITLE_MSGID: ClassVar[str] = N_("app.name")
     """The screen's name, as the F1 keymap heads it."""
+
+    # The framework's screen keys, given ids and our words (they replace its own by key).
+    BINDINGS = [
+        Binding("tab", "app.focus_next", N_("key.focus_next"), id="screen.focus_next", show=False),
+        Binding(
+            "shift+tab",
+            "app.focus_previous",
+            N_("key.focus_previous"),
+            id="screen.focus_previous",
+            show=False,
+        ),
+        Binding("ctrl+c", "screen.copy_text", N_("key.copy"), id="screen.copy", show=False),
+    ]
 
     def __init__(self) -> None:
         super().__init__()

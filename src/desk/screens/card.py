@@ -217,8 +217,10 @@ def render_card(card: CustomerCard) -> Group:
         _heading(_("card.standing")),
         standing,
         _heading(
-            _(
-                "card.wo.heading",
+            _("card.wo.heading", total=card.open_work_orders_total)
+            if len(card.open_work_orders) == card.open_work_orders_total
+            else _(
+                "card.wo.heading_some",
                 shown=len(card.open_work_orders),
                 total=card.open_work_orders_total,
             )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Center, Vertical
 from textual.message import Message
 from textual.reactive import var
@@ -34,6 +35,11 @@ class LoginScreen(DeskScreen):
     password when that is still empty)."""
 
     TITLE_MSGID = N_("screen.login")
+    # Enter is a priority binding of the screen, not the inputs' own submit: it runs as the
+    # key arrives, so a fast typist's next keys already land in the field it moved to.
+    BINDINGS = [
+        Binding("enter", "submit", N_("key.sign_in"), id="login.submit", priority=True),
+    ]
 
     backend: var[Backend | None] = var(None)
 
@@ -95,16 +101,17 @@ class LoginScreen(DeskScreen):
 
     # --- input ---------------------------------------------------------------------------
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
+    def action_submit(self) -> None:
         login = self.query_one("#login", Input)
         password = self.query_one("#password", Input)
-        if event.input is login and not password.value:
-            password.focus()
-            return
         if not login.value.strip():
-            login.focus()
+            self.set_focus(login)
             self._say(_("login.need_login"))
+            return
+        if not password.value:
+            if self.focused is password:
+                self._say(_("login.need_password"))
+            self.set_focus(password)
             return
         self._submit()
 
@@ -141,7 +148,7 @@ class LoginScreen(DeskScreen):
             self._say("")
             self.post_message(self.LoggedIn(outcome.actor))
             return
-        password.focus()
+        self.set_focus(password)
         if outcome.locked_until is not None:
             until = local_time(outcome.locked_until, "%Y-%m-%d %H:%M")
             self._say(_("login.locked", until=until))
@@ -156,7 +163,7 @@ class LoginScreen(DeskScreen):
         self.query_one("#login", Input).value = ""
         self.query_one("#password", Input).value = ""
         self._say("")
-        self.query_one("#login", Input).focus()
+        self.set_focus(self.query_one("#login", Input))
 
     def _say(self, text: str) -> None:
         self._said = text

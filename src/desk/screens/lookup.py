@@ -22,7 +22,7 @@ from textual.worker import get_current_worker
 
 from desk.i18n import N_, vocab_label
 from desk.i18n import gettext as _
-from desk.rules.vocab import BigCustomerClass, CustomerStatus, Tier
+from desk.rules.vocab import CustomerStatus, Tier
 from desk.screens.base import SessionScreen, SignedIn
 from desk.widgets.format import yuan
 
@@ -66,7 +66,7 @@ def hit_cells(hit: CustomerHit) -> tuple[str | Text, ...]:
     """One row of the results table, in the order of :data:`COLUMNS`."""
     tier = vocab_label(hit.tier, Tier)
     if hit.big_customer_class:
-        tier = f"{tier} · {vocab_label(hit.big_customer_class, BigCustomerClass)}"
+        tier = f"{tier} · {_('lookup.big_class', cls=hit.big_customer_class)}"
     arrears = (
         Text(yuan(hit.arrears_cents), style="bold red", justify="right")
         if hit.arrears_cents
@@ -189,7 +189,9 @@ class LookupScreen(SessionScreen):
         table = self.query_one("#results", DataTable)
         empty = self.query_one("#lookup-empty", Static)
         info = self.query_one("#lookup-info", Static)
-        table.clear()
+        table.clear(columns=True)  # widths follow the page shown, not every page seen
+        for key, msgid in COLUMNS:
+            table.add_column(_(msgid), key=key)
         if page is None:
             empty.update(_("lookup.empty"))
         elif not page.kinds:

@@ -78,13 +78,14 @@ class KeyRow:
 def keymap_of(screen: Screen[Any], app: App[Any]) -> list[KeyRow]:
     """Every active binding of ``screen`` and of ``app``, screen first, as the footer sees them.
 
-    Bindings hidden on purpose (system bindings, bindings without a description) are left
-    out; bindings the role or the state forbids are kept with ``enabled`` False.
+    Only desk's own bindings are listed (they carry an ``id``; the framework's few extras do
+    not), and not system bindings; bindings the role or the state forbids are kept with
+    ``enabled`` False.
     """
     rows: list[KeyRow] = []
     for active in screen.active_bindings.values():
         binding: Binding = active.binding
-        if active.node not in (screen, app) or binding.system or not binding.description:
+        if active.node not in (screen, app) or binding.system or binding.id is None:
             continue
         rows.append(
             KeyRow(
