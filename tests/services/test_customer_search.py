@@ -1,0 +1,625 @@
+"""Customer search: every kind, keyset paging both ways, masking, permissions, index use.
+
+Runs on SQLite and PostgreSQL (the ``db`` fixture). Customers are written with the same
+derived search keys the import and the demo write (``desk.rules.names``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+
+from desk.models import Customer, CustomerPhone, StaffUser, WorkOrder
+from desk.rules.masking import mask_id_card, mask_name, mask_phone
+from desk.rules.names import name_keys, reverse
+from desk.rules.permissions import Actor
+from desk.rules.vocab import Role
+from desk.services import migrations
+from desk.services.customers import (
+    MAX_LIMIT,
+    CustomerHit,
+    SearchKind,
+    SearchPage,
+    classify_query,
+    search_customers,
+)
+from desk.services.database import Database, now_of
+from desk.services.errors import InvalidInput, PermissionDenied
+
+K = SearchKind
+
+# --- helpers shared with test_customer_card.py ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewCustomer:
+    name: str
+    phones: Sequence[str] = ()
+    id_card: str = "110101199001010000"
+    customer_no: str | None = None
+    tier: str = "standard"
+    big_customer_class: str | None = None
+    status: str = "active"
+    region: str = "北京市朝阳区"
+    address: str | None = None
+    arrears_cents: int = 0
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def add_customers(db: Database, people: Sequence[NewCustomer]) -> list[int]:
+    """Write customers and their phones (first phone primary); returns their ids in order."""
+    ids: list[int] = []
+    with db.session(write=True) as session:
+        now = now_of(session)
+        for person in people:
+            keys = name_keys(person.name)
+            customer = Customer(
+                customer_no=person.customer_no or "",
+                name=person.name,
+                name_spaced=keys.spaced,
+                name_pinyin=keys.pinyin,
+                name_initials=keys.initials,
+                id_card_no=person.id_card,
+                id_card_rev=reverse(person.id_card),
+                tier=person.tier,
+                big_customer_class=person.big_customer_class,
+                status=person.status,
+                region=person.region,
+                address=person.address,
+                arrears_cents=person.arrears_cents,
+                created_at=now,
+                **person.extra,  # type: ignore[arg-type]
+            )
+            session.add(customer)
+            session.flush()
+            assert customer.id is not None
+            if not person.customer_no:
+                customer.customer_no = f"C{customer.id:09d}"
+            for index, phone in enumerate(person.phones):
+                session.add(
+                    CustomerPhone(
+                        customer_id=customer.id,
+                        phone=phone,
+                        phone_rev=reverse(phone),
+                        kind="fixed" if phone.startswith("0") else "mobile",
+                        is_primary=index == 0,
+                    )
+                )
+            ids.append(customer.id)
+    return ids
+
+
+def add_staff(db: Database, role: Role, login: str | None = None) -> Actor:
+    """A real staff row (the audit log's actor_id is a foreign key) and its Actor."""
+    login = login or role.value
+    with db.session(write=True) as session:
+        user = StaffUser(
+            login=login,
+            display_name=f"{login} name",
+            role=role.value,
+            password_hash="-",
+            created_at=now_of(session),
+        )
+        session.add(user)
+        session.flush()
+        assert user.id is not None
+        return Actor(user.id, login, role, user.display_name)
+
+
+@pytest.fixture
+def staff(db: Database) -> dict[Role, Actor]:
+    return {role: add_staff(db, role) for role in Role}
+
+
+def all_pages(
+    db: Database, actor: Actor, query: str, *, limit: int
+) -> tuple[list[SearchPage], list[SearchPage]]:
+    """Every page forward from the start, then every page backward from the last one."""
+    forward = [search_customers(db, actor=actor, query=query, limit=limit)]
+    while forward[-1].next_cursor is not None:
+        cursor = forward[-1].next_cursor
+        forward.append(search_customers(db, actor=actor, query=query, after=cursor, limit=limit))
+        assert len(forward) < 100
+    backward = [forward[-1]]
+    while backward[-1].prev_cursor is not None:
+        cursor = backward[-1].prev_cursor
+        backward.append(search_customers(db, actor=actor, query=query, before=cursor, limit=limit))
+        assert len(backward) < 100
+    return forward, backward[::-1]
+
+
+def ids_of(pages: Sequence[SearchPage]) -> list[int]:
+    return [hit.id for page in pages for hit in page.hits]
+
+
+# --- classify_query (pure) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "kinds"),
+    [
+        ("13812345678", (K.PHONE_EXACT,)),
+        (" 138 1234 5678 ", (K.PHONE_EXACT,)),
+        ("138-1234-5678", (K.PHONE_EXACT,)),
+        ("+8613812345678", (K.PHONE_EXACT,)),
+        ("+86 138 1234 5678", (K.PHONE_EXACT,)),
+        ("01088886666", (K.PHONE_EXACT,)),
+        ("010-88886666", (K.PHONE_EXACT,)),
+        ("(0755)88886666", (K.PHONE_EXACT,)),
+        ("1234", (K.PHONE_SUFFIX, K.ID_SUFFIX)),
+        ("123456", (K.PHONE_SUFFIX, K.ID_SUFFIX)),
+        ("12345678", (K.CUSTOMER_NO, K.PHONE_SUFFIX, K.ID_SUFFIX)),
+        ("2345678901234", (K.CUSTOMER_NO, K.ID_SUFFIX)),
+        ("11010119900101123X", (K.ID_SUFFIX,)),
+        ("123x", (K.ID_SUFFIX,)),
+        ("0123X", (K.ID_SUFFIX,)),
+        ("张", (K.NAME_FRAGMENT,)),
+        ("张三", (K.NAME_FRAGMENT,)),
+        ("张 三", (K.NAME_FRAGMENT,)),
+        ("阿依·买", (K.NAME_FRAGMENT,)),
+        ("zs", (K.PINYIN_INITIALS, K.PINYIN_FULL)),
+        ("ZSF", (K.PINYIN_INITIALS, K.PINYIN_FULL)),
+        ("zhan", (K.PINYIN_INITIALS, K.PINYIN_FULL)),
+        ("zhang", (K.PINYIN_FULL, K.PINYIN_INITIALS)),
+        ("zhangsanfeng", (K.PINYIN_FULL, K.PINYIN_INITIALS)),
+        ("WO20261102000123", (K.WORK_ORDER,)),
+        ("wo20261102000123", (K.WORK_ORDER,)),
+        ("C000000123", (K.CUSTOMER_NO,)),
+        ("c000000123", (K.CUSTOMER_NO,)),
+        ("", ()),
+        ("   ", ()),
+        ("z", ()),
+        ("123", ()),
+        ("1234567890123456789", ()),
+        ("张san", ()),
+        ("zhang san!", ()),
+        ("%", ()),
+        ('"', ()),
+        ("12a34", ()),
+    ],
+)
+def test_classify_query(query: str, kinds: tuple[SearchKind, ...]) -> None:
+    assert classify_query(query) == kinds
+
+
+@given(st.from_regex(r"1\d{10}", fullmatch=True))
+def test_any_11_digits_starting_with_1_is_an_exact_phone(query: str) -> None:
+    assert classify_query(query) == (K.PHONE_EXACT,)
+
+
+@given(st.text(max_size=40))
+def test_classify_never_raises(query: str) -> None:
+    kinds = classify_query(query)
+    assert len(set(kinds)) == len(kinds)
+    assert all(isinstance(kind, SearchKind) for kind in kinds)
+
+
+# --- every kind finds the right customer -----------------------------------------------------
+
+
+@pytest.fixture
+def people(db: Database) -> dict[str, int]:
+    names = [
+        NewCustomer("张三丰", ["13800001234"], "11010119900101123X", "C000000101"),
+        NewCustomer("张三", ["13900004321", "13700009999"], "110101199001015678"),
+        NewCustomer("李四", ["01088886666"], "440305198512310021"),
+        NewCustomer("欧阳娜娜", ["15000002468"], "310115200002020042"),
+        NewCustomer("王五", ["18600001357"], "510107197707070777"),
+    ]
+    ids = add_customers(db, names)
+    with db.session(write=True) as session:
+        session.add(
+            WorkOrder(
+                number="WO20261102000001",
+                customer_id=ids[2],
+                category="complaint",
+                title="t",
+                description="d",
+                created_at=now_of(session),
+                updated_at=now_of(session),
+            )
+        )
+    return {person.name: customer_id for person, customer_id in zip(names, ids, strict=True)}
+
+
+@pytest.mark.parametrize(
+    ("query", "kind", "expected"),
+    [
+        ("13800001234", K.PHONE_EXACT, ["张三丰"]),
+        ("+86 138 0000 1234", K.PHONE_EXACT, ["张三丰"]),
+        ("13700009999", K.PHONE_EXACT, ["张三"]),  # a second phone
+        ("010-88886666", K.PHONE_EXACT, ["李四"]),  # stored as digits
+        ("01088886666", K.PHONE_EXACT, ["李四"]),
+        ("1234", K.PHONE_SUFFIX, ["张三丰"]),
+        ("9999", K.PHONE_SUFFIX, ["张三"]),
+        ("86666", K.PHONE_SUFFIX, ["李四"]),
+        ("123X", K.ID_SUFFIX, ["张三丰"]),
+        ("123x", K.ID_SUFFIX, ["张三丰"]),
+        ("310021", K.ID_SUFFIX, ["李四"]),
+        ("440305198512310021", K.ID_SUFFIX, ["李四"]),
+        ("张", K.NAME_FRAGMENT, ["张三丰", "张三"]),
+        ("三", K.NAME_FRAGMENT, ["张三丰", "张三"]),
+        ("三丰", K.NAME_FRAGMENT, ["张三丰"]),
+        ("张三丰", K.NAME_FRAGMENT, ["张三丰"]),
+        ("娜娜", K.NAME_FRAGMENT, ["欧阳娜娜"]),
+        ("欧阳娜娜", K.NAME_FRAGMENT, ["欧阳娜娜"]),  # longer than a gram
+        ("阳娜娜", K.NAME_FRAGMENT, ["欧阳娜娜"]),
+        ("zsf", K.PINYIN_INITIALS, ["张三丰"]),
+        ("ZS", K.PINYIN_INITIALS, ["张三", "张三丰"]),  # by (initials, id)
+        ("oynn", K.PINYIN_INITIALS, ["欧阳娜娜"]),
+        ("zhangsan", K.PINYIN_FULL, ["张三", "张三丰"]),
+        ("zhangsanf", K.PINYIN_FULL, ["张三丰"]),
+        ("ouyang", K.PINYIN_FULL, ["欧阳娜娜"]),
+        ("WO20261102000001", K.WORK_ORDER, ["李四"]),
+        ("wo20261102000001", K.WORK_ORDER, ["李四"]),
+        ("C000000101", K.CUSTOMER_NO, ["张三丰"]),
+        ("c000000101", K.CUSTOMER_NO, ["张三丰"]),
+    ],
+)
+def test_every_kind_finds_the_right_customer(
+    db: Database,
+    people: dict[str, int],
+    staff: dict[Role, Actor],
+    query: str,
+    kind: SearchKind,
+    expected: list[str],
+) -> None:
+    page = search_customers(db, actor=staff[Role.AGENT], query=query)
+    assert [hit.id for hit in page.hits] == [people[name] for name in expected]
+    assert {hit.matched_by for hit in page.hits} == {kind}
+    assert page.next_cursor is None
+    assert page.prev_cursor is None
+
+
+@pytest.mark.parametrize(
+    "query", ["13800009999", "5555", "999X", "赵", "张四", "qq", "WO20990101000001", "C999999999"]
+)
+def test_a_query_matching_nobody_gives_an_empty_page(
+    db: Database, people: dict[str, int], staff: dict[Role, Actor], query: str
+) -> None:
+    page = search_customers(db, actor=staff[Role.AGENT], query=query)
+    assert page.hits == ()
+    assert page.kinds == classify_query(query)
+    assert page.next_cursor is None
+    assert page.prev_cursor is None
+
+
+def test_hits_are_masked(db: Database, people: dict[str, int], staff: dict[Role, Actor]) -> None:
+    (hit,) = search_customers(db, actor=staff[Role.AGENT], query="9999").hits
+    assert hit == CustomerHit(
+        id=people["张三"],
+        customer_no=f"C{people['张三']:09d}",
+        name_masked="张*",
+        phone_masked="137****9999",  # the phone that matched, not the primary one
+        id_card_masked="110***********5678",
+        tier="standard",
+        big_customer_class=None,
+        status="active",
+        region="北京市朝阳区",
+        arrears_cents=0,
+        matched_by=K.PHONE_SUFFIX,
+    )
+    (by_name,) = search_customers(db, actor=staff[Role.AGENT], query="张三丰").hits
+    assert by_name.phone_masked == mask_phone("13800001234")  # the primary phone
+    assert by_name.name_masked == mask_name("张三丰") == "张**"
+    assert by_name.id_card_masked == mask_id_card("11010119900101123X")
+    assert "张三丰" not in repr(by_name)
+    assert "13800001234" not in repr(by_name)
+
+
+# --- paging ----------------------------------------------------------------------------------
+
+
+GIVEN = "一二三四五六七八九十百千万亿金木水火土日月星辰山川"
+
+
+def test_paging_a_name_fragment_forward_and_back(db: Database, staff: dict[Role, Actor]) -> None:
+    ids = add_customers(
+        db,
+        [NewCustomer("王" + char, [f"1390000{n:04d}"]) for n, char in enumerate(GIVEN)]
+        + [NewCustomer("李雷", ["13900009998"])],
+    )
+    wang = ids[:-1]
+    forward, backward = all_pages(db, staff[Role.AGENT], "王", limit=10)
+    assert [len(page.hits) for page in forward] == [10, 10, len(wang) - 20]
+    assert ids_of(forward) == sorted(wang)  # every match once, in customer-id order
+    assert [ids_of([page]) for page in backward] == [ids_of([page]) for page in forward]
+    assert forward[0].prev_cursor is None
+    assert backward[0].prev_cursor is None
+    assert forward[-1].next_cursor is None
+
+
+def test_paging_pinyin_across_both_kinds_shows_each_customer_once(
+    db: Database, staff: dict[Role, Actor]
+) -> None:
+    people = (
+        [NewCustomer("王安" + char) for char in "一二三四五六七"]  # initials wax, pinyin wangan…
+        + [NewCustomer("万" + char) for char in "金木水火土日"]  # initials w…, pinyin wan…
+        + [NewCustomer("吴爱" + char) for char in "山川"]  # initials wax, pinyin wuai…
+        + [NewCustomer("李" + char) for char in "金木"]  # neither
+    )
+    ids = add_customers(db, people)
+    keyed = [(name_keys(person.name), cid) for person, cid in zip(people, ids, strict=True)]
+    by_initials = sorted((k.initials, cid) for k, cid in keyed if k.initials.startswith("wa"))
+    seen = {cid for _, cid in by_initials}
+    by_pinyin = sorted(
+        (k.pinyin, cid) for k, cid in keyed if k.pinyin.startswith("wa") and cid not in seen
+    )
+    expected = [cid for _, cid in by_initials] + [cid for _, cid in by_pinyin]
+    assert len(by_initials) == 9
+    assert len(by_pinyin) == 6
+
+    forward, backward = all_pages(db, staff[Role.AGENT], "wa", limit=4)
+    assert ids_of(forward) == expected
+    assert [ids_of([page]) for page in backward] == [ids_of([page]) for page in forward]
+    kinds = [hit.matched_by for page in forward for hit in page.hits]
+    assert kinds == [K.PINYIN_INITIALS] * 9 + [K.PINYIN_FULL] * 6
+    # a page that straddles the two kinds
+    assert {hit.matched_by for hit in forward[2].hits} == {K.PINYIN_INITIALS, K.PINYIN_FULL}
+
+
+def test_short_digit_queries_and_a_4_digit_tail(db: Database, staff: dict[Role, Actor]) -> None:
+    people = [
+        NewCustomer("甲", ["13800001234"], id_card="110101199001010000"),
+        NewCustomer("乙", ["13800002000"], id_card="110101199001021234"),
+        NewCustomer("丙", ["13800003000"], id_card="110101199001030000"),
+    ]
+    ids = add_customers(db, people)
+    agent = staff[Role.AGENT]
+    assert search_customers(db, actor=agent, query="234").hits == ()  # 3 digits mean nothing
+    hits = search_customers(db, actor=agent, query="1234").hits
+    assert [(hit.id, hit.matched_by) for hit in hits] == [
+        (ids[0], K.PHONE_SUFFIX),
+        (ids[1], K.ID_SUFFIX),
+    ]
+
+
+def test_paging_phone_then_id_tails_shows_each_customer_once(
+    db: Database, staff: dict[Role, Actor]
+) -> None:
+    query = "0077"
+    people = [
+        NewCustomer(f"甲{n}", [f"138{n:04d}0077"], f"1101011990{n:04d}1000") for n in range(7)
+    ]
+    people += [
+        NewCustomer(f"乙{n}", [f"139{n:04d}1100"], f"1101011990{n:04d}0077") for n in range(6)
+    ]
+    people += [
+        NewCustomer("丙", ["13899990077"], "110101199099990077"),  # phone and ID tails
+        NewCustomer("丁", ["13799990077", "13699990077"], "110101199099991111"),  # two phones
+        NewCustomer("戊", ["13599991111"], "110101199099992222"),  # neither
+    ]
+    ids = add_customers(db, people)
+    pairs = list(zip(people, ids, strict=True))
+    phone_matches = sorted(
+        (min(reverse(p) for p in person.phones if p.endswith(query)), cid)
+        for person, cid in pairs
+        if any(p.endswith(query) for p in person.phones)
+    )
+    seen = {cid for _, cid in phone_matches}
+    id_matches = sorted(
+        (reverse(person.id_card), cid)
+        for person, cid in pairs
+        if person.id_card.endswith(query) and cid not in seen
+    )
+    expected = [cid for _, cid in phone_matches] + [cid for _, cid in id_matches]
+    assert (len(phone_matches), len(id_matches)) == (9, 6)
+
+    forward, backward = all_pages(db, staff[Role.AGENT], query, limit=4)
+    assert [len(page.hits) for page in forward] == [4, 4, 4, 3]
+    assert ids_of(forward) == expected
+    assert [ids_of([page]) for page in backward] == [ids_of([page]) for page in forward]
+    hits = [hit for page in forward for hit in page.hits]
+    assert [hit.matched_by for hit in hits] == [K.PHONE_SUFFIX] * 9 + [K.ID_SUFFIX] * 6
+    ding = next(hit for hit in hits if hit.id == ids[-2])
+    assert ding.phone_masked == mask_phone("13699990077")  # its first phone in stream order
+    assert ids[-1] not in ids_of(forward)
+
+
+def test_cursors_are_checked(
+    db: Database, people: dict[str, int], staff: dict[Role, Actor]
+) -> None:
+    agent = staff[Role.AGENT]
+    first = search_customers(db, actor=agent, query="张", limit=1)
+    assert first.next_cursor is not None
+    with pytest.raises(InvalidInput) as error:
+        search_customers(db, actor=agent, query="三", after=first.next_cursor, limit=1)
+    assert error.value.field == "cursor"
+    for bad in ["", "nonsense", "W1tdXQ", first.next_cursor[:-2]]:
+        with pytest.raises(InvalidInput):
+            search_customers(db, actor=agent, query="张", after=bad, limit=1)
+    with pytest.raises(InvalidInput):
+        search_customers(
+            db, actor=agent, query="张", after=first.next_cursor, before=first.next_cursor
+        )
+    for limit in (0, MAX_LIMIT + 1):
+        with pytest.raises(InvalidInput) as error:
+            search_customers(db, actor=agent, query="张", limit=limit)
+        assert error.value.field == "limit"
+    assert len(search_customers(db, actor=agent, query="张", limit=MAX_LIMIT).hits) == 2
+
+
+# --- permissions and queries that mean nothing --------------------------------------------------
+
+
+def test_a_handler_may_not_search(db: Database, staff: dict[Role, Actor]) -> None:
+    with pytest.raises(PermissionDenied):
+        search_customers(db, actor=staff[Role.HANDLER], query="张")
+    with pytest.raises(PermissionDenied):
+        search_customers(db, actor=staff[Role.ADMIN], query="")
+
+
+@pytest.mark.parametrize("role", [Role.AGENT, Role.LEAD, Role.COMPLAINT_LEAD, Role.SUPERVISOR])
+def test_the_floor_may_search(
+    db: Database, people: dict[str, int], staff: dict[Role, Actor], role: Role
+) -> None:
+    assert [hit.id for hit in search_customers(db, actor=staff[role], query="李").hits] == [
+        people["李四"]
+    ]
+
+
+@pytest.fixture
+def statements(db: Database) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def _record(_conn: Connection, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", _record)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", _record)
+
+
+@pytest.mark.parametrize("query", ["", "   ", "z", "7", "123", "%%", "张3", "ab!cd"])
+def test_a_query_that_means_nothing_reads_no_table(
+    db: Database,
+    people: dict[str, int],
+    staff: dict[Role, Actor],
+    statements: list[str],
+    query: str,
+) -> None:
+    page = search_customers(db, actor=staff[Role.AGENT], query=query)
+    assert page == SearchPage(query, (), (), None, None)
+    assert not [s for s in statements if re.search(r"\bFROM\b", s, re.IGNORECASE)]
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(query=st.text(max_size=24))
+def test_search_never_fails_on_any_text(
+    db: Database, people: dict[str, int], staff: dict[Role, Actor], query: str
+) -> None:
+    page = search_customers(db, actor=staff[Role.AGENT], query=query, limit=3)
+    assert page.kinds == classify_query(query)
+    assert len(page.hits) <= 3
+
+
+# --- the plans: index order, no sort of the whole match set -----------------------------------
+
+RANGE_QUERIES = {
+    "1234": ("ix_customer_phone_rev", "ix_customer_phone_rev_c"),
+    "123X": ("ix_customer_id_card_rev", "ix_customer_id_card_rev_c"),
+    "zsf": ("ix_customer_name_initials", "ix_customer_name_initials_c"),
+    "zhangsan": ("ix_customer_name_pinyin", "ix_customer_name_pinyin_c"),
+    "张": ("VIRTUAL TABLE", "customer_name_gram_pkey"),  # FTS5 over customer_fts
+    "张三": ("VIRTUAL TABLE", "customer_name_gram_pkey"),
+}
+
+
+@pytest.mark.parametrize("query", list(RANGE_QUERIES))
+def test_each_stream_reads_its_index_in_order(
+    db: Database,
+    people: dict[str, int],
+    staff: dict[Role, Actor],
+    statements: list[str],
+    query: str,
+) -> None:
+    """The first stream's query is served by its index, already sorted (no sort step), so a
+    page stops after ``limit`` rows whatever the number of matches."""
+    search_customers(db, actor=staff[Role.AGENT], query=query)
+    first = next(s for s in statements if "ORDER BY" in s and "LIMIT" in s)
+    sqlite_index, pg_index = RANGE_QUERIES[query]
+    captured: dict[str, object] = {}
+
+    def _params(
+        _conn: Connection, _cursor: object, statement: str, params: object, *_: object
+    ) -> None:
+        if statement == first:
+            captured["params"] = params
+
+    event.listen(db.engine, "before_cursor_execute", _params)
+    try:
+        search_customers(db, actor=staff[Role.AGENT], query=query)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", _params)
+    with db.engine.connect() as connection:
+        if db.is_sqlite:
+            plan = " | ".join(
+                str(row[-1])
+                for row in connection.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN " + first,
+                    captured["params"],  # type: ignore[arg-type]
+                )
+            )
+            assert sqlite_index in plan, plan
+            assert "TEMP B-TREE" not in plan, plan
+        else:
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            connection.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+            plan = " | ".join(
+                str(row[0])
+                for row in connection.exec_driver_sql(
+                    "EXPLAIN " + first,
+                    captured["params"],  # type: ignore[arg-type]
+                )
+            )
+            assert pg_index in plan, plan
+            assert "Sort" not in plan.split("->")[1], plan  # the index delivers the order
+            assert 'COLLATE "C"' in first or "customer_name_gram" in first
+
+
+def test_postgres_ranges_compare_bytes(pg_db: Database) -> None:
+    """Under a language collation a prefix range is not contiguous; our columns are compared
+    with COLLATE "C", where it is, and where U+10FFFF sorts after every character."""
+    with pg_db.engine.connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT 'zs' COLLATE \"C\" < 'zsa' COLLATE \"C\", "
+                "'zsa' COLLATE \"C\" < ('zs' || chr(1114111)) COLLATE \"C\", "
+                "'zt' COLLATE \"C\" > ('zs' || chr(1114111)) COLLATE \"C\""
+            )
+        ).one()
+    assert tuple(row) == (True, True, True)
+
+
+# --- migration 0002 --------------------------------------------------------------------------
+
+
+def test_migration_0002_backfills_and_keeps_name_grams(
+    db: Database, staff: dict[Role, Actor]
+) -> None:
+    ids = add_customers(db, [NewCustomer("赵钱孙"), NewCustomer("钱多多")])
+    migrations.downgrade(db, "0001")
+    try:
+        migrations.upgrade(db)
+        hits = search_customers(db, actor=staff[Role.AGENT], query="钱").hits
+        assert [hit.id for hit in hits] == ids
+        with db.session(write=True) as session:  # a rename moves the name's grams
+            session.execute(
+                text(
+                    "UPDATE customer SET name = '孙悟空', name_spaced = '孙 悟 空' WHERE id = :id"
+                ),
+                {"id": ids[1]},
+            )
+        assert [
+            h.id for h in search_customers(db, actor=staff[Role.AGENT], query="钱").hits
+        ] == ids[:1]
+        assert [
+            h.id for h in search_customers(db, actor=staff[Role.AGENT], query="悟空").hits
+        ] == ids[1:]
+        with db.session(write=True) as session:  # a removed customer leaves no grams behind
+            session.execute(text("DELETE FROM customer WHERE id = :id"), {"id": ids[0]})
+        assert search_customers(db, actor=staff[Role.AGENT], query="赵").hits == ()
+    finally:
+        migrations.upgrade(db)
+    assert migrations.is_current(db)
+
+
+def test_birthday_and_other_columns_do_not_disturb_search(
+    db: Database, staff: dict[Role, Actor]
+) -> None:
+    (cid,) = add_customers(
+        db, [NewCustomer("周杰", ["13512345678"], extra={"birthday": date(1990, 1, 18)})]
+    )
+    assert [h.id for h in search_customers(db, actor=staff[Role.AGENT], query="zj").hits] == [cid]
