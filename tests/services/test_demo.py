@@ -8,7 +8,7 @@ import re
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,12 @@ import sqlalchemy as sa
 from desk.clock import FixedClock
 from desk.rules.calendar import calendars_from_policy
 from desk.rules.clocks import TimelineEvent, work_order_clocks
+from desk.rules.ladder import (
+    complaints_in_window,
+    due_ladder_events,
+    next_ladder_instant,
+    snapshot_from_history,
+)
 from desk.rules.names import name_keys, reverse
 from desk.rules.policy import load_policy
 from desk.rules.vocab import (
@@ -29,6 +35,7 @@ from desk.rules.vocab import (
     Priority,
     RequestType,
     Role,
+    WorkOrderSource,
     WorkOrderStatus,
 )
 from desk.services import migrations, setup, users
@@ -305,7 +312,7 @@ def test_work_orders_in_every_state_and_every_special_case(demo_db: Database) ->
 def test_every_history_is_consistent(demo_db: Database) -> None:
     orders = {order["id"]: order for order in _orders(demo_db)}
     events = _events(demo_db)
-    key = re.compile(r"(warning|breach|reminder|escalation_proposed|escalation_confirmed)"
+    key = re.compile(r"major|(warning|breach|reminder|escalation)"
                      r":(dispatch|reply|resolution|callback):c\d")
     for order_id, order in orders.items():
         history = events[order_id]
@@ -367,6 +374,47 @@ def test_due_instants_are_those_the_clock_rules_compute(demo_db: Database) -> No
             assert bool(breached) == clock.breached, (order["number"], kind)
         checked += 1
     assert checked > 20
+
+
+def test_the_sweep_finds_nothing_due_and_knows_when_to_look_again(demo_db: Database) -> None:
+    """The demo is swept up to now: the ladder rules find no step missing, and each open
+    order's ``ladder_next_at`` is the rules' next instant (rounded up to the second)."""
+    policy = load_policy()
+    calendars = calendars_from_policy(policy)
+    events = _events(demo_db)
+    complaints: dict[int, list[datetime]] = defaultdict(list)
+    orders = _orders(demo_db)
+    for order in orders:
+        if order["category"] == "complaint" and order["customer_id"] is not None:
+            complaints[order["customer_id"]].append(_instant(order["created_at"]))  # type: ignore[arg-type]
+    for order in orders:
+        history = events[order["id"]]
+        created = _instant(order["created_at"])
+        assert created is not None
+        in_window = complaints_in_window(complaints.get(order["customer_id"], []), created,
+                                         policy) if order["category"] == "complaint" else 1
+        snapshot = snapshot_from_history(
+            work_order_id=order["id"],
+            category=RequestType(order["category"]),
+            priority=Priority(order["priority"]),
+            channel=Channel(order["channel"]),
+            status=WorkOrderStatus(order["status"]),
+            source=WorkOrderSource(order["source"]),
+            is_major=bool(order["is_major"]),
+            department_id=order["department_id"],
+            department_kind=DepartmentKind(order["department_kind"]),
+            events=[TimelineEvent(_instant(e["at"]), EventKind(e["kind"])) for e in history],  # type: ignore[arg-type]
+            now=T0,
+            policy=policy,
+            calendars=calendars,
+            customer_complaints_in_window=max(1, in_window),
+        )
+        keys = {event["ladder_key"] for event in history if event["ladder_key"]}
+        assert due_ladder_events(snapshot, keys, T0, policy, calendars) == [], order["number"]
+        expected = next_ladder_instant(snapshot, keys, T0, policy, calendars)
+        if expected is not None and expected.microsecond:
+            expected = expected.replace(microsecond=0) + timedelta(seconds=1)
+        assert _instant(order["ladder_next_at"]) == expected, order["number"]
 
 
 def test_callbacks_of_every_purpose(demo_db: Database) -> None:

@@ -129,10 +129,11 @@ def build_demo(
         steps.run("showcase contacts", "contact",
                   lambda: scenarios.write_scenario_contacts(w, maker, showcase))
         writer = WorkOrderWriter(w)
-        plans = (
+        plans = sorted(
             plans_from_seeds(maker.seeds)
             + [scenario.plan for scenario in showcase]
-            + backlog_plans(w, params.backlog)
+            + backlog_plans(w, params.backlog),
+            key=lambda plan: plan.created_s,
         )
         steps.run("work orders and their events", "work_order",
                   lambda: _work_orders(w, writer, plans))

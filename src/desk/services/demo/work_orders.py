@@ -26,6 +26,7 @@ from typing import Any
 
 from desk.rules.calendar import BusinessCalendar, calendars_from_policy
 from desk.rules.clocks import callback_window_opens, clock_budgets, warning_budget
+from desk.rules.ladder import MAJOR_KEY, ladder_key, major_source
 from desk.rules.policy import CallbackRule
 from desk.rules.vocab import (
     CallbackPurpose,
@@ -118,7 +119,7 @@ WORK_ORDER_COLUMNS = (
     "status", "waiting_reason", "waiting_since", "cycle", "escalation_level", "redispatch_count",
     "callback_attempts", "satisfaction", "dispatch_due", "reply_due", "resolution_due",
     "callback_due", "created_by", "created_at", "dispatched_at", "replied_at", "closed_at",
-    "updated_at", "updated_by", "version",
+    "updated_at", "updated_by", "version", "ladder_next_at",
 )
 EVENT_COLUMNS = (
     "id", "work_order_id", "at", "actor_id", "kind", "from_status", "to_status",
@@ -128,11 +129,6 @@ CALLBACK_COLUMNS = (
     "customer_id", "work_order_id", "kind", "purpose", "due_at", "owner_id", "status",
     "attempts", "last_attempt_at", "result", "satisfaction", "created_at",
 )
-
-
-def ladder_key(kind: EventKind, clock: ClockKind, cycle: int) -> str:
-    """The idempotency key of a ladder event: one per kind, clock and reopen cycle."""
-    return f"{kind.value}:{clock.value}:c{cycle}"
 
 
 @dataclass
@@ -180,6 +176,7 @@ class _ClockState:
     __slots__ = (
         "breached", "budget", "calendar", "due", "due_cycle", "last_end", "since",
         "since_cycle", "started", "used", "warn", "warn_budget", "warn_cycle", "warn_reached",
+        "awaiting", "running",
     )
 
     def __init__(self, calendar: BusinessCalendar, budget: int, warn_budget: int) -> None:
@@ -197,6 +194,8 @@ class _ClockState:
         self.warn_cycle = 0
         self.warn_reached = False
         self.breached = False
+        self.awaiting = False  # running or paused at now
+        self.running = False
 
     def run(self, start: int, end: int, cycle: int, *, open_run: bool) -> None:
         """Count one run, as :func:`desk.rules.clocks.measure_clock` does."""
@@ -346,8 +345,8 @@ class Simulator:
         ]
         if plan.major is not None:
             timeline.append(
-                _Event(t0 + 30, None, _E_MAJOR_FLAGGED, reason=_MAJOR_REASON[plan.major],
-                       data={"source": plan.major.value})
+                _Event(min(t0 + 30, now), None, _E_MAJOR_FLAGGED, key=MAJOR_KEY,
+                       reason=_MAJOR_REASON[plan.major], data={"source": plan.major.value})
             )
         stall = plan.stall
         redispatch = plan.redispatch if plan.redispatch is not None else r() < 0.07
@@ -478,8 +477,9 @@ class Simulator:
         events = timeline + self.ladder(clocks)
         escalation, department = self.chase(plan, clocks, timeline, events, department)
         events.sort(key=lambda event: event.at)
+        next_at = self.next_ladder(plan, status, clocks, events, department)
         return self.result(work_order_id, plan, priority, department, escalation, clocks,
-                           timeline, events, status, satisfaction, attempts)
+                           timeline, events, status, satisfaction, attempts, next_at)
 
     def _budgets_of(
         self, budgets: Any, department: int
@@ -565,6 +565,8 @@ class Simulator:
             state = clocks[index]
             if not state.started:
                 continue
+            state.running = state.since is not None
+            state.awaiting = state.running or (active[index] and paused)
             if state.since is not None:
                 state.run(state.since, now_us, state.since_cycle, open_run=True)
             if state.breached:
@@ -597,6 +599,47 @@ class Simulator:
                 )
         return events
 
+    def next_ladder(
+        self,
+        plan: Plan,
+        status: WorkOrderStatus,
+        clocks: list[_ClockState],
+        events: Sequence[_Event],
+        department: int,
+    ) -> int | None:
+        """When the ladder can next bring something new (seconds), as
+        :func:`desk.rules.ladder.next_ladder_instant` says: the sweep's work list."""
+        known = {event.key for event in events if event.key is not None}
+        now_us = self.now * US
+        candidates: list[int] = []
+
+        def consider(instant: int, key: str) -> None:
+            if instant > now_us and key not in known:
+                candidates.append(instant)
+
+        chase = self.policy.chase
+        chased = plan.category in chase.categories and status is not _S_CLOSED
+        for index, state in enumerate(clocks):
+            if not state.awaiting or state.due is None:
+                continue
+            kind = CLOCKS[index]
+            running = state.running and not state.breached
+            if running:
+                if state.warn is not None and state.warn < state.due:
+                    consider(state.warn, ladder_key(_E_WARNING, kind, state.warn_cycle))
+                consider(state.due, ladder_key(_E_BREACH, kind, state.due_cycle))
+            if index == 1 and chased and (running or state.breached):
+                consider(
+                    state.due + chase.reminder_after_minutes * 60 * US,
+                    ladder_key(_E_REMINDER, _K_REPLY, state.due_cycle),
+                )
+                calendar = self.calendar(_K_REPLY, department)
+                consider(
+                    calendar.add_business_us(state.due, chase.escalation_grace * 60 * US),
+                    ladder_key(_E_ESCALATION_PROPOSED, _K_REPLY, state.due_cycle),
+                )
+        return -(-min(candidates) // US) if candidates else None
+
     def chase(
         self,
         plan: Plan,
@@ -618,11 +661,11 @@ class Simulator:
         settled = min(now, replied) if replied is not None else now
         cycle = reply.due_cycle
         level = 0
-        remind_at = breach + chase.reminder_after_minutes * 60 + int(
-            r() * chase.reminder_within_minutes * 60 * 0.8
-        )
-        if remind_at > settled:
+        due = breach + chase.reminder_after_minutes * 60
+        if due > settled:
             return level, department
+        remind_at = min(due + int(r() * 300), settled)  # the sweep's next round
+
         chaser = self.complaint_leads[int(r() * len(self.complaint_leads))]
         events.append(
             _Event(remind_at, chaser, _E_REMINDER, clock=_K_REPLY,
@@ -635,6 +678,7 @@ class Simulator:
         proposed = self.add_business(cal, breach, chase.escalation_grace)
         if proposed > settled:
             return level, department
+        proposed = min(proposed + int(r() * 300), settled)
         events.append(
             _Event(proposed, None, _E_ESCALATION_PROPOSED, clock=_K_REPLY,
                    department=self.hq,
@@ -648,7 +692,6 @@ class Simulator:
         events.append(
             _Event(confirmed, chaser, _E_ESCALATION_CONFIRMED, clock=_K_REPLY,
                    department=self.hq,
-                   key=ladder_key(_E_ESCALATION_CONFIRMED, _K_REPLY, cycle),
                    reason="分公司无法解决,升级至省公司处理")
         )
         return 3, self.hq
@@ -666,6 +709,7 @@ class Simulator:
         status: WorkOrderStatus,
         satisfaction: int | None,
         attempts: int,
+        next_at: int | None,
     ) -> _Result:
         w, stamps = self.w, self.w.stamps
         dispatched = replied = closed = accepted = waiting = None
@@ -721,7 +765,7 @@ class Simulator:
             satisfaction if status is _S_CLOSED else None,
             dues[0], dues[1], dues[2], dues[3], plan.created_by, stamps(plan.created_s),
             stamps.maybe(dispatched), stamps.maybe(replied), stamps.maybe(closed),
-            stamps(final.at), final.actor, actors,
+            stamps(final.at), final.actor, actors, stamps.maybe(next_at),
         )
         callback = None
         if (status is _S_CALLBACK or status is _S_CLOSED) and customer >= 0:
@@ -803,13 +847,28 @@ class WorkOrderWriter:
         self.closed_major: list[tuple[int, int]] = []  # (customer index, closed at)
         self.recent_closed_complaints: list[tuple[int, int]] = []
         self._json: dict[tuple[tuple[str, Any], ...], str] = {}
+        self.complaints: dict[int, list[int]] = {}
         self.created_by_shift: dict[int, int] = {}
         self.closed_by_shift: dict[int, int] = {}
+
+    def flag_repeat_complainer(self, plan: Plan) -> None:
+        """A customer's N-th complaint within the policy's window is a major complaint
+        (:func:`desk.rules.ladder.major_source`); plans come in order of creation."""
+        if plan.category is not RequestType.COMPLAINT or plan.customer < 0:
+            return
+        policy = self.w.policy
+        earlier = self.complaints.setdefault(plan.customer, [])
+        since = plan.created_s - policy.major.repeat_complaint_window_days * DAY
+        count = 1 + sum(1 for at in earlier if since < at <= plan.created_s)
+        earlier.append(plan.created_s)
+        if plan.major is None:
+            plan.major = major_source(plan.category, plan.source, count, policy)
 
     def rows(self, plans: Sequence[Plan]) -> Iterator[Row]:
         w = self.w
         stamps, values = w.stamps, _VALUES
         for plan in plans:
+            self.flag_repeat_complainer(plan)
             work_order_id = w.next_work_order_id
             w.next_work_order_id += 1
             result = self.simulator.simulate(work_order_id, plan)
