@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from textual import events
 from textual.widgets import Input, Static
 
 from desk.clock import FixedClock
@@ -136,3 +137,20 @@ async def test_enter_with_an_empty_password_asks_for_it_and_tries_nothing(
         assert app.focused is app.screen.query_one("#password", Input)
         assert _message(app) == "Enter your password."
     assert audit_rows(sqlite_db, "login.") == []
+
+
+async def test_keys_typed_ahead_in_one_burst_land_in_the_right_fields(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    """A person who types login, Enter, password, Enter before the screen catches up (or
+    before it is even painted) is signed in, not left with everything in the login field."""
+    add_staff(sqlite_db, "agent1")
+    app = make_app(sqlite_db, clock)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        burst = [*"agent1", "enter", *PASSWORD, "enter"]
+        for key in burst:  # posted all at once, without waiting for the app between keys
+            app.post_message(events.Key(key, None if key == "enter" else key))
+        await settle(pilot)
+        assert app.signed_in is not None
+        assert app.signed_in.actor.login == "agent1"

@@ -102,11 +102,28 @@ class LoginScreen(DeskScreen):
     # --- input ---------------------------------------------------------------------------
 
     def action_submit(self) -> None:
+        """Enter, as it arrives: focus moves at once (keys typed ahead follow it), the check
+        waits until the keys already sent to the field have landed in it."""
         login = self.query_one("#login", Input)
         password = self.query_one("#password", Input)
-        if not login.value.strip():
-            self.set_focus(login)
-            self._say(_("login.need_login"))
+        if self.focused is not password and not password.value:
+            self.set_focus(password)
+            login.call_later(self._check_login)
+            return
+        field = password if self.focused is password else login
+        field.call_later(self._check_and_submit)
+
+    def _check_login(self) -> bool:
+        login = self.query_one("#login", Input)
+        if login.value.strip():
+            return True
+        self.set_focus(login)
+        self._say(_("login.need_login"))
+        return False
+
+    def _check_and_submit(self) -> None:
+        password = self.query_one("#password", Input)
+        if not self._check_login():
             return
         if not password.value:
             if self.focused is password:
