@@ -85,7 +85,7 @@ def _pg_url(worker_id: str) -> Iterator[str]:
     if base is None:
         pytest.skip("PostgreSQL tests turned off (DESK_TEST_PG=off)")
     url = make_url(normalise_url(base))
-    name = f"desk_test_{worker_id}"
+    name = f"desk_test_{worker_id}_{os.getpid()}"
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
