@@ -2,8 +2,8 @@
 
 A lease is one row of ``job_lease`` (name, holder, acquired_at, expires_at). Taking it is a
 single conditional upsert: the row is inserted when there is none, or taken over only where
-the current lease has expired; the statement's row count (1 or 0) decides, so two terminals
-racing for it cannot both win, on SQLite or on PostgreSQL. A holder renews its lease while it
+the current lease has expired; whether the statement wrote a row (its ``RETURNING``) decides,
+so two terminals racing for it cannot both win, on SQLite or on PostgreSQL. A holder renews its lease while it
 works (each renewal names the holder, so a holder that lost the lease finds out) and releases
 it when done; a holder that died loses it when it expires. Times come from the database's
 clock, never from the instant a job works *for* (``desk sweep --now``).
@@ -72,7 +72,9 @@ def try_acquire(
         },
         where=_TABLE.c.expires_at <= now,
     )
-    return bool(connection.execute(statement).rowcount == 1)
+    # RETURNING, not the row count: the PostgreSQL driver reports no count for this insert.
+    taken = connection.execute(statement.returning(_TABLE.c.holder)).first()
+    return taken is not None
 
 
 def renew(connection: Connection, *, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
