@@ -47,8 +47,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--customers", type=int, required=True, help="customers in the dataset")
     parser.add_argument("--days", type=int, default=90, help="days of history (default 90)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    parser.add_argument("--backlog", type=int, default=0,
-                        help="extra open work orders, many overdue (for the sweep)")
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=0,
+        help="extra open work orders, many overdue (for the sweep)",
+    )
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/<UTC>.json)")
     parser.add_argument("--only", help="comma-separated topics (figure modules) to run")
     parser.add_argument("--keep", type=Path, help="build the dataset in DIR and keep it")
@@ -58,8 +62,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         wanted = [topic.strip() for topic in args.only.split(",") if topic.strip()]
         unknown = [topic for topic in wanted if topic not in known]
         if unknown:
-            parser.error(f"--only: no figure module {', '.join(unknown)} "
-                         f"(known: {', '.join(known)})")
+            parser.error(
+                f"--only: no figure module {', '.join(unknown)} (known: {', '.join(known)})"
+            )
         args.topics = wanted
     else:
         args.topics = known
@@ -80,8 +85,11 @@ def build(directory: Path, args: argparse.Namespace) -> BenchContext:
         if leftover.exists():
             leftover.unlink()
     db = Database.from_url(f"sqlite:///{path}")
-    print(f"building {params.customers:,} customers, {params.days} days, seed {params.seed} "
-          f"in {path}", flush=True)
+    print(
+        f"building {params.customers:,} customers, {params.days} days, seed {params.seed} "
+        f"in {path}",
+        flush=True,
+    )
 
     def progress(step: str, rows: int, seconds: float) -> None:
         print(f"  {step:<42} {rows:>11,} rows {seconds:8.2f} s", flush=True)
@@ -97,8 +105,11 @@ def build(directory: Path, args: argparse.Namespace) -> BenchContext:
         customers=params.customers,
         days=params.days,
         seed=params.seed,
-        extra={"demo_build_seconds": seconds, "demo_rows": dict(summary.rows),
-               "backlog": params.backlog},
+        extra={
+            "demo_build_seconds": seconds,
+            "demo_rows": dict(summary.rows),
+            "backlog": params.backlog,
+        },
     )
 
 
@@ -114,8 +125,7 @@ def measure(ctx: BenchContext, wanted: Sequence[str]) -> tuple[list[Figure], lis
             failures.append(topic)
             print(f"{topic}: FAILED\n{traceback.format_exc()}", file=sys.stderr, flush=True)
             continue
-        print(f"{topic}: {len(found)} figures in {time.perf_counter() - started:.1f} s",
-              flush=True)
+        print(f"{topic}: {len(found)} figures in {time.perf_counter() - started:.1f} s", flush=True)
         figures.extend(found)
     return figures, failures
 
@@ -194,8 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps(
-            {"run": facts, "figures": [figure.as_dict() for figure in figures],
-             "failed_topics": failures},
+            {
+                "run": facts,
+                "figures": [figure.as_dict() for figure in figures],
+                "failed_topics": failures,
+            },
             ensure_ascii=False,
             indent=2,
         ),

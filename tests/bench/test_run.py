@@ -13,15 +13,30 @@ ROOT = Path(__file__).resolve().parents[2]
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), *args],
-        capture_output=True, text=True, cwd=cwd, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        check=False,
     )
 
 
 def test_runs_the_foundation_figures_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "result.json"
     keep = tmp_path / "data"
-    result = _run("--customers", "2000", "--days", "5", "--only", "foundation",
-                  "--out", str(out), "--keep", str(keep), cwd=tmp_path)
+    result = _run(
+        "--customers",
+        "2000",
+        "--days",
+        "5",
+        "--only",
+        "foundation",
+        "--out",
+        str(out),
+        "--keep",
+        str(keep),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text(encoding="utf-8"))
     figures = {figure["name"]: figure for figure in data["figures"]}

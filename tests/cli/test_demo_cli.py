@@ -103,9 +103,7 @@ def test_refuses_an_in_memory_database() -> None:
     assert "--db" in result.output
 
 
-def test_launches_the_console_on_the_demo(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_launches_the_console_on_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     launched: list[State] = []
     monkeypatch.setattr("desk.cli.console.launch", launched.append)
     url = f"sqlite:///{tmp_path / 'demo.db'}"

@@ -127,8 +127,9 @@ def test_id_check_character_follows_iso_7064() -> None:
 
 
 def test_phones_are_unique_valid_mobiles_with_reversed_keys(demo_db: Database) -> None:
-    rows = _rows(demo_db, "SELECT phone, phone_rev, kind, is_primary, customer_id "
-                          "FROM customer_phone")
+    rows = _rows(
+        demo_db, "SELECT phone, phone_rev, kind, is_primary, customer_id FROM customer_phone"
+    )
     phones = [row[0] for row in rows]
     assert len(phones) == len(set(phones))
     primaries = [row for row in rows if row[3]]
@@ -162,24 +163,37 @@ def test_full_text_search_finds_a_customer_by_one_character(demo_db: Database) -
     if demo_db.is_sqlite:
         sql = """SELECT rowid FROM customer_fts WHERE customer_fts MATCH '"张"'"""
     else:
-        sql = ("SELECT id FROM customer WHERE to_tsvector('simple', name_spaced) "
-               "@@ phraseto_tsquery('simple', '张')")
+        sql = (
+            "SELECT id FROM customer WHERE to_tsvector('simple', name_spaced) "
+            "@@ phraseto_tsquery('simple', '张')"
+        )
     assert {row[0] for row in _rows(demo_db, sql)} == like
 
 
 def test_customers_have_tiers_members_big_customers_and_arrears(demo_db: Database) -> None:
     tiers = {row[0] for row in _rows(demo_db, "SELECT DISTINCT tier FROM customer")}
     assert tiers == {"standard", "silver", "gold", "platinum", "diamond"}
-    big = _rows(demo_db, "SELECT big_customer_class, account_manager_name, "
-                         "account_manager_phone FROM customer WHERE big_customer_class IS NOT NULL")
+    big = _rows(
+        demo_db,
+        "SELECT big_customer_class, account_manager_name, "
+        "account_manager_phone FROM customer WHERE big_customer_class IS NOT NULL",
+    )
     assert big
     assert all(manager and phone for _, manager, phone in big)
-    assert _scalar(demo_db, "SELECT COUNT(*) FROM customer WHERE is_member = TRUE "
-                            "AND member_since IS NOT NULL") > 0
+    assert (
+        _scalar(
+            demo_db,
+            "SELECT COUNT(*) FROM customer WHERE is_member = TRUE AND member_since IS NOT NULL",
+        )
+        > 0
+    )
     statuses = {row[0] for row in _rows(demo_db, "SELECT DISTINCT status FROM customer")}
     assert statuses == {"active", "suspended", "closed"}
-    churned = _scalar(demo_db, "SELECT COUNT(*) FROM customer WHERE last_activity_at < :cut",
-                      cut=T0.replace(month=T0.month - 2))
+    churned = _scalar(
+        demo_db,
+        "SELECT COUNT(*) FROM customer WHERE last_activity_at < :cut",
+        cut=T0.replace(month=T0.month - 2),
+    )
     assert 0 < churned < PARAMS.customers * 0.4
 
 
@@ -204,8 +218,9 @@ def test_arrears_equal_the_overdue_unpaid_bills(demo_db: Database) -> None:
 
 
 def test_service_password_is_derivable_for_testers(demo_db: Database) -> None:
-    rows = _rows(demo_db, "SELECT customer_no, service_password_hash FROM customer "
-                          "ORDER BY id LIMIT 40")
+    rows = _rows(
+        demo_db, "SELECT customer_no, service_password_hash FROM customer ORDER BY id LIMIT 40"
+    )
     with_password = [(no, digest) for no, digest in rows if digest]
     assert with_password
     for number, digest in with_password[:3]:
@@ -248,8 +263,11 @@ def test_departments_and_calendars(demo_db: Database) -> None:
 
 
 def test_contacts_follow_the_day_and_end_in_every_outcome(demo_db: Database) -> None:
-    rows = _rows(demo_db, "SELECT offered_at, answered_at, ended_at, channel, outcome, "
-                          "satisfaction, shift_id, agent_id FROM contact")
+    rows = _rows(
+        demo_db,
+        "SELECT offered_at, answered_at, ended_at, channel, outcome, "
+        "satisfaction, shift_id, agent_id FROM contact",
+    )
     assert len(rows) > PARAMS.days * 20
     hours = Counter((_instant(row[0]).hour + 8) % 24 for row in rows)  # type: ignore[union-attr]
     assert hours[10] + hours[15] > 4 * (hours[3] + hours[4])
@@ -257,8 +275,11 @@ def test_contacts_follow_the_day_and_end_in_every_outcome(demo_db: Database) -> 
     assert {"settled", "work_order", "abandoned", "refused"} <= outcomes
     channels = {row[3] for row in rows}
     assert {Channel.PHONE.value, Channel.VIP_LINE.value, Channel.WECHAT.value} <= channels
-    short = [row for row in rows if row[4] == "abandoned"
-             and (_instant(row[2]) - _instant(row[0])).total_seconds() < 5]  # type: ignore[operator]
+    short = [
+        row
+        for row in rows
+        if row[4] == "abandoned" and (_instant(row[2]) - _instant(row[0])).total_seconds() < 5
+    ]  # type: ignore[operator]
     assert short
     for offered, answered, ended, _channel, outcome, _sat, shift, agent in rows:
         assert shift is not None
@@ -275,18 +296,23 @@ def test_contacts_follow_the_day_and_end_in_every_outcome(demo_db: Database) -> 
 
 def _orders(db: Database) -> list[dict[str, Any]]:
     with db.engine.connect() as connection:
-        return [dict(row._mapping) for row in connection.execute(sa.text(
-            "SELECT w.*, d.kind AS department_kind FROM work_order w "
-            "LEFT JOIN department d ON d.id = w.department_id ORDER BY w.id"
-        ))]
+        return [
+            dict(row._mapping)
+            for row in connection.execute(
+                sa.text(
+                    "SELECT w.*, d.kind AS department_kind FROM work_order w "
+                    "LEFT JOIN department d ON d.id = w.department_id ORDER BY w.id"
+                )
+            )
+        ]
 
 
 def _events(db: Database) -> dict[int, list[dict[str, Any]]]:
     by_order: dict[int, list[dict[str, Any]]] = defaultdict(list)
     with db.engine.connect() as connection:
-        for row in connection.execute(sa.text(
-            "SELECT * FROM work_order_event ORDER BY work_order_id, at, id"
-        )):
+        for row in connection.execute(
+            sa.text("SELECT * FROM work_order_event ORDER BY work_order_id, at, id")
+        ):
             by_order[row.work_order_id].append(dict(row._mapping))
     return by_order
 
@@ -295,13 +321,19 @@ def test_work_orders_in_every_state_and_every_special_case(demo_db: Database) ->
     orders = _orders(demo_db)
     assert {order["status"] for order in orders} == {status.value for status in WorkOrderStatus}
     open_orders = [order for order in orders if order["status"] != "closed"]
-    overdue = [order for order in open_orders if order["reply_due"] is not None
-               and _instant(order["reply_due"]) < T0]  # type: ignore[operator]
+    overdue = [
+        order
+        for order in open_orders
+        if order["reply_due"] is not None and _instant(order["reply_due"]) < T0
+    ]  # type: ignore[operator]
     assert overdue
     complaints = [order for order in orders if order["category"] == "complaint"]
     assert {order["escalation_level"] for order in complaints} >= {1, 2, 3}
-    assert {order["major_source"] for order in orders} >= {"regulator", "media",
-                                                           "repeat_complainer"}
+    assert {order["major_source"] for order in orders} >= {
+        "regulator",
+        "media",
+        "repeat_complainer",
+    }
     assert any(order["redispatch_count"] > 0 for order in open_orders)
     assert any(order["waiting_reason"] for order in open_orders)
     assert any(order["cycle"] > 0 for order in orders)
@@ -312,8 +344,10 @@ def test_work_orders_in_every_state_and_every_special_case(demo_db: Database) ->
 def test_every_history_is_consistent(demo_db: Database) -> None:
     orders = {order["id"]: order for order in _orders(demo_db)}
     events = _events(demo_db)
-    key = re.compile(r"major|(warning|breach|reminder|escalation)"
-                     r":(dispatch|reply|resolution|callback):c\d")
+    key = re.compile(
+        r"major|(warning|breach|reminder|escalation)"
+        r":(dispatch|reply|resolution|callback):c\d"
+    )
     for order_id, order in orders.items():
         history = events[order_id]
         assert history[0]["kind"] == EventKind.CREATED.value
@@ -368,7 +402,8 @@ def test_due_instants_are_those_the_clock_rules_compute(demo_db: Database) -> No
             expected = clock.due_at.replace(microsecond=0) if clock.due_at else None
             assert _instant(order[column]) == expected, (order["number"], column)
             breached = {
-                event["ladder_key"] for event in events[order["id"]]
+                event["ladder_key"]
+                for event in events[order["id"]]
                 if event["kind"] == EventKind.BREACH.value and event["clock"] == kind.value
             }
             assert bool(breached) == clock.breached, (order["number"], kind)
@@ -391,8 +426,11 @@ def test_the_sweep_finds_nothing_due_and_knows_when_to_look_again(demo_db: Datab
         history = events[order["id"]]
         created = _instant(order["created_at"])
         assert created is not None
-        in_window = complaints_in_window(complaints.get(order["customer_id"], []), created,
-                                         policy) if order["category"] == "complaint" else 1
+        in_window = (
+            complaints_in_window(complaints.get(order["customer_id"], []), created, policy)
+            if order["category"] == "complaint"
+            else 1
+        )
         snapshot = snapshot_from_history(
             work_order_id=order["id"],
             category=RequestType(order["category"]),
@@ -426,8 +464,11 @@ def test_callbacks_of_every_purpose(demo_db: Database) -> None:
         CallbackPurpose.APOLOGY.value,
         CallbackPurpose.GREETING.value,
     }
-    surveyed = _rows(demo_db, "SELECT customer_id, COUNT(*) FROM callback WHERE purpose = 'survey' "
-                              "GROUP BY customer_id HAVING COUNT(*) > 1")
+    surveyed = _rows(
+        demo_db,
+        "SELECT customer_id, COUNT(*) FROM callback WHERE purpose = 'survey' "
+        "GROUP BY customer_id HAVING COUNT(*) > 1",
+    )
     assert surveyed == []
 
 
@@ -438,21 +479,26 @@ def test_shifts_handovers_and_notes(demo_db: Database) -> None:
     assert _instant(current[2]) <= T0 < _instant(current[3])  # type: ignore[operator]
     lead1 = _scalar(demo_db, "SELECT id FROM staff_user WHERE login = 'lead1'")
     assert current[4] == lead1
-    handovers = _rows(demo_db, "SELECT shift_id, signed_at, acknowledged_at FROM handover "
-                               "ORDER BY shift_id")
+    handovers = _rows(
+        demo_db, "SELECT shift_id, signed_at, acknowledged_at FROM handover ORDER BY shift_id"
+    )
     assert [row[0] for row in handovers] == [row[0] for row in shifts[:-1]]
     assert handovers[-1][2] is None
     assert all(row[2] is not None for row in handovers[:-1])
-    assert _scalar(demo_db, "SELECT COUNT(*) FROM shift_note WHERE shift_id = :s",
-                   s=current[0]) >= 1
+    assert (
+        _scalar(demo_db, "SELECT COUNT(*) FROM shift_note WHERE shift_id = :s", s=current[0]) >= 1
+    )
 
 
 def test_verification_locks_and_attempts(demo_db: Database) -> None:
     locked = _rows(demo_db, "SELECT id FROM customer WHERE verification_locked_at IS NOT NULL")
     assert len(locked) == 2
     for (customer_id,) in locked:
-        failures = _scalar(demo_db, "SELECT COUNT(*) FROM verification_attempt "
-                                    "WHERE customer_id = :c AND success = FALSE", c=customer_id)
+        failures = _scalar(
+            demo_db,
+            "SELECT COUNT(*) FROM verification_attempt WHERE customer_id = :c AND success = FALSE",
+            c=customer_id,
+        )
         assert failures >= 5
 
 
@@ -482,15 +528,19 @@ def test_a_second_build_into_the_same_database_is_refused(demo_db: Database) -> 
 
 
 def _customers(db: Database) -> list[tuple[Any, ...]]:
-    return _rows(db, "SELECT id, customer_no, name, id_card_no, tier, address, region, status, "
-                     "balance_cents, arrears_cents, last_activity_at FROM customer ORDER BY id")
+    return _rows(
+        db,
+        "SELECT id, customer_no, name, id_card_no, tier, address, region, status, "
+        "balance_cents, arrears_cents, last_activity_at FROM customer ORDER BY id",
+    )
 
 
-def test_the_same_seed_builds_the_same_data(tmp_path: Path, _sqlite_template: Path) -> None:
+def test_the_same_seed_builds_the_same_data(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    template: Path = request.getfixturevalue("_sqlite_template")
     params = DemoParams(customers=300, days=3, seed=11)
-    first = _fresh_sqlite(tmp_path / "a.db", _sqlite_template)
-    second = _fresh_sqlite(tmp_path / "b.db", _sqlite_template)
-    other = _fresh_sqlite(tmp_path / "c.db", _sqlite_template)
+    first = _fresh_sqlite(tmp_path / "a.db", template)
+    second = _fresh_sqlite(tmp_path / "b.db", template)
+    other = _fresh_sqlite(tmp_path / "c.db", template)
     build_demo(first, params)
     build_demo(second, params)
     build_demo(other, DemoParams(customers=300, days=3, seed=12))
@@ -501,9 +551,12 @@ def test_the_same_seed_builds_the_same_data(tmp_path: Path, _sqlite_template: Pa
         assert _rows(first, sql) == _rows(second, sql), table
 
 
-def test_the_end_state_is_the_migrated_schema(tmp_path: Path, _sqlite_template: Path) -> None:
+def test_the_end_state_is_the_migrated_schema(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    template: Path = request.getfixturevalue("_sqlite_template")
     """Indexes and triggers dropped for loading come back exactly as migration 0001 made them."""
-    db = _fresh_sqlite(tmp_path / "demo.db", _sqlite_template)
+    db = _fresh_sqlite(tmp_path / "demo.db", template)
     schema = "SELECT type, name, sql FROM sqlite_master ORDER BY type, name"
     before = _rows(db, schema)
     build_demo(db, DemoParams(customers=200, days=2, seed=1))
@@ -531,8 +584,12 @@ def test_the_end_state_is_the_migrated_schema(tmp_path: Path, _sqlite_template: 
 def test_bad_parameters_name_the_field() -> None:
     from desk.services.errors import InvalidInput
 
-    for kwargs, field in (({"customers": 0}, "customers"), ({"days": 0}, "days"),
-                          ({"seed": -1}, "seed"), ({"backlog": -5}, "backlog")):
+    for kwargs, field in (
+        ({"customers": 0}, "customers"),
+        ({"days": 0}, "days"),
+        ({"seed": -1}, "seed"),
+        ({"backlog": -5}, "backlog"),
+    ):
         with pytest.raises(InvalidInput) as raised:
             DemoParams(**kwargs)  # type: ignore[arg-type]
         assert raised.value.field == field

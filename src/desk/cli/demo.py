@@ -38,7 +38,10 @@ def _remove_sqlite(path: Path) -> None:
 def demo(
     ctx: typer.Context,
     customers: int = typer.Option(
-        200_000, "--customers", min=100, max=5_000_000,
+        200_000,
+        "--customers",
+        min=100,
+        max=5_000_000,
         help="How many customers (default 200,000: a build of a few seconds to a minute; "
         "1,000,000 for load tests).",
     ),
@@ -47,7 +50,10 @@ def demo(
     ),
     seed: int = typer.Option(1, "--seed", min=0, help="Random seed: the same seed, the same data."),
     backlog: int = typer.Option(
-        0, "--backlog", min=0, max=2_000_000,
+        0,
+        "--backlog",
+        min=0,
+        max=2_000_000,
         help="Extra open work orders on top of the normal flow, many overdue (load tests of "
         "the sweep and the queues).",
     ),
@@ -69,24 +75,28 @@ def demo(
         url = f"sqlite:///{settings.ensure_data_dir() / 'demo.db'}"
     path = _sqlite_file(url)
     try:
-        params = demo_service.DemoParams(
-            customers=customers, days=days, seed=seed, backlog=backlog
-        )
+        params = demo_service.DemoParams(customers=customers, days=days, seed=seed, backlog=backlog)
     except DeskError as error:
         fail(error.message)
     db = Database.from_url(url)
     target = demo_service.inspect_target(db)
     where = str(path) if path is not None else db.engine.url.render_as_string(hide_password=True)
     if target.has_data and target.params is None:
-        fail(f"{where} holds data and is not a demo database: refusing to overwrite it "
-             "(give --db a new file or an empty database)")
+        fail(
+            f"{where} holds data and is not a demo database: refusing to overwrite it "
+            "(give --db a new file or an empty database)"
+        )
     if target.params == params and target.schema_current and not rebuild:
-        _echo(f"reusing the demo database at {where} (built {target.built_at}, "
-              f"{customers:,} customers, {days} days, seed {seed})")
+        _echo(
+            f"reusing the demo database at {where} (built {target.built_at}, "
+            f"{customers:,} customers, {days} days, seed {seed})"
+        )
     else:
         started = time.perf_counter()
-        _echo(f"building a demo database at {where}: {customers:,} customers, {days} days, "
-              f"seed {seed}")
+        _echo(
+            f"building a demo database at {where}: {customers:,} customers, {days} days, "
+            f"seed {seed}"
+        )
         if path is not None:
             db.dispose()
             _remove_sqlite(path)

@@ -69,11 +69,12 @@ def inspect_target(db: Database) -> DemoTarget:
     with db.session(write=False) as session:
         meta = {row.key: row.value for row in session.exec(select(Meta)).all()}
         has_data = any(
-            session.exec(select(model.id).limit(1)).first() is not None  # type: ignore[attr-defined]
+            session.exec(select(model.id).limit(1)).first() is not None
             for model in (Customer, StaffUser)
         )
-    return DemoTarget(True, current, DemoParams.from_meta(meta), meta.get("demo_built_at"),
-                      has_data)
+    return DemoTarget(
+        True, current, DemoParams.from_meta(meta), meta.get("demo_built_at"), has_data
+    )
 
 
 def reset_schema(db: Database) -> None:

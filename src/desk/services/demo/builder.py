@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import random
 import time
-from functools import cache
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC
+from functools import cache
 from typing import TypeVar
 
 from argon2 import PasswordHasher
@@ -45,13 +45,38 @@ from desk.services.errors import DeskError
 T = TypeVar("T")
 
 BULK_TABLES = (
-    "customer", "customer_phone", "account", "bill", "payment", "bill_item", "contact",
-    "work_order", "work_order_event", "callback", "verification_attempt",
+    "customer",
+    "customer_phone",
+    "account",
+    "bill",
+    "payment",
+    "bill_item",
+    "contact",
+    "work_order",
+    "work_order_event",
+    "callback",
+    "verification_attempt",
 )
 ID_TABLES = (
-    "branch", "department", "staff_user", "shift", "shift_note", "customer", "customer_phone",
-    "account", "bill", "bill_item", "payment", "contact", "verification_attempt", "work_order",
-    "work_order_event", "callback", "handover", "knowledge_article", "canned_reply",
+    "branch",
+    "department",
+    "staff_user",
+    "shift",
+    "shift_note",
+    "customer",
+    "customer_phone",
+    "account",
+    "bill",
+    "bill_item",
+    "payment",
+    "contact",
+    "verification_attempt",
+    "work_order",
+    "work_order_event",
+    "callback",
+    "handover",
+    "knowledge_article",
+    "canned_reply",
     "audit_log",
 )
 WORK_ORDER_BATCH = 20_000
@@ -111,23 +136,29 @@ def build_demo(
         )
         steps = _Steps(sink, report)
         saved = sink.suspend(BULK_TABLES, triggers=True)
-        password_hash, service_hashes = steps.run(
-            "password hashes (argon2id)", None, _hashes
+        password_hash, service_hashes = steps.run("password hashes (argon2id)", None, _hashes)
+        steps.run(
+            "branches, departments, staff, shifts", "org", lambda: org.write_org(w, password_hash)
         )
-        steps.run("branches, departments, staff, shifts", "org",
-                  lambda: org.write_org(w, password_hash))
-        steps.run("customer profiles drawn", None, lambda: customers.draw_customers(w) or 0)
-        steps.run("contact schedule drawn", None,
-                  lambda: contacts.draw_schedule(w) or len(w.contact_times))
+        steps.run("customer profiles drawn", None, lambda: _then(customers.draw_customers, w, 0))
+        steps.run(
+            "contact schedule drawn",
+            None,
+            lambda: _draw_schedule(w),
+        )
         showcase = scenarios.plan_scenarios(w)
-        steps.run("customers and phones", "customer",
-                  lambda: customers.write_customers(w, service_hashes))
+        steps.run(
+            "customers and phones", "customer", lambda: customers.write_customers(w, service_hashes)
+        )
         steps.run("accounts (set-based)", None, lambda: customers.write_accounts(w))
         steps.run("bills and payments (set-based)", None, lambda: _bills(w, saved))
         maker = contacts.ContactMaker(w)
         steps.run("contacts", "contact", lambda: contacts.write_contacts(w, maker))
-        steps.run("showcase contacts", "contact",
-                  lambda: scenarios.write_scenario_contacts(w, maker, showcase))
+        steps.run(
+            "showcase contacts",
+            "contact",
+            lambda: scenarios.write_scenario_contacts(w, maker, showcase),
+        )
         writer = WorkOrderWriter(w)
         plans = sorted(
             plans_from_seeds(maker.seeds)
@@ -135,24 +166,39 @@ def build_demo(
             + backlog_plans(w, params.backlog),
             key=lambda plan: plan.created_s,
         )
-        steps.run("work orders and their events", "work_order",
-                  lambda: _work_orders(w, writer, plans))
-        steps.run("callbacks", "callback",
-                  lambda: floor.write_callbacks(w, writer, maker, customers.greetings_due(w)))
-        steps.run("shift notes and handovers", "handover",
-                  lambda: floor.write_shift_records(w, writer, maker))
-        steps.run("verification attempts", "verification_attempt",
-                  lambda: floor.write_verifications(w, maker))
+        steps.run(
+            "work orders and their events", "work_order", lambda: _work_orders(w, writer, plans)
+        )
+        steps.run(
+            "callbacks",
+            "callback",
+            lambda: floor.write_callbacks(w, writer, maker, customers.greetings_due(w)),
+        )
+        steps.run(
+            "shift notes and handovers",
+            "handover",
+            lambda: floor.write_shift_records(w, writer, maker),
+        )
+        steps.run(
+            "verification attempts",
+            "verification_attempt",
+            lambda: floor.write_verifications(w, maker),
+        )
         sample = sorted(maker.bill_inquirers | set(range(1, min(w.n, BILL_ITEM_SAMPLE) + 1)))
-        steps.run("itemized bill records (详单, a sample)", "bill_item",
-                  lambda: customers.write_bill_items(w, sample[: max(2_000, w.n // 200)]))
-        steps.run("knowledge base and canned replies", "knowledge_article",
-                  lambda: floor.write_knowledge(w))
+        steps.run(
+            "itemized bill records (详单, a sample)",
+            "bill_item",
+            lambda: customers.write_bill_items(w, sample[: max(2_000, w.n // 200)]),
+        )
+        steps.run(
+            "knowledge base and canned replies",
+            "knowledge_article",
+            lambda: floor.write_knowledge(w),
+        )
         built_at = now.isoformat()
         floor.write_meta(w, built_at)
         steps.run("indexes and full-text search", None, lambda: _finish(sink, saved))
-        steps.run("statistics (ANALYZE)", None,
-                  lambda: connection.exec_driver_sql("ANALYZE") and 0)
+        steps.run("statistics (ANALYZE)", None, lambda: connection.exec_driver_sql("ANALYZE") and 0)
         rows = dict(sink.rows_written)
         rows.update(w.counts)
         for status, count in writer.status_counts.items():
@@ -167,8 +213,19 @@ def build_demo(
         ),
         write=True,
     )
-    return DemoSummary(params=params, rows=rows, seconds=time.perf_counter() - started,
-                       built_at=built_at)
+    return DemoSummary(
+        params=params, rows=rows, seconds=time.perf_counter() - started, built_at=built_at
+    )
+
+
+def _then(work: Callable[[World], None], w: World, result: int) -> int:
+    work(w)
+    return result
+
+
+def _draw_schedule(w: World) -> int:
+    contacts.draw_schedule(w)
+    return len(w.contact_times)
 
 
 @cache
@@ -208,9 +265,7 @@ def _work_orders(w: World, writer: WorkOrderWriter, plans: list[Plan]) -> None:
 def _finish(sink: Sink, saved: list[SavedObject]) -> int:
     sink.restore(saved)
     if sink.is_sqlite:
-        sink.connection.exec_driver_sql(
-            "INSERT INTO customer_fts(customer_fts) VALUES ('rebuild')"
-        )
+        sink.connection.exec_driver_sql("INSERT INTO customer_fts(customer_fts) VALUES ('rebuild')")
     sink.reset_sequences(ID_TABLES)
     return len(saved)
 
@@ -218,8 +273,10 @@ def _finish(sink: Sink, saved: list[SavedObject]) -> int:
 def _require_empty(sink: Sink) -> None:
     for table in ("customer", "staff_user", "work_order", "contact"):
         if sink.scalar(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT 1) t"):
-            raise NotEmpty(f"the database already holds data ({table}): a demo is built only "
-                           "into an empty database")
+            raise NotEmpty(
+                f"the database already holds data ({table}): a demo is built only "
+                "into an empty database"
+            )
 
 
 @contextmanager

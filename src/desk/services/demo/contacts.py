@@ -27,8 +27,30 @@ CONTACTS_PER_CUSTOMER_DAY = 0.015  # a million customers: about 15,000 contacts 
 
 # Share of a day's contacts in each local hour: peaks 9-11 and 14-16, quiet at night.
 HOUR_WEIGHTS = (
-    0.16, 0.09, 0.05, 0.04, 0.04, 0.06, 0.15, 0.35, 0.75, 1.00, 1.00, 0.92,
-    0.62, 0.72, 0.96, 0.97, 0.86, 0.72, 0.60, 0.64, 0.60, 0.46, 0.32, 0.22,
+    0.16,
+    0.09,
+    0.05,
+    0.04,
+    0.04,
+    0.06,
+    0.15,
+    0.35,
+    0.75,
+    1.00,
+    1.00,
+    0.92,
+    0.62,
+    0.72,
+    0.96,
+    0.97,
+    0.86,
+    0.72,
+    0.60,
+    0.64,
+    0.60,
+    0.46,
+    0.32,
+    0.22,
 )
 WEEKDAY_FACTORS = (1.14, 1.05, 1.00, 0.98, 1.02, 0.86, 0.80)  # Monday first
 
@@ -42,8 +64,14 @@ REQUEST_TYPES = (
 )
 RT_INDEX = {rt: i for i, (rt, _) in enumerate(REQUEST_TYPES)}
 CHANNELS = (
-    (Channel.PHONE, 71.0), (Channel.CHAT, 7.0), (Channel.WECHAT, 9.0), (Channel.QQ, 1.0),
-    (Channel.WEB_MESSAGE, 3.0), (Channel.EMAIL, 1.0), (Channel.SMS, 2.0), (Channel.WALK_IN, 1.0),
+    (Channel.PHONE, 71.0),
+    (Channel.CHAT, 7.0),
+    (Channel.WECHAT, 9.0),
+    (Channel.QQ, 1.0),
+    (Channel.WEB_MESSAGE, 3.0),
+    (Channel.EMAIL, 1.0),
+    (Channel.SMS, 2.0),
+    (Channel.WALK_IN, 1.0),
 )
 VOICE = frozenset({Channel.PHONE, Channel.VIP_LINE})
 CHAT = frozenset({Channel.CHAT, Channel.WECHAT, Channel.QQ})
@@ -132,7 +160,9 @@ _PERSONAL = VerificationMethod.PERSONAL_DATA.value
 _OUTCOME = {outcome: outcome.value for outcome in ContactOutcome}
 _ABANDONED, _REFUSED = ContactOutcome.ABANDONED, ContactOutcome.REFUSED
 _TRANSFERRED, _DROPPED, _SETTLED = (
-    ContactOutcome.TRANSFERRED, ContactOutcome.DROPPED, ContactOutcome.SETTLED
+    ContactOutcome.TRANSFERRED,
+    ContactOutcome.DROPPED,
+    ContactOutcome.SETTLED,
 )
 
 
@@ -181,14 +211,14 @@ class ContactMaker:
         record_seed: bool = True,
     ) -> Row:
         w, r, now = self.w, self.r, self.now
-        rt: RequestType = request_type or self.request_types[int(r() * 1000)]  # type: ignore[assignment]
+        rt: RequestType = request_type or self.request_types[int(r() * 1000)]
         if who < 0 and request_type is None and rt in _NO_ACCOUNT_TYPES:
             rt = _CONSULTATION
-        picked, summary = self.topics[rt][int(r() * 500)]  # type: ignore[misc]
+        picked, summary = self.topics[rt][int(r() * 500)]
         topic = topic or picked
         bits = w.flags[who] if who >= 0 else 0
         if channel is None:
-            channel = self.channels[int(r() * 1000)]  # type: ignore[assignment]
+            channel = self.channels[int(r() * 1000)]
             if channel is _PHONE and bits & VIP and r() < 0.75:
                 channel = _VIP_LINE
         assert channel is not None
@@ -263,26 +293,54 @@ class ContactMaker:
                         WorkOrderSeed(contact_id, who, rt, topic, channel, ended, agent)
                     )
             if outcome is not None and outcome is not _DROPPED and kind == 0 and r() < 0.55:
-                table = (
-                    self.complaint_satisfaction if rt is _COMPLAINT else self.satisfaction
-                )
-                satisfaction = table[int(r() * 1000)]  # type: ignore[assignment]
+                table = self.complaint_satisfaction if rt is _COMPLAINT else self.satisfaction
+                satisfaction = table[int(r() * 1000)]
             if rt is _BILL and who >= 0 and at >= now - 7 * DAY:
                 self.bill_inquirers.add(who + 1)
         stamps = w.stamps
         return (
-            contact_id, who + 1 if who >= 0 else None, caller, self.values[channel], "inbound",
-            self.values[rt], topic, stamps(at), answered and stamps(answered),
-            ended and stamps(ended), agent, shift + 1, on_behalf, method,
-            verified_at and stamps(verified_at), _OUTCOME[outcome] if outcome else None,
-            refusal, satisfaction, summary if outcome else None,
+            contact_id,
+            who + 1 if who >= 0 else None,
+            caller,
+            self.values[channel],
+            "inbound",
+            self.values[rt],
+            topic,
+            stamps(at),
+            answered and stamps(answered),
+            ended and stamps(ended),
+            agent,
+            shift + 1,
+            on_behalf,
+            method,
+            verified_at and stamps(verified_at),
+            _OUTCOME[outcome] if outcome else None,
+            refusal,
+            satisfaction,
+            summary if outcome else None,
         )
 
 
 CONTACT_COLUMNS = (
-    "id", "customer_id", "caller_number", "channel", "direction", "request_type", "topic",
-    "offered_at", "answered_at", "ended_at", "agent_id", "shift_id", "on_behalf",
-    "verification_method", "verified_at", "outcome", "refusal_reason", "satisfaction", "summary",
+    "id",
+    "customer_id",
+    "caller_number",
+    "channel",
+    "direction",
+    "request_type",
+    "topic",
+    "offered_at",
+    "answered_at",
+    "ended_at",
+    "agent_id",
+    "shift_id",
+    "on_behalf",
+    "verification_method",
+    "verified_at",
+    "outcome",
+    "refusal_reason",
+    "satisfaction",
+    "summary",
 )
 
 
@@ -314,4 +372,3 @@ def write_contacts(w: World, maker: ContactMaker) -> None:
             yield maker.row(index + 1, times[index], customers[index])
 
     w.sink.insert("contact", CONTACT_COLUMNS, rows())
-

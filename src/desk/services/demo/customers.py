@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from desk.rules.names import name_keys, reverse
+from desk.rules.names import name_keys
 from desk.rules.vocab import BigCustomerClass, CustomerStatus, Tier
 from desk.services.demo.catalog import PLANS, PLANS_BY_TIER
 from desk.services.demo.geography import CITIES, MIGRANT_DIVISIONS
-from desk.services.demo.model import SERVICE_PASSWORDS, customer_no
+from desk.services.demo.model import SERVICE_PASSWORDS
 from desk.services.demo.people import IdCards, MobileNumbers, People, fixed_line, lookup_table
 from desk.services.demo.sink import Row
 from desk.services.demo.world import (
@@ -34,8 +34,10 @@ from desk.services.demo.world import (
 
 TIERS = tuple(Tier)
 _TIER_WEIGHTS = ((0, 70.0), (1, 15.0), (2, 9.0), (3, 4.0), (4, 2.0))
-_AGES = tuple((age, 1.0 if age < 25 else 1.6 if age < 56 else 1.1 if age < 66 else 0.6)
-              for age in range(18, 86))
+_AGES = tuple(
+    (age, 1.0 if age < 25 else 1.6 if age < 56 else 1.1 if age < 66 else 0.6)
+    for age in range(18, 86)
+)
 _BIG_CLASSES = ((BigCustomerClass.A, 10.0), (BigCustomerClass.B, 30.0), (BigCustomerClass.C, 60.0))
 _STATUS_SUSPENDED = 0.03
 _STATUS_CLOSED = 0.015
@@ -62,7 +64,7 @@ def draw_customers(w: World) -> None:
     churn_member, churn_other = _CHURN[True], _CHURN[False]
     closed, suspended = _STATUS_CLOSED, _STATUS_CLOSED + _STATUS_SUSPENDED
     for i in range(n):
-        tier: int = tiers[int(r() * 1000)]  # type: ignore[assignment]
+        tier: int = tiers[int(r() * 1000)]
         bits = VIP if tier >= 2 else 0
         if tier >= 1 or r() < 0.08:
             bits |= MEMBER
@@ -82,8 +84,8 @@ def draw_customers(w: World) -> None:
             last.append(now - int(60 * DAY * r() * r()))  # skewed towards the last days
         flags[i] = bits
         tier_of[i] = tier
-        cities[i] = city_table[int(r() * 1024)]  # type: ignore[assignment]
-        births[i] = jan1[ages[int(r() * 2000)]] + int(r() * 365)  # type: ignore[index]
+        cities[i] = city_table[int(r() * 1024)]
+        births[i] = jan1[ages[int(r() * 2000)]] + int(r() * 365)
     w.flags, w.tiers, w.cities, w.births = flags, tier_of, cities, births
 
 
@@ -122,11 +124,32 @@ def greetings_due(w: World, days: int = 7) -> list[tuple[int, date]]:
 
 
 CUSTOMER_COLUMNS = (
-    "id", "customer_no", "name", "name_spaced", "name_pinyin", "name_initials", "id_card_no",
-    "id_card_rev", "service_password_hash", "tier", "is_member", "big_customer_class",
-    "account_manager_name", "account_manager_phone", "birthday", "address", "region",
-    "branch_id", "status", "balance_cents", "arrears_cents", "arrears_since", "member_since",
-    "last_activity_at", "verification_locked_at", "created_at",
+    "id",
+    "customer_no",
+    "name",
+    "name_spaced",
+    "name_pinyin",
+    "name_initials",
+    "id_card_no",
+    "id_card_rev",
+    "service_password_hash",
+    "tier",
+    "is_member",
+    "big_customer_class",
+    "account_manager_name",
+    "account_manager_phone",
+    "birthday",
+    "address",
+    "region",
+    "branch_id",
+    "status",
+    "balance_cents",
+    "arrears_cents",
+    "arrears_since",
+    "member_since",
+    "last_activity_at",
+    "verification_locked_at",
+    "created_at",
 )
 PHONE_COLUMNS = ("id", "customer_id", "phone", "phone_rev", "kind", "is_primary")
 
@@ -157,7 +180,7 @@ def customer_rows(w: World, service_hashes: list[str]) -> Iterator[Row]:
     now = w.now_s
     today = datetime.fromtimestamp(now + LOCAL_OFFSET, UTC).date()
     today_ordinal = today.toordinal()
-    big_classes = [c.value for c in lookup_table(_BIG_CLASSES, 100)]  # type: ignore[attr-defined]
+    big_classes = [c.value for c in lookup_table(_BIG_CLASSES, 100)]
     mobiles = MobileNumbers(w.params.seed)
     managers = [
         (people.name(r() < 0.5), mobiles.number(w.n + k)) for k in range(max(4, w.n // 20_000))
@@ -180,10 +203,18 @@ def customer_rows(w: World, service_hashes: list[str]) -> Iterator[Row]:
     days: dict[int, str] = {}
     tier_names = [tier.value for tier in TIERS]
     slots: list[str | None] = [*service_hashes, None]  # slot -1: no password
-    flags, tiers, cities, births, last_activity = w.flags, w.tiers, w.cities, w.births, w.last_activity
+    flags, tiers, cities, births, last_activity = (
+        w.flags,
+        w.tiers,
+        w.cities,
+        w.births,
+        w.last_activity,
+    )
     branch_ids = w.branch_ids
     active, closed, suspended = (
-        CustomerStatus.ACTIVE.value, CustomerStatus.CLOSED.value, CustomerStatus.SUSPENDED.value
+        CustomerStatus.ACTIVE.value,
+        CustomerStatus.CLOSED.value,
+        CustomerStatus.SUSPENDED.value,
     )
     migrants = MIGRANT_DIVISIONS
 
@@ -232,11 +263,32 @@ def customer_rows(w: World, service_hashes: list[str]) -> Iterator[Row]:
             if bits & SUSPENDED:
                 status = suspended
         yield (
-            cid, number, surname + given, f"{s_keys[0]} {g_keys[0]}", s_keys[1] + g_keys[1],
-            s_keys[2] + g_keys[2], id_card, id_card[::-1], slots[_password_slot(number)],
-            tier_names[tiers[i]], 1 if bits & MEMBER else 0, big, manager, manager_phone, birth,
-            city_addresses[int(r() * len(city_addresses))], region, branch_ids[city], status,
-            balance, 0, arrears_since, member_since, stamps(last), None, stamps(created),
+            cid,
+            number,
+            surname + given,
+            f"{s_keys[0]} {g_keys[0]}",
+            s_keys[1] + g_keys[1],
+            s_keys[2] + g_keys[2],
+            id_card,
+            id_card[::-1],
+            slots[_password_slot(number)],
+            tier_names[tiers[i]],
+            1 if bits & MEMBER else 0,
+            big,
+            manager,
+            manager_phone,
+            birth,
+            city_addresses[int(r() * len(city_addresses))],
+            region,
+            branch_ids[city],
+            status,
+            balance,
+            0,
+            arrears_since,
+            member_since,
+            stamps(last),
+            None,
+            stamps(created),
         )
 
 
@@ -445,22 +497,49 @@ def write_bill_items(w: World, customer_ids: list[int]) -> None:
                 kind = r()
                 if kind < 0.55:
                     seconds = int(20 + r() * r() * 900)
-                    yield (bill_id, stamps(at), "voice", mobiles.number(int(r() * 10**7)),
-                           seconds, 0 if r() < 0.85 else (seconds + 59) // 60 * 15,
-                           "国内主叫" if r() < 0.7 else "国内被叫")
+                    yield (
+                        bill_id,
+                        stamps(at),
+                        "voice",
+                        mobiles.number(int(r() * 10**7)),
+                        seconds,
+                        0 if r() < 0.85 else (seconds + 59) // 60 * 15,
+                        "国内主叫" if r() < 0.7 else "国内被叫",
+                    )
                 elif kind < 0.75:
-                    yield (bill_id, stamps(at), "sms", mobiles.number(int(r() * 10**7)), 1,
-                           0 if r() < 0.8 else 10, "国内短信")
+                    yield (
+                        bill_id,
+                        stamps(at),
+                        "sms",
+                        mobiles.number(int(r() * 10**7)),
+                        1,
+                        0 if r() < 0.8 else 10,
+                        "国内短信",
+                    )
                 elif kind < 0.97:
                     kb = int(500 + r() * r() * 400_000)
                     yield (bill_id, stamps(at), "data", None, kb, 0, "国内通用流量")
                 else:
-                    yield (bill_id, stamps(at), "value_added", "12580", 1, 500 + int(r() * 3) * 500,
-                           "彩铃/视频会员月功能费")
+                    yield (
+                        bill_id,
+                        stamps(at),
+                        "value_added",
+                        "12580",
+                        1,
+                        500 + int(r() * 3) * 500,
+                        "彩铃/视频会员月功能费",
+                    )
 
     sink.insert(
         "bill_item",
-        ("bill_id", "occurred_at", "kind", "counterpart", "quantity", "amount_cents",
-         "description"),
+        (
+            "bill_id",
+            "occurred_at",
+            "kind",
+            "counterpart",
+            "quantity",
+            "amount_cents",
+            "description",
+        ),
         rows(),
     )

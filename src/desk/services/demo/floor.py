@@ -16,7 +16,7 @@ from desk.rules.vocab import (
     Role,
 )
 from desk.services.demo.catalog import CANNED_REPLIES, SHIFT_NOTES
-from desk.services.demo.contacts import REQUEST_TYPES, ContactMaker
+from desk.services.demo.contacts import REQUEST_TYPES, RT_INDEX, ContactMaker
 from desk.services.demo.knowledge import shipped_articles
 from desk.services.demo.sink import Row
 from desk.services.demo.work_orders import CALLBACK_COLUMNS, WorkOrderWriter
@@ -63,18 +63,43 @@ def write_callbacks(
             due = tomorrow + 10 * HOUR + int(r() * 8 * HOUR)
             kind = CallbackKind.PHONE if r() < 0.7 else CallbackKind.SMS
             rows.append(
-                (who + 1, None, kind.value, CallbackPurpose.SURVEY.value, stamps(due), None,
-                 CallbackStatus.PENDING.value, 0, None, None, None, stamps(times[index]))
+                (
+                    who + 1,
+                    None,
+                    kind.value,
+                    CallbackPurpose.SURVEY.value,
+                    stamps(due),
+                    None,
+                    CallbackStatus.PENDING.value,
+                    0,
+                    None,
+                    None,
+                    None,
+                    stamps(times[index]),
+                )
             )
         index -= 1
     # Birthday greetings for VIP and big customers.
     for who, birthday in greetings:
-        due = int(datetime(birthday.year, birthday.month, birthday.day, 10, tzinfo=UTC)
-                  .timestamp()) - LOCAL_OFFSET
+        due = (
+            int(datetime(birthday.year, birthday.month, birthday.day, 10, tzinfo=UTC).timestamp())
+            - LOCAL_OFFSET
+        )
         rows.append(
-            (who + 1, None, CallbackKind.PHONE.value, CallbackPurpose.GREETING.value,
-             stamps(due), None, CallbackStatus.PENDING.value, 0, None, "生日关怀", None,
-             stamps(now - int(r() * DAY)))
+            (
+                who + 1,
+                None,
+                CallbackKind.PHONE.value,
+                CallbackPurpose.GREETING.value,
+                stamps(due),
+                None,
+                CallbackStatus.PENDING.value,
+                0,
+                None,
+                "生日关怀",
+                None,
+                stamps(now - int(r() * DAY)),
+            )
         )
     # Holiday greetings (SMS) to big customers before the next public holiday.
     holiday = _next_holiday(now)
@@ -84,39 +109,83 @@ def write_callbacks(
         big = [i for i in range(w.n) if w.flags[i] & BIG and not w.flags[i] & NO_BILLS]
         for who in big[: max(5, w.n // 5_000)]:
             rows.append(
-                (who + 1, None, CallbackKind.SMS.value, CallbackPurpose.GREETING.value,
-                 stamps(max(due, now + HOUR)), None, CallbackStatus.PENDING.value, 0, None,
-                 f"{holiday.isoformat()} 节日问候", None, stamps(now - DAY))
+                (
+                    who + 1,
+                    None,
+                    CallbackKind.SMS.value,
+                    CallbackPurpose.GREETING.value,
+                    stamps(max(due, now + HOUR)),
+                    None,
+                    CallbackStatus.PENDING.value,
+                    0,
+                    None,
+                    f"{holiday.isoformat()} 节日问候",
+                    None,
+                    stamps(now - DAY),
+                )
             )
     # Win-back calls: members not seen for two months.
     lapsed = [
-        i for i in range(w.n)
-        if w.flags[i] & MEMBER and w.flags[i] & CHURNED and not w.flags[i] & NO_BILLS
+        i
+        for i in range(w.n)
+        if w.flags[i] & MEMBER
+        and w.flags[i] & CHURNED
+        and not w.flags[i] & NO_BILLS
         and w.last_activity[i] < now - 60 * DAY
     ]
     for who in lapsed[: max(10, w.n // 1_000)]:
         rows.append(
-            (who + 1, None, CallbackKind.PHONE.value, CallbackPurpose.WIN_BACK.value,
-             stamps(tomorrow + 9 * HOUR + int(r() * 2 * DAY)), None,
-             CallbackStatus.PENDING.value, 0, None, None, None, stamps(now - int(r() * DAY)))
+            (
+                who + 1,
+                None,
+                CallbackKind.PHONE.value,
+                CallbackPurpose.WIN_BACK.value,
+                stamps(tomorrow + 9 * HOUR + int(r() * 2 * DAY)),
+                None,
+                CallbackStatus.PENDING.value,
+                0,
+                None,
+                None,
+                None,
+                stamps(now - int(r() * DAY)),
+            )
         )
     # Apology calls after major complaints; satisfaction calls after recent complaints.
     for who, closed in writer.closed_major:
         due = closed + DAY
         done = due + HOUR <= now
         rows.append(
-            (who + 1, None, CallbackKind.PHONE.value, CallbackPurpose.APOLOGY.value,
-             stamps(due), w.staff[Role.SUPERVISOR][0],
-             CallbackStatus.DONE.value if done else CallbackStatus.PENDING.value,
-             1 if done else 0, stamps(due + 600) if done else None,
-             "已向客户致歉,客户表示理解" if done else None, 4 if done else None,
-             stamps(closed))
+            (
+                who + 1,
+                None,
+                CallbackKind.PHONE.value,
+                CallbackPurpose.APOLOGY.value,
+                stamps(due),
+                w.staff[Role.SUPERVISOR][0],
+                CallbackStatus.DONE.value if done else CallbackStatus.PENDING.value,
+                1 if done else 0,
+                stamps(due + 600) if done else None,
+                "已向客户致歉,客户表示理解" if done else None,
+                4 if done else None,
+                stamps(closed),
+            )
         )
     for who, closed in writer.recent_closed_complaints[: max(5, w.n // 10_000)]:
         rows.append(
-            (who + 1, None, CallbackKind.PHONE.value, CallbackPurpose.SATISFACTION.value,
-             stamps(max(closed + DAY, now + HOUR)), None, CallbackStatus.PENDING.value, 0, None,
-             None, None, stamps(closed))
+            (
+                who + 1,
+                None,
+                CallbackKind.PHONE.value,
+                CallbackPurpose.SATISFACTION.value,
+                stamps(max(closed + DAY, now + HOUR)),
+                None,
+                CallbackStatus.PENDING.value,
+                0,
+                None,
+                None,
+                None,
+                stamps(closed),
+            )
         )
     sink.insert("callback", CALLBACK_COLUMNS, rows)
     del maker
@@ -142,9 +211,7 @@ def write_shift_records(w: World, writer: WorkOrderWriter, maker: ContactMaker) 
     first = w.first_shift_s
     notes: list[Row] = []
     noted: dict[int, list[str]] = {}
-    chosen = {current, current - 1} | {
-        index for index in range(current + 1) if r() < 0.16
-    }
+    chosen = {current, current - 1} | {index for index in range(current + 1) if r() < 0.16}
     for index in sorted(i for i in chosen if i >= 0):
         kind, text = SHIFT_NOTES[int(r() * len(SHIFT_NOTES))]
         start = first + index * SHIFT_SECONDS
@@ -170,23 +237,38 @@ def write_shift_records(w: World, writer: WorkOrderWriter, maker: ContactMaker) 
         signed = end + 300 + int(r() * 900)
         last = index == current - 1
         acknowledged = None if last else signed + 120 + int(r() * 1_200)
-        complaints = summary["contacts"][RequestType.COMPLAINT.value]
+        complaints = stats[RT_INDEX[RequestType.COMPLAINT]]
+        created_count, closed_count = created.get(index, 0), closed.get(index, 0)
         text = (
             f"本班共受理 {summary['contacts_total']} 个接触,投诉 {complaints} 件,"
-            f"新建工单 {summary['work_orders_created']} 张,结单 {summary['work_orders_closed']} 张。"
+            f"新建工单 {created_count} 张,结单 {closed_count} 张。"
         )
         if noted.get(index):
             text += " 设备/系统:" + ";".join(noted[index])
         rows.append(
-            (index + 1, w.shift_leads[index], None if last else w.shift_leads[index + 1],
-             json.dumps(summary, ensure_ascii=False), text, stamps(min(signed, w.now_s)),
-             stamps.maybe(acknowledged if acknowledged is None or acknowledged <= w.now_s
-                          else None))
+            (
+                index + 1,
+                w.shift_leads[index],
+                None if last else w.shift_leads[index + 1],
+                json.dumps(summary, ensure_ascii=False),
+                text,
+                stamps(min(signed, w.now_s)),
+                stamps.maybe(
+                    acknowledged if acknowledged is None or acknowledged <= w.now_s else None
+                ),
+            )
         )
     sink.insert(
         "handover",
-        ("shift_id", "outgoing_lead_id", "incoming_lead_id", "summary", "notes", "signed_at",
-         "acknowledged_at"),
+        (
+            "shift_id",
+            "outgoing_lead_id",
+            "incoming_lead_id",
+            "summary",
+            "notes",
+            "signed_at",
+            "acknowledged_at",
+        ),
         rows,
     )
 
@@ -201,24 +283,34 @@ def write_verifications(w: World, maker: ContactMaker) -> list[int]:
             rows.append((who + 1, contact_id, agent, method, 0, stamps(max(at - 40, 0))))
         rows.append((who + 1, contact_id, agent, method, 1, stamps(at)))
     locked: list[int] = []
-    candidates = [
-        i for i in range(min(w.n, 400)) if not w.flags[i] & (NO_BILLS | ARREARS | VIP)
-    ][-2:]
+    candidates = [i for i in range(min(w.n, 400)) if not w.flags[i] & (NO_BILLS | ARREARS | VIP)][
+        -2:
+    ]
     agents = w.staff[Role.AGENT]
     for who in candidates:
         start = now - int(2 * HOUR + r() * 10 * HOUR)
         for attempt in range(w.policy.verification.max_failures):
             rows.append(
-                (who + 1, None, agents[attempt % len(agents)], "service_password", 0,
-                 stamps(start + attempt * 420))
+                (
+                    who + 1,
+                    None,
+                    agents[attempt % len(agents)],
+                    "service_password",
+                    0,
+                    stamps(start + attempt * 420),
+                )
             )
         locked.append(who + 1)
         sink.execute(
             "UPDATE customer SET verification_locked_at = :at WHERE id = :id",
-            {"at": stamps(start + (w.policy.verification.max_failures - 1) * 420)
-             if sink.is_sqlite else datetime.fromtimestamp(
-                 start + (w.policy.verification.max_failures - 1) * 420, UTC),
-             "id": who + 1},
+            {
+                "at": stamps(start + (w.policy.verification.max_failures - 1) * 420)
+                if sink.is_sqlite
+                else datetime.fromtimestamp(
+                    start + (w.policy.verification.max_failures - 1) * 420, UTC
+                ),
+                "id": who + 1,
+            },
         )
     sink.insert(
         "verification_attempt",
@@ -235,8 +327,15 @@ def write_knowledge(w: World) -> None:
         "knowledge_article",
         ("code", "title", "category", "keywords", "body", "active", "updated_at"),
         [
-            (article.code, article.title, article.category, article.keywords, article.body, 1,
-             updated)
+            (
+                article.code,
+                article.title,
+                article.category,
+                article.keywords,
+                article.body,
+                1,
+                updated,
+            )
             for article in shipped_articles()
         ],
     )
@@ -257,8 +356,6 @@ def write_meta(w: World, built_at: str) -> None:
     if "created_at" not in existing:
         values["created_at"] = built_at
     sink.execute(
-        "DELETE FROM desk_meta WHERE key IN ("
-        + ", ".join(f"'{key}'" for key in values)
-        + ")"
+        "DELETE FROM desk_meta WHERE key IN (" + ", ".join(f"'{key}'" for key in values) + ")"
     )
     sink.insert("desk_meta", ("key", "value"), sorted(values.items()))

@@ -25,7 +25,14 @@ DEMO_USERS: dict[str, Role] = {
 # would take hours); a customer's password is a pure function of the customer number, so a
 # tester can look it up with :func:`demo_service_password`.
 SERVICE_PASSWORDS: tuple[str, ...] = (
-    "135790", "246802", "314159", "271828", "520131", "778899", "602418", "909192",
+    "135790",
+    "246802",
+    "314159",
+    "271828",
+    "520131",
+    "778899",
+    "602418",
+    "909192",
 )
 
 MIN_CUSTOMERS = 100

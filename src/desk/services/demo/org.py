@@ -25,7 +25,7 @@ def branch_department_code(city_code: str) -> str:
 
 def write_org(w: World, password_hash: str) -> None:
     """Branches, departments, staff (demo users first) and every shift up to now."""
-    sink, stamps = w.sink, w.stamps
+    sink = w.sink
     w.branch_ids = list(range(1, len(CITIES) + 1))
     sink.insert(
         "branch",
@@ -36,13 +36,17 @@ def write_org(w: World, password_hash: str) -> None:
         ),
     )
     calendars = w.policy.departments
-    rows = []
+    rows: list[tuple[str, str, DepartmentKind, int | None]] = []
     for code, name, kind in _DEPARTMENTS:
         rows.append((code, name, kind, None))
     for i, city in enumerate(CITIES):
         rows.append(
-            (branch_department_code(city.code), f"{city.name[:-1]}分公司", DepartmentKind.BRANCH,
-             w.branch_ids[i])
+            (
+                branch_department_code(city.code),
+                f"{city.name[:-1]}分公司",
+                DepartmentKind.BRANCH,
+                w.branch_ids[i],
+            )
         )
     for dept_id, (code, _name, kind, _branch) in enumerate(rows, start=1):
         w.department_ids[code] = dept_id
@@ -79,13 +83,11 @@ def _write_staff(w: World, password_hash: str) -> None:
         name = people.name(w.rng.random() < 0.45)
         w.staff.setdefault(role, []).append(user_id)
         w.staff_names[user_id] = name
-        staff.append(
-            (user_id, login, name, role.value, department, password_hash, 1, 0, created)
-        )
+        staff.append((user_id, login, name, role.value, department, password_hash, 1, 0, created))
         return user_id
 
     for login, role in DEMO_USERS.items():
-        department = w.department(NETWORK) if role is Role.HANDLER else center
+        department: int | None = w.department(NETWORK) if role is Role.HANDLER else center
         if role is Role.ADMIN:
             department = None
         w.users[login] = add(login, role, department)
@@ -111,8 +113,17 @@ def _write_staff(w: World, password_hash: str) -> None:
             )
     w.sink.insert(
         "staff_user",
-        ("id", "login", "display_name", "role", "department_id", "password_hash", "active",
-         "failed_logins", "created_at"),
+        (
+            "id",
+            "login",
+            "display_name",
+            "role",
+            "department_id",
+            "password_hash",
+            "active",
+            "failed_logins",
+            "created_at",
+        ),
         staff,
     )
 

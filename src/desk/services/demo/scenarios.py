@@ -38,8 +38,7 @@ class Scenario:
     contact_at: int | None  # an agent took it on a contact at this instant
 
 
-def _reply_breach_dispatch(w: World, category: RequestType, priority: Priority,
-                           breach: int) -> int:
+def _reply_breach_dispatch(w: World, category: RequestType, priority: Priority, breach: int) -> int:
     """A dispatch instant whose reply deadline (network department) falls at or just
     before ``breach``."""
     policy = w.policy
@@ -60,8 +59,9 @@ def _replied_by(w: World, category: RequestType, fraction: float, before: int) -
     calendar = calendars_from_policy(policy)[
         policy.calendar_name_for(ClockKind.REPLY, DepartmentKind.NETWORK)
     ]
-    budget = int(clock_budgets(category, Priority.NORMAL, Channel.PHONE, policy).reply
-                 * fraction * 60 * US)
+    budget = int(
+        clock_budgets(category, Priority.NORMAL, Channel.PHONE, policy).reply * fraction * 60 * US
+    )
     at = before - budget // US
     while calendar.add_business_us(at * US, budget) > before * US:
         at -= 1_800
@@ -123,9 +123,18 @@ def plan_scenarios(w: World) -> list[Scenario]:
     add(0.15, fault, "宽带无法上网", agent=agent1, stall=S.NEW)
     add(3, RequestType.SERVICE_REQUEST, "套餐变更", stall=S.NEW)
     dispatch = _reply_breach_dispatch(w, fault, Priority.NORMAL, now - 2 * HOUR)
-    add(None, fault, "网速慢", created=dispatch - 600, department_code=NETWORK,
-        priority=Priority.NORMAL, stall=S.DISPATCHED, redispatch=False, pause=False,
-        dispatch_after=600)
+    add(
+        None,
+        fault,
+        "网速慢",
+        created=dispatch - 600,
+        department_code=NETWORK,
+        priority=Priority.NORMAL,
+        stall=S.DISPATCHED,
+        redispatch=False,
+        pause=False,
+        dispatch_after=600,
+    )
     # Complaints in the chase: reminder only; escalation proposed; escalation confirmed.
     for breach, confirm in (
         (now - 2 * HOUR, False),
@@ -133,34 +142,123 @@ def plan_scenarios(w: World) -> list[Scenario]:
         (_after_grace(w, now - 5 * HOUR), True),
     ):
         dispatch = _reply_breach_dispatch(w, complaint, Priority.NORMAL, breach)
-        add(None, complaint, "网络质量", created=dispatch - 600, department_code=NETWORK,
-            priority=Priority.NORMAL, stall=S.DISPATCHED, redispatch=False, pause=False,
-            dispatch_after=600, confirm_escalation=confirm)
+        add(
+            None,
+            complaint,
+            "网络质量",
+            created=dispatch - 600,
+            department_code=NETWORK,
+            priority=Priority.NORMAL,
+            stall=S.DISPATCHED,
+            redispatch=False,
+            pause=False,
+            dispatch_after=600,
+            confirm_escalation=confirm,
+        )
     dispatch = _replied_by(w, fault, 0.3, now - HOUR)
-    add(None, fault, "IPTV故障", created=dispatch - 600, dispatch_after=600,
-        priority=Priority.NORMAL, stall=S.REPLIED, reply_fraction=0.3, redispatch=False,
-        pause=False, department_code=NETWORK)
-    add(50, RequestType.BILL_INQUIRY, "扣费疑问", stall=S.CALLBACK, failed_callbacks=0,
-        reply_fraction=0.3, redispatch=False)
-    add(75, complaint, "装维超时", stall=S.CALLBACK, failed_callbacks=2, reply_fraction=0.3,
-        redispatch=False)
-    add(6 * 24, fault, "宽带无法上网", reopen=False, failed_callbacks=0, reply_fraction=0.4,
-        redispatch=False)
-    add(8 * 24, RequestType.SERVICE_REQUEST, "停复机", reopen=False, failed_callbacks=3,
-        reply_fraction=0.4, redispatch=False)
-    add(9 * 24, complaint, "服务态度", reopen=True, stall=S.REOPENED, failed_callbacks=0,
-        reply_fraction=0.4, redispatch=False)
+    add(
+        None,
+        fault,
+        "IPTV故障",
+        created=dispatch - 600,
+        dispatch_after=600,
+        priority=Priority.NORMAL,
+        stall=S.REPLIED,
+        reply_fraction=0.3,
+        redispatch=False,
+        pause=False,
+        department_code=NETWORK,
+    )
+    add(
+        50,
+        RequestType.BILL_INQUIRY,
+        "扣费疑问",
+        stall=S.CALLBACK,
+        failed_callbacks=0,
+        reply_fraction=0.3,
+        redispatch=False,
+    )
+    add(
+        75,
+        complaint,
+        "装维超时",
+        stall=S.CALLBACK,
+        failed_callbacks=2,
+        reply_fraction=0.3,
+        redispatch=False,
+    )
+    add(
+        6 * 24,
+        fault,
+        "宽带无法上网",
+        reopen=False,
+        failed_callbacks=0,
+        reply_fraction=0.4,
+        redispatch=False,
+    )
+    add(
+        8 * 24,
+        RequestType.SERVICE_REQUEST,
+        "停复机",
+        reopen=False,
+        failed_callbacks=3,
+        reply_fraction=0.4,
+        redispatch=False,
+    )
+    add(
+        9 * 24,
+        complaint,
+        "服务态度",
+        reopen=True,
+        stall=S.REOPENED,
+        failed_callbacks=0,
+        reply_fraction=0.4,
+        redispatch=False,
+    )
     dispatch = _replied_by(w, fault, 0.3, now - 3 * HOUR)
-    add(None, fault, "通话断续", created=dispatch - 600, dispatch_after=600,
-        priority=Priority.NORMAL, redispatch=True, stall=S.DISPATCHED, reply_fraction=0.3,
-        pause=False, department_code=NETWORK)
-    add(5, complaint, "乱扣费", source=WorkOrderSource.REGULATOR, major=MajorSource.REGULATOR,
-        stall=S.DISPATCHED, redispatch=False)
-    add(30, complaint, "营销骚扰", source=WorkOrderSource.MEDIA, major=MajorSource.MEDIA,
-        stall=S.REPLIED, reply_fraction=0.3, redispatch=False)
-    add(4 * 24, complaint, "办理不一致", source=WorkOrderSource.REGULATOR,
-        major=MajorSource.REGULATOR, reopen=False, failed_callbacks=0, reply_fraction=0.3,
-        redispatch=False)
+    add(
+        None,
+        fault,
+        "通话断续",
+        created=dispatch - 600,
+        dispatch_after=600,
+        priority=Priority.NORMAL,
+        redispatch=True,
+        stall=S.DISPATCHED,
+        reply_fraction=0.3,
+        pause=False,
+        department_code=NETWORK,
+    )
+    add(
+        5,
+        complaint,
+        "乱扣费",
+        source=WorkOrderSource.REGULATOR,
+        major=MajorSource.REGULATOR,
+        stall=S.DISPATCHED,
+        redispatch=False,
+    )
+    add(
+        30,
+        complaint,
+        "营销骚扰",
+        source=WorkOrderSource.MEDIA,
+        major=MajorSource.MEDIA,
+        stall=S.REPLIED,
+        reply_fraction=0.3,
+        redispatch=False,
+    )
+    add(
+        4 * 24,
+        complaint,
+        "办理不一致",
+        source=WorkOrderSource.REGULATOR,
+        major=MajorSource.REGULATOR,
+        reopen=False,
+        failed_callbacks=0,
+        reply_fraction=0.3,
+        redispatch=False,
+    )
     # A customer's third complaint within 30 days is a major complaint.
     repeat = candidates[-1]
     window = w.params.days * DAY
@@ -168,12 +266,34 @@ def plan_scenarios(w: World) -> list[Scenario]:
         (min(20 * DAY, window * 8 // 10), {"reopen": False, "failed_callbacks": 0}),
         (min(9 * DAY, window * 5 // 10), {"reopen": False, "failed_callbacks": 0}),
     ):
-        add(None, complaint, "乱扣费", created=now - age, customer=repeat,
-            reply_fraction=0.3, redispatch=False, **knobs)
-    add(3, complaint, "乱扣费", customer=repeat, major=MajorSource.REPEAT_COMPLAINER,
-        stall=S.DISPATCHED, redispatch=False)
-    add(20, RequestType.SERVICE_REQUEST, "资料变更", pause=True, stall=S.DISPATCHED,
-        reply_fraction=0.95, redispatch=False)
+        add(
+            None,
+            complaint,
+            "乱扣费",
+            created=now - age,
+            customer=repeat,
+            reply_fraction=0.3,
+            redispatch=False,
+            **knobs,
+        )
+    add(
+        3,
+        complaint,
+        "乱扣费",
+        customer=repeat,
+        major=MajorSource.REPEAT_COMPLAINER,
+        stall=S.DISPATCHED,
+        redispatch=False,
+    )
+    add(
+        20,
+        RequestType.SERVICE_REQUEST,
+        "资料变更",
+        pause=True,
+        stall=S.DISPATCHED,
+        reply_fraction=0.95,
+        redispatch=False,
+    )
     add(1, RequestType.SUGGESTION, "客服中心建议", stall=S.NEW)
     for scenario in scenarios:
         if scenario.contact_at is not None:
@@ -195,9 +315,16 @@ def write_scenario_contacts(w: World, maker: ContactMaker, scenarios: list[Scena
         w.next_contact_id += 1
         plan = scenario.plan
         rows.append(
-            maker.row(contact_id, scenario.contact_at, plan.customer,
-                      request_type=plan.category, channel=plan.channel,
-                      outcome=ContactOutcome.WORK_ORDER, topic=plan.topic, record_seed=False)
+            maker.row(
+                contact_id,
+                scenario.contact_at,
+                plan.customer,
+                request_type=plan.category,
+                channel=plan.channel,
+                outcome=ContactOutcome.WORK_ORDER,
+                topic=plan.topic,
+                record_seed=False,
+            )
         )
         plan.contact_id = contact_id
     w.sink.insert("contact", CONTACT_COLUMNS, rows)

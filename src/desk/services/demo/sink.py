@@ -71,9 +71,10 @@ class Sink:
             cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", counter)
             cursor.close()
         else:
-            with self._driver.cursor() as cursor, cursor.copy(
-                f"COPY {table} ({names}) FROM STDIN"
-            ) as copy:
+            with (
+                self._driver.cursor() as cursor,
+                cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+            ):
                 for row in counter:
                     copy.write_row(row)
         self.rows_written[table] = self.rows_written.get(table, 0) + counter.count

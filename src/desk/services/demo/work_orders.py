@@ -114,20 +114,70 @@ _K_RESOLUTION = ClockKind.RESOLUTION
 _K_CALLBACK = ClockKind.CALLBACK
 
 WORK_ORDER_COLUMNS = (
-    "id", "number", "customer_id", "contact_id", "category", "topic", "title", "description",
-    "priority", "channel", "source", "is_major", "major_source", "department_id", "branch_id",
-    "status", "waiting_reason", "waiting_since", "cycle", "escalation_level", "redispatch_count",
-    "callback_attempts", "satisfaction", "dispatch_due", "reply_due", "resolution_due",
-    "callback_due", "created_by", "created_at", "dispatched_at", "replied_at", "closed_at",
-    "updated_at", "updated_by", "version", "ladder_next_at",
+    "id",
+    "number",
+    "customer_id",
+    "contact_id",
+    "category",
+    "topic",
+    "title",
+    "description",
+    "priority",
+    "channel",
+    "source",
+    "is_major",
+    "major_source",
+    "department_id",
+    "branch_id",
+    "status",
+    "waiting_reason",
+    "waiting_since",
+    "cycle",
+    "escalation_level",
+    "redispatch_count",
+    "callback_attempts",
+    "satisfaction",
+    "dispatch_due",
+    "reply_due",
+    "resolution_due",
+    "callback_due",
+    "created_by",
+    "created_at",
+    "dispatched_at",
+    "replied_at",
+    "closed_at",
+    "updated_at",
+    "updated_by",
+    "version",
+    "ladder_next_at",
 )
 EVENT_COLUMNS = (
-    "id", "work_order_id", "at", "actor_id", "kind", "from_status", "to_status",
-    "department_id", "clock", "ladder_key", "reason", "data",
+    "id",
+    "work_order_id",
+    "at",
+    "actor_id",
+    "kind",
+    "from_status",
+    "to_status",
+    "department_id",
+    "clock",
+    "ladder_key",
+    "reason",
+    "data",
 )
 CALLBACK_COLUMNS = (
-    "customer_id", "work_order_id", "kind", "purpose", "due_at", "owner_id", "status",
-    "attempts", "last_attempt_at", "result", "satisfaction", "created_at",
+    "customer_id",
+    "work_order_id",
+    "kind",
+    "purpose",
+    "due_at",
+    "owner_id",
+    "status",
+    "attempts",
+    "last_attempt_at",
+    "result",
+    "satisfaction",
+    "created_at",
 )
 
 
@@ -174,9 +224,22 @@ class _ClockState:
     """One clock being replayed; times in epoch microseconds."""
 
     __slots__ = (
-        "breached", "budget", "calendar", "due", "due_cycle", "last_end", "since",
-        "since_cycle", "started", "used", "warn", "warn_budget", "warn_cycle", "warn_reached",
-        "awaiting", "running",
+        "breached",
+        "budget",
+        "calendar",
+        "due",
+        "due_cycle",
+        "last_end",
+        "since",
+        "since_cycle",
+        "started",
+        "used",
+        "warn",
+        "warn_budget",
+        "warn_cycle",
+        "warn_reached",
+        "awaiting",
+        "running",
     )
 
     def __init__(self, calendar: BusinessCalendar, budget: int, warn_budget: int) -> None:
@@ -323,7 +386,7 @@ class Simulator:
     # --- one work order ------------------------------------------------------------------
 
     def simulate(self, work_order_id: int, plan: Plan) -> _Result:
-        r, now, w = self.r, self.now, self.w
+        r, now = self.r, self.now
         category = plan.category
         priority = plan.priority or (
             Priority.URGENT
@@ -334,19 +397,24 @@ class Simulator:
         key = (category, priority, plan.channel)
         budgets = self.budgets.get(key)
         if budgets is None:
-            budgets = self.budgets[key] = clock_budgets(category, priority, plan.channel,
-                                                        self.policy)
+            budgets = self.budgets[key] = clock_budgets(
+                category, priority, plan.channel, self.policy
+            )
         department = self.department_for(plan)
         reply_cal = self.calendar(_K_REPLY, department)
         t0 = plan.created_s
         created_status = _S_NEW
-        timeline: list[_Event] = [
-            _Event(t0, plan.created_by, _E_CREATED, None, created_status)
-        ]
+        timeline: list[_Event] = [_Event(t0, plan.created_by, _E_CREATED, None, created_status)]
         if plan.major is not None:
             timeline.append(
-                _Event(min(t0 + 30, now), None, _E_MAJOR_FLAGGED, key=MAJOR_KEY,
-                       reason=_MAJOR_REASON[plan.major], data={"source": plan.major.value})
+                _Event(
+                    min(t0 + 30, now),
+                    None,
+                    _E_MAJOR_FLAGGED,
+                    key=MAJOR_KEY,
+                    reason=_MAJOR_REASON[plan.major],
+                    data={"source": plan.major.value},
+                )
             )
         stall = plan.stall
         redispatch = plan.redispatch if plan.redispatch is not None else r() < 0.07
@@ -382,11 +450,14 @@ class Simulator:
             else:
                 delay = 60 * (1 + -math.log(1.0 - r()) * 18) if r() < 0.95 else 60 * r() * 420
             t_dispatch = start + int(delay)
-            if not add(_Event(t_dispatch, self.lead_at(t_dispatch), _E_DISPATCHED,
-                              department=department)):
+            if not add(
+                _Event(t_dispatch, self.lead_at(t_dispatch), _E_DISPATCHED, department=department)
+            ):
                 break
-            fraction = plan.reply_fraction if plan.reply_fraction is not None else (
-                0.1 + r() * 0.75 if r() < 0.9 else 1.05 + r() * 1.5
+            fraction = (
+                plan.reply_fraction
+                if plan.reply_fraction is not None
+                else (0.1 + r() * 0.75 if r() < 0.9 else 1.05 + r() * 1.5)
             )
             reply_minutes = fraction * budgets.reply * (0.5 if cycle else 1.0)
             t_reply = self.add_business(reply_cal, t_dispatch, reply_minutes)
@@ -395,39 +466,68 @@ class Simulator:
                 t_pause = t_dispatch + int(600 + r() * 3 * HOUR)
                 if t_pause < t_reply:
                     handler = self.handler_for(department)
-                    if not add(_Event(t_pause, handler, _E_PAUSED,
-                                      reason="等待客户提供资料",
-                                      data={"reason": WaitingReason.WAITING_FOR_CUSTOMER.value})):
+                    if not add(
+                        _Event(
+                            t_pause,
+                            handler,
+                            _E_PAUSED,
+                            reason="等待客户提供资料",
+                            data={"reason": WaitingReason.WAITING_FOR_CUSTOMER.value},
+                        )
+                    ):
                         break
                     used = reply_cal.business_us_between(t_dispatch * US, t_pause * US) / 60 / US
                     t_resume = self.add_business(reply_cal, t_pause, 30 + r() * 600)
                     keep_waiting = plan.pause is True and stall is _S_DISPATCHED
-                    if keep_waiting or not add(_Event(t_resume, handler, _E_RESUMED,
-                                                      reason="客户已提供资料")):
+                    if keep_waiting or not add(
+                        _Event(t_resume, handler, _E_RESUMED, reason="客户已提供资料")
+                    ):
                         break
                     t_reply = self.add_business(reply_cal, t_resume, max(1.0, reply_minutes - used))
             if stall is _S_DISPATCHED and not redispatch:
                 break
-            if not add(_Event(t_reply, self.handler_for(department), _E_REPLIED,
-                              reason=_pick(r, REPLIES[category]), department=department)):
+            if not add(
+                _Event(
+                    t_reply,
+                    self.handler_for(department),
+                    _E_REPLIED,
+                    reason=_pick(r, REPLIES[category]),
+                    department=department,
+                )
+            ):
                 break
             if redispatch:
                 redispatch = False
                 t_reject = t_reply + int(300 + r() * 5_400)
-                if not add(_Event(t_reject, self.lead_at(t_reject), _E_REJECTED,
-                                  reason=_pick(r, REJECT_REASONS), department=department)):
+                if not add(
+                    _Event(
+                        t_reject,
+                        self.lead_at(t_reject),
+                        _E_REJECTED,
+                        reason=_pick(r, REJECT_REASONS),
+                        department=department,
+                    )
+                ):
                     break
                 if stall is _S_DISPATCHED:
                     break
                 t_reply = self.add_business(reply_cal, t_reject, budgets.reply * (0.1 + r() * 0.5))
-                if not add(_Event(t_reply, self.handler_for(department), _E_REPLIED,
-                                  reason=_pick(r, REPLIES[category]), department=department)):
+                if not add(
+                    _Event(
+                        t_reply,
+                        self.handler_for(department),
+                        _E_REPLIED,
+                        reason=_pick(r, REPLIES[category]),
+                        department=department,
+                    )
+                ):
                     break
             if stall is _S_REPLIED:
                 break
             t_accept = t_reply + int(300 + -math.log(1.0 - r()) * 3_000)
-            if not add(_Event(t_accept, self.lead_at(t_accept), _E_ACCEPTED,
-                              department=department)):
+            if not add(
+                _Event(t_accept, self.lead_at(t_accept), _E_ACCEPTED, department=department)
+            ):
                 break
             callback_cal = self.calendar(_K_CALLBACK, department)
             opens = self.callback_opens(t_accept, budgets.callback, callback_cal)
@@ -440,9 +540,14 @@ class Simulator:
                     break
                 attempts += 1
                 timeline.append(
-                    _Event(t_try, self.lead_at(t_try), _E_CALLBACK_ATTEMPT,
-                           from_status=status, to_status=status,
-                           data={"attempt": attempts, "reached": reached})
+                    _Event(
+                        t_try,
+                        self.lead_at(t_try),
+                        _E_CALLBACK_ATTEMPT,
+                        from_status=status,
+                        to_status=status,
+                        data={"attempt": attempts, "reached": reached},
+                    )
                 )
                 if reached:
                     satisfaction = _satisfaction(r, category)
@@ -454,16 +559,28 @@ class Simulator:
             reason = "回访客户,客户表示满意" if reached else "三次回访未接通,按规定结单"
             if satisfaction is not None and satisfaction <= 2:
                 reason = "回访客户,客户表示不满意"
-            if not add(_Event(last_try + 180, self.lead_at(last_try), _E_CLOSED,
-                              reason=reason, data={"satisfaction": satisfaction,
-                                                   "reached": reached})):
+            if not add(
+                _Event(
+                    last_try + 180,
+                    self.lead_at(last_try),
+                    _E_CLOSED,
+                    reason=reason,
+                    data={"satisfaction": satisfaction, "reached": reached},
+                )
+            ):
                 break
             if not reopen or cycle > 0:
                 break
             reopen = False
             t_reopen = last_try + int(HOUR + r() * 30 * HOUR)
-            if not add(_Event(t_reopen, self.lead_at(t_reopen), _E_REOPENED,
-                              reason="客户对处理结果不满意,重新处理")):
+            if not add(
+                _Event(
+                    t_reopen,
+                    self.lead_at(t_reopen),
+                    _E_REOPENED,
+                    reason="客户对处理结果不满意,重新处理",
+                )
+            ):
                 break
             cycle = 1
             start = t_reopen
@@ -478,8 +595,20 @@ class Simulator:
         escalation, department = self.chase(plan, clocks, timeline, events, department)
         events.sort(key=lambda event: event.at)
         next_at = self.next_ladder(plan, status, clocks, events, department)
-        return self.result(work_order_id, plan, priority, department, escalation, clocks,
-                           timeline, events, status, satisfaction, attempts, next_at)
+        return self.result(
+            work_order_id,
+            plan,
+            priority,
+            department,
+            escalation,
+            clocks,
+            timeline,
+            events,
+            status,
+            satisfaction,
+            attempts,
+            next_at,
+        )
 
     def _budgets_of(
         self, budgets: Any, department: int
@@ -589,13 +718,23 @@ class Simulator:
         for kind, state in zip(CLOCKS, clocks, strict=True):
             if state.warn_reached and state.warn is not None and state.warn <= now_us:
                 events.append(
-                    _Event(state.warn // US, None, _E_WARNING, clock=kind,
-                           key=ladder_key(_E_WARNING, kind, state.warn_cycle))
+                    _Event(
+                        state.warn // US,
+                        None,
+                        _E_WARNING,
+                        clock=kind,
+                        key=ladder_key(_E_WARNING, kind, state.warn_cycle),
+                    )
                 )
             if state.breached and state.due is not None:
                 events.append(
-                    _Event(state.due // US, None, _E_BREACH, clock=kind,
-                           key=ladder_key(_E_BREACH, kind, state.due_cycle))
+                    _Event(
+                        state.due // US,
+                        None,
+                        _E_BREACH,
+                        clock=kind,
+                        key=ladder_key(_E_BREACH, kind, state.due_cycle),
+                    )
                 )
         return events
 
@@ -655,9 +794,7 @@ class Simulator:
             return 0, department
         r, now = self.r, self.now
         breach = reply.due // US
-        replied = next(
-            (e.at for e in timeline if e.kind is _E_REPLIED and e.at >= breach), None
-        )
+        replied = next((e.at for e in timeline if e.kind is _E_REPLIED and e.at >= breach), None)
         settled = min(now, replied) if replied is not None else now
         cycle = reply.due_cycle
         level = 0
@@ -668,10 +805,15 @@ class Simulator:
 
         chaser = self.complaint_leads[int(r() * len(self.complaint_leads))]
         events.append(
-            _Event(remind_at, chaser, _E_REMINDER, clock=_K_REPLY,
-                   department=department,
-                   key=ladder_key(_E_REMINDER, _K_REPLY, cycle),
-                   reason="投诉工单已超回复时限,请尽快处理并回复")
+            _Event(
+                remind_at,
+                chaser,
+                _E_REMINDER,
+                clock=_K_REPLY,
+                department=department,
+                key=ladder_key(_E_REMINDER, _K_REPLY, cycle),
+                reason="投诉工单已超回复时限,请尽快处理并回复",
+            )
         )
         level = 1
         cal = self.calendar(_K_REPLY, department)
@@ -680,19 +822,29 @@ class Simulator:
             return level, department
         proposed = min(proposed + int(r() * 300), settled)
         events.append(
-            _Event(proposed, None, _E_ESCALATION_PROPOSED, clock=_K_REPLY,
-                   department=self.hq,
-                   key=ladder_key(_E_ESCALATION_PROPOSED, _K_REPLY, cycle),
-                   reason="督促后仍未回复,建议升级至省公司")
+            _Event(
+                proposed,
+                None,
+                _E_ESCALATION_PROPOSED,
+                clock=_K_REPLY,
+                department=self.hq,
+                key=ladder_key(_E_ESCALATION_PROPOSED, _K_REPLY, cycle),
+                reason="督促后仍未回复,建议升级至省公司",
+            )
         )
         level = 2
         confirmed = proposed + int(600 + r() * 3 * HOUR)
         if not plan.confirm_escalation or confirmed > settled:
             return level, department
         events.append(
-            _Event(confirmed, chaser, _E_ESCALATION_CONFIRMED, clock=_K_REPLY,
-                   department=self.hq,
-                   reason="分公司无法解决,升级至省公司处理")
+            _Event(
+                confirmed,
+                chaser,
+                _E_ESCALATION_CONFIRMED,
+                clock=_K_REPLY,
+                department=self.hq,
+                reason="分公司无法解决,升级至省公司处理",
+            )
         )
         return 3, self.hq
 
@@ -753,56 +905,109 @@ class Simulator:
             if event.actor is not None:
                 actors += 1
         row = (
-            work_order_id, self.number(plan.created_s),
-            customer + 1 if customer >= 0 else None, plan.contact_id,
-            _VALUES[plan.category], plan.topic,
-            WORK_ORDER_TITLES[plan.category].format(topic=plan.topic), _description(plan),
-            _VALUES[priority], _VALUES[plan.channel], _VALUES[plan.source],
-            1 if plan.major else 0, _VALUES[plan.major] if plan.major else None, department,
-            w.branch_ids[city] if city is not None else None, _VALUES[status],
-            _WAITING if waiting is not None else None, stamps.maybe(waiting), cycle,
-            escalation, redispatches, attempts,
+            work_order_id,
+            self.number(plan.created_s),
+            customer + 1 if customer >= 0 else None,
+            plan.contact_id,
+            _VALUES[plan.category],
+            plan.topic,
+            WORK_ORDER_TITLES[plan.category].format(topic=plan.topic),
+            _description(plan),
+            _VALUES[priority],
+            _VALUES[plan.channel],
+            _VALUES[plan.source],
+            1 if plan.major else 0,
+            _VALUES[plan.major] if plan.major else None,
+            department,
+            w.branch_ids[city] if city is not None else None,
+            _VALUES[status],
+            _WAITING if waiting is not None else None,
+            stamps.maybe(waiting),
+            cycle,
+            escalation,
+            redispatches,
+            attempts,
             satisfaction if status is _S_CLOSED else None,
-            dues[0], dues[1], dues[2], dues[3], plan.created_by, stamps(plan.created_s),
-            stamps.maybe(dispatched), stamps.maybe(replied), stamps.maybe(closed),
-            stamps(final.at), final.actor, actors, stamps.maybe(next_at),
+            dues[0],
+            dues[1],
+            dues[2],
+            dues[3],
+            plan.created_by,
+            stamps(plan.created_s),
+            stamps.maybe(dispatched),
+            stamps.maybe(replied),
+            stamps.maybe(closed),
+            stamps(final.at),
+            final.actor,
+            actors,
+            stamps.maybe(next_at),
         )
-        callback = None
+        callback: Row | None = None
         if (status is _S_CALLBACK or status is _S_CLOSED) and customer >= 0:
             accepted = accepted or plan.created_s
             last_try = stamps(tries[-1].at) if tries else None
             if status is _S_CALLBACK:
                 callback = (
-                    customer + 1, work_order_id, "phone", _ROUTINE,
+                    customer + 1,
+                    work_order_id,
+                    "phone",
+                    _ROUTINE,
                     dues[3] or stamps(accepted + DAY),
                     self.lead_at(self.now) if self.r() < 0.3 else None,
-                    _PENDING, len(tries), last_try, "未接通" if tries else None, None,
+                    _PENDING,
+                    len(tries),
+                    last_try,
+                    "未接通" if tries else None,
+                    None,
                     stamps(accepted),
                 )
             else:
                 reached = satisfaction is not None
                 callback = (
-                    customer + 1, work_order_id, "phone", _ROUTINE,
-                    dues[3] or stamps(accepted + DAY), tries[-1].actor if tries else None,
-                    _DONE if reached else _FAILED, len(tries), last_try,
-                    "客户确认问题已解决" if reached else "三次未接通", satisfaction,
+                    customer + 1,
+                    work_order_id,
+                    "phone",
+                    _ROUTINE,
+                    dues[3] or stamps(accepted + DAY),
+                    tries[-1].actor if tries else None,
+                    _DONE if reached else _FAILED,
+                    len(tries),
+                    last_try,
+                    "客户确认问题已解决" if reached else "三次未接通",
+                    satisfaction,
                     stamps(accepted),
                 )
-        return _Result(row, list(events), callback, status, customer, plan.major is not None,
-                       closed, plan.category)
+        return _Result(
+            row,
+            list(events),
+            callback,
+            status,
+            customer,
+            plan.major is not None,
+            closed,
+            plan.category,
+        )
 
 
 _VALUES: dict[object, str] = {
     member: member.value
     for member in (
-        *RequestType, *Priority, *Channel, *WorkOrderSource, *MajorSource, *WorkOrderStatus,
-        *EventKind, *ClockKind,
+        *RequestType,
+        *Priority,
+        *Channel,
+        *WorkOrderSource,
+        *MajorSource,
+        *WorkOrderStatus,
+        *EventKind,
+        *ClockKind,
     )
 }
 _WAITING = WaitingReason.WAITING_FOR_CUSTOMER.value
 _ROUTINE = CallbackPurpose.ROUTINE.value
 _PENDING, _DONE, _FAILED = (
-    CallbackStatus.PENDING.value, CallbackStatus.DONE.value, CallbackStatus.FAILED.value
+    CallbackStatus.PENDING.value,
+    CallbackStatus.DONE.value,
+    CallbackStatus.FAILED.value,
 )
 
 
@@ -821,7 +1026,9 @@ def _satisfaction(r: Any, category: RequestType) -> int:
     roll = r()
     if category is RequestType.COMPLAINT:
         return 5 if roll < 0.6 else 4 if roll < 0.97 else 3 if roll < 0.985 else 2
-    return 5 if roll < 0.62 else 4 if roll < 0.91 else 3 if roll < 0.96 else 2 if roll < 0.985 else 1
+    return (
+        5 if roll < 0.62 else 4 if roll < 0.91 else 3 if roll < 0.96 else 2 if roll < 0.985 else 1
+    )
 
 
 def _description(plan: Plan) -> str:
@@ -874,12 +1081,20 @@ class WorkOrderWriter:
             result = self.simulator.simulate(work_order_id, plan)
             for event in result.events:
                 self.events.append(
-                    (w.next_event_id, work_order_id, stamps(event.at), event.actor,
-                     values[event.kind],
-                     values[event.from_status] if event.from_status else None,
-                     values[event.to_status] if event.to_status else None, event.department,
-                     values[event.clock] if event.clock else None, event.key, event.reason,
-                     self.json(event.data) if event.data else None)
+                    (
+                        w.next_event_id,
+                        work_order_id,
+                        stamps(event.at),
+                        event.actor,
+                        values[event.kind],
+                        values[event.from_status] if event.from_status else None,
+                        values[event.to_status] if event.to_status else None,
+                        event.department,
+                        values[event.clock] if event.clock else None,
+                        event.key,
+                        event.reason,
+                        self.json(event.data) if event.data else None,
+                    )
                 )
                 w.next_event_id += 1
             if result.callback is not None:
@@ -942,8 +1157,10 @@ def backlog_plans(w: World, count: int) -> list[Plan]:
     }
     categories = list(topics)
     stalls = (
-        (_S_NEW, 0.08), (_S_DISPATCHED, 0.62),
-        (_S_REPLIED, 0.12), (_S_CALLBACK, 0.14),
+        (_S_NEW, 0.08),
+        (_S_DISPATCHED, 0.62),
+        (_S_REPLIED, 0.12),
+        (_S_CALLBACK, 0.14),
         (_S_REOPENED, 0.04),
     )
     window = min(w.params.days, 30) * DAY
