@@ -43,7 +43,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, func, text
+from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from desk.clock import SHANGHAI
@@ -263,6 +263,12 @@ def _fixed_line_forms(digits: str) -> list[str]:
     return [f"{digits[:area]}-{digits[area:]}"]
 
 
+_DETAIL_COLUMNS = (
+    "c.customer_no, c.name, c.id_card_no, c.tier, c.big_customer_class, c.status, c.region, "
+    "c.arrears_cents, (SELECT x.phone FROM customer_phone x WHERE x.customer_id = c.id "
+    "ORDER BY x.is_primary DESC, x.id LIMIT 1) AS primary_phone"
+)
+
 # --- streams: one per kind ----------------------------------------------------------------
 
 
@@ -270,7 +276,8 @@ def _fixed_line_forms(digits: str) -> list[str]:
 class _Row:
     key: tuple[Any, ...]
     customer_id: int
-    phone: str | None = None
+    phone: str | None
+    details: tuple[Any, ...]  # the columns of _DETAIL_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,16 +364,33 @@ class _Stream:
         sql: str,
         params: dict[str, Any],
         *,
-        key_size: int,
+        forward: bool,
         phone: bool = False,
+        text_key: bool = False,
     ) -> list[_Row]:
-        rows = session.execute(text(sql), params).all()
+        """Run a stream's page query (columns ``k0[, k1], cid[, phone]``) with the hit
+        details joined on, in one statement: the page is cut first, then ≤ limit customer
+        rows are read by primary key."""
+        keys = [f"s.k{index}" for index in range(self.key_size)]
+        if text_key:
+            keys[0] = _c(keys[0], self.dialect)
+        outer = (
+            f"SELECT s.*, {_DETAIL_COLUMNS} FROM ({sql}) s JOIN customer c ON c.id = s.cid "
+            f"ORDER BY {self._order(keys, forward)}"
+        )
         out: list[_Row] = []
-        for row in rows:
+        for row in session.execute(text(outer), params).all():
             values = tuple(row)
-            key = values[:key_size]
-            customer_id = int(values[key_size])
-            out.append(_Row(key, customer_id, values[key_size + 1] if phone else None))
+            size = self.key_size
+            rest = size + (2 if phone else 1)
+            out.append(
+                _Row(
+                    key=values[:size],
+                    customer_id=int(values[size]),
+                    phone=values[size + 1] if phone else None,
+                    details=values[rest:],
+                )
+            )
         return out
 
 
@@ -402,13 +426,12 @@ class _CustomerRange(_Stream):
         keyset = self._keyset(columns, key, forward)
         others = self._exclusions(exclude, "c")
         sql = (
-            f"SELECT c.{self.column}, c.id, c.id FROM customer c "
+            f"SELECT c.{self.column} AS k0, c.id AS k1, c.id AS cid FROM customer c "
             f"WHERE {within.sql} AND {keyset.sql} AND {others.sql} "
             f"ORDER BY {self._order(columns, forward)} LIMIT {int(limit)}"
         )
-        return self._run(
-            session, sql, {**within.params, **keyset.params, **others.params}, key_size=2
-        )
+        params = {**within.params, **keyset.params, **others.params}
+        return self._run(session, sql, params, forward=forward, text_key=True)
 
 
 class _IdSuffix(_CustomerRange):
@@ -485,7 +508,8 @@ class _PhoneSuffix(_Stream):
         join = "JOIN customer c ON c.id = p.customer_id " if exclude else ""
         q_rev, p_rev = _c("q.phone_rev", self.dialect), rev
         sql = (
-            f"SELECT p.phone_rev, p.id, p.customer_id, p.phone FROM customer_phone p {join}"
+            f"SELECT p.phone_rev AS k0, p.id AS k1, p.customer_id AS cid, p.phone AS phone "
+            f"FROM customer_phone p {join}"
             f"WHERE {within.sql} AND {keyset.sql} AND {others.sql} "
             f"AND NOT EXISTS (SELECT 1 FROM customer_phone q "
             f"WHERE q.customer_id = p.customer_id AND q.id <> p.id AND {earlier.sql} "
@@ -493,7 +517,7 @@ class _PhoneSuffix(_Stream):
             f"ORDER BY {self._order(columns, forward)} LIMIT {int(limit)}"
         )
         params = {**within.params, **earlier.params, **keyset.params, **others.params}
-        return self._run(session, sql, params, key_size=2, phone=True)
+        return self._run(session, sql, params, forward=forward, phone=True, text_key=True)
 
 
 class _PhoneExact(_Stream):
@@ -532,13 +556,14 @@ class _PhoneExact(_Stream):
         others = self._exclusions(exclude, "c")
         join = "JOIN customer c ON c.id = p.customer_id " if exclude else ""
         sql = (
-            f"SELECT p.customer_id, p.customer_id, MIN(p.phone) FROM customer_phone p {join}"
+            f"SELECT p.customer_id AS k0, p.customer_id AS cid, MIN(p.phone) AS phone "
+            f"FROM customer_phone p {join}"
             f"WHERE {within.sql} AND {keyset.sql} AND {others.sql} "
             f"GROUP BY p.customer_id "
             f"ORDER BY {self._order(('p.customer_id',), forward)} LIMIT {int(limit)}"
         )
         params = {**within.params, **keyset.params, **others.params}
-        return self._run(session, sql, params, key_size=1, phone=True)
+        return self._run(session, sql, params, forward=forward, phone=True)
 
 
 class _CustomerNo(_Stream):
@@ -565,11 +590,11 @@ class _CustomerNo(_Stream):
         keyset = self._keyset(("c.id",), key, forward)
         others = self._exclusions(exclude, "c")
         sql = (
-            f"SELECT c.id, c.id FROM customer c WHERE {within.sql} AND {keyset.sql} "
+            f"SELECT c.id AS k0, c.id AS cid FROM customer c WHERE {within.sql} AND {keyset.sql} "
             f"AND {others.sql} ORDER BY {self._order(('c.id',), forward)} LIMIT {int(limit)}"
         )
         params = {**within.params, **keyset.params, **others.params}
-        return self._run(session, sql, params, key_size=1)
+        return self._run(session, sql, params, forward=forward)
 
 
 class _WorkOrderNo(_Stream):
@@ -595,13 +620,13 @@ class _WorkOrderNo(_Stream):
         others = self._exclusions(exclude, "c")
         join = "JOIN customer c ON c.id = w.customer_id " if exclude else ""
         sql = (
-            f"SELECT w.customer_id, w.customer_id FROM work_order w {join}"
+            f"SELECT w.customer_id AS k0, w.customer_id AS cid FROM work_order w {join}"
             f"WHERE w.number = :{self.p('number')} AND w.customer_id IS NOT NULL "
             f"AND {keyset.sql} AND {others.sql} "
             f"ORDER BY {self._order(('w.customer_id',), forward)} LIMIT {int(limit)}"
         )
         params = {self.p("number"): self.query.compact, **keyset.params, **others.params}
-        return self._run(session, sql, params, key_size=1)
+        return self._run(session, sql, params, forward=forward)
 
 
 class _NameFragment(_Stream):
@@ -664,12 +689,12 @@ class _NameFragment(_Stream):
         others = self._exclusions(exclude, "c")
         join = "JOIN customer c ON c.id = f.rowid " if exclude else ""
         sql = (
-            f"SELECT f.rowid, f.rowid FROM customer_fts f {join}"
+            f"SELECT f.rowid AS k0, f.rowid AS cid FROM customer_fts f {join}"
             f"WHERE customer_fts MATCH :{self.p('phrase')} AND {keyset.sql} AND {others.sql} "
             f"ORDER BY {self._order(('f.rowid',), forward)} LIMIT {int(limit)}"
         )
         params = {self.p("phrase"): self.phrase(), **keyset.params, **others.params}
-        return self._run(session, sql, params, key_size=1)
+        return self._run(session, sql, params, forward=forward)
 
     def _fetch_grams(
         self,
@@ -687,7 +712,7 @@ class _NameFragment(_Stream):
         check = self._tsquery("c") if longer else _Sql("1=1")
         join = "JOIN customer c ON c.id = g.customer_id " if exclude or longer else ""
         sql = (
-            f"SELECT g.customer_id, g.customer_id FROM customer_name_gram g {join}"
+            f"SELECT g.customer_id AS k0, g.customer_id AS cid FROM customer_name_gram g {join}"
             f"WHERE g.gram = :{self.p('gram')} AND {keyset.sql} AND {check.sql} "
             f"AND {others.sql} "
             f"ORDER BY {self._order(('g.customer_id',), forward)} LIMIT {int(limit)}"
@@ -698,7 +723,7 @@ class _NameFragment(_Stream):
             **check.params,
             **others.params,
         }
-        return self._run(session, sql, params, key_size=1)
+        return self._run(session, sql, params, forward=forward)
 
 
 _STREAMS: dict[SearchKind, type[_Stream]] = {
@@ -788,39 +813,23 @@ def _walk(
     return out
 
 
-_DETAILS = text(
-    "SELECT c.id, c.customer_no, c.name, c.id_card_no, c.tier, c.big_customer_class, c.status, "
-    "c.region, c.arrears_cents, (SELECT x.phone FROM customer_phone x "
-    "WHERE x.customer_id = c.id ORDER BY x.is_primary DESC, x.id LIMIT 1) "
-    "FROM customer c WHERE c.id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
-
-
-def _hits(
-    session: Session, streams: Sequence[_Stream], rows: Sequence[tuple[int, _Row]]
-) -> tuple[CustomerHit, ...]:
-    if not rows:
-        return ()
-    ids = sorted({row.customer_id for _, row in rows})
-    customers = {int(values[0]): values for values in session.execute(_DETAILS, {"ids": ids}).all()}
+def _hits(streams: Sequence[_Stream], rows: Sequence[tuple[int, _Row]]) -> tuple[CustomerHit, ...]:
     hits: list[CustomerHit] = []
     for index, row in rows:
-        values = customers.get(row.customer_id)
-        if values is None:  # removed between the two reads: leave it out
-            continue
-        phone = row.phone or values[9]
+        customer_no, name, id_card, tier, big, status, region, arrears, primary = row.details
+        phone = row.phone or primary
         hits.append(
             CustomerHit(
                 id=row.customer_id,
-                customer_no=str(values[1]),
-                name_masked=mask_name(str(values[2])),
-                phone_masked=mask_phone(phone) if phone else None,
-                id_card_masked=mask_id_card(str(values[3])),
-                tier=str(values[4]),
-                big_customer_class=values[5],
-                status=str(values[6]),
-                region=str(values[7]),
-                arrears_cents=int(values[8]),
+                customer_no=str(customer_no),
+                name_masked=mask_name(str(name)),
+                phone_masked=mask_phone(str(phone)) if phone else None,
+                id_card_masked=mask_id_card(str(id_card)),
+                tier=str(tier),
+                big_customer_class=big,
+                status=str(status),
+                region=str(region),
+                arrears_cents=int(arrears),
                 matched_by=streams[index].kind,
             )
         )
@@ -864,7 +873,7 @@ def search_customers(
     rows = rows[:limit]
     if not forward:
         rows.reverse()
-    hits = _hits(session, streams, rows)
+    hits = _hits(streams, rows)
     first = _encode_cursor(interpreted, rows[0][0], rows[0][1].key) if rows else None
     last = _encode_cursor(interpreted, rows[-1][0], rows[-1][1].key) if rows else None
     if forward:
