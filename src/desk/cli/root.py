@@ -8,7 +8,7 @@ from desk.cli.common import State
 
 
 def register(app: typer.Typer) -> None:
-    from desk.cli import db, demo, policy, user
+    from desk.cli import db, demo, policy, sweep, user
 
     @app.callback(invoke_without_command=True)
     def root(
@@ -28,3 +28,4 @@ def register(app: typer.Typer) -> None:
     user.register(app)
     policy.register(app)
     demo.register(app)
+    sweep.register(app)
