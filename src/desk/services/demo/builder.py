@@ -9,16 +9,23 @@ go through ``COPY`` and the id sequences are moved past the ids written. ``ANALY
 
 from __future__ import annotations
 
+import os
 import random
+import sqlite3
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC
 from functools import cache
-from typing import TypeVar
+from pathlib import Path
+from typing import NoReturn, TypeVar
 
 from argon2 import PasswordHasher
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
+from sqlalchemy.pool import NullPool
 
 from desk.rules.policy import Policy, load_policy
 from desk.services import audit
@@ -113,96 +120,75 @@ def build_demo(
     *,
     policy: Policy | None = None,
     progress: Progress | None = None,
+    parallel: bool | None = None,
 ) -> DemoSummary:
     """Fill an empty, migrated database with a demo built from ``params``.
 
-    Everything derives from ``random.Random(params.seed)`` and the instant of ``db.clock``:
-    the same parameters at the same instant build the same rows. The whole build is one
-    transaction: a failure leaves the database as it was.
+    Everything derives from ``random.Random(params.seed)`` (and streams seeded from it) and
+    the instant of ``db.clock``: the same parameters at the same instant build the same rows.
+    The whole build is one transaction: a failure leaves the database as it was.
+
+    On SQLite with a file, a large build (``parallel`` None: from
+    :data:`PARALLEL_MIN_CUSTOMERS` customers; True/False forces it) generates the contacts,
+    work orders and everything around them in a forked helper process, into a scratch file
+    next to the database, while this process writes customers, accounts and bills; the rows
+    are then copied in with ``INSERT … SELECT``. Both ways build the same rows.
     """
     policy = policy or load_policy()
     report = progress or _quiet
     started = time.perf_counter()
     now = db.clock.now().astimezone(UTC).replace(microsecond=0)
-    with _build_connection(db) as connection:
-        sink = Sink(connection)
-        _require_empty(sink)
-        w = World(
-            sink=sink,
-            params=params,
-            policy=policy,
-            rng=random.Random(params.seed),
-            now_s=int(now.timestamp()),
-        )
-        steps = _Steps(sink, report)
-        saved = sink.suspend(BULK_TABLES, triggers=True)
-        password_hash, service_hashes = steps.run("password hashes (argon2id)", None, _hashes)
-        steps.run(
-            "branches, departments, staff, shifts", "org", lambda: org.write_org(w, password_hash)
-        )
-        steps.run("customer profiles drawn", None, lambda: _then(customers.draw_customers, w, 0))
-        steps.run(
-            "contact schedule drawn",
-            None,
-            lambda: _draw_schedule(w),
-        )
-        showcase = scenarios.plan_scenarios(w)
-        steps.run(
-            "customers and phones", "customer", lambda: customers.write_customers(w, service_hashes)
-        )
-        steps.run("accounts (set-based)", None, lambda: customers.write_accounts(w))
-        steps.run("bills and payments (set-based)", None, lambda: _bills(w, saved))
-        maker = contacts.ContactMaker(w)
-        steps.run("contacts", "contact", lambda: contacts.write_contacts(w, maker))
-        steps.run(
-            "showcase contacts",
-            "contact",
-            lambda: scenarios.write_scenario_contacts(w, maker, showcase),
-        )
-        writer = WorkOrderWriter(w)
-        plans = sorted(
-            plans_from_seeds(maker.seeds)
-            + [scenario.plan for scenario in showcase]
-            + backlog_plans(w, params.backlog),
-            key=lambda plan: plan.created_s,
-        )
-        steps.run(
-            "work orders and their events", "work_order", lambda: _work_orders(w, writer, plans)
-        )
-        steps.run(
-            "callbacks",
-            "callback",
-            lambda: floor.write_callbacks(w, writer, maker, customers.greetings_due(w)),
-        )
-        steps.run(
-            "shift notes and handovers",
-            "handover",
-            lambda: floor.write_shift_records(w, writer, maker),
-        )
-        steps.run(
-            "verification attempts",
-            "verification_attempt",
-            lambda: floor.write_verifications(w, maker),
-        )
-        sample = sorted(maker.bill_inquirers | set(range(1, min(w.n, BILL_ITEM_SAMPLE) + 1)))
-        steps.run(
-            "itemized bill records (详单, a sample)",
-            "bill_item",
-            lambda: customers.write_bill_items(w, sample[: max(2_000, w.n // 200)]),
-        )
-        steps.run(
-            "knowledge base and canned replies",
-            "knowledge_article",
-            lambda: floor.write_knowledge(w),
-        )
-        built_at = now.isoformat()
-        floor.write_meta(w, built_at)
-        steps.run("indexes and full-text search", None, lambda: _finish(sink, saved))
-        steps.run("statistics (ANALYZE)", None, lambda: connection.exec_driver_sql("ANALYZE") and 0)
-        rows = dict(sink.rows_written)
-        rows.update(w.counts)
-        for status, count in writer.status_counts.items():
-            rows[f"work_order.{status}"] = count
+    scratch = _scratch_path(db, params, parallel)
+    if scratch is not None:
+        _prepare_scratch(db, scratch)
+    try:
+        with _build_connection(db, attach=scratch) as connection:
+            sink = Sink(connection)
+            _require_empty(sink)
+            w = World(
+                sink=sink,
+                params=params,
+                policy=policy,
+                rng=random.Random(params.seed),
+                now_s=int(now.timestamp()),
+            )
+            steps = _Steps(sink, report)
+            saved = sink.suspend(BULK_TABLES, triggers=True)
+            password_hash, service_hashes = steps.run("password hashes (argon2id)", None, _hashes)
+            steps.run(
+                "branches, departments, staff, shifts",
+                "org",
+                lambda: org.write_org(w, password_hash),
+            )
+            steps.run("customer profiles drawn", None, lambda: _draw_customers(w))
+            steps.run("contact schedule drawn", None, lambda: _draw_schedule(w))
+            showcase = scenarios.plan_scenarios(w)
+            helper = _fork_activity(w, steps, showcase, scratch) if scratch else None
+            if helper is None:
+                locks = _activity(w, steps, showcase)
+            _people(w, steps, saved, service_hashes)
+            if helper is not None:
+                locks = steps.run("waiting for the helper process", None, lambda: helper.wait())
+                steps.run("contacts, work orders … copied in", None, lambda: _merge(w, scratch))
+            floor.apply_locks(w, locks)
+            steps.run(
+                "knowledge base and canned replies",
+                "knowledge_article",
+                lambda: floor.write_knowledge(w),
+            )
+            built_at = now.isoformat()
+            floor.write_meta(w, built_at)
+            steps.run("indexes", None, lambda: _finish(sink, saved))
+            steps.run("statistics (ANALYZE)", None, lambda: _analyze(sink))
+            rows = dict(sink.rows_written)
+            rows.update(w.counts)
+            for status, count in sink.rows(
+                "SELECT status, COUNT(*) FROM work_order GROUP BY status ORDER BY status"
+            ):
+                rows[f"work_order.{status}"] = int(count)
+    finally:
+        if scratch is not None:
+            _remove_scratch(db, scratch)
     db.run(
         lambda session: audit.record(
             session,
@@ -218,9 +204,184 @@ def build_demo(
     )
 
 
-def _then(work: Callable[[World], None], w: World, result: int) -> int:
-    work(w)
-    return result
+def _people(w: World, steps: _Steps, saved: list[SavedObject], hashes: list[str]) -> None:
+    """Customers, accounts, bills and payments, their indexes and the 详单 sample."""
+    sink = w.sink
+    steps.run("customers", "customer", lambda: customers.write_customers(w, hashes))
+    steps.run("accounts (set-based)", None, lambda: customers.write_accounts(w))
+    steps.run("bills and payments (set-based)", None, lambda: _bills(w, saved))
+    people = [item for item in saved if item.table in PEOPLE_TABLES]
+    steps.run("customer indexes and full-text search", None, lambda: _restore(sink, people))
+    for item in people:
+        saved.remove(item)
+    sample = customers.bill_item_sample(w, max(2_000, w.n // 200), BILL_ITEM_SAMPLE)
+    steps.run(
+        "itemized bill records (详单, a sample)",
+        "bill_item",
+        lambda: customers.write_bill_items(w, sample),
+    )
+
+
+def _activity(w: World, steps: _Steps, showcase: list[scenarios.Scenario]) -> list[tuple[int, int]]:
+    """Phones, contacts, work orders and everything around them; returns the verification
+    locks to set on customers."""
+    steps.run("phones", "customer_phone", lambda: customers.write_phones(w))
+    maker = contacts.ContactMaker(w)
+    steps.run("contacts", "contact", lambda: contacts.write_contacts(w, maker))
+    steps.run(
+        "showcase contacts",
+        "contact",
+        lambda: scenarios.write_scenario_contacts(w, maker, showcase),
+    )
+    writer = WorkOrderWriter(w)
+    plans = sorted(
+        plans_from_seeds(maker.seeds)
+        + [scenario.plan for scenario in showcase]
+        + backlog_plans(w, w.params.backlog),
+        key=lambda plan: plan.created_s,
+    )
+    steps.run("work orders and their events", "work_order", lambda: _work_orders(w, writer, plans))
+    steps.run(
+        "callbacks",
+        "callback",
+        lambda: floor.write_callbacks(w, writer, maker, customers.greetings_due(w)),
+    )
+    steps.run(
+        "shift notes and handovers",
+        "handover",
+        lambda: floor.write_shift_records(w, writer, maker),
+    )
+    return steps.run(
+        "verification attempts",
+        "verification_attempt",
+        lambda: floor.write_verifications(w, maker),
+    )
+
+
+# --- the helper process (SQLite) ------------------------------------------------------------
+
+PARALLEL_MIN_CUSTOMERS = 50_000
+ACTIVITY_TABLES = (
+    "customer_phone",
+    "contact",
+    "work_order",
+    "work_order_event",
+    "callback",
+    "verification_attempt",
+    "shift_note",
+    "handover",
+)
+PEOPLE_TABLES = ("customer", "account", "bill", "payment")
+
+
+def _scratch_path(db: Database, params: DemoParams, parallel: bool | None) -> Path | None:
+    database = db.engine.url.database
+    if not db.is_sqlite or not database or database == ":memory:" or not hasattr(os, "fork"):
+        return None
+    if parallel is None:
+        parallel = params.customers >= PARALLEL_MIN_CUSTOMERS
+    if not parallel:
+        return None
+    path = Path(database)
+    return path.with_name(path.name + ".demo-part")
+
+
+def _prepare_scratch(db: Database, scratch: Path) -> None:
+    """A scratch database with the activity tables (no indexes), ready before the build's
+    transaction begins (SQLite attaches databases only outside a transaction)."""
+    _remove_scratch(db, scratch)
+    with db.engine.connect() as connection:
+        ddl = [
+            str(row[0])
+            for row in connection.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ("
+                + ", ".join(f"'{name}'" for name in ACTIVITY_TABLES)
+                + ")"
+            )
+        ]
+    part = sqlite3.connect(scratch, isolation_level=None)
+    try:
+        for statement in ddl:
+            part.execute(statement)
+        part.execute("CREATE TABLE demo_lock (customer_id INTEGER, at INTEGER)")
+    finally:
+        part.close()
+
+
+def _remove_scratch(db: Database, scratch: Path) -> None:
+    del db
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        leftover = scratch.with_name(scratch.name + suffix)
+        if leftover.exists():
+            leftover.unlink()
+
+
+@dataclass
+class _Helper:
+    pid: int
+    scratch: Path
+
+    def wait(self) -> list[tuple[int, int]]:
+        _pid, status = os.waitpid(self.pid, 0)
+        error = self.scratch.with_name(self.scratch.name + ".error")
+        if os.waitstatus_to_exitcode(status) != 0:
+            detail = error.read_text(encoding="utf-8") if error.exists() else "no details"
+            raise RuntimeError(f"the demo helper process failed:\n{detail}")
+        part = sqlite3.connect(self.scratch)
+        try:
+            return [(int(a), int(b)) for a, b in part.execute("SELECT * FROM demo_lock")]
+        finally:
+            part.close()
+
+
+def _fork_activity(
+    w: World, steps: _Steps, showcase: list[scenarios.Scenario], scratch: Path
+) -> _Helper:
+    """Run :func:`_activity` in a forked process writing into ``scratch``."""
+    pid = os.fork()
+    if pid:
+        return _Helper(pid, scratch)
+    _helper_main(w, steps, showcase, scratch)
+
+
+def _helper_main(
+    w: World, steps: _Steps, showcase: list[scenarios.Scenario], scratch: Path
+) -> NoReturn:
+    code = 1
+    try:  # the child: never touch the parent's connection, never return
+        engine = create_engine(f"sqlite:///{scratch}", poolclass=NullPool)
+        with engine.connect() as connection:
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            driver.execute("PRAGMA journal_mode=OFF")
+            driver.execute("PRAGMA synchronous=OFF")
+            with connection.begin():
+                w.sink = Sink(connection)
+                locks = _activity(w, _Steps(w.sink, steps.progress), showcase)
+                w.sink.insert("demo_lock", ("customer_id", "at"), locks)
+        code = 0
+    except BaseException:  # report to the parent, whatever it was
+        scratch.with_name(scratch.name + ".error").write_text(
+            traceback.format_exc(), encoding="utf-8"
+        )
+    finally:
+        os._exit(code)
+
+
+def _merge(w: World, scratch: Path | None) -> int:
+    """Copy the helper's tables into the build (same columns, same order)."""
+    del scratch
+    total = 0
+    for table in ACTIVITY_TABLES:
+        count = w.sink.execute(f"INSERT INTO main.{table} SELECT * FROM part.{table}")
+        w.sink.rows_written[table] = w.sink.rows_written.get(table, 0) + count
+        total += count
+    return total
+
+
+def _draw_customers(w: World) -> int:
+    customers.draw_customers(w)
+    return 0
 
 
 def _draw_schedule(w: World) -> int:
@@ -262,12 +423,23 @@ def _work_orders(w: World, writer: WorkOrderWriter, plans: list[Plan]) -> None:
         writer.flush_events()
 
 
-def _finish(sink: Sink, saved: list[SavedObject]) -> int:
+def _restore(sink: Sink, saved: list[SavedObject]) -> int:
+    """Indexes and triggers back; the full-text index rebuilt once with the customer's."""
     sink.restore(saved)
-    if sink.is_sqlite:
+    if sink.is_sqlite and any(item.table == "customer" for item in saved):
         sink.connection.exec_driver_sql("INSERT INTO customer_fts(customer_fts) VALUES ('rebuild')")
-    sink.reset_sequences(ID_TABLES)
     return len(saved)
+
+
+def _finish(sink: Sink, saved: list[SavedObject]) -> int:
+    count = _restore(sink, saved)
+    sink.reset_sequences(ID_TABLES)
+    return count
+
+
+def _analyze(sink: Sink) -> int:
+    sink.connection.exec_driver_sql("ANALYZE")
+    return 0
 
 
 def _require_empty(sink: Sink) -> None:
@@ -280,10 +452,12 @@ def _require_empty(sink: Sink) -> None:
 
 
 @contextmanager
-def _build_connection(db: Database) -> Iterator[Connection]:
-    """One connection in one writing transaction, tuned for loading."""
+def _build_connection(db: Database, *, attach: Path | None = None) -> Iterator[Connection]:
+    """One connection in one writing transaction, tuned for loading; ``attach`` is the
+    helper's scratch database (the transaction then begins deferred, so the helper can write
+    the scratch file until it is read)."""
     with db.engine.connect() as connection:
-        connection = connection.execution_options(desk_write=True)
+        connection = connection.execution_options(desk_write=attach is None)
         if db.is_sqlite:
             driver = connection.connection.driver_connection
             assert driver is not None
@@ -293,10 +467,14 @@ def _build_connection(db: Database) -> Iterator[Connection]:
             driver.execute("PRAGMA journal_mode=MEMORY")
             driver.execute("PRAGMA cache_size=-400000")
             driver.execute("PRAGMA temp_store=MEMORY")
+            if attach is not None:
+                driver.execute("ATTACH DATABASE ? AS part", (str(attach),))
             try:
                 with connection.begin():
                     yield connection
             finally:
+                if attach is not None:
+                    driver.execute("DETACH DATABASE part")
                 driver.execute(f"PRAGMA journal_mode={mode}")
                 driver.execute("PRAGMA synchronous=FULL")
                 driver.execute("PRAGMA foreign_keys=ON")

@@ -313,9 +313,26 @@ def phone_rows(w: World) -> Iterator[Row]:
 
 
 def write_customers(w: World, service_hashes: list[str]) -> None:
-    """Customers with search keys and their phones, in this process."""
+    """Customers with their search keys."""
     w.sink.insert("customer", CUSTOMER_COLUMNS, customer_rows(w, service_hashes))
+
+
+def write_phones(w: World) -> None:
     w.sink.insert("customer_phone", PHONE_COLUMNS, phone_rows(w))
+
+
+def bill_item_sample(w: World, size: int, first: int) -> list[int]:
+    """Whose 详单 the demo holds: the first ``first`` customers (for testers) and those who
+    contacted the center in the last 7 days, at most ``size`` ids."""
+    chosen = set(range(1, min(w.n, first) + 1))
+    since = w.now_s - 7 * DAY
+    times, who = w.contact_times, w.contact_customers
+    for index in range(len(times) - 1, -1, -1):
+        if times[index] < since or len(chosen) >= size:
+            break
+        if who[index] >= 0:
+            chosen.add(who[index] + 1)
+    return sorted(chosen)
 
 
 def write_accounts(w: World) -> int:
@@ -469,7 +486,8 @@ def write_bill_items(w: World, customer_ids: list[int]) -> None:
     every customer would dwarf the rest of the database."""
     if not customer_ids:
         return
-    sink, stamps, r = w.sink, w.stamps, w.rng.random
+    sink, stamps = w.sink, w.stamps
+    r = random.Random(w.params.seed * 1_000_003 + 17).random
     periods = [period for period, _, _ in _periods(w)][-2:]
     bills: list[tuple[int, int, str]] = []
     for start in range(0, len(customer_ids), 500):

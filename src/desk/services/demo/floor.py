@@ -273,16 +273,16 @@ def write_shift_records(w: World, writer: WorkOrderWriter, maker: ContactMaker) 
     )
 
 
-def write_verifications(w: World, maker: ContactMaker) -> list[int]:
+def write_verifications(w: World, maker: ContactMaker) -> list[tuple[int, int]]:
     """Verification attempts of the last 24 hours, a few failures, and two customers locked
-    by five failures (a lead has to lift the lock). Returns the locked customer ids."""
+    by five failures (a lead has to lift the lock). Returns (customer id, locked at)."""
     sink, stamps, r, now = w.sink, w.stamps, w.rng.random, w.now_s
     rows: list[Row] = []
     for who, contact_id, at, agent, method in maker.verified_recently:
         if r() < 0.06:
             rows.append((who + 1, contact_id, agent, method, 0, stamps(max(at - 40, 0))))
         rows.append((who + 1, contact_id, agent, method, 1, stamps(at)))
-    locked: list[int] = []
+    locked: list[tuple[int, int]] = []
     candidates = [i for i in range(min(w.n, 400)) if not w.flags[i] & (NO_BILLS | ARREARS | VIP)][
         -2:
     ]
@@ -300,24 +300,24 @@ def write_verifications(w: World, maker: ContactMaker) -> list[int]:
                     stamps(start + attempt * 420),
                 )
             )
-        locked.append(who + 1)
-        sink.execute(
-            "UPDATE customer SET verification_locked_at = :at WHERE id = :id",
-            {
-                "at": stamps(start + (w.policy.verification.max_failures - 1) * 420)
-                if sink.is_sqlite
-                else datetime.fromtimestamp(
-                    start + (w.policy.verification.max_failures - 1) * 420, UTC
-                ),
-                "id": who + 1,
-            },
-        )
+        locked.append((who + 1, start + (w.policy.verification.max_failures - 1) * 420))
     sink.insert(
         "verification_attempt",
         ("customer_id", "contact_id", "agent_id", "method", "success", "at"),
         rows,
     )
     return locked
+
+
+def apply_locks(w: World, locks: Sequence[tuple[int, int]]) -> None:
+    """Set ``verification_locked_at`` of the customers locked by five failures."""
+    sink = w.sink
+    for customer_id, at in locks:
+        value: object = w.stamps(at) if sink.is_sqlite else datetime.fromtimestamp(at, UTC)
+        sink.execute(
+            "UPDATE customer SET verification_locked_at = :at WHERE id = :id",
+            {"at": value, "id": customer_id},
+        )
 
 
 def write_knowledge(w: World) -> None:
