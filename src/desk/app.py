@@ -68,7 +68,6 @@ class DeskApp(App[None]):
             N_("key.palette"),
             id="app.palette",
             priority=True,
-            show=False,  # the footer shows the palette key at its right end
         ),
         Binding("ctrl+q", "quit", N_("key.quit"), id="app.quit", priority=True, show=False),
     ]

@@ -124,7 +124,7 @@ class SessionScreen(DeskScreen):
         status.role = vocab_label(actor.role)
         yield status
         yield from self.compose_body()
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # fits 80 columns
 
     def compose_body(self) -> ComposeResult:
         """The screen's own widgets, between the status line and the footer."""

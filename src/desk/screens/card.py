@@ -264,8 +264,8 @@ class CustomerCardScreen(SessionScreen):
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="card"):
+            yield Static("", id="card-unmasked", markup=False)  # on top: what was just asked
             yield Static(_("card.loading"), id="card-body")
-            yield Static("", id="card-unmasked", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#card-unmasked", Static).display = False
@@ -332,10 +332,12 @@ class CustomerCardScreen(SessionScreen):
         box = self.query_one("#card-unmasked", Static)
         box.update("\n".join(lines))
         box.display = True
+        self.query_one("#card", VerticalScroll).scroll_home(animate=False)
 
     def on_customer_card_screen_unmask_refused(self, event: UnmaskRefused) -> None:
         message = _("card.unmask_denied", field=_(FIELD_LABELS[event.field]))
         box = self.query_one("#card-unmasked", Static)
         box.update(message)
         box.display = True
+        self.query_one("#card", VerticalScroll).scroll_home(animate=False)
         self.notify(message, severity="error", markup=False)

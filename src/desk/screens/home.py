@@ -50,7 +50,7 @@ class HomeScreen(SessionScreen):
                 yield Label(_("home.admin.intro"), classes="section")
                 commands = Table.grid(padding=(0, 2))
                 commands.add_column(no_wrap=True)
-                commands.add_column()
+                commands.add_column(overflow="fold")  # Chinese has no spaces to wrap at
                 for command, msgid in ADMIN_COMMANDS:
                     commands.add_row(Text(command, style="bold"), _(msgid))
                 yield Static(commands, id="home-admin")
@@ -64,6 +64,6 @@ class HomeScreen(SessionScreen):
         keys.add_column(no_wrap=True)
         keys.add_column()
         for row in keymap_of(self, self.app):
-            if row.enabled:
+            if row.enabled and row.namespace is self.app:  # the global keys
                 keys.add_row(Text(row.key, style="bold"), row.description)
         self.query_one("#home-keys", Static).update(keys)

@@ -71,7 +71,7 @@ class LoginScreen(DeskScreen):
             yield Input(id="password", password=True, max_length=128)
             yield Static("", id="login-message", markup=False)
             yield Static("", id="demo-accounts", markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # fits 80 columns
 
     def on_mount(self) -> None:
         self.query_one("#login", Input).focus()

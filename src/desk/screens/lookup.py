@@ -91,8 +91,16 @@ class LookupScreen(SessionScreen):
         Binding("pagedown", "next_page", N_("key.next_page"), id="lookup.next_page", priority=True),
         Binding("pageup", "prev_page", N_("key.prev_page"), id="lookup.prev_page", priority=True),
         Binding("enter", "open_card", N_("key.open_card"), id="lookup.open", show=False),
-        Binding("down", "focus_results", N_("key.to_results"), id="lookup.results", show=False),
-        Binding("escape", "back", N_("key.back_to_search"), id="lookup.back"),
+        # a priority binding, so the keys typed after it already go to the table
+        Binding(
+            "down",
+            "focus_results",
+            N_("key.to_results"),
+            id="lookup.results",
+            show=False,
+            priority=True,
+        ),
+        Binding("escape", "back", N_("key.back_to_search"), id="lookup.back", show=False),
     ]
 
     class ResultsLoaded(Message):
@@ -224,6 +232,8 @@ class LookupScreen(SessionScreen):
             return bool(self.page and self.page.next_cursor) or None
         if action == "prev_page":
             return bool(self.page and self.page.prev_cursor) or None
+        if action == "focus_results":  # from the field only; in the table Down moves the cursor
+            return self.focused is self.query_one("#query", Input)
         return True
 
     def action_next_page(self) -> None:
@@ -274,14 +284,14 @@ class LookupScreen(SessionScreen):
     def action_focus_results(self) -> None:
         table = self.query_one("#results", DataTable)
         if table.row_count:
-            table.focus()
+            self.set_focus(table)
 
     def action_back(self) -> None:
         query = self.query_one("#query", Input)
         if query.has_focus:
             query.value = ""
         else:
-            query.focus()
+            self.set_focus(query)
 
     def _open(self, customer_id: int) -> None:
         from desk.screens.card import CustomerCardScreen
