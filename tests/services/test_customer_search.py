@@ -149,6 +149,9 @@ def ids_of(pages: Sequence[SearchPage]) -> list[int]:
     ("query", "kinds"),
     [
         ("13812345678", (K.PHONE_EXACT,)),
+        ("１３８１２３４５６７８", (K.PHONE_EXACT,)),  # full-width, from a Chinese IME
+        ("ｚｓｆ", (K.PINYIN_INITIALS, K.PINYIN_FULL)),
+        ("١٣٨١٢٣٤٥٦٧٨", ()),  # other scripts' digits are not phone digits
         (" 138 1234 5678 ", (K.PHONE_EXACT,)),
         ("138-1234-5678", (K.PHONE_EXACT,)),
         ("+8613812345678", (K.PHONE_EXACT,)),
@@ -192,7 +195,7 @@ def test_classify_query(query: str, kinds: tuple[SearchKind, ...]) -> None:
     assert classify_query(query) == kinds
 
 
-@given(st.from_regex(r"1\d{10}", fullmatch=True))
+@given(st.from_regex(r"1[0-9]{10}", fullmatch=True))
 def test_any_11_digits_starting_with_1_is_an_exact_phone(query: str) -> None:
     assert classify_query(query) == (K.PHONE_EXACT,)
 
@@ -237,6 +240,7 @@ def people(db: Database) -> dict[str, int]:
     [
         ("13800001234", K.PHONE_EXACT, ["张三丰"]),
         ("+86 138 0000 1234", K.PHONE_EXACT, ["张三丰"]),
+        ("１３８００００１２３４", K.PHONE_EXACT, ["张三丰"]),
         ("13700009999", K.PHONE_EXACT, ["张三"]),  # a second phone
         ("010-88886666", K.PHONE_EXACT, ["李四"]),  # stored as digits
         ("01088886666", K.PHONE_EXACT, ["李四"]),

@@ -1,7 +1,8 @@
 """Customer lookup, the customer card, and audited unmasking (DESIGN.md §2.1, §3).
 
-**What a query means** (:func:`classify_query`, pure). Spaces, hyphens and parentheses are
-ignored; letters are matched case-insensitively.
+**What a query means** (:func:`classify_query`, pure). The text is NFKC-normalised (full-width
+digits and letters become ASCII); spaces, hyphens and parentheses are ignored; letters are
+matched case-insensitively.
 
 ============================================  ===============================================
 query                                         kinds, in display order
@@ -37,6 +38,7 @@ import binascii
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -187,10 +189,12 @@ class CustomerCard:
 # --- what a query means -------------------------------------------------------------------
 
 _IGNORED = re.compile(r"[\s\-()]+")
-_WORK_ORDER = re.compile(r"^WO\d{4,}$", re.IGNORECASE)
-_CUSTOMER_NO = re.compile(r"^[A-Za-z]{1,4}\d{3,}$")
+_WORK_ORDER = re.compile(r"^WO[0-9]{4,}$", re.IGNORECASE)
+_CUSTOMER_NO = re.compile(r"^[A-Za-z]{1,4}[0-9]{3,}$")
 _LATIN = re.compile(r"^[A-Za-z]+$")
-_DIGITS_X = re.compile(r"^\d+[Xx]?$")
+_DIGITS_X = re.compile(r"^[0-9]+[Xx]?$")
+_MOBILE = re.compile(r"^1[0-9]{10}$")
+_FIXED_LINE = re.compile(r"^0[0-9]{9,11}$")
 _NAME_CHARS = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff·•]+$")
 _NAME_SEPARATORS = "·•"
 
@@ -213,7 +217,8 @@ def _phone_digits(compact: str) -> str:
 
 
 def _interpret(text_: str) -> _Query:
-    compact = _IGNORED.sub("", text_ or "")
+    # NFKC: full-width digits and letters typed through a Chinese IME become ASCII
+    compact = _IGNORED.sub("", unicodedata.normalize("NFKC", text_ or ""))
     if not compact:
         return _Query(())
     if _WORK_ORDER.match(compact):
@@ -236,7 +241,7 @@ def _interpret(text_: str) -> _Query:
     digits = _phone_digits(compact)
     if not _DIGITS_X.match(digits):
         return _Query(())
-    if re.fullmatch(r"1\d{10}", digits) or re.fullmatch(r"0\d{9,11}", digits):
+    if _MOBILE.match(digits) or _FIXED_LINE.match(digits):
         return _Query((SearchKind.PHONE_EXACT,), compact=compact, digits=digits)
     upper = digits.upper()
     if len(upper) < MIN_SUFFIX_DIGITS or len(upper) > 18:
