@@ -100,7 +100,14 @@ class LookupScreen(SessionScreen):
             show=False,
             priority=True,
         ),
-        Binding("escape", "back", N_("key.back_to_search"), id="lookup.back", show=False),
+        Binding(
+            "escape",
+            "back",
+            N_("key.back_to_search"),
+            id="lookup.back",
+            show=False,
+            priority=True,
+        ),
     ]
 
     class ResultsLoaded(Message):
@@ -212,7 +219,7 @@ class LookupScreen(SessionScreen):
         has_rows = bool(page and page.hits)
         table.display = has_rows
         empty.display = not has_rows
-        if page is not None and page.kinds:
+        if page is not None and page.hits:
             info.update(
                 _(
                     "lookup.info",
@@ -289,7 +296,8 @@ class LookupScreen(SessionScreen):
     def action_back(self) -> None:
         query = self.query_one("#query", Input)
         if query.has_focus:
-            query.value = ""
+            # after the keys already sent to the field, before the ones typed after Esc
+            query.call_later(setattr, query, "value", "")
         else:
             self.set_focus(query)
 
