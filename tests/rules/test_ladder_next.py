@@ -70,9 +70,9 @@ def due(
         customer_complaints_in_window=complaints,
     )
     steps = due_ladder_events(snap, keys, now, policy, calendars)
-    return [step.ladder_key for step in steps], next_ladder_instant(
-        snap, keys, now, policy, calendars
-    )
+    later = next_ladder_instant(snap, keys, now, policy, calendars)
+    assert next_ladder_instant(snap, keys, now, policy, calendars, due_now=steps) == later
+    return [step.ladder_key for step in steps], later
 
 
 def dispatched() -> list[TimelineEvent]:

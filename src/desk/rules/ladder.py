@@ -379,6 +379,8 @@ def next_ladder_instant(
     now: datetime,
     policy: Policy,
     calendars: Mapping[str, BusinessCalendar] | None = None,
+    *,
+    due_now: Iterable[LadderEvent] | None = None,
 ) -> datetime | None:
     """The earliest instant after ``now`` at which :func:`due_ladder_events` returns a step
     that is neither in ``existing_keys`` nor due at ``now`` already, provided the work order's
@@ -393,11 +395,14 @@ def next_ladder_instant(
     the major flag depends on nothing that time changes. The instant is exact: at any instant
     before it :func:`due_ladder_events` returns nothing new, at it something new. A change of
     history (a dispatch, a reply, a pause, a reopen ...) invalidates it.
+
+    ``due_now`` passes the steps :func:`due_ladder_events` returned for the same snapshot, keys
+    and instant, when the caller has them, so that they are not computed twice.
     """
     known = set(existing_keys)
-    known.update(
-        event.ladder_key for event in due_ladder_events(snapshot, known, now, policy, calendars)
-    )
+    if due_now is None:
+        due_now = due_ladder_events(snapshot, known, now, policy, calendars)
+    known.update(event.ladder_key for event in due_now)
     candidates: list[datetime] = []
 
     def consider(instant: datetime, key: str) -> None:

@@ -355,8 +355,7 @@ def _evaluate(
         customer_complaints_in_window=order.complaints,
     )
     due = due_ladder_events(snapshot, order.keys, now, policy, calendars)
-    taken = order.keys | {event.ladder_key for event in due}
-    later = next_ladder_instant(snapshot, taken, now, policy, calendars)
+    later = next_ladder_instant(snapshot, order.keys, now, policy, calendars, due_now=due)
     dues = {clock.kind: clock.due_at for clock in snapshot.clocks}
     return _Outcome(due=due, next_at=later, dues=dues)
 
@@ -426,6 +425,12 @@ _UPDATE = (
     )
 )
 
+_UPDATE_NEXT = (
+    update(_WORK_ORDER)
+    .where(_WORK_ORDER.c.id == bindparam("b_id"))
+    .values(ladder_next_at=bindparam("b_next"))
+)
+
 
 @dataclass
 class _BatchResult:
@@ -457,6 +462,7 @@ def _apply(
     for _work_order_id, kind, _key in inserted:
         result.inserted[kind] = result.inserted.get(kind, 0) + 1
     params: list[dict[str, Any]] = []
+    moved: list[dict[str, Any]] = []  # only ladder_next_at changes
     for order in orders:
         outcome = outcomes[order.id]
         dues = outcome.dues if outcome.dues is not None else order.dues
@@ -470,26 +476,30 @@ def _apply(
             order.is_major,
             order.major_source,
         )
-        if flags or dues != order.dues:
-            result.orders_updated += 1
         # A refresh stores no events: what is due now waits for the next sweep.
         due_now = not insert_events and bool(outcome.due)
         next_at = now if due_now else outcome.next_at
-        params.append(
-            {
-                "b_id": order.id,
-                "b_dispatch_due": dues.get(ClockKind.DISPATCH),
-                "b_reply_due": dues.get(ClockKind.REPLY),
-                "b_resolution_due": dues.get(ClockKind.RESOLUTION),
-                "b_callback_due": dues.get(ClockKind.CALLBACK),
-                "b_next": next_at,
-                "b_level": level,
-                "b_major": major,
-                "b_major_source": source,
-            }
-        )
+        if flags or dues != order.dues:
+            result.orders_updated += 1
+            params.append(
+                {
+                    "b_id": order.id,
+                    "b_dispatch_due": dues.get(ClockKind.DISPATCH),
+                    "b_reply_due": dues.get(ClockKind.REPLY),
+                    "b_resolution_due": dues.get(ClockKind.RESOLUTION),
+                    "b_callback_due": dues.get(ClockKind.CALLBACK),
+                    "b_next": next_at,
+                    "b_level": level,
+                    "b_major": major,
+                    "b_major_source": source,
+                }
+            )
+        else:
+            moved.append({"b_id": order.id, "b_next": next_at})
     if params:
         connection.execute(_UPDATE, params)
+    if moved:
+        connection.execute(_UPDATE_NEXT, moved)
     return result
 
 
