@@ -235,67 +235,59 @@ def people(db: Database) -> dict[str, int]:
     return {person.name: customer_id for person, customer_id in zip(names, ids, strict=True)}
 
 
-@pytest.mark.parametrize(
-    ("query", "kind", "expected"),
-    [
-        ("13800001234", K.PHONE_EXACT, ["张三丰"]),
-        ("+86 138 0000 1234", K.PHONE_EXACT, ["张三丰"]),
-        ("１３８００００１２３４", K.PHONE_EXACT, ["张三丰"]),
-        ("13700009999", K.PHONE_EXACT, ["张三"]),  # a second phone
-        ("010-88886666", K.PHONE_EXACT, ["李四"]),  # stored as digits
-        ("01088886666", K.PHONE_EXACT, ["李四"]),
-        ("1234", K.PHONE_SUFFIX, ["张三丰"]),
-        ("9999", K.PHONE_SUFFIX, ["张三"]),
-        ("86666", K.PHONE_SUFFIX, ["李四"]),
-        ("123X", K.ID_SUFFIX, ["张三丰"]),
-        ("123x", K.ID_SUFFIX, ["张三丰"]),
-        ("310021", K.ID_SUFFIX, ["李四"]),
-        ("440305198512310021", K.ID_SUFFIX, ["李四"]),
-        ("张", K.NAME_FRAGMENT, ["张三丰", "张三"]),
-        ("三", K.NAME_FRAGMENT, ["张三丰", "张三"]),
-        ("三丰", K.NAME_FRAGMENT, ["张三丰"]),
-        ("张三丰", K.NAME_FRAGMENT, ["张三丰"]),
-        ("娜娜", K.NAME_FRAGMENT, ["欧阳娜娜"]),
-        ("欧阳娜娜", K.NAME_FRAGMENT, ["欧阳娜娜"]),  # longer than a gram
-        ("阳娜娜", K.NAME_FRAGMENT, ["欧阳娜娜"]),
-        ("zsf", K.PINYIN_INITIALS, ["张三丰"]),
-        ("ZS", K.PINYIN_INITIALS, ["张三", "张三丰"]),  # by (initials, id)
-        ("oynn", K.PINYIN_INITIALS, ["欧阳娜娜"]),
-        ("zhangsan", K.PINYIN_FULL, ["张三", "张三丰"]),
-        ("zhangsanf", K.PINYIN_FULL, ["张三丰"]),
-        ("ouyang", K.PINYIN_FULL, ["欧阳娜娜"]),
-        ("WO20261102000001", K.WORK_ORDER, ["李四"]),
-        ("wo20261102000001", K.WORK_ORDER, ["李四"]),
-        ("C000000101", K.CUSTOMER_NO, ["张三丰"]),
-        ("c000000101", K.CUSTOMER_NO, ["张三丰"]),
-    ],
-)
+FINDS: list[tuple[str, SearchKind, list[str]]] = [
+    ("13800001234", K.PHONE_EXACT, ["张三丰"]),
+    ("+86 138 0000 1234", K.PHONE_EXACT, ["张三丰"]),
+    ("１３８００００１２３４", K.PHONE_EXACT, ["张三丰"]),
+    ("13700009999", K.PHONE_EXACT, ["张三"]),  # a second phone
+    ("010-88886666", K.PHONE_EXACT, ["李四"]),  # stored as digits
+    ("01088886666", K.PHONE_EXACT, ["李四"]),
+    ("1234", K.PHONE_SUFFIX, ["张三丰"]),
+    ("9999", K.PHONE_SUFFIX, ["张三"]),
+    ("86666", K.PHONE_SUFFIX, ["李四"]),
+    ("123X", K.ID_SUFFIX, ["张三丰"]),
+    ("123x", K.ID_SUFFIX, ["张三丰"]),
+    ("310021", K.ID_SUFFIX, ["李四"]),
+    ("440305198512310021", K.ID_SUFFIX, ["李四"]),
+    ("张", K.NAME_FRAGMENT, ["张三丰", "张三"]),
+    ("三", K.NAME_FRAGMENT, ["张三丰", "张三"]),
+    ("三丰", K.NAME_FRAGMENT, ["张三丰"]),
+    ("张三丰", K.NAME_FRAGMENT, ["张三丰"]),
+    ("娜娜", K.NAME_FRAGMENT, ["欧阳娜娜"]),
+    ("欧阳娜娜", K.NAME_FRAGMENT, ["欧阳娜娜"]),  # longer than a gram
+    ("阳娜娜", K.NAME_FRAGMENT, ["欧阳娜娜"]),
+    ("zsf", K.PINYIN_INITIALS, ["张三丰"]),
+    ("ZS", K.PINYIN_INITIALS, ["张三", "张三丰"]),  # by (initials, id)
+    ("oynn", K.PINYIN_INITIALS, ["欧阳娜娜"]),
+    ("zhangsan", K.PINYIN_FULL, ["张三", "张三丰"]),
+    ("zhangsanf", K.PINYIN_FULL, ["张三丰"]),
+    ("ouyang", K.PINYIN_FULL, ["欧阳娜娜"]),
+    ("WO20261102000001", K.WORK_ORDER, ["李四"]),
+    ("wo20261102000001", K.WORK_ORDER, ["李四"]),
+    ("C000000101", K.CUSTOMER_NO, ["张三丰"]),
+    ("c000000101", K.CUSTOMER_NO, ["张三丰"]),
+]
+
+
 def test_every_kind_finds_the_right_customer(
-    db: Database,
-    people: dict[str, int],
-    staff: dict[Role, Actor],
-    query: str,
-    kind: SearchKind,
-    expected: list[str],
+    db: Database, people: dict[str, int], staff: dict[Role, Actor]
 ) -> None:
-    page = search_customers(db, actor=staff[Role.AGENT], query=query)
-    assert [hit.id for hit in page.hits] == [people[name] for name in expected]
-    assert {hit.matched_by for hit in page.hits} == {kind}
-    assert page.next_cursor is None
-    assert page.prev_cursor is None
+    for query, kind, expected in FINDS:
+        page = search_customers(db, actor=staff[Role.AGENT], query=query)
+        assert [hit.id for hit in page.hits] == [people[name] for name in expected], query
+        assert {hit.matched_by for hit in page.hits} == {kind}, query
+        assert page.next_cursor is None, query
+        assert page.prev_cursor is None, query
 
 
-@pytest.mark.parametrize(
-    "query", ["13800009999", "5555", "999X", "赵", "张四", "qq", "WO20990101000001", "C999999999"]
-)
 def test_a_query_matching_nobody_gives_an_empty_page(
-    db: Database, people: dict[str, int], staff: dict[Role, Actor], query: str
+    db: Database, people: dict[str, int], staff: dict[Role, Actor]
 ) -> None:
-    page = search_customers(db, actor=staff[Role.AGENT], query=query)
-    assert page.hits == ()
-    assert page.kinds == classify_query(query)
-    assert page.next_cursor is None
-    assert page.prev_cursor is None
+    nobody = ["13800009999", "5555", "999X", "赵", "张四", "qq", "WO20990101000001", "C999999999"]
+    for query in nobody:
+        page = search_customers(db, actor=staff[Role.AGENT], query=query)
+        assert page.kinds == classify_query(query) != ()
+        assert page == SearchPage(query, page.kinds, (), None, None)
 
 
 def test_hits_are_masked(db: Database, people: dict[str, int], staff: dict[Role, Actor]) -> None:
@@ -484,21 +476,17 @@ def statements(db: Database) -> Iterator[list[str]]:
     event.remove(db.engine, "before_cursor_execute", _record)
 
 
-@pytest.mark.parametrize("query", ["", "   ", "z", "7", "123", "%%", "张3", "ab!cd"])
 def test_a_query_that_means_nothing_reads_no_table(
-    db: Database,
-    people: dict[str, int],
-    staff: dict[Role, Actor],
-    statements: list[str],
-    query: str,
+    db: Database, people: dict[str, int], staff: dict[Role, Actor], statements: list[str]
 ) -> None:
-    page = search_customers(db, actor=staff[Role.AGENT], query=query)
-    assert page == SearchPage(query, (), (), None, None)
+    for query in ["", "   ", "z", "7", "123", "%%", "张3", "ab!cd"]:
+        page = search_customers(db, actor=staff[Role.AGENT], query=query)
+        assert page == SearchPage(query, (), (), None, None)
     assert not [s for s in statements if re.search(r"\bFROM\b", s, re.IGNORECASE)]
 
 
 @settings(
-    max_examples=40,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
