@@ -135,9 +135,7 @@ def render_card(card: CustomerCard) -> Group:
             (_("card.member"), member),
             (
                 _("card.big_customer"),
-                vocab_label(card.big_customer_class, BigCustomerClass)
-                if card.big_customer_class
-                else "-",
+                card.big_customer_class or "-",  # the class letter; the title names it
             ),
             (_("card.account_manager"), manager),
             (_("card.status"), vocab_label(card.status, CustomerStatus)),
