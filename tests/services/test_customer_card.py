@@ -47,7 +47,7 @@ PEOPLE = [
 
 @pytest.fixture
 def actors(db: Database) -> dict[Role, Actor]:
-    return {role: add_staff(db, role) for role in Role}
+    return {actor.role: actor for actor in add_staff(db, *Role)}
 
 
 @pytest.fixture
@@ -305,7 +305,7 @@ def test_every_unmask_call_is_audited_and_the_chain_holds(
 
 
 def test_a_shell_actor_is_audited_by_login(db: Database, customers: list[int]) -> None:
-    lead = add_staff(db, Role.LEAD, "lead2")
+    (lead,) = add_staff(db, Role.LEAD, login="lead2")
     nameless = Actor(0, "cli:ops", Role.LEAD)
     assert unmask_field(db, actor=lead, customer_id=customers[1], field="name") == "李四"  # type: ignore[arg-type]
     unmask_field(db, actor=nameless, customer_id=customers[1], field=MaskedField.NAME)

@@ -99,26 +99,30 @@ def add_customers(db: Database, people: Sequence[NewCustomer]) -> list[int]:
     return ids
 
 
-def add_staff(db: Database, role: Role, login: str | None = None) -> Actor:
-    """A real staff row (the audit log's actor_id is a foreign key) and its Actor."""
-    login = login or role.value
+def add_staff(db: Database, *roles: Role, login: str | None = None) -> list[Actor]:
+    """Real staff rows (the audit log's actor_id is a foreign key) and their Actors, written in
+    one transaction; each login is the role's name unless ``login`` is given."""
+    actors: list[Actor] = []
     with db.session(write=True) as session:
-        user = StaffUser(
-            login=login,
-            display_name=f"{login} name",
-            role=role.value,
-            password_hash="-",
-            created_at=now_of(session),
-        )
-        session.add(user)
-        session.flush()
-        assert user.id is not None
-        return Actor(user.id, login, role, user.display_name)
+        for role in roles:
+            name = login or role.value
+            user = StaffUser(
+                login=name,
+                display_name=f"{name} name",
+                role=role.value,
+                password_hash="-",
+                created_at=now_of(session),
+            )
+            session.add(user)
+            session.flush()
+            assert user.id is not None
+            actors.append(Actor(user.id, name, role, user.display_name))
+    return actors
 
 
 @pytest.fixture
 def staff(db: Database) -> dict[Role, Actor]:
-    return {role: add_staff(db, role) for role in Role}
+    return {actor.role: actor for actor in add_staff(db, *Role)}
 
 
 def all_pages(
