@@ -355,6 +355,7 @@ def _helper_main(
             assert driver is not None
             driver.execute("PRAGMA journal_mode=OFF")
             driver.execute("PRAGMA synchronous=OFF")
+            driver.execute("PRAGMA cache_size=-400000")  # the phone index takes random keys
             with connection.begin():
                 w.sink = Sink(connection)
                 locks = _activity(w, _Steps(w.sink, steps.progress), showcase)

@@ -21,6 +21,8 @@ Row = tuple[Any, ...]
 
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_CLOCK = tuple(f" {minute // 60:02d}:{minute % 60:02d}:" for minute in range(1440))
+_SECONDS = tuple(f"{second:02d}.000000" for second in range(60))
 
 
 class Stamps:
@@ -35,9 +37,8 @@ class Stamps:
         prefix = self._days.get(day)
         if prefix is None:
             prefix = self._days[day] = date.fromordinal(_EPOCH_ORDINAL + day).isoformat()
-        hour, rest = divmod(rest, 3600)
         minute, second = divmod(rest, 60)
-        return f"{prefix} {hour:02d}:{minute:02d}:{second:02d}.000000"
+        return prefix + _CLOCK[minute] + _SECONDS[second]
 
     def maybe(self, seconds: int | None) -> str | None:
         return None if seconds is None else self(seconds)

@@ -22,7 +22,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from desk.rules.calendar import BusinessCalendar, calendars_from_policy
 from desk.rules.clocks import callback_window_opens, clock_budgets, warning_budget
@@ -220,6 +220,45 @@ class _Event:
     data: dict[str, Any] | None = None
 
 
+class Arithmetic(Protocol):
+    """Business-time arithmetic in epoch microseconds (a calendar, or a faster stand-in)."""
+
+    name: str
+
+    def add_business_us(self, start: int, amount: int) -> int: ...
+
+    def business_us_between(self, start: int, end: int) -> int: ...
+
+
+class _AlwaysOpen:
+    """A calendar open every minute of every day (the center's 24×7): business time is
+    wall time, so the arithmetic needs no table look-ups."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def add_business_us(self, start: int, amount: int) -> int:
+        if amount < 0:
+            raise ValueError("business time to add must not be negative")
+        return start + amount
+
+    def business_us_between(self, start: int, end: int) -> int:
+        return end - start
+
+
+def _arithmetic(calendar: BusinessCalendar) -> Arithmetic:
+    spec = calendar.spec
+    always = (
+        not spec.china_public_holidays
+        and not spec.extra_holidays
+        and all(
+            len(day) == 1 and day[0].start == 0 and day[0].end == 24 * 60
+            for day in spec.hours.by_weekday()
+        )
+    )
+    return _AlwaysOpen(calendar.name) if always else calendar
+
+
 class _ClockState:
     """One clock being replayed; times in epoch microseconds."""
 
@@ -242,7 +281,7 @@ class _ClockState:
         "running",
     )
 
-    def __init__(self, calendar: BusinessCalendar, budget: int, warn_budget: int) -> None:
+    def __init__(self, calendar: Arithmetic, budget: int, warn_budget: int) -> None:
         self.calendar = calendar
         self.budget = budget
         self.warn_budget = warn_budget
@@ -296,11 +335,11 @@ class Simulator:
     calendars: dict[str, BusinessCalendar] = field(default_factory=dict)
     numbers: dict[str, int] = field(default_factory=dict)
     _callback_opens: dict[tuple[int, int, str], int] = field(default_factory=dict)
-    _calendar_of: dict[tuple[ClockKind, int], BusinessCalendar] = field(default_factory=dict)
+    _calendar_of: dict[tuple[ClockKind, int], Arithmetic] = field(default_factory=dict)
     _warn_budgets: dict[int, int] = field(default_factory=dict)
-    _clock_specs: dict[
-        tuple[int, int], tuple[list[tuple[BusinessCalendar, int, int]], BusinessCalendar]
-    ] = field(default_factory=dict)
+    _clock_specs: dict[tuple[int, int], tuple[list[tuple[Arithmetic, int, int]], Arithmetic]] = (
+        field(default_factory=dict)
+    )
 
     def __post_init__(self) -> None:
         self.calendars = dict(calendars_from_policy(self.w.policy))
@@ -325,15 +364,15 @@ class Simulator:
             return self.w.staff[Role.LEAD][0]
         return handlers[int(self.r() * len(handlers))]
 
-    def calendar(self, clock: ClockKind, department: int) -> BusinessCalendar:
+    def calendar(self, clock: ClockKind, department: int) -> Arithmetic:
         found = self._calendar_of.get((clock, department))
         if found is None:
             kind = self.w.department_kinds.get(department)
-            found = self.calendars[self.policy.calendar_name_for(clock, kind)]
+            found = _arithmetic(self.calendars[self.policy.calendar_name_for(clock, kind)])
             self._calendar_of[(clock, department)] = found
         return found
 
-    def add_business(self, cal: BusinessCalendar, at: int, minutes: float) -> int:
+    def add_business(self, cal: Arithmetic, at: int, minutes: float) -> int:
         return cal.add_business_us(at * US, int(minutes * 60 * US)) // US
 
     def department_for(self, plan: Plan) -> int:
@@ -366,9 +405,10 @@ class Simulator:
         self.numbers[day] = sequence
         return f"WO{day}{sequence:06d}"
 
-    def callback_opens(self, accepted: int, rule: CallbackRule, calendar: BusinessCalendar) -> int:
+    def callback_opens(self, accepted: int, rule: CallbackRule, arithmetic: Arithmetic) -> int:
         """When the callback window opens (cached per local day when it cannot depend on
         the time of acceptance)."""
+        calendar = self.calendars[arithmetic.name]
         if rule.days_after >= 1:
             key = ((accepted + LOCAL_OFFSET) // DAY, id(rule), calendar.name)
             found = self._callback_opens.get(key)
@@ -612,7 +652,7 @@ class Simulator:
 
     def _budgets_of(
         self, budgets: Any, department: int
-    ) -> tuple[list[tuple[BusinessCalendar, int, int]], BusinessCalendar]:
+    ) -> tuple[list[tuple[Arithmetic, int, int]], Arithmetic]:
         """Calendar, budget and warning budget (µs) of the three fixed clocks, and the
         callback clock's calendar; cached per budgets and department."""
         key = (id(budgets), department)
