@@ -199,7 +199,11 @@ async def search(pilot: Pilot[None], text: str) -> None:
         field.focus()
         await pilot.press("escape")
     await pilot.press(*text)
-    await pilot.pause(0.2)  # the debounce
+    screen = pilot.app.screen
+    for _ in range(100):  # the debounce: a timer, slower on a busy machine
+        if not getattr(screen, "typing", False):
+            break
+        await pilot.pause(0.05)
     await settle(pilot)
 
 

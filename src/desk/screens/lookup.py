@@ -127,6 +127,11 @@ class LookupScreen(SessionScreen):
         self._debounce: Timer | None = None
         self._open_when_single = False
 
+    @property
+    def typing(self) -> bool:
+        """A change of the field is waiting out the debounce (no request sent for it yet)."""
+        return self._debounce is not None
+
     def compose_body(self) -> ComposeResult:
         yield Static(_("screen.lookup"), id="screen-title")
         yield Input(placeholder=_("lookup.placeholder"), id="query", max_length=40)
