@@ -611,6 +611,27 @@ def test_the_end_state_is_the_migrated_schema(
     assert found == 1
 
 
+def test_backlog_adds_open_work_orders_many_overdue(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    template: Path = request.getfixturevalue("_sqlite_template")
+    plain = _fresh_sqlite(tmp_path / "plain.db", template)
+    loaded = _fresh_sqlite(tmp_path / "loaded.db", template)
+    build_demo(plain, DemoParams(customers=300, days=5, seed=2))
+    build_demo(loaded, DemoParams(customers=300, days=5, seed=2, backlog=600))
+    sql = "SELECT COUNT(*) FROM work_order WHERE status <> 'closed'"
+    # The normal flow draws differently once backlog orders interleave: a rough bound.
+    assert _scalar(loaded, sql) >= _scalar(plain, sql) + 580
+    overdue = _scalar(
+        loaded,
+        "SELECT COUNT(*) FROM work_order WHERE status <> 'closed' "
+        "AND id IN (SELECT work_order_id FROM work_order_event WHERE kind = 'breach')",
+    )
+    assert overdue > 100
+    statuses = {row[0] for row in _rows(loaded, "SELECT DISTINCT status FROM work_order")}
+    assert statuses >= {"new", "dispatched", "replied", "callback", "reopened"}
+
+
 def test_bad_parameters_name_the_field() -> None:
     from desk.services.errors import InvalidInput
 

@@ -613,6 +613,8 @@ class Simulator:
                 break
             reopen = False
             t_reopen = last_try + int(HOUR + r() * 30 * HOUR)
+            if stall is _S_REOPENED:  # a showcase or backlog order reopened by now
+                t_reopen = max(last_try + 240, min(t_reopen, now - 60))
             if not add(
                 _Event(
                     t_reopen,
