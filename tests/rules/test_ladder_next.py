@@ -1,9 +1,10 @@
-"""When the ladder can next produce something: the instant the sweep stores per work order.
+"""What the ladder brings later, and when: the plan the sweep stores per work order.
 
-The property: measured at ``now`` with the steps already taken, :func:`next_ladder_instant`
+The properties: measured at ``now`` with the steps already taken, :func:`next_ladder_instant`
 names an instant before which :func:`due_ladder_events` (re-measured from the same history)
-returns nothing new, and at which it returns something; None means nothing ever, as long
-as the history stays the same.
+returns nothing new, and at which it returns something (None: nothing ever, as long as the
+history stays the same); and at every later instant, :func:`planned_ladder_steps` holds
+exactly what :func:`due_ladder_events` returns then, field for field.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from hypothesis import strategies as st
 
 from desk.rules.calendar import BusinessCalendar
 from desk.rules.clocks import TimelineEvent
-from desk.rules.ladder import due_ladder_events, next_ladder_instant, snapshot_from_history
+from desk.rules.ladder import (
+    WorkOrderSnapshot,
+    due_ladder_events,
+    next_ladder_instant,
+    planned_ladder_steps,
+    snapshot_from_history,
+)
 from desk.rules.policy import Policy
 from desk.rules.vocab import (
     Channel,
@@ -237,3 +244,99 @@ def test_nothing_new_before_the_next_instant_and_something_at_it(
         assert after > instant
         something, _ = measure(after, keys)
         assert something, f"nothing due at the next instant {after}"
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    variant=st.booleans(),
+    history=histories(),
+    now=offsets(40_000),
+    category=st.sampled_from(list(RequestType)),
+    priority=st.sampled_from(list(Priority)),
+    channel=st.sampled_from([Channel.PHONE, Channel.VIP_LINE]),
+    department_kind=st.sampled_from([None, *DepartmentKind]),
+    later=st.lists(st.integers(min_value=1, max_value=30 * 24 * 60), max_size=3),
+)
+def test_the_plan_is_what_the_ladder_returns_at_every_later_instant(
+    policy: Policy,
+    calendars: Mapping[str, BusinessCalendar],
+    variant: bool,
+    history: list[TimelineEvent],
+    now: timedelta,
+    category: RequestType,
+    priority: Priority,
+    channel: Channel,
+    department_kind: DepartmentKind | None,
+    later: list[int],
+) -> None:
+    if variant:
+        policy = chase_later(policy)
+    instant = at(now)
+    known = [event for event in history if event.at <= instant]
+    status = WorkOrderStatus.CLOSED if known[-1].kind is E.CLOSED else WorkOrderStatus.DISPATCHED
+
+    def snap(moment: datetime) -> WorkOrderSnapshot:
+        return snapshot_from_history(
+            work_order_id=9,
+            category=category,
+            priority=priority,
+            channel=channel,
+            status=status,
+            source=WorkOrderSource.AGENT,
+            is_major=False,
+            department_id=4,
+            department_kind=department_kind,
+            events=known,
+            now=moment,
+            policy=policy,
+            calendars=calendars,
+        )
+
+    keys = {step.ladder_key for step in due_ladder_events(snap(instant), set(), instant, policy)}
+    plan = planned_ladder_steps(snap(instant), keys, instant, policy, calendars)
+    assert all(step.event.due_at > instant for step in plan)
+    assert len({step.event.ladder_key for step in plan}) == len(plan)
+    moments = [instant + timedelta(minutes=minutes) for minutes in later]
+    for step in plan:
+        moments.append(step.event.due_at)
+        if step.until is not None:
+            moments.extend([step.until - US, step.until])
+        if step.event.deadline is not None:
+            moments.extend([step.event.deadline, step.event.deadline + US])
+    for moment in moments:
+        expected = due_ladder_events(snap(moment), keys, moment, policy, calendars)
+        assert [step.as_of(moment) for step in plan if step.is_due(moment)] == expected, moment
+
+
+def test_the_plan_of_a_dispatched_complaint(
+    policy: Policy, calendars: Mapping[str, BusinessCalendar]
+) -> None:
+    snap = snapshot_from_history(
+        work_order_id=1,
+        category=RequestType.COMPLAINT,
+        priority=Priority.NORMAL,
+        channel=Channel.PHONE,
+        status=WorkOrderStatus.DISPATCHED,
+        source=WorkOrderSource.AGENT,
+        is_major=False,
+        department_id=3,
+        department_kind=DepartmentKind.BRANCH,
+        events=dispatched(),
+        now=DISPATCHED,
+        policy=policy,
+        calendars=calendars,
+    )
+    plan = planned_ladder_steps(snap, set(), DISPATCHED, policy, calendars)
+    assert [(s.event.ladder_key, s.event.due_at, s.until, s.late_after) for s in plan] == [
+        ("warning:reply:c0", sh(2026, 11, 3, 8, 50), REPLY_DUE, None),
+        ("breach:reply:c0", REPLY_DUE, None, None),
+        ("reminder:reply:c0", REPLY_DUE, None, REPLY_DUE + timedelta(hours=2)),
+        ("escalation:reply:c0", sh(2026, 11, 4, 10, 20), None, None),
+        ("warning:resolution:c0", sh(2026, 11, 4, 14, 30), sh(2026, 11, 5, 10), None),
+        ("breach:resolution:c0", sh(2026, 11, 5, 10), None, None),
+    ]
+    reminder = plan[2]
+    assert not reminder.as_of(REPLY_DUE + timedelta(hours=2)).late
+    assert reminder.as_of(REPLY_DUE + timedelta(hours=2, microseconds=1)).late
+    assert plan[0].is_due(REPLY_DUE - US)
+    assert not plan[0].is_due(REPLY_DUE)

@@ -29,7 +29,7 @@ callback).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from desk.rules.calendar import BusinessCalendar, add_business_minutes, calendars_from_policy
@@ -373,6 +373,161 @@ def snapshot_from_history(
 # --- when to look again ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PlannedStep:
+    """A ladder step and the instants at which :func:`due_ladder_events` returns it.
+
+    From ``event.due_at`` (inclusive) until ``until`` (exclusive; None: for good), as long as
+    the work order's history stays as it is, :func:`due_ladder_events` returns
+    :meth:`as_of` the instant: ``event`` itself, except that a reminder stored after
+    ``late_after`` (its on-standard deadline) is ``late``. A warning is only good until its
+    clock's deadline: after that, the breach replaces it.
+    """
+
+    event: LadderEvent
+    until: datetime | None = None
+    late_after: datetime | None = None
+
+    def as_of(self, instant: datetime) -> LadderEvent:
+        """The step as :func:`due_ladder_events` returns it at ``instant``."""
+        late = self.late_after is not None and instant > self.late_after
+        return self.event if late == self.event.late else replace(self.event, late=late)
+
+    def is_due(self, instant: datetime) -> bool:
+        return self.event.due_at <= instant and (self.until is None or instant < self.until)
+
+
+def planned(event: LadderEvent) -> PlannedStep:
+    """The plan entry of a step :func:`due_ladder_events` returned."""
+    return PlannedStep(
+        event=event,
+        until=event.deadline if event.kind is EventKind.WARNING else None,
+        late_after=event.deadline if event.kind is EventKind.REMINDER else None,
+    )
+
+
+def planned_ladder_steps(
+    snapshot: WorkOrderSnapshot,
+    existing_keys: Collection[str],
+    now: datetime,
+    policy: Policy,
+    calendars: Mapping[str, BusinessCalendar] | None = None,
+    *,
+    due_now: Iterable[LadderEvent] | None = None,
+) -> list[PlannedStep]:
+    """Every ladder step that falls due *after* ``now`` while the history stays as it is,
+    with the instants at which :func:`due_ladder_events` returns it (see
+    :class:`PlannedStep`); steps in ``existing_keys`` or due at ``now`` are not repeated.
+
+    ``snapshot`` is measured at ``now``. Only a *running* clock moves: its warning falls due
+    at its warning instant (until its deadline) and its breach at its deadline; a reply clock
+    of a chased category that is breached, or running towards its breach, while the reply is
+    awaited brings the reminder and the escalation at their fixed instants. A paused clock
+    counts nothing until it resumes, a stopped one never again, and the major flag depends on
+    nothing that time changes. A change of history (a dispatch, a reply, a pause, a reopen
+    ...) makes the plan void: measure again. The result is ordered by instant then step.
+
+    ``due_now`` passes the steps :func:`due_ladder_events` returned for the same snapshot, keys
+    and instant, when the caller has them, so that they are not computed twice.
+    """
+    known = set(existing_keys)
+    if due_now is None:
+        due_now = due_ladder_events(snapshot, known, now, policy, calendars)
+    known.update(event.ladder_key for event in due_now)
+    steps: list[PlannedStep] = []
+
+    def add(event: LadderEvent) -> None:
+        if event.due_at > now and event.ladder_key not in known:
+            known.add(event.ladder_key)
+            steps.append(planned(event))
+
+    chased = (
+        snapshot.category in policy.chase.categories
+        and snapshot.status is not WorkOrderStatus.CLOSED
+    )
+    for clock in snapshot.clocks:
+        if clock.state not in _AWAITING or clock.due_at is None or clock.due_cycle is None:
+            continue
+        owner = _CLOCK_OWNER[clock.kind]
+        running = clock.state is ClockState.RUNNING and not clock.breached
+        if running:
+            if (
+                clock.warn_at is not None
+                and clock.warn_cycle is not None
+                and clock.warn_at < clock.due_at
+            ):
+                add(
+                    LadderEvent(
+                        work_order_id=snapshot.id,
+                        ladder_key=ladder_key(EventKind.WARNING, clock.kind, clock.warn_cycle),
+                        kind=EventKind.WARNING,
+                        clock=clock.kind,
+                        cycle=clock.warn_cycle,
+                        due_at=clock.warn_at,
+                        deadline=clock.due_at,
+                        late=False,
+                        notify=owner,
+                        department_id=snapshot.department_id,
+                    )
+                )
+            add(
+                LadderEvent(
+                    work_order_id=snapshot.id,
+                    ladder_key=ladder_key(EventKind.BREACH, clock.kind, clock.due_cycle),
+                    kind=EventKind.BREACH,
+                    clock=clock.kind,
+                    cycle=clock.due_cycle,
+                    due_at=clock.due_at,
+                    deadline=None,
+                    late=False,
+                    notify=owner,
+                    department_id=snapshot.department_id,
+                )
+            )
+        if clock.kind is ClockKind.REPLY and chased and (running or clock.breached):
+            chase = policy.chase
+            add(
+                LadderEvent(
+                    work_order_id=snapshot.id,
+                    ladder_key=ladder_key(EventKind.REMINDER, ClockKind.REPLY, clock.due_cycle),
+                    kind=EventKind.REMINDER,
+                    clock=ClockKind.REPLY,
+                    cycle=clock.due_cycle,
+                    due_at=clock.due_at + timedelta(minutes=chase.reminder_after_minutes),
+                    deadline=clock.due_at + timedelta(minutes=chase.reminder_within_minutes),
+                    late=False,
+                    notify=Role.HANDLER,
+                    department_id=snapshot.department_id,
+                )
+            )
+            if calendars is None:
+                calendars = calendars_from_policy(policy)
+            calendar = calendars[
+                policy.calendar_name_for(ClockKind.REPLY, snapshot.department_kind)
+            ]
+            add(
+                LadderEvent(
+                    work_order_id=snapshot.id,
+                    ladder_key=ladder_key(
+                        EventKind.ESCALATION_PROPOSED, ClockKind.REPLY, clock.due_cycle
+                    ),
+                    kind=EventKind.ESCALATION_PROPOSED,
+                    clock=ClockKind.REPLY,
+                    cycle=clock.due_cycle,
+                    due_at=add_business_minutes(clock.due_at, chase.escalation_grace, calendar),
+                    deadline=None,
+                    late=False,
+                    notify=Role.COMPLAINT_LEAD,
+                    department_id=snapshot.department_id,
+                    escalate_to=chase.escalate_to,
+                )
+            )
+    steps.sort(
+        key=lambda step: (step.event.due_at, _STEP_ORDER[step.event.kind], step.event.ladder_key)
+    )
+    return steps
+
+
 def next_ladder_instant(
     snapshot: WorkOrderSnapshot,
     existing_keys: Collection[str],
@@ -384,63 +539,12 @@ def next_ladder_instant(
 ) -> datetime | None:
     """The earliest instant after ``now`` at which :func:`due_ladder_events` returns a step
     that is neither in ``existing_keys`` nor due at ``now`` already, provided the work order's
-    history does not change; None when there is no such instant.
-
-    ``snapshot`` is measured at ``now``. The steps due at ``now`` count as taken (the sweep
-    stores them at ``now``), so the answer is the same whether or not they are stored yet.
-    While the history stays as it is, only a *running* clock moves: its warning falls due at
-    its warning instant and its breach at its deadline; a breached reply clock of a chased
-    category that still awaits the reply brings the reminder and the escalation at their fixed
-    instants. A paused clock counts nothing until it resumes, a stopped one never again, and
-    the major flag depends on nothing that time changes. The instant is exact: at any instant
-    before it :func:`due_ladder_events` returns nothing new, at it something new. A change of
-    history (a dispatch, a reply, a pause, a reopen ...) invalidates it.
-
-    ``due_now`` passes the steps :func:`due_ladder_events` returned for the same snapshot, keys
-    and instant, when the caller has them, so that they are not computed twice.
+    history does not change; None when there is no such instant (the first of
+    :func:`planned_ladder_steps`). The instant is exact: at any instant before it
+    :func:`due_ladder_events` returns nothing new, at it something new.
     """
-    known = set(existing_keys)
-    if due_now is None:
-        due_now = due_ladder_events(snapshot, known, now, policy, calendars)
-    known.update(event.ladder_key for event in due_now)
-    candidates: list[datetime] = []
-
-    def consider(instant: datetime, key: str) -> None:
-        if instant > now and key not in known:
-            candidates.append(instant)
-
-    chased = (
-        snapshot.category in policy.chase.categories
-        and snapshot.status is not WorkOrderStatus.CLOSED
-    )
-    for clock in snapshot.clocks:
-        if clock.state not in _AWAITING or clock.due_at is None or clock.due_cycle is None:
-            continue
-        running = clock.state is ClockState.RUNNING and not clock.breached
-        if running:
-            if (
-                clock.warn_at is not None
-                and clock.warn_cycle is not None
-                and clock.warn_at < clock.due_at
-            ):
-                consider(clock.warn_at, ladder_key(EventKind.WARNING, clock.kind, clock.warn_cycle))
-            consider(clock.due_at, ladder_key(EventKind.BREACH, clock.kind, clock.due_cycle))
-        if clock.kind is ClockKind.REPLY and chased and (running or clock.breached):
-            chase = policy.chase
-            consider(
-                clock.due_at + timedelta(minutes=chase.reminder_after_minutes),
-                ladder_key(EventKind.REMINDER, ClockKind.REPLY, clock.due_cycle),
-            )
-            if calendars is None:
-                calendars = calendars_from_policy(policy)
-            calendar = calendars[
-                policy.calendar_name_for(ClockKind.REPLY, snapshot.department_kind)
-            ]
-            consider(
-                add_business_minutes(clock.due_at, chase.escalation_grace, calendar),
-                ladder_key(EventKind.ESCALATION_PROPOSED, ClockKind.REPLY, clock.due_cycle),
-            )
-    return min(candidates, default=None)
+    steps = planned_ladder_steps(snapshot, existing_keys, now, policy, calendars, due_now=due_now)
+    return steps[0].event.due_at if steps else None
 
 
 # --- repeat callers --------------------------------------------------------------------------
