@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from desk.settings import Settings, load_settings
-
 if TYPE_CHECKING:
     from desk.rules.permissions import Actor
     from desk.services.database import Database
+    from desk.settings import Settings
 
 
 class OutputFormat(StrEnum):
@@ -32,6 +31,8 @@ class State:
     db_url: str | None = None
 
     def settings(self) -> Settings:
+        from desk.settings import load_settings
+
         return load_settings(database_url=self.db_url)
 
     def database_url(self) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 
 from desk.cli.common import FORMAT_OPTION, OutputFormat, emit_json, fail, open_database, state_of
-from desk.services import migrations
-from desk.services.errors import DeskError
-from desk.services.setup import initialise
+
+# Services (and with them SQLAlchemy and Alembic) load inside the commands, so that `desk`
+# alone reaches the console's login screen without paying for them first.
 
 db_app = typer.Typer(help="Schema migrations.", no_args_is_help=True)
 
@@ -15,6 +15,8 @@ db_app = typer.Typer(help="Schema migrations.", no_args_is_help=True)
 @db_app.command("upgrade")
 def upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> None:
     """Migrate the database to REVISION (default: the newest)."""
+    from desk.services import migrations
+
     db = open_database(state_of(ctx), check_schema=False)
     before = migrations.current_revision(db)
     migrations.upgrade(db, revision)
@@ -24,6 +26,8 @@ def upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> None:
 @db_app.command("current")
 def current(ctx: typer.Context, output: OutputFormat = FORMAT_OPTION) -> None:
     """Print the schema revision of the database and of this desk."""
+    from desk.services import migrations
+
     db = open_database(state_of(ctx), check_schema=False)
     data = {"current": migrations.current_revision(db), "head": migrations.head_revision(db)}
     if output is OutputFormat.JSON:
@@ -46,6 +50,9 @@ def init(
     ),
 ) -> None:
     """Create the schema (or bring it to head) and the first admin if there is none."""
+    from desk.services.errors import DeskError
+    from desk.services.setup import initialise
+
     db = open_database(state_of(ctx), check_schema=False)
     try:
         result = initialise(db, admin_login=admin_login, admin_password=admin_password)

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from desk.cli.common import FORMAT_OPTION, OutputFormat, emit_json, fail
-from desk.rules.policy import PolicyError, check_policy_file, load_policy, policy_to_toml
-from desk.settings import load_settings
+
+# The rules load inside the commands: `desk` alone must reach the login screen quickly.
 
 policy_app = typer.Typer(help="The policy file: every number the rules use.", no_args_is_help=True)
 
@@ -21,6 +21,8 @@ def check(
     output: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Check a policy file: print every problem (key.path: message), or "ok"."""
+    from desk.rules.policy import check_policy_file
+
     problems = check_policy_file(file)
     if output is OutputFormat.JSON:
         emit_json(
@@ -42,6 +44,9 @@ def check(
 @policy_app.command("show")
 def show(output: OutputFormat = FORMAT_OPTION) -> None:
     """Print the policy in force: DESK_POLICY's file, else the one shipped with desk."""
+    from desk.rules.policy import PolicyError, load_policy, policy_to_toml
+    from desk.settings import load_settings
+
     path = load_settings().policy
     try:
         policy = load_policy(path)

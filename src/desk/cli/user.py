@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
+
 import typer
-from pydantic import ValidationError
 
 from desk.cli.common import (
     FORMAT_OPTION,
@@ -15,8 +16,11 @@ from desk.cli.common import (
     state_of,
 )
 from desk.rules.vocab import Role
-from desk.services import users
-from desk.services.errors import DeskError
+
+if TYPE_CHECKING:
+    from desk.services.users import UserView
+
+# Services load inside the commands: `desk` alone must not pay for SQLAlchemy first.
 
 user_app = typer.Typer(help="Staff users and their roles.", no_args_is_help=True)
 
@@ -30,7 +34,7 @@ PASSWORD_OPTION = typer.Option(
 )
 
 
-def _row(view: users.UserView) -> dict[str, object]:
+def _row(view: UserView) -> dict[str, object]:
     return {
         "login": view.login,
         "name": view.display_name,
@@ -45,13 +49,18 @@ def _row(view: users.UserView) -> dict[str, object]:
 @user_app.command("add")
 def add(
     ctx: typer.Context,
-    login: str = typer.Argument(..., help="Login name: lower-case letters, digits, _ . -"),
-    role: Role = typer.Option(..., "--role", help="agent, lead, complaint_lead, handler, ..."),
+    login: Annotated[str, typer.Argument(help="Login name: lower-case letters, digits, _ . -")],
+    role: Annotated[Role, typer.Option("--role", help="agent, lead, complaint_lead, handler, …")],
     name: str = typer.Option(None, "--name", help="Display name (default: the login)."),
     department: str = typer.Option(None, "--department", help="Department code."),
     password: str = PASSWORD_OPTION,
 ) -> None:
     """Add a user."""
+    from pydantic import ValidationError
+
+    from desk.services import users
+    from desk.services.errors import DeskError
+
     db = open_database(state_of(ctx))
     try:
         new = users.NewUser(
@@ -72,6 +81,8 @@ def add(
 @user_app.command("list")
 def list_(ctx: typer.Context, output: OutputFormat = FORMAT_OPTION) -> None:
     """List users."""
+    from desk.services import users
+
     db = open_database(state_of(ctx))
     rows = [_row(view) for view in users.list_users(db, actor=shell_actor())]
     if output is OutputFormat.JSON:
@@ -90,6 +101,9 @@ def list_(ctx: typer.Context, output: OutputFormat = FORMAT_OPTION) -> None:
 @user_app.command("disable")
 def disable(ctx: typer.Context, login: str) -> None:
     """Disable a user: the login stops working; history stays."""
+    from desk.services import users
+    from desk.services.errors import DeskError
+
     db = open_database(state_of(ctx))
     try:
         view = users.disable_user(db, actor=shell_actor(), login=login)
@@ -101,6 +115,9 @@ def disable(ctx: typer.Context, login: str) -> None:
 @user_app.command("reset-password")
 def reset_password(ctx: typer.Context, login: str, password: str = PASSWORD_OPTION) -> None:
     """Set a new password and lift a login lock."""
+    from desk.services import users
+    from desk.services.errors import DeskError
+
     db = open_database(state_of(ctx))
     try:
         view = users.reset_password(db, actor=shell_actor(), login=login, password=password)
