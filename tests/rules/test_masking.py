@@ -101,6 +101,13 @@ def test_a_masked_mobile_shows_only_its_first_3_and_last_4_digits(phone: str) ->
     assert masked == phone[:3] + "****" + phone[-4:]
 
 
+@given(st.text(alphabet="0123456789", max_size=14), st.integers(min_value=0, max_value=14))
+def test_separators_do_not_change_which_digits_show(digits: str, at: int) -> None:
+    at = min(at, len(digits))
+    spaced = mask_phone(digits[:at] + "-" + digits[at:])
+    assert spaced.replace("-", "", 1) == mask_phone(digits) or digits.startswith("0086")
+
+
 @given(st.text(alphabet="0123456789-+ ", max_size=24))
 def test_a_masked_phone_never_shows_more_than_7_digits_of_the_number(phone: str) -> None:
     masked = mask_phone(phone)

@@ -45,9 +45,15 @@ _COUNTRY_CODE = re.compile(r"^(?:\+86|0086)[\s-]?")
 
 def mask_phone(phone: str) -> str:
     """``13812341234`` → ``138****1234``; separators and a ``+86`` country code stay."""
-    country = _COUNTRY_CODE.match(phone)
-    if country and country.end() < len(phone):
-        return country.group(0) + mask_phone(phone[country.end() :])
+    if phone.startswith(("+86", "0086")):
+        country = _COUNTRY_CODE.match(phone)
+        if country and country.end() < len(phone):
+            return country.group(0) + mask_phone(phone[country.end() :])
+    if phone.isascii() and phone.isdigit():  # the stored form, digits only: the fast way
+        size = len(phone)
+        if size > 7:
+            return phone[:3] + MASK * (size - 7) + phone[-4:]
+        return MASK * max(0, size - 4) + phone[-4:]
     total = _digits_in(phone)
     keep_head = 3 if total > 7 else 0
     keep_tail = min(4, total)
