@@ -18,10 +18,19 @@ import pytest
 from sqlmodel import Session, col, select
 
 from desk.clock import FixedClock
-from desk.models import AuditEntry, Customer, Department, Meta, WorkOrder, WorkOrderEvent
+from desk.models import (
+    AuditEntry,
+    Customer,
+    Department,
+    LadderStep,
+    Meta,
+    WorkOrder,
+    WorkOrderEvent,
+)
 from desk.rules.calendar import calendars_from_policy
 from desk.rules.clocks import TimelineEvent
 from desk.rules.ladder import (
+    LadderEvent,
     complaints_in_window,
     due_ladder_events,
     next_ladder_instant,
@@ -205,6 +214,16 @@ def keys_of(db: Database, work_order_id: int) -> list[str]:
     return [event.ladder_key or "" for event in ladder_events(db, work_order_id)]
 
 
+def next_step(db: Database, work_order_id: int) -> datetime | None:
+    """When the order's plan brings its next step (None: nothing planned)."""
+
+    def read(session: Session) -> datetime | None:
+        query = select(LadderStep.due_at).where(LadderStep.work_order_id == work_order_id)
+        return min(session.exec(query).all(), default=None)
+
+    return db.run(read, write=False)
+
+
 def order_row(db: Database, work_order_id: int) -> WorkOrder:
     found = db.run(lambda session: session.get(WorkOrder, work_order_id), write=False)
     assert found is not None
@@ -227,12 +246,13 @@ def test_the_complaint_ladder_step_by_step(db: Database, org: Org) -> None:
     order = dispatched_complaint(db, org)
     # Reply clock: 450 office minutes from Monday 10:20 -> due Tuesday 10:20, warned at 80 %.
     assert order_row(db, order).reply_due == sh(3, 10, 20)
-    assert order_row(db, order).ladder_next_at == sh(3, 8, 50)
+    assert next_step(db, order) == sh(3, 8, 50)
+    assert order_row(db, order).ladder_next_at is None  # planned: no replay needed
 
     quiet = sweep(db, sh(3, 8, 49))
-    assert quiet.primed == 1  # the database's first sweep checks every open order once
-    assert quiet.changes == 0
-    assert order_row(db, order).ladder_next_at == sh(3, 8, 50)
+    assert quiet.primed == 1  # the database's first sweep replays every open order once
+    assert (quiet.replayed, quiet.changes) == (1, 0)
+    assert next_step(db, order) == sh(3, 8, 50)
     assert sweep(db, sh(3, 8, 49)).candidates == 0
 
     warned = sweep(db, sh(3, 9))
@@ -262,7 +282,7 @@ def test_the_complaint_ladder_step_by_step(db: Database, org: Org) -> None:
     assert order_row(db, order).escalation_level == 1
 
     # Still unreplied 450 office minutes after the breach: Wednesday 10:20.
-    assert order_row(db, order).ladder_next_at == sh(4, 10, 20)
+    assert next_step(db, order) == sh(4, 10, 20)
     assert sweep(db, sh(4, 10, 19)).changes == 0
     escalated = sweep(db, sh(4, 10, 20))
     assert escalated.escalations_proposed == 1
@@ -274,7 +294,21 @@ def test_the_complaint_ladder_step_by_step(db: Database, org: Org) -> None:
     assert escalation.data["notify"] == Role.COMPLAINT_LEAD.value
     assert order_row(db, order).escalation_level == 2
     # Next: the resolution clock (1350 office minutes from Monday 10:00) warns Wed 14:30.
-    assert order_row(db, order).ladder_next_at == sh(4, 14, 30)
+    assert next_step(db, order) == sh(4, 14, 30)
+
+
+def test_a_reminder_stored_after_its_deadline_is_late(db: Database, org: Org) -> None:
+    order = dispatched_complaint(db, org)
+    sweep(db, sh(3, 9))  # replays and plans; the warning is stored
+    sweep(db, sh(3, 12, 21))  # the reminder was due by 12:20 (two hours after the breach)
+    reminder = next(e for e in ladder_events(db, order) if e.kind == "reminder")
+    assert reminder.data is not None
+    assert reminder.data["late"] is True
+    assert reminder.data["deadline"] == sh(3, 12, 20).isoformat()
+    breach = next(e for e in ladder_events(db, order) if e.kind == "breach")
+    assert breach.at == sh(3, 12, 21)
+    assert breach.data is not None
+    assert breach.data["due_at"] == sh(3, 10, 20).isoformat()
 
 
 def test_a_second_sweep_at_the_same_instant_changes_nothing(db: Database, org: Org) -> None:
@@ -315,14 +349,14 @@ def test_paused_and_closed_orders_wait_for_their_history(
         [(MONDAY_1000, E.CREATED), (DISPATCHED_AT, E.DISPATCHED), (sh(2, 11), E.CLOSED)],
         department=org.branch,
     )
-    assert order_row(db, paused).ladder_next_at is None
-    assert order_row(db, closed).ladder_next_at is None
+    assert next_step(db, paused) is None
+    assert next_step(db, closed) is None
     assert sweep(db, sh(20, 10)).changes == 0
     # Resumed on Friday 09:00, the reply clock runs on with the time it had left (40 of 450
     # minutes used): warned at 360 minutes, Friday 15:50, due at 17:20.
     clock.instant = sh(20, 9)
     add_events(db, paused, [(sh(20, 9), E.RESUMED)])
-    assert order_row(db, paused).ladder_next_at == sh(20, 15, 50)
+    assert next_step(db, paused) == sh(20, 15, 50)
     assert order_row(db, paused).reply_due == sh(20, 17, 20)
     assert sweep(db, sh(20, 15, 49)).changes == 0
     report = sweep(db, sh(20, 16))
@@ -336,8 +370,7 @@ def test_a_late_reply_is_a_breach_recorded_by_the_next_sweep(
     order = dispatched_complaint(db, org)
     clock.instant = sh(3, 11)
     add_events(db, order, [(sh(3, 11), E.REPLIED)])
-    row = order_row(db, order)
-    assert row.ladder_next_at == sh(3, 11)  # something is due at once
+    assert next_step(db, order) == sh(3, 10, 20)  # the breach, due already
     sweep(db, sh(3, 11))
     assert keys_of(db, order) == ["breach:reply:c0"]  # no chase: the reply came
     assert order_row(db, order).reply_due == sh(3, 10, 20)
@@ -505,8 +538,10 @@ def test_prime_marks_open_orders_and_a_changed_policy_primes_again(db: Database,
 
     first = sweep(db, sh(2, 12))
     assert first.primed == 0  # marked already; the sweep records the policy it primed for
-    assert first.candidates == 1
-    assert order_row(db, open_order).ladder_next_at == sh(3, 8, 50)
+    assert first.replayed == 1
+    assert keys_of(db, closed) == ["breach:dispatch:c0"]  # planned when it was closed
+    assert order_row(db, open_order).ladder_next_at is None
+    assert next_step(db, open_order) == sh(3, 8, 50)
     assert sweep(db, sh(2, 12)).primed == 0
     stricter = POLICY.model_copy(
         update={"sla": POLICY.sla.model_copy(update={"warning_percent": 10.0})}
@@ -541,7 +576,7 @@ def expected_steps(
     complaints: dict[int, list[datetime]],
     keys: set[str],
     now: datetime,
-) -> tuple[list[str], datetime | None]:
+) -> tuple[list[LadderEvent], datetime | None]:
     count = 1
     if order.customer_id is not None:
         count = complaints_in_window(
@@ -563,8 +598,30 @@ def expected_steps(
         calendars=CALENDARS,
         customer_complaints_in_window=count,
     )
-    due = [step.ladder_key for step in due_ladder_events(snapshot, keys, now, POLICY, CALENDARS)]
-    return due, next_ladder_instant(snapshot, keys | set(due), now, POLICY, CALENDARS)
+    due = due_ladder_events(snapshot, keys, now, POLICY, CALENDARS)
+    taken = keys | {event.ladder_key for event in due}
+    return due, next_ladder_instant(snapshot, taken, now, POLICY, CALENDARS)
+
+
+def stored_as(event: LadderEvent) -> dict[str, Any]:
+    """How a ladder event is expected to be stored by a sweep."""
+    data: dict[str, Any] = {
+        "due_at": event.due_at.isoformat(),
+        "cycle": event.cycle,
+        "notify": event.notify.value,
+    }
+    if event.deadline is not None:
+        data |= {"deadline": event.deadline.isoformat(), "late": event.late}
+    if event.escalate_to is not None:
+        data["escalate_to"] = event.escalate_to.value
+    if event.major_source is not None:
+        data["major_source"] = event.major_source.value
+    return {
+        "kind": event.kind.value,
+        "clock": event.clock.value if event.clock else None,
+        "department_id": event.department_id,
+        "data": data,
+    }
 
 
 def test_the_set_based_sweep_agrees_with_the_pure_ladder(
@@ -606,9 +663,20 @@ def test_the_set_based_sweep_agrees_with_the_pure_ladder(
             due, later = expected_steps(
                 rows[order], histories[order], kinds, complaints, expected[order], now
             )
-            expected[order].update(due)
-            assert set(keys_of(db, order)) == expected[order], f"order {order} at {now}"
-            assert rows[order].ladder_next_at == later, f"order {order} at {now}"
+            expected[order].update(event.ladder_key for event in due)
+            stored = {event.ladder_key: event for event in ladder_events(db, order)}
+            assert set(stored) == expected[order], f"order {order} at {now}"
+            for event in due:
+                found = stored[event.ladder_key]
+                assert found.at == now
+                assert {
+                    "kind": found.kind,
+                    "clock": found.clock,
+                    "department_id": found.department_id,
+                    "data": found.data,
+                } == stored_as(event)
+            assert next_step(db, order) == later, f"order {order} at {now}"
+            assert rows[order].ladder_next_at is None
         now += timedelta(minutes=rng.randint(30, 2_000))
 
 

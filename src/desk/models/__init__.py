@@ -8,6 +8,7 @@ from desk.models.contacts import Contact, VerificationAttempt
 from desk.models.customers import Account, Bill, BillItem, Customer, CustomerPhone, Payment
 from desk.models.handover import Handover
 from desk.models.knowledge import CannedReply, KnowledgeArticle
+from desk.models.ladder import LadderStep
 from desk.models.meta import JobLease, Meta
 from desk.models.org import Branch, Department, Shift, ShiftNote, StaffUser
 from desk.models.work_orders import WorkOrder, WorkOrderEvent
@@ -29,6 +30,7 @@ __all__ = [
     "Handover",
     "JobLease",
     "KnowledgeArticle",
+    "LadderStep",
     "Meta",
     "Payment",
     "Shift",

@@ -52,8 +52,8 @@ class WorkOrder(SQLModel, table=True):
     reply_due: datetime | None = None
     resolution_due: datetime | None = None
     callback_due: datetime | None = None
-    # The earliest instant the escalation ladder can bring something new for this order
-    # (None: nothing until its history changes); the sweep reads what is due by it.
+    # When the sweep must replay this order's history and plan its ladder steps (set after a
+    # bulk load or a policy change); None while its plan (ladder_step) is current.
     ladder_next_at: datetime | None = Field(default=None, index=True)
     created_by: int | None = Field(default=None, foreign_key="staff_user.id")
     created_at: datetime

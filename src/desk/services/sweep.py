@@ -1,22 +1,28 @@
-"""The escalation sweep: the ladder's due steps applied to the database, in set-based batches.
+"""The escalation sweep: the ladder's steps stored as work-order events when they fall due.
 
-What is due is defined once, by :func:`desk.rules.ladder.due_ladder_events`; this module only
-decides *which* work orders to ask and stores the answers.
+What is due is defined once, by :func:`desk.rules.ladder.due_ladder_events`; this module
+decides *when to ask* and stores the answers, set-based.
 
-**The work list.** ``work_order.ladder_next_at`` holds, per work order, the earliest instant
-at which the ladder can bring something new (:func:`desk.rules.ladder.next_ladder_instant`);
-NULL means nothing until the order's history changes. A sweep at ``now`` examines only the
-orders with ``ladder_next_at <= now`` (an index range), in batches: per batch a handful of
-queries load the orders, their clock-moving events and ladder keys, and the complaint dates of
-their customers; the pure ladder runs over each; the new events go in with one conflict-
-ignoring insert (the unique ``(work_order_id, ladder_key)`` index makes a second copy
-impossible, whoever races) and the orders with one executemany update (due instants,
-``ladder_next_at``, escalation level, major flag). One transaction per batch.
+**The plan.** Replaying a work order's history through the ladder costs a few hundred
+microseconds, too much to repeat for every open order on every run (and bursts are real: every
+office-calendar clock started overnight warns at the same minute of the next afternoon). So a
+history is replayed only when it changes: :func:`refresh_ladder` (called by whatever records a
+clock-moving event) measures the order, and writes its *plan* to ``ladder_step``: the steps due
+now and every step that falls due later while the history stays as it is
+(:func:`desk.rules.ladder.planned_ladder_steps`, tested equal to ``due_ladder_events`` at every
+later instant), each with the instant it falls due. A sweep at ``now`` then stores, in a few
+statements over the ``due_at`` index, every planned step due by ``now`` (a warning only until
+its clock's deadline; a reminder marked late after its deadline) as a ``work_order_event``,
+with a conflict-ignoring insert (the unique ``(work_order_id, ladder_key)`` index makes a
+second copy impossible, whoever races), raises escalation levels and major flags, and removes
+the steps it consumed. One transaction per batch of work orders.
 
-**Who keeps the list right.** Whatever changes a work order's clock-moving history, category,
-priority, channel, department or status calls :func:`refresh_ladder` in the same transaction.
-Bulk loads call :func:`prime_ladder`. A policy other than the one the list was computed under
-(its fingerprint is kept in ``desk_meta``) makes the next sweep prime every open order again.
+**Orders without a plan.** ``work_order.ladder_next_at`` marks the orders whose history must
+be replayed at the next sweep at or after that instant: bulk loads end with
+:func:`prime_ladder`, which marks every open order at its creation; a policy other than the one
+the plans were made under (its fingerprint is kept in ``desk_meta``) primes them all again.
+The sweep replays those first (the catch-up), in batches, then stores what is due. NULL means
+the plan is current.
 
 **One sweep at a time.** A sweep holds the ``sweep`` lease (:mod:`desk.services.leases`),
 renewed in every batch's transaction; a second sweep meanwhile reports that it skipped. The
@@ -31,9 +37,9 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, text, update
+from sqlalchemy import Table, bindparam, insert, text, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
@@ -44,9 +50,11 @@ from desk.rules.clocks import TimelineEvent
 from desk.rules.ladder import (
     MAJOR_KEY,
     LadderEvent,
+    PlannedStep,
     complaints_in_window,
     due_ladder_events,
-    next_ladder_instant,
+    planned,
+    planned_ladder_steps,
     snapshot_from_history,
 )
 from desk.rules.permissions import Actor, Permission, system_actor
@@ -56,6 +64,7 @@ from desk.rules.vocab import (
     ClockKind,
     DepartmentKind,
     EventKind,
+    MajorSource,
     Priority,
     RequestType,
     WorkOrderSource,
@@ -65,6 +74,8 @@ from desk.services import audit, leases
 from desk.services.access import require
 from desk.services.database import Database, now_of
 from desk.services.errors import DeskError, InvalidInput
+
+_T = TypeVar("_T")
 
 SWEEP_LEASE = "sweep"
 LAST_RUN_KEY = "sweep_last_run"
@@ -92,16 +103,14 @@ CLOCK_EVENT_KINDS: frozenset[EventKind] = frozenset(
         EventKind.RESUMED,
     }
 )
-_DUE_COLUMNS: Mapping[ClockKind, str] = {
-    ClockKind.DISPATCH: "dispatch_due",
-    ClockKind.REPLY: "reply_due",
-    ClockKind.RESOLUTION: "resolution_due",
-    ClockKind.CALLBACK: "callback_due",
+_LEVEL_OF: Mapping[str, int] = {
+    EventKind.REMINDER.value: 1,
+    EventKind.ESCALATION_PROPOSED.value: 2,
 }
-_LEVEL_OF: Mapping[EventKind, int] = {EventKind.REMINDER: 1, EventKind.ESCALATION_PROPOSED: 2}
 
 _WORK_ORDER: Table = metadata.tables["work_order"]
 _EVENT: Table = metadata.tables["work_order_event"]
+_STEP: Table = metadata.tables["ladder_step"]
 _INSTANT = _WORK_ORDER.c.ladder_next_at.type  # binds an aware instant as each database stores it
 
 # Enum lookups by stored value, built once (calling an enum class costs more than a dict).
@@ -120,11 +129,15 @@ class LeaseLost(DeskError):
 
 @dataclass(frozen=True)
 class SweepReport:
-    """What one sweep did. ``inserted`` counts the events stored, by kind (every ladder kind
-    is present); ``candidates`` the work orders examined; ``orders_updated`` those whose due
-    instants, escalation level or major flag changed; ``primed`` the open orders marked for a
-    check first (first sweep, or a changed policy). A sweep that found the lease taken did
-    nothing: ``skipped_because_leased`` and ``held_by`` say so."""
+    """What one sweep did.
+
+    ``inserted`` counts the events stored, by kind (every ladder kind is present);
+    ``candidates`` the work orders examined: ``replayed`` (history replayed: first sweep, bulk
+    loads, a changed policy) and those with planned steps due (``steps_due`` steps);
+    ``orders_updated`` those whose due instants, escalation level or major flag changed;
+    ``primed`` the open orders marked for a replay first. A sweep that found the lease taken
+    did nothing: ``skipped_because_leased`` and ``held_by`` say so.
+    """
 
     now: datetime
     candidates: int = 0
@@ -136,6 +149,8 @@ class SweepReport:
     majors_flagged: int = 0
     skipped_because_leased: bool = False
     held_by: str | None = None
+    replayed: int = 0
+    steps_due: int = 0
     batches: int = 0
     primed: int = 0
     seconds: float = 0.0
@@ -156,6 +171,8 @@ class SweepReport:
             "majors_flagged": self.majors_flagged,
             "skipped_because_leased": self.skipped_because_leased,
             "held_by": self.held_by,
+            "replayed": self.replayed,
+            "steps_due": self.steps_due,
             "batches": self.batches,
             "primed": self.primed,
             "seconds": round(self.seconds, 3),
@@ -315,13 +332,13 @@ def _department_kinds(connection: Connection) -> dict[int, DepartmentKind | None
     return {row[0]: _DEPARTMENT_KINDS.get(row[1]) for row in rows}
 
 
-# --- the ladder over a batch -----------------------------------------------------------------
+# --- replaying histories into plans ----------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _Outcome:
-    due: list[LadderEvent]
-    next_at: datetime | None
+    plan: list[PlannedStep]  # due now first, then later
+    next_at: datetime | None  # when to replay again (None: the plan is current)
     dues: dict[ClockKind, datetime | None] | None  # None: leave the stored ones
 
 
@@ -333,9 +350,9 @@ def _evaluate(
     calendars: Mapping[str, BusinessCalendar],
 ) -> _Outcome:
     if not any(event.at <= now for event in order.history):
-        # Not created yet at ``now`` (a sweep for an earlier instant): look at its creation.
+        # Not created yet at ``now`` (a sweep for an earlier instant): replay at its creation.
         first = min((event.at for event in order.history), default=None)
-        return _Outcome(due=[], next_at=first, dues=None)
+        return _Outcome(plan=[], next_at=first, dues=None)
     snapshot = snapshot_from_history(
         work_order_id=order.id,
         category=order.category,
@@ -355,12 +372,13 @@ def _evaluate(
         customer_complaints_in_window=order.complaints,
     )
     due = due_ladder_events(snapshot, order.keys, now, policy, calendars)
-    later = next_ladder_instant(snapshot, order.keys, now, policy, calendars, due_now=due)
+    later = planned_ladder_steps(snapshot, order.keys, now, policy, calendars, due_now=due)
     dues = {clock.kind: clock.due_at for clock in snapshot.clocks}
-    return _Outcome(due=due, next_at=later, dues=dues)
+    return _Outcome(plan=[planned(event) for event in due] + later, next_at=None, dues=dues)
 
 
-def _event_row(event: LadderEvent, now: datetime) -> dict[str, Any]:
+def _event_data(event: LadderEvent) -> dict[str, Any]:
+    """What a ladder event carries besides its columns (``late`` as of when it fell due)."""
     data: dict[str, Any] = {
         "due_at": event.due_at.astimezone(UTC).isoformat(),
         "cycle": event.cycle,
@@ -373,41 +391,23 @@ def _event_row(event: LadderEvent, now: datetime) -> dict[str, Any]:
         data["escalate_to"] = event.escalate_to.value
     if event.major_source is not None:
         data["major_source"] = event.major_source.value
+    return data
+
+
+def _step_row(step: PlannedStep) -> dict[str, Any]:
+    event = step.event
     return {
         "work_order_id": event.work_order_id,
-        "at": now,
-        "actor_id": None,
-        "kind": event.kind.value,
-        "from_status": None,
-        "to_status": None,
-        "department_id": event.department_id,
-        "clock": event.clock.value if event.clock is not None else None,
         "ladder_key": event.ladder_key,
-        "reason": None,
-        "data": data,
+        "kind": event.kind.value,
+        "clock": event.clock.value if event.clock is not None else None,
+        "department_id": event.department_id,
+        "due_at": event.due_at,
+        "until": step.until,
+        "late_after": step.late_after,
+        "major_source": event.major_source.value if event.major_source is not None else None,
+        "data": _event_data(event),
     }
-
-
-def _insert_ignoring_duplicates(
-    connection: Connection, rows: list[dict[str, Any]]
-) -> list[tuple[int, str, str]]:
-    """Insert ladder events, skipping any whose (work order, ladder key) is stored already;
-    returns what was actually inserted."""
-    if not rows:
-        return []
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        statement: Any = pg_insert(_EVENT)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        statement = sqlite_insert(_EVENT)
-    statement = statement.on_conflict_do_nothing(
-        index_elements=[_EVENT.c.work_order_id, _EVENT.c.ladder_key]
-    ).returning(_EVENT.c.work_order_id, _EVENT.c.kind, _EVENT.c.ladder_key)
-    result = connection.execute(statement, rows)
-    return [(row[0], row[1], row[2]) for row in result]
 
 
 _UPDATE = (
@@ -419,91 +419,25 @@ _UPDATE = (
         resolution_due=bindparam("b_resolution_due"),
         callback_due=bindparam("b_callback_due"),
         ladder_next_at=bindparam("b_next"),
-        escalation_level=bindparam("b_level"),
-        is_major=bindparam("b_major"),
-        major_source=bindparam("b_major_source"),
     )
 )
-
 _UPDATE_NEXT = (
     update(_WORK_ORDER)
     .where(_WORK_ORDER.c.id == bindparam("b_id"))
     .values(ladder_next_at=bindparam("b_next"))
 )
+_DELETE_PLANS = text("DELETE FROM ladder_step WHERE work_order_id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
 
 
 @dataclass
-class _BatchResult:
-    candidates: int = 0
-    inserted: dict[str, int] = field(default_factory=dict)
-    orders_updated: int = 0
+class _Replayed:
+    orders: int = 0
+    updated: set[int] = field(default_factory=set)
 
 
-def _apply(
-    connection: Connection,
-    orders: Sequence[_Order],
-    outcomes: Mapping[int, _Outcome],
-    now: datetime,
-    *,
-    insert_events: bool,
-) -> _BatchResult:
-    """Store the due events (when asked) and each order's new state, set-based."""
-    result = _BatchResult(candidates=len(orders))
-    inserted: list[tuple[int, str, str]] = []
-    if insert_events:
-        rows = [_event_row(event, now) for outcome in outcomes.values() for event in outcome.due]
-        inserted = _insert_ignoring_duplicates(connection, rows)
-    by_order: dict[int, list[LadderEvent]] = {}
-    stored = {(work_order_id, key) for work_order_id, _kind, key in inserted}
-    for outcome in outcomes.values():
-        for event in outcome.due:
-            if (event.work_order_id, event.ladder_key) in stored:
-                by_order.setdefault(event.work_order_id, []).append(event)
-    for _work_order_id, kind, _key in inserted:
-        result.inserted[kind] = result.inserted.get(kind, 0) + 1
-    params: list[dict[str, Any]] = []
-    moved: list[dict[str, Any]] = []  # only ladder_next_at changes
-    for order in orders:
-        outcome = outcomes[order.id]
-        dues = outcome.dues if outcome.dues is not None else order.dues
-        level, major, source = order.escalation_level, order.is_major, order.major_source
-        for event in by_order.get(order.id, ()):
-            level = max(level, _LEVEL_OF.get(event.kind, 0))
-            if event.kind is EventKind.MAJOR_FLAGGED and event.major_source is not None:
-                major, source = True, event.major_source.value
-        flags = (level, major, source) != (
-            order.escalation_level,
-            order.is_major,
-            order.major_source,
-        )
-        # A refresh stores no events: what is due now waits for the next sweep.
-        due_now = not insert_events and bool(outcome.due)
-        next_at = now if due_now else outcome.next_at
-        if flags or dues != order.dues:
-            result.orders_updated += 1
-            params.append(
-                {
-                    "b_id": order.id,
-                    "b_dispatch_due": dues.get(ClockKind.DISPATCH),
-                    "b_reply_due": dues.get(ClockKind.REPLY),
-                    "b_resolution_due": dues.get(ClockKind.RESOLUTION),
-                    "b_callback_due": dues.get(ClockKind.CALLBACK),
-                    "b_next": next_at,
-                    "b_level": level,
-                    "b_major": major,
-                    "b_major_source": source,
-                }
-            )
-        else:
-            moved.append({"b_id": order.id, "b_next": next_at})
-    if params:
-        connection.execute(_UPDATE, params)
-    if moved:
-        connection.execute(_UPDATE_NEXT, moved)
-    return result
-
-
-def _process(
+def _replan(
     connection: Connection,
     ids: Sequence[int],
     *,
@@ -511,60 +445,207 @@ def _process(
     due_by: datetime | None,
     policy: Policy,
     calendars: Mapping[str, BusinessCalendar],
-    insert_events: bool,
-) -> _BatchResult:
+) -> _Replayed:
+    """Replay the histories of ``ids`` (those marked by ``due_by`` only, when given) at
+    ``now`` and replace their plans; store their due instants."""
     orders = _load(connection, ids, due_by=due_by, policy=policy)
+    result = _Replayed(orders=len(orders))
     if not orders:
-        return _BatchResult()
+        return result
     departments = _department_kinds(connection)
     outcomes = {order.id: _evaluate(order, departments, now, policy, calendars) for order in orders}
-    return _apply(connection, orders, outcomes, now, insert_events=insert_events)
+    connection.execute(_DELETE_PLANS, {"ids": [order.id for order in orders]})
+    rows = [_step_row(step) for outcome in outcomes.values() for step in outcome.plan]
+    if rows:
+        connection.execute(insert(_STEP), rows)
+    full: list[dict[str, Any]] = []
+    narrow: list[dict[str, Any]] = []
+    for order in orders:
+        outcome = outcomes[order.id]
+        if outcome.dues is not None and outcome.dues != order.dues:
+            result.updated.add(order.id)
+            full.append(
+                {
+                    "b_id": order.id,
+                    "b_dispatch_due": outcome.dues.get(ClockKind.DISPATCH),
+                    "b_reply_due": outcome.dues.get(ClockKind.REPLY),
+                    "b_resolution_due": outcome.dues.get(ClockKind.RESOLUTION),
+                    "b_callback_due": outcome.dues.get(ClockKind.CALLBACK),
+                    "b_next": outcome.next_at,
+                }
+            )
+        else:
+            narrow.append({"b_id": order.id, "b_next": outcome.next_at})
+    if full:
+        connection.execute(_UPDATE, full)
+    if narrow:
+        connection.execute(_UPDATE_NEXT, narrow)
+    return result
+
+
+# --- storing what is due ---------------------------------------------------------------------
+
+_DUE = "s.due_at <= :now AND s.work_order_id BETWEEN :lo AND :hi"
+_VALID = "(s.until IS NULL OR s.until > :now)"
+_COLUMNS = "work_order_id, at, kind, department_id, clock, ladder_key, data"
+_SQLITE_DATA = (
+    "CASE WHEN s.late_after IS NOT NULL AND :now > s.late_after "
+    "THEN json_set(s.data, '$.late', json('true')) ELSE s.data END"
+)
+_POSTGRES_DATA = (
+    "CASE WHEN s.late_after IS NOT NULL AND :now > s.late_after "
+    """THEN (s.data::jsonb || '{"late": true}'::jsonb)::json ELSE s.data END"""
+)
+_SQLITE_MAJORS = f"""
+SELECT s.work_order_id, s.major_source FROM ladder_step s
+WHERE {_DUE} AND s.kind = 'major_flagged'
+"""
+_SQLITE_STORE = f"""
+INSERT INTO work_order_event ({_COLUMNS})
+SELECT s.work_order_id, :now, s.kind, s.department_id, s.clock, s.ladder_key, {_SQLITE_DATA}
+FROM ladder_step s WHERE {_DUE} AND {_VALID}
+ON CONFLICT (work_order_id, ladder_key) DO NOTHING
+RETURNING work_order_id, kind, ladder_key
+"""
+_SQLITE_CONSUME = f"DELETE FROM ladder_step AS s WHERE {_DUE}"
+_POSTGRES_STORE = f"""
+WITH due AS (
+    DELETE FROM ladder_step s WHERE {_DUE}
+    RETURNING s.*
+), stored AS (
+    INSERT INTO work_order_event ({_COLUMNS})
+    SELECT s.work_order_id, :now, s.kind, s.department_id, s.clock, s.ladder_key,
+           {_POSTGRES_DATA}
+    FROM due s WHERE {_VALID}
+    ON CONFLICT (work_order_id, ladder_key) DO NOTHING
+    RETURNING work_order_id, kind, ladder_key
+)
+SELECT stored.work_order_id, stored.kind, due.major_source
+FROM stored JOIN due USING (work_order_id, ladder_key)
+"""
+_COUNT_DUE = f"""
+SELECT COUNT(*), COUNT(DISTINCT s.work_order_id) FROM ladder_step s WHERE {_DUE}
+"""
+_DUE_ORDERS = "SELECT DISTINCT work_order_id FROM ladder_step WHERE due_at <= :now ORDER BY 1"
+_FLAGS = text("SELECT id, escalation_level, is_major FROM work_order WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+_SET_LEVEL = (
+    update(_WORK_ORDER)
+    .where(_WORK_ORDER.c.id == bindparam("b_id"))
+    .values(escalation_level=bindparam("b_level"))
+)
+_SET_MAJOR = (
+    update(_WORK_ORDER)
+    .where(_WORK_ORDER.c.id == bindparam("b_id"))
+    .values(is_major=True, major_source=bindparam("b_source"))
+)
+
+
+def _timed(sql: str) -> Any:
+    return text(sql).bindparams(bindparam("now", type_=_INSTANT))
+
+
+@dataclass
+class _Stored:
+    steps: int = 0
+    orders: int = 0
+    inserted: dict[str, int] = field(default_factory=dict)
+    updated: set[int] = field(default_factory=set)
+
+
+def _store_due(connection: Connection, *, now: datetime, lo: int, hi: int) -> _Stored:
+    """Store the planned steps due by ``now`` of the work orders ``lo``..``hi`` as events,
+    raise escalation levels and major flags for what was stored, and drop the consumed steps."""
+    params = {"now": now, "lo": lo, "hi": hi}
+    steps, orders = connection.execute(_timed(_COUNT_DUE), params).one()
+    result = _Stored(steps=int(steps), orders=int(orders))
+    if not steps:
+        return result
+    stored: list[tuple[int, str, str | None]] = []
+    if connection.dialect.name == "postgresql":
+        stored = [
+            (row[0], row[1], row[2]) for row in connection.execute(_timed(_POSTGRES_STORE), params)
+        ]
+    else:
+        majors = dict(connection.execute(_timed(_SQLITE_MAJORS), params).all())
+        for work_order_id, kind, _key in connection.execute(_timed(_SQLITE_STORE), params).all():
+            stored.append((work_order_id, kind, majors.get(work_order_id)))
+        connection.execute(_timed(_SQLITE_CONSUME), params)
+    levels: dict[int, int] = {}
+    sources: dict[int, str] = {}
+    for work_order_id, kind, major in stored:
+        result.inserted[kind] = result.inserted.get(kind, 0) + 1
+        if kind in _LEVEL_OF:
+            levels[work_order_id] = max(levels.get(work_order_id, 0), _LEVEL_OF[kind])
+        if kind == EventKind.MAJOR_FLAGGED.value:
+            sources[work_order_id] = major or MajorSource.REPEAT_COMPLAINER.value
+    touched = sorted(set(levels) | set(sources))
+    if not touched:
+        return result
+    current = {
+        row[0]: (row[1], bool(row[2])) for row in connection.execute(_FLAGS, {"ids": touched})
+    }
+    raise_levels = [
+        {"b_id": work_order_id, "b_level": level}
+        for work_order_id, level in levels.items()
+        if work_order_id in current and current[work_order_id][0] < level
+    ]
+    flag = [
+        {"b_id": work_order_id, "b_source": source}
+        for work_order_id, source in sources.items()
+        if work_order_id in current and not current[work_order_id][1]
+    ]
+    if raise_levels:
+        connection.execute(_SET_LEVEL, raise_levels)
+    if flag:
+        connection.execute(_SET_MAJOR, flag)
+    result.updated.update(
+        work_order_id
+        for work_order_id, level in levels.items()
+        if work_order_id in current and current[work_order_id][0] < level
+    )
+    result.updated.update(
+        work_order_id
+        for work_order_id in sources
+        if work_order_id in current and not current[work_order_id][1]
+    )
+    return result
 
 
 # --- the public calls ------------------------------------------------------------------------
 
 
 def refresh_ladder(session: Session, work_order_ids: Collection[int], *, policy: Policy) -> int:
-    """Recompute the due instants and ``ladder_next_at`` of work orders whose history just
-    changed, inside the caller's transaction, at the transaction's instant.
+    """Replay the histories of work orders that just changed and replace their plans, inside
+    the caller's transaction, at the transaction's instant.
 
     Every service that records a clock-moving event (created, dispatched, replied, accepted,
     rejected, closed, reopened, paused, resumed) or changes a work order's category, priority,
     channel, department or status calls this before it commits. Steps due at once (a reply
-    that came after its deadline is a breach) are left to the sweep: ``ladder_next_at`` is set
-    to now, so the next sweep stores them. Returns the number of work orders refreshed.
+    that came after its deadline is a breach) are planned at their instant, so the next sweep
+    stores them. Returns the number of work orders refreshed.
     """
     ids = sorted(set(work_order_ids))
-    if not ids:
-        return 0
     now = now_of(session)
     connection = session.connection()
     calendars = calendars_from_policy(policy)
     refreshed = 0
     for start in range(0, len(ids), DEFAULT_BATCH_SIZE):
         chunk = ids[start : start + DEFAULT_BATCH_SIZE]
-        result = _process(
-            connection,
-            chunk,
-            now=now,
-            due_by=None,
-            policy=policy,
-            calendars=calendars,
-            insert_events=False,
-        )
-        refreshed += result.candidates
+        done = _replan(connection, chunk, now=now, due_by=None, policy=policy, calendars=calendars)
+        refreshed += done.orders
     return refreshed
 
 
 def prime_ladder(connection: Connection) -> int:
-    """Mark every open work order for the next sweep, set-based; returns how many.
+    """Mark every open work order for a replay by the next sweep, set-based; returns how many.
 
-    ``ladder_next_at`` becomes the order's creation instant (unless it is earlier already):
-    a safe lower bound, since no ladder step falls due before its work order exists. The
-    next sweep examines each open order once (the catch-up: a replay of each one's history)
-    and leaves the exact instant. Bulk loads (the demo builder, imports) call this after
-    loading; the sweep calls it itself for a database it never swept or whose policy changed.
-    Closed orders are left alone: their clocks no longer move.
+    ``ladder_next_at`` becomes the order's creation instant (unless it is earlier already), so
+    the next sweep at any later instant replays the order's history once (the catch-up) and
+    plans its steps. Bulk loads (the demo builder, imports) call this after loading; the sweep
+    calls it itself for a database it never swept or whose policy changed. Closed orders are
+    left alone: their clocks no longer move.
     """
     result = connection.execute(
         text(
@@ -577,8 +658,7 @@ def prime_ladder(connection: Connection) -> int:
 
 
 def policy_fingerprint(policy: Policy) -> str:
-    """What the stored ``ladder_next_at`` instants were computed under: the policy and the
-    holiday tables it reads."""
+    """What the stored plans were made under: the policy and the holiday tables it reads."""
     source = policy.model_dump_json() + "|holidays " + version("holidays")
     return hashlib.sha256(source.encode()).hexdigest()[:32]
 
@@ -593,7 +673,7 @@ def run_sweep(
     batch_size: int = DEFAULT_BATCH_SIZE,
     lease_ttl: timedelta = LEASE_TTL,
 ) -> SweepReport:
-    """Apply every ladder step due by ``now`` (default: the database clock's now), once.
+    """Store every ladder step due by ``now`` (default: the database clock's now), once.
 
     Needs ``RUN_SWEEP``. Takes the ``sweep`` lease for ``holder`` (default: a name unique to
     this process) or, when another holder has it, does nothing and says so. Running it twice
@@ -679,27 +759,60 @@ def _sweep(
             if last is not None and db.clock.now() - last < not_within:
                 return None  # another terminal swept while this one waited
         primed = db.run(lambda session: _prime_for(session, policy), write=True)
-        ids = _candidates(db, at)
         calendars = calendars_from_policy(policy)
+        batches = replayed = steps = 0
+        examined: set[int] = set()
+        updated: set[int] = set()
         inserted = {kind.value: 0 for kind in LADDER_KINDS}
-        candidates = updated = batches = 0
-        for start in range(0, len(ids), batch_size):
-            chunk = ids[start : start + batch_size]
-            result = db.run(
-                _batch_work(db, chunk, at, policy, calendars, holder, lease_ttl), write=True
-            )
+
+        def guarded(work: Callable[[Connection], _T]) -> _T:
+            def in_session(session: Session) -> _T:
+                connection = session.connection()
+                if not leases.renew(
+                    connection, name=SWEEP_LEASE, holder=holder, now=db.clock.now(), ttl=lease_ttl
+                ):
+                    raise LeaseLost(
+                        "another sweep took over the lease: this one stopped (its earlier "
+                        "batches are kept)"
+                    )
+                return work(connection)
+
+            return db.run(in_session, write=True)
+
+        marked = _ids(db, "SELECT id FROM work_order WHERE ladder_next_at <= :now ORDER BY id", at)
+        for chunk in _chunks(marked, batch_size):
+
+            def replay(connection: Connection, chunk: Sequence[int] = chunk) -> _Replayed:
+                return _replan(
+                    connection, chunk, now=at, due_by=at, policy=policy, calendars=calendars
+                )
+
+            done = guarded(replay)
             batches += 1
-            candidates += result.candidates
-            updated += result.orders_updated
+            replayed += done.orders
+            examined.update(chunk)
+            updated |= done.updated
+        for chunk in _chunks(_ids(db, _DUE_ORDERS, at), batch_size):
+
+            def store(connection: Connection, chunk: Sequence[int] = chunk) -> _Stored:
+                return _store_due(connection, now=at, lo=chunk[0], hi=chunk[-1])
+
+            result = guarded(store)
+            batches += 1
+            steps += result.steps
+            examined.update(chunk)
+            updated |= result.updated
             for kind, count in result.inserted.items():
                 inserted[kind] = inserted.get(kind, 0) + count
         report = SweepReport(
             now=at,
-            candidates=candidates,
+            candidates=len(examined),
             inserted=inserted,
-            orders_updated=updated,
+            orders_updated=len(updated),
             escalations_proposed=inserted[EventKind.ESCALATION_PROPOSED.value],
             majors_flagged=inserted[EventKind.MAJOR_FLAGGED.value],
+            replayed=replayed,
+            steps_due=steps,
             batches=batches,
             primed=primed,
         )
@@ -709,49 +822,19 @@ def _sweep(
         leases.release(db, name=SWEEP_LEASE, holder=holder)
 
 
-def _batch_work(
-    db: Database,
-    ids: Sequence[int],
-    now: datetime,
-    policy: Policy,
-    calendars: Mapping[str, BusinessCalendar],
-    holder: str,
-    lease_ttl: timedelta,
-) -> Callable[[Session], _BatchResult]:
-    def work(session: Session) -> _BatchResult:
-        connection = session.connection()
-        if not leases.renew(
-            connection, name=SWEEP_LEASE, holder=holder, now=db.clock.now(), ttl=lease_ttl
-        ):
-            raise LeaseLost(
-                "another sweep took over the lease: this one stopped (its earlier batches are kept)"
-            )
-        return _process(
-            connection,
-            ids,
-            now=now,
-            due_by=now,
-            policy=policy,
-            calendars=calendars,
-            insert_events=True,
-        )
-
-    return work
+def _chunks(ids: Sequence[int], size: int) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
-def _candidates(db: Database, now: datetime) -> list[int]:
-    """Ids of the work orders due by ``now``, through the ``ladder_next_at`` index."""
+def _ids(db: Database, sql: str, now: datetime) -> list[int]:
+    """Ids selected by ``sql`` at ``now`` (a read through an index, before the batches)."""
     with db.connection(write=False) as connection:
-        query = text(
-            "SELECT id FROM work_order WHERE ladder_next_at <= :now ORDER BY id"
-        ).bindparams(bindparam("now", type_=_INSTANT))
-        rows = connection.execute(query, {"now": now})
-        return [row[0] for row in rows]
+        return [row[0] for row in connection.execute(_timed(sql), {"now": now})]
 
 
 def _prime_for(session: Session, policy: Policy) -> int:
-    """Prime every open order when the stored instants were computed under another policy
-    (or never)."""
+    """Prime every open order when the plans were made under another policy (or never)."""
     fingerprint = policy_fingerprint(policy)
     row = session.get(Meta, POLICY_KEY)
     if row is not None and row.value == fingerprint:
