@@ -29,6 +29,13 @@ shows its streams one after the other in the order above; a customer matched by 
 stream is left out of the later ones, so each customer appears once, under the first kind
 that matched. A cursor names a stream and a key within it; paging never uses OFFSET and
 never reads the whole match set.
+
+**The card and unmasking.** Personal data leaves this module masked (``desk.rules.masking``);
+the account manager is staff-facing and shown as is. Views of a big customer's card (class
+A/B/C) are audited (``customer.card_view``); other card views are not, so the common pop-up
+stays a read-only transaction. Every :func:`unmask_field` call is audited
+(``customer.unmask``, outcome granted / denied / not_found), a denial included: its entry is
+committed before :class:`PermissionDenied` is raised.
 """
 
 from __future__ import annotations
