@@ -1,0 +1,104 @@
+"""Every service entry point that acts for someone checks its permission, for every role.
+
+The table below names each public service function that takes an ``actor`` and the permission
+it needs. A new service function fails this test until it is added here, so no entry point
+goes unchecked. Each function is called once per role with every other argument left empty:
+roles without the permission must be refused before anything else is looked at; roles with it
+must not be refused (whatever else the empty arguments then cause).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import typing
+from collections.abc import Callable
+from enum import Enum
+from typing import Any
+
+import pytest
+
+import desk.services
+from desk.rules.permissions import ROLE_PERMISSIONS, Actor, Permission
+from desk.rules.vocab import Role
+from desk.services.database import Database
+from desk.services.errors import PermissionDenied
+
+# function -> the permission it requires (None: any signed-in person may call it)
+ENTRY_POINTS: dict[str, Permission | None] = {
+    "audit.verify_chain": Permission.VIEW_AUDIT,
+    "customers.customer_card": Permission.VIEW_CUSTOMER_CARD,
+    "customers.search_customers": Permission.SEARCH_CUSTOMERS,
+    "customers.unmask_field": Permission.UNMASK_PERSONAL_DATA,
+    "session_info.current_shift": None,
+    "sweep.run_sweep": Permission.RUN_SWEEP,
+    "users.add_user": Permission.MANAGE_USERS,
+    "users.disable_user": Permission.MANAGE_USERS,
+    "users.list_users": Permission.MANAGE_USERS,
+    "users.reset_password": Permission.MANAGE_USERS,
+}
+
+pytestmark = pytest.mark.filterwarnings("ignore:fully NULL primary key")  # the empty ids
+
+SKIPPED_PACKAGES = ("desk.services.demo",)  # builders run by admins' commands, no actor
+
+
+def _entry_points() -> dict[str, Callable[..., Any]]:
+    found: dict[str, Callable[..., Any]] = {}
+    for info in pkgutil.walk_packages(desk.services.__path__, prefix="desk.services."):
+        if info.name.startswith(SKIPPED_PACKAGES):
+            continue
+        module = importlib.import_module(info.name)
+        for name, func in vars(module).items():
+            if name.startswith("_") or not inspect.isfunction(func):
+                continue
+            if func.__module__ != module.__name__:
+                continue
+            parameters = list(inspect.signature(func).parameters)
+            decorated = "__wrapped__" in vars(func)  # @reads/@writes: called with a Database
+            takes_db = decorated or (bool(parameters) and parameters[0] == "db")
+            if "actor" in parameters and takes_db:
+                found[f"{info.name.removeprefix('desk.services.')}.{name}"] = func
+    return found
+
+
+def test_every_entry_point_is_in_the_table() -> None:
+    assert sorted(_entry_points()) == sorted(ENTRY_POINTS)
+
+
+def _empty(hint: object) -> object:
+    """The emptiest value of a parameter: an enum's first member (so it parses), else None."""
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return next(iter(hint))
+    return None
+
+
+def _call_with_nothing(func: Callable[..., Any], db: Database, actor: Actor) -> None:
+    hints = typing.get_type_hints(inspect.unwrap(func))
+    parameters = list(inspect.signature(func).parameters.values())[1:]  # after db / session
+    kwargs = {
+        p.name: _empty(hints.get(p.name))
+        for p in parameters
+        if p.name != "actor" and p.default is p.empty
+    }
+    func(db, actor=actor, **kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(ENTRY_POINTS))
+def test_entry_point_refuses_roles_without_its_permission(db: Database, name: str) -> None:
+    func = _entry_points()[name]
+    permission = ENTRY_POINTS[name]
+    for role in Role:
+        actor = Actor(user_id=0, login=f"role-{role.value}", role=role)
+        allowed = permission is None or permission in ROLE_PERMISSIONS[role]
+        if allowed:
+            try:
+                _call_with_nothing(func, db, actor)
+            except PermissionDenied as error:  # pragma: no cover - the failure message
+                pytest.fail(f"{name} refused {role.value}, which holds {permission}: {error}")
+            except Exception:  # noqa: BLE001, S110 - empty arguments may fail after the check
+                pass
+        else:
+            with pytest.raises(PermissionDenied):
+                _call_with_nothing(func, db, actor)
