@@ -5,11 +5,11 @@ built). On the copy, at the demo's build instant ``T`` (``desk_meta.demo_built_a
 
 - ``sweep.prime``: :func:`~desk.services.sweep.prime_ladder`, the set-based marking of every
   open work order a bulk load ends with;
-- ``sweep.catch_up``: the first sweep at ``T``, which examines every open work order once
-  (a replay of each one's history through the pure ladder) and leaves each its exact next
-  instant;
+- ``sweep.catch_up``: the first sweep at ``T``, which replays every open work order's history
+  once through the pure ladder, plans its later steps (``ladder_step``) and stores what is due;
 - ``sweep.repeat``: a second sweep at ``T`` (0 changes: the acceptance check);
-- ``sweep.steady_1h``: a sweep at ``T`` + 1 hour: only the orders with a step due in that hour;
+- ``sweep.steady_1h``: a sweep at ``T`` + 1 hour: the planned steps due in that hour, stored
+  set-based (no history replayed);
 - ``sweep.steady_hourly_max``: the slowest of the hourly sweeps through the following day
   (office hours open and close in it; the 1-hour figure alone may fall in a quiet hour).
 
@@ -30,8 +30,12 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.core import BenchContext, Figure
+
+if TYPE_CHECKING:
+    from desk.services.sweep import SweepReport
 
 TARGET_S = 5.0
 OPEN_WANTED = 300_000
@@ -136,9 +140,15 @@ def measure(ctx: BenchContext) -> list[Figure]:
         "hourly": [report.as_dict() for report in hourly],
     }
 
-    def done(report_changes: int, candidates: int, seconds: float) -> str:
-        rate = f", {seconds / candidates * 1e6:.0f} µs per order" if candidates else ""
-        return f"{candidates:,} examined, {report_changes:,} events stored{rate}"
+    def done(report: SweepReport) -> str:
+        replayed = ""
+        if report.replayed:
+            per = report.seconds / report.replayed * 1e6
+            replayed = f"{report.replayed:,} histories replayed ({per:.0f} µs each), "
+        return (
+            f"{replayed}{report.steps_due:,} planned steps due, {report.changes:,} events "
+            f"stored, {report.candidates:,} work orders"
+        )
 
     raw_label = "sqlite3: candidate SELECT by index + INSERT OR IGNORE…SELECT of reply breaches"
     return [
@@ -155,9 +165,7 @@ def measure(ctx: BenchContext) -> list[Figure]:
             baseline=raw_catch_up,
             baseline_label=f"{raw_label} ({raw_candidates:,} candidates)",
             target=TARGET_S,
-            note="first sweep after the build: "
-            + done(catch_up.changes, catch_up.candidates, catch_up.seconds)
-            + f"; {scale}",
+            note=f"first sweep after the build: {done(catch_up)}; {scale}",
         ),
         Figure(
             name="sweep.repeat",
@@ -174,7 +182,7 @@ def measure(ctx: BenchContext) -> list[Figure]:
             baseline=raw_steady,
             baseline_label=f"{raw_label} ({raw_steady_candidates:,} candidates)",
             target=TARGET_S,
-            note="one hour later: " + done(steady.changes, steady.candidates, steady.seconds),
+            note=f"one hour later: {done(steady)}",
         ),
         Figure(
             name="sweep.steady_hourly_max",
@@ -182,7 +190,7 @@ def measure(ctx: BenchContext) -> list[Figure]:
             unit="s",
             target=TARGET_S,
             note=f"slowest of {len(hourly)} hourly sweeps after it (at {slowest.now:%H:%M} UTC: "
-            + done(slowest.changes, slowest.candidates, slowest.seconds)
+            + done(slowest)
             + f"); median {statistics.median(r.seconds for r in hourly):.2f} s",
         ),
     ]
