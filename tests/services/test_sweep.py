@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from desk.clock import FixedClock
 from desk.models import (
@@ -55,6 +55,7 @@ from desk.services.sweep import (
     LAST_RUN_KEY,
     SWEEP_LEASE,
     SweepReport,
+    plan_ladder,
     prime_ladder,
     refresh_ladder,
     run_sweep,
@@ -549,6 +550,25 @@ def test_prime_marks_open_orders_and_a_changed_policy_primes_again(db: Database,
     changed = run_sweep(db, actor=ADMIN, policy=stricter, now=sh(2, 12))
     assert changed.primed == 1
     assert "warning:reply:c0" in keys_of(db, open_order)  # 10 % of 450 minutes: 45 minutes
+
+
+def test_a_bulk_load_can_do_the_catch_up_itself(db: Database, org: Org) -> None:
+    order = dispatched_complaint(db, org)
+
+    def bulk_load(session: Session) -> int:
+        for row in session.exec(select(WorkOrder)).all():
+            row.ladder_next_at = None  # as a loader writes rows, without plans
+        session.exec(delete(LadderStep))
+        session.flush()
+        connection = session.connection()
+        prime_ladder(connection)
+        return plan_ladder(connection, policy=POLICY, now=sh(3, 9))
+
+    assert db.run(bulk_load, write=True) == 1
+    assert next_step(db, order) == sh(3, 8, 50)  # the warning, due already
+    first = sweep(db, sh(3, 9))
+    assert (first.primed, first.replayed) == (0, 0)  # nothing left to catch up
+    assert keys_of(db, order) == ["warning:reply:c0"]
 
 
 # --- agreement with the pure ladder ----------------------------------------------------------

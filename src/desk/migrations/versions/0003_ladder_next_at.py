@@ -4,11 +4,11 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-22 14:00:00
 
-``ladder_next_at`` is the earliest instant at which the escalation ladder can bring something
-new for a work order (a warning, a breach, a reminder, an escalation, the major flag); NULL
-means nothing can become due until the order's history changes. The sweep reads the orders
-due by now through its index and replays only those. Existing open orders are marked due at
-their creation, so the first sweep after this upgrade examines each of them once.
+``ladder_next_at`` marks the work orders whose history the sweep must replay through the
+escalation ladder at the next sweep at or after that instant (since 0004 the replay writes the
+order's plan to ``ladder_step`` and clears the mark); the sweep reads the marked orders through
+its index. Existing open orders are marked at their creation, so the first sweep after this
+upgrade examines each of them once.
 """
 
 from __future__ import annotations
