@@ -31,7 +31,7 @@ def test_builds_then_reuses_then_rebuilds(tmp_path: Path) -> None:
     first = _demo("--no-launch", *SMALL, url=url)
     assert first.exit_code == 0, first.output
     assert "building a demo database" in first.output
-    assert "customers and phones" in first.output  # progress lines
+    assert "contacts" in first.output  # progress lines
     assert "demo database ready" in first.output
     db = Database.from_url(url)
     assert inspect_target(db).params == DemoParams(customers=500, days=5, seed=1)

@@ -163,11 +163,14 @@ def build_demo(
             steps.run("customer profiles drawn", None, lambda: _draw_customers(w))
             steps.run("contact schedule drawn", None, lambda: _draw_schedule(w))
             showcase = scenarios.plan_scenarios(w)
+            # Customers before what refers to them (PostgreSQL checks foreign keys as rows
+            # arrive); neither part draws from the other's random stream, so the order, or
+            # running the second in a helper process, changes no row.
             helper = _fork_activity(w, steps, showcase, scratch) if scratch else None
+            _people(w, steps, saved, service_hashes)
             if helper is None:
                 locks = _activity(w, steps, showcase)
-            _people(w, steps, saved, service_hashes)
-            if helper is not None:
+            else:
                 locks = steps.run("waiting for the helper process", None, lambda: helper.wait())
                 steps.run("contacts, work orders … copied in", None, lambda: _merge(w, scratch))
             floor.apply_locks(w, locks)

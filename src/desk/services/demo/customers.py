@@ -292,24 +292,31 @@ def customer_rows(w: World, service_hashes: list[str]) -> Iterator[Row]:
         )
 
 
-def phone_rows(w: World) -> Iterator[Row]:
-    """Every customer's primary mobile, then a second number (landline or mobile) for some."""
+def phone_rows(w: World) -> list[Row]:
+    """Every customer's primary mobile, and a second number (landline or mobile) for some,
+    numbered in the order of the phone number: the unique index on it then fills in order
+    instead of at random."""
     mobiles = MobileNumbers(w.params.seed)
-    for i in range(w.n):
-        phone = mobiles.number(i)
-        yield (i + 1, i + 1, phone, phone[::-1], "mobile", 1)
-    rng = random.Random(w.params.seed * 1_000_003 + 13)
-    r = rng.random
+    found: list[tuple[str, int, str, int]] = [
+        (mobiles.number(i), i + 1, "mobile", 1) for i in range(w.n)
+    ]
+    r = random.Random(w.params.seed * 1_000_003 + 13).random
     first_extra = w.n + max(4, w.n // 20_000)
-    next_id = w.n + 1
+    extra = 0
     for i in range(w.n):
         if r() < 0.08:
+            extra += 1
             if r() < 0.6:
-                phone, kind = fixed_line(CITIES[w.cities[i]], next_id, w.params.seed), "fixed"
+                found.append(
+                    (fixed_line(CITIES[w.cities[i]], extra, w.params.seed), i + 1, "fixed", 0)
+                )
             else:
-                phone, kind = mobiles.number(first_extra + next_id), "mobile"
-            yield (next_id, i + 1, phone, phone[::-1], kind, 0)
-            next_id += 1
+                found.append((mobiles.number(first_extra + extra), i + 1, "mobile", 0))
+    found.sort()
+    return [
+        (index, customer, phone, phone[::-1], kind, primary)
+        for index, (phone, customer, kind, primary) in enumerate(found, start=1)
+    ]
 
 
 def write_customers(w: World, service_hashes: list[str]) -> None:
@@ -402,70 +409,90 @@ def _plus_seconds(w: World, column: str, seconds: str) -> str:
 
 
 def write_bills(w: World) -> None:
-    """Monthly bills of every account, and a payment for each paid bill, set-based.
+    """Monthly bills of every account, and a payment for each paid bill, set-based: one
+    statement each, over the accounts crossed with the periods, in (account, period) order
+    so the unique (account, period) index fills in order.
 
     Amounts vary by a multiplicative hash of the account id and the seed. A customer in
     arrears has every bill due on or after ``arrears_since`` unpaid (some partly paid);
-    the newest bill, when not due yet, is unpaid for some customers without arrears.
-    Finally ``arrears_cents`` is the sum owed on overdue bills.
+    the newest bill, when not due yet, is unpaid for some customers without arrears. A
+    closed account has only its oldest bill.
     """
     sink = w.sink
     today = datetime.fromtimestamp(w.now_s + LOCAL_OFFSET, UTC).date()
-    periods = _periods(w)
     salt = w.params.seed * 7_919 + 17
-    cast = "CAST(a.id AS BIGINT)"
-    for index, (period, due, issued) in enumerate(periods):
-        params: dict[str, Any] = {
-            "period": period,
-            "due": due if not sink.is_sqlite else due.isoformat(),
-            "today": today if not sink.is_sqlite else today.isoformat(),
-            "issued": w.stamps(issued),
-            "salt": salt + index * 1_000_003,
-            "first": 1 if index == 0 else 0,
-        }
-        sink.execute(
-            f"""
-            INSERT INTO bill (account_id, customer_id, period, amount_cents, paid_cents,
-                              due_date, status, issued_at)
-            SELECT id, customer_id, :period, amount,
-                   CASE WHEN unpaid = 0 THEN amount WHEN partial = 1 THEN amount * 3 / 10
-                        ELSE 0 END,
-                   :due,
-                   CASE WHEN unpaid = 0 THEN 'paid' WHEN partial = 1 THEN 'partial'
-                        ELSE 'unpaid' END,
-                   :issued
+    if sink.is_sqlite:
+        sink.connection.exec_driver_sql(
+            "CREATE TEMP TABLE demo_period (idx INTEGER PRIMARY KEY, period TEXT, due TEXT, "
+            "issued TEXT, salt INTEGER, pay_limit INTEGER)"
+        )
+    else:
+        sink.connection.exec_driver_sql(
+            "CREATE TEMP TABLE demo_period (idx INTEGER PRIMARY KEY, period TEXT, due DATE, "
+            "issued TIMESTAMPTZ, salt BIGINT, pay_limit INTEGER) ON COMMIT DROP"
+        )
+    sink.insert(
+        "demo_period",
+        ("idx", "period", "due", "issued", "salt", "pay_limit"),
+        [
+            (
+                index,
+                period,
+                due.isoformat(),
+                w.stamps(issued),
+                salt + index * 1_000_003,
+                max(60, min(18 * DAY, w.now_s - issued)),
+            )
+            for index, (period, due, issued) in enumerate(_periods(w))
+        ],
+    )
+    sink.rows_written.pop("demo_period", None)
+    today_value: Any = today if not sink.is_sqlite else today.isoformat()
+    sink.execute(
+        """
+        INSERT INTO bill (account_id, customer_id, period, amount_cents, paid_cents,
+                          due_date, status, issued_at)
+        SELECT id, customer_id, period, amount,
+               CASE WHEN unpaid = 0 THEN amount WHEN partial = 1 THEN amount * 3 / 10
+                    ELSE 0 END,
+               due,
+               CASE WHEN unpaid = 0 THEN 'paid' WHEN partial = 1 THEN 'partial'
+                    ELSE 'unpaid' END,
+               issued
+        FROM (
+            SELECT x.id, x.customer_id, x.period, x.due, x.issued, x.idx,
+                   x.fee + (x.h % (x.fee / 3 + 800))
+                     - CASE WHEN x.h % 9 = 0 THEN x.fee / 4 ELSE 0 END AS amount,
+                   CASE WHEN c.arrears_since IS NOT NULL AND x.due >= c.arrears_since THEN 1
+                        WHEN x.due >= :today AND x.h % 10 < 4 THEN 1
+                        ELSE 0 END AS unpaid,
+                   CASE WHEN x.h % 5 = 0 AND x.due < :today THEN 1 ELSE 0 END AS partial
             FROM (
-                SELECT a.id, a.customer_id,
-                       a.monthly_fee_cents + (h % (a.monthly_fee_cents / 3 + 800))
-                         - CASE WHEN h % 9 = 0 THEN a.monthly_fee_cents / 4 ELSE 0 END AS amount,
-                       CASE WHEN c.arrears_since IS NOT NULL AND :due >= c.arrears_since THEN 1
-                            WHEN :due >= :today AND h % 10 < 4 THEN 1
-                            ELSE 0 END AS unpaid,
-                       CASE WHEN h % 5 = 0 AND :due < :today THEN 1 ELSE 0 END AS partial
-                FROM (SELECT id, customer_id, monthly_fee_cents, status,
-                             ({cast} * 2654435761 + :salt) % 1000003 AS h
-                      FROM account a) a
-                JOIN customer c ON c.id = a.customer_id
-                WHERE a.status <> 'closed' OR :first = 1
-            ) s
-            ORDER BY id
-            """,
-            params,
-        )
-        limit = max(60, min(18 * DAY, w.now_s - issued))
-        sink.execute(
-            f"""
-            INSERT INTO payment (customer_id, account_id, paid_at, amount_cents, channel)
-            SELECT customer_id, account_id,
-                   {_plus_seconds(w, "issued_at", f"(account_id * 40503 + :salt) % {limit}")},
-                   paid_cents,
-                   CASE (account_id + :salt) % 10 WHEN 0 THEN 'counter' WHEN 1 THEN 'card'
-                        WHEN 2 THEN 'bank' WHEN 3 THEN 'bank' ELSE 'app' END
-            FROM bill WHERE period = :period AND paid_cents > 0
-            ORDER BY account_id
-            """,
-            {"period": period, "salt": salt + index},
-        )
+                SELECT a.id, a.customer_id, a.monthly_fee_cents AS fee, p.idx, p.period,
+                       p.due, p.issued, (CAST(a.id AS BIGINT) * 2654435761 + p.salt) % 1000003 AS h
+                FROM account a CROSS JOIN demo_period p
+                WHERE a.status <> 'closed' OR p.idx = 0
+            ) x
+            JOIN customer c ON c.id = x.customer_id
+        ) s
+        ORDER BY id, idx
+        """,
+        {"today": today_value},
+    )
+    sink.execute(
+        f"""
+        INSERT INTO payment (customer_id, account_id, paid_at, amount_cents, channel)
+        SELECT b.customer_id, b.account_id,
+               {_plus_seconds(w, "b.issued_at", "(b.account_id * 40503 + p.salt) % p.pay_limit")},
+               b.paid_cents,
+               CASE (b.account_id + p.idx) % 10 WHEN 0 THEN 'counter' WHEN 1 THEN 'card'
+                    WHEN 2 THEN 'bank' WHEN 3 THEN 'bank' ELSE 'app' END
+        FROM bill b JOIN demo_period p ON p.period = b.period
+        WHERE b.paid_cents > 0
+        ORDER BY b.id
+        """
+    )
+    sink.connection.exec_driver_sql("DROP TABLE demo_period")
 
 
 def settle_arrears(w: World) -> int:
