@@ -139,3 +139,20 @@ def test_migrations_match_the_models(db: Database) -> None:
     }
     remaining = [d for d in diff if not any(name in repr(d) for name in ignored)]
     assert remaining == []
+
+
+def test_a_connection_the_server_dropped_is_retried(pg_db: Database) -> None:
+    """No pre-ping per call: a pooled connection that died is replaced on the retry."""
+    pid = pg_db.run(lambda s: s.execute(text("SELECT pg_backend_pid()")).scalar(), write=False)
+    killer = create_engine(pg_db.engine.url.render_as_string(hide_password=False))
+    with killer.connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        other.commit()
+    killer.dispose()
+    assert pg_db.run(lambda s: s.execute(text("SELECT 1")).scalar(), write=False) == 1
+
+
+def test_sqlite_connections_are_pooled(sqlite_db: Database) -> None:
+    first = sqlite_db.run(lambda s: id(s.connection().connection.dbapi_connection), write=False)
+    second = sqlite_db.run(lambda s: id(s.connection().connection.dbapi_connection), write=False)
+    assert first == second
