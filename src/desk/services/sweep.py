@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
@@ -41,6 +42,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Table, bindparam, insert, text, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 from desk.clock import as_utc
@@ -72,7 +74,7 @@ from desk.rules.vocab import (
 )
 from desk.services import audit, leases
 from desk.services.access import require
-from desk.services.database import Database, now_of
+from desk.services.database import MAX_ATTEMPTS, RETRY_SQLSTATES, Database, now_of
 from desk.services.errors import DeskError, InvalidInput
 
 _T = TypeVar("_T")
@@ -81,6 +83,8 @@ SWEEP_LEASE = "sweep"
 LAST_RUN_KEY = "sweep_last_run"
 POLICY_KEY = "sweep_policy"
 DEFAULT_BATCH_SIZE = 2_000
+STORE_BATCH_FACTOR = 5  # storing planned steps is cheap: five times as many orders per batch
+SQLITE_SWEEP_CACHE_KIB = 262_144  # page cache of the sweep's own SQLite connection
 LEASE_TTL = timedelta(minutes=5)
 
 LADDER_KINDS: tuple[EventKind, ...] = (
@@ -249,13 +253,15 @@ def _load(
 ) -> list[_Order]:
     """The orders among ``ids`` (only those due by ``due_by`` when given), with their clock
     history, ladder keys and, for complaints that may be major, their customer's complaint
-    count. On PostgreSQL the rows are locked for the batch; rows someone is saving right now
-    are skipped (that save refreshes them)."""
-    postgres = connection.dialect.name == "postgresql"
+    count. On PostgreSQL the rows are locked for the transaction: a sweep (``due_by`` given)
+    skips rows someone is saving right now (that save refreshes them and the mark stays for
+    the next sweep); a refresh waits for them."""
+    lock = ""
+    if connection.dialect.name == "postgresql":
+        lock = "FOR UPDATE SKIP LOCKED" if due_by is not None else "FOR UPDATE"
     query = text(
         _ORDER_QUERY.format(
-            due_by="AND ladder_next_at <= :due_by" if due_by is not None else "",
-            lock="FOR UPDATE SKIP LOCKED" if postgres else "",
+            due_by="AND ladder_next_at <= :due_by" if due_by is not None else "", lock=lock
         )
     ).bindparams(bindparam("ids", expanding=True))
     params: dict[str, Any] = {"ids": list(ids)}
@@ -527,6 +533,7 @@ _COUNT_DUE = f"""
 SELECT COUNT(*), COUNT(DISTINCT s.work_order_id) FROM ladder_step s WHERE {_DUE}
 """
 _DUE_ORDERS = "SELECT DISTINCT work_order_id FROM ladder_step WHERE due_at <= :now ORDER BY 1"
+_MARKED = "SELECT id FROM work_order WHERE ladder_next_at <= :now ORDER BY id"
 _FLAGS = text("SELECT id, escalation_level, is_major FROM work_order WHERE id IN :ids").bindparams(
     bindparam("ids", expanding=True)
 )
@@ -670,17 +677,11 @@ def plan_ladder(
     histories replayed. Costs what the first sweep would (a few hundred microseconds per
     open order); without it, the first sweep does the same work."""
     calendars = calendars_from_policy(policy)
-    query = _timed("SELECT id FROM work_order WHERE ladder_next_at <= :now ORDER BY id")
-    marked = [row[0] for row in connection.execute(query, {"now": now})]
     replayed = 0
-    for chunk in _chunks(marked, batch_size):
+    for chunk in _chunks(_ids(connection, _MARKED, now), batch_size):
         done = _replan(connection, chunk, now=now, due_by=now, policy=policy, calendars=calendars)
         replayed += done.orders
-    connection.execute(text("DELETE FROM desk_meta WHERE key = :key"), {"key": POLICY_KEY})
-    connection.execute(
-        text("INSERT INTO desk_meta (key, value) VALUES (:key, :value)"),
-        {"key": POLICY_KEY, "value": policy_fingerprint(policy)},
-    )
+    _record_policy(connection, policy_fingerprint(policy))
     return replayed
 
 
@@ -785,52 +786,41 @@ def _sweep(
             last = last_sweep(db)
             if last is not None and db.clock.now() - last < not_within:
                 return None  # another terminal swept while this one waited
-        primed = db.run(lambda session: _prime_for(session, policy), write=True)
         calendars = calendars_from_policy(policy)
         batches = replayed = steps = 0
         examined: set[int] = set()
         updated: set[int] = set()
         inserted = {kind.value: 0 for kind in LADDER_KINDS}
+        with _own_connection(db) as connection:
 
-        def guarded(work: Callable[[Connection], _T]) -> _T:
-            def in_session(session: Session) -> _T:
-                connection = session.connection()
-                if not leases.renew(
-                    connection, name=SWEEP_LEASE, holder=holder, now=db.clock.now(), ttl=lease_ttl
-                ):
-                    raise LeaseLost(
-                        "another sweep took over the lease: this one stopped (its earlier "
-                        "batches are kept)"
-                    )
-                return work(connection)
+            def batch(work: Callable[[Connection], _T]) -> _T:
+                return _in_batch(connection, work, db=db, holder=holder, ttl=lease_ttl)
 
-            return db.run(in_session, write=True)
+            primed = batch(lambda c: _prime_for(c, policy))
+            marked = batch(lambda c: _ids(c, _MARKED, at))
+            for chunk in _chunks(marked, batch_size):
 
-        marked = _ids(db, "SELECT id FROM work_order WHERE ladder_next_at <= :now ORDER BY id", at)
-        for chunk in _chunks(marked, batch_size):
+                def replay(c: Connection, chunk: Sequence[int] = chunk) -> _Replayed:
+                    return _replan(c, chunk, now=at, due_by=at, policy=policy, calendars=calendars)
 
-            def replay(connection: Connection, chunk: Sequence[int] = chunk) -> _Replayed:
-                return _replan(
-                    connection, chunk, now=at, due_by=at, policy=policy, calendars=calendars
-                )
+                done = batch(replay)
+                batches += 1
+                replayed += done.orders
+                examined.update(chunk)
+                updated |= done.updated
+            due = batch(lambda c: _ids(c, _DUE_ORDERS, at))
+            for chunk in _chunks(due, batch_size * STORE_BATCH_FACTOR):
 
-            done = guarded(replay)
-            batches += 1
-            replayed += done.orders
-            examined.update(chunk)
-            updated |= done.updated
-        for chunk in _chunks(_ids(db, _DUE_ORDERS, at), batch_size):
+                def store(c: Connection, chunk: Sequence[int] = chunk) -> _Stored:
+                    return _store_due(c, now=at, lo=chunk[0], hi=chunk[-1])
 
-            def store(connection: Connection, chunk: Sequence[int] = chunk) -> _Stored:
-                return _store_due(connection, now=at, lo=chunk[0], hi=chunk[-1])
-
-            result = guarded(store)
-            batches += 1
-            steps += result.steps
-            examined.update(chunk)
-            updated |= result.updated
-            for kind, count in result.inserted.items():
-                inserted[kind] = inserted.get(kind, 0) + count
+                result = batch(store)
+                batches += 1
+                steps += result.steps
+                examined.update(chunk)
+                updated |= result.updated
+                for kind, count in result.inserted.items():
+                    inserted[kind] = inserted.get(kind, 0) + count
         report = SweepReport(
             now=at,
             candidates=len(examined),
@@ -849,29 +839,85 @@ def _sweep(
         leases.release(db, name=SWEEP_LEASE, holder=holder)
 
 
+@contextmanager
+def _own_connection(db: Database) -> Iterator[Connection]:
+    """One connection for a whole sweep, a transaction per batch on it. On SQLite this saves
+    a reconnect (and a WAL checkpoint when the last connection closes) per batch, and gives the
+    sweep a page cache that holds the event indexes it writes into."""
+    with db.engine.connect() as connection:
+        connection = connection.execution_options(desk_write=True)
+        if db.is_sqlite:
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            driver.execute(f"PRAGMA cache_size=-{SQLITE_SWEEP_CACHE_KIB}")
+        yield connection
+
+
+def _retryable(error: DBAPIError) -> bool:
+    if getattr(error.orig, "sqlstate", None) in RETRY_SQLSTATES:
+        return True  # PostgreSQL: a deadlock with someone saving a work order
+    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
+
+
+def _in_batch(
+    connection: Connection,
+    work: Callable[[Connection], _T],
+    *,
+    db: Database,
+    holder: str,
+    ttl: timedelta,
+) -> _T:
+    """``work`` in one writing transaction that first renews the lease; retried on a deadlock
+    or a busy database, like :meth:`Database.run`."""
+    delay = 0.02
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with connection.begin():
+                if not leases.renew(
+                    connection, name=SWEEP_LEASE, holder=holder, now=db.clock.now(), ttl=ttl
+                ):
+                    raise LeaseLost(
+                        "another sweep took over the lease: this one stopped (its earlier "
+                        "batches are kept)"
+                    )
+                return work(connection)
+        except DBAPIError as error:
+            if attempt == MAX_ATTEMPTS or not _retryable(error):
+                raise
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def _chunks(ids: Sequence[int], size: int) -> Iterable[Sequence[int]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
 
 
-def _ids(db: Database, sql: str, now: datetime) -> list[int]:
+def _ids(connection: Connection, sql: str, now: datetime) -> list[int]:
     """Ids selected by ``sql`` at ``now`` (a read through an index, before the batches)."""
-    with db.connection(write=False) as connection:
-        return [row[0] for row in connection.execute(_timed(sql), {"now": now})]
+    return [row[0] for row in connection.execute(_timed(sql), {"now": now})]
 
 
-def _prime_for(session: Session, policy: Policy) -> int:
+def _prime_for(connection: Connection, policy: Policy) -> int:
     """Prime every open order when the plans were made under another policy (or never)."""
     fingerprint = policy_fingerprint(policy)
-    row = session.get(Meta, POLICY_KEY)
-    if row is not None and row.value == fingerprint:
+    recorded = connection.execute(
+        text("SELECT value FROM desk_meta WHERE key = :key"), {"key": POLICY_KEY}
+    ).scalar()
+    if recorded == fingerprint:
         return 0
-    primed = prime_ladder(session.connection())
-    if row is None:
-        session.add(Meta(key=POLICY_KEY, value=fingerprint))
-    else:
-        row.value = fingerprint
+    primed = prime_ladder(connection)
+    _record_policy(connection, fingerprint)
     return primed
+
+
+def _record_policy(connection: Connection, fingerprint: str) -> None:
+    connection.execute(text("DELETE FROM desk_meta WHERE key = :key"), {"key": POLICY_KEY})
+    connection.execute(
+        text("INSERT INTO desk_meta (key, value) VALUES (:key, :value)"),
+        {"key": POLICY_KEY, "value": fingerprint},
+    )
 
 
 def _finish(session: Session, actor: Actor, report: SweepReport) -> None:
