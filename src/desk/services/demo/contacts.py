@@ -188,7 +188,6 @@ class ContactMaker:
         self.now = w.now_s
         self.seeds: list[WorkOrderSeed] = []
         self.stats: dict[int, list[int]] = {}  # shift → counts per request type + abandoned
-        self.bill_inquirers: set[int] = set()
         self.verified_recently: list[tuple[int, int, int, int | None, str]] = []
         self.work_order_share = {rt: WORK_ORDER_SHARE[rt] for rt in RequestType}
         self.values = {member: member.value for member in (*RequestType, *Channel)}
@@ -295,8 +294,6 @@ class ContactMaker:
             if outcome is not None and outcome is not _DROPPED and kind == 0 and r() < 0.55:
                 table = self.complaint_satisfaction if rt is _COMPLAINT else self.satisfaction
                 satisfaction = table[int(r() * 1000)]
-            if rt is _BILL and who >= 0 and at >= now - 7 * DAY:
-                self.bill_inquirers.add(who + 1)
         stamps = w.stamps
         return (
             contact_id,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TypeVar
 
-from desk.services.demo.geography import CITIES, COMMUNITIES, MIGRANT_DIVISIONS, City
+from desk.services.demo.geography import COMMUNITIES, City
 
 T = TypeVar("T")
 
@@ -371,13 +371,12 @@ def fixed_line(city: City, n: int, seed: int) -> str:
 
 
 class People:
-    """Draws names, genders, birth dates and addresses from one ``random.Random``."""
+    """Draws names and addresses from one ``random.Random``."""
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.surnames: list[str] = lookup_table(SURNAMES, 8192)
         self.male_chars, self.female_chars = MALE_CHARS, FEMALE_CHARS
-        self._cities = lookup_table([(i, city.population) for i, city in enumerate(CITIES)], 1024)
 
     def name(self, male: bool) -> str:
         r = self.rng.random
@@ -387,10 +386,6 @@ class People:
         if r() < 0.18:
             return f"{surname}{first}"
         return f"{surname}{first}{chars[int(r() * len(chars))]}"
-
-    def city_index(self) -> int:
-        """A city of the province (index into ``CITIES``), weighted by population."""
-        return self._cities[int(self.rng.random() * len(self._cities))]
 
     def address(self, city: City, district: str) -> str:
         r = self.rng.random
@@ -405,8 +400,3 @@ class People:
                 f"{city.name}{district}{street}{number}号{community}{building}幢{unit}单元{room}室"
             )
         return f"{city.name}{district}{street}{number}号"
-
-    def birth_division(self, home_division: str) -> str:
-        if self.rng.random() < 0.16:
-            return MIGRANT_DIVISIONS[int(self.rng.random() * len(MIGRANT_DIVISIONS))]
-        return home_division

@@ -21,7 +21,7 @@ import json
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from desk.rules.calendar import BusinessCalendar, calendars_from_policy
@@ -33,7 +33,6 @@ from desk.rules.vocab import (
     CallbackStatus,
     Channel,
     ClockKind,
-    DepartmentKind,
     EventKind,
     MajorSource,
     Priority,
@@ -1234,10 +1233,3 @@ def backlog_plans(w: World, count: int) -> list[Plan]:
             )
         )
     return plans
-
-
-def local_date(seconds: int) -> date:
-    return datetime.fromtimestamp(seconds + LOCAL_OFFSET, UTC).date()
-
-
-DEPARTMENT_KINDS = DepartmentKind
