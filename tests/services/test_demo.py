@@ -581,6 +581,23 @@ def test_the_helper_process_builds_the_same_rows(
     assert not [path for path in tmp_path.iterdir() if ".demo-part" in path.name]
 
 
+def test_a_failing_helper_fails_the_build_and_changes_nothing(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    template: Path = request.getfixturevalue("_sqlite_template")
+    db = _fresh_sqlite(tmp_path / "demo.db", template)
+
+    def broken(*args: object) -> None:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr("desk.services.demo.floor.write_shift_records", broken)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        build_demo(db, DemoParams(customers=300, days=3, seed=1), parallel=True)
+    assert _scalar(db, "SELECT COUNT(*) FROM customer") == 0
+    assert _scalar(db, "SELECT COUNT(*) FROM staff_user") == 0
+    assert not [path for path in tmp_path.iterdir() if ".demo-part" in path.name]
+
+
 def test_the_end_state_is_the_migrated_schema(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

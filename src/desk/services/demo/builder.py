@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import sqlite3
 import time
 import traceback
@@ -141,6 +142,7 @@ def build_demo(
     scratch = _scratch_path(db, params, parallel)
     if scratch is not None:
         _prepare_scratch(db, scratch)
+    helper: _Helper | None = None
     try:
         with _build_connection(db, attach=scratch) as connection:
             sink = Sink(connection)
@@ -190,6 +192,8 @@ def build_demo(
             ):
                 rows[f"work_order.{status}"] = int(count)
     finally:
+        if helper is not None:
+            helper.stop()
         if scratch is not None:
             _remove_scratch(db, scratch)
     db.run(
@@ -313,7 +317,7 @@ def _prepare_scratch(db: Database, scratch: Path) -> None:
 
 def _remove_scratch(db: Database, scratch: Path) -> None:
     del db
-    for suffix in ("", "-journal", "-wal", "-shm"):
+    for suffix in ("", "-journal", "-wal", "-shm", ".error"):
         leftover = scratch.with_name(scratch.name + suffix)
         if leftover.exists():
             leftover.unlink()
@@ -323,9 +327,18 @@ def _remove_scratch(db: Database, scratch: Path) -> None:
 class _Helper:
     pid: int
     scratch: Path
+    done: bool = False
+
+    def stop(self) -> None:
+        """End the helper if the build failed before waiting for it."""
+        if not self.done:
+            os.kill(self.pid, signal.SIGTERM)
+            os.waitpid(self.pid, 0)
+            self.done = True
 
     def wait(self) -> list[tuple[int, int]]:
         _pid, status = os.waitpid(self.pid, 0)
+        self.done = True
         error = self.scratch.with_name(self.scratch.name + ".error")
         if os.waitstatus_to_exitcode(status) != 0:
             detail = error.read_text(encoding="utf-8") if error.exists() else "no details"
