@@ -2,7 +2,10 @@
 
 :func:`build_demo` fills an empty migrated database; :func:`demo_params` reads back what a
 demo database was built from. Testers can derive any demo customer's service password with
-:func:`demo_service_password`; every demo user's password is :data:`DEMO_PASSWORD`.
+:func:`demo_service_password` (from the customer number alone, e.g. ``C000000001``); every
+demo user's password is :data:`DEMO_PASSWORD`. The showcase work orders (every status, the
+complaint chase at each level, major complaints, a re-dispatch, a reopen, a customer waiting)
+belong to the first customers.
 """
 
 from __future__ import annotations

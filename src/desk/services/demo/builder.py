@@ -1,10 +1,16 @@
 """Building a demo database: every step set-based, on one connection, in one transaction.
 
+Rows are made in Python only where they need Python (names and their search keys, ID cards,
+contacts, work-order histories) and written with ``executemany`` (SQLite) or ``COPY``
+(PostgreSQL); accounts, bills and payments are ``INSERT … SELECT`` over the customers.
+
 On SQLite the build connection runs with ``synchronous=OFF``, an in-memory journal and
 foreign-key checks off (every id is assigned here, in order), restored when it ends; the
 secondary indexes and the full-text triggers are dropped while loading and re-created from
-their stored definitions, and the full-text index is rebuilt in one pass. On PostgreSQL rows
-go through ``COPY`` and the id sequences are moved past the ids written. ``ANALYZE`` ends it.
+their stored definitions, and the full-text index is rebuilt in one pass. A large build
+forks a helper process for phones, contacts and work orders (a second core), whose rows are
+copied in at the end. On PostgreSQL the id sequences are moved past the ids written.
+``ANALYZE`` ends it. The end state is the migrated schema holding the data.
 """
 
 from __future__ import annotations
