@@ -262,6 +262,22 @@ def test_departments_and_calendars(demo_db: Database) -> None:
 # --- contacts ---------------------------------------------------------------------------
 
 
+def test_known_callers_call_from_their_primary_phone(demo_db: Database) -> None:
+    mismatched = _scalar(
+        demo_db,
+        "SELECT COUNT(*) FROM contact c JOIN customer_phone p "
+        "ON p.customer_id = c.customer_id AND p.is_primary = TRUE "
+        "WHERE c.caller_number <> p.phone",
+    )
+    assert mismatched == 0
+    strangers = _scalar(
+        demo_db,
+        "SELECT COUNT(*) FROM contact c WHERE c.customer_id IS NULL "
+        "AND c.caller_number IN (SELECT phone FROM customer_phone)",
+    )
+    assert strangers == 0
+
+
 def test_contacts_follow_the_day_and_end_in_every_outcome(demo_db: Database) -> None:
     rows = _rows(
         demo_db,

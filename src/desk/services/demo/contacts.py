@@ -221,7 +221,11 @@ class ContactMaker:
             if channel is _PHONE and bits & VIP and r() < 0.75:
                 channel = _VIP_LINE
         assert channel is not None
-        caller = self.mobiles.number(who if who >= 0 else self.stranger_base + contact_id)
+        caller = (
+            w.phones[who]
+            if who >= 0 and w.phones
+            else self.mobiles.number(who if who >= 0 else self.stranger_base + contact_id)
+        )
         hour_load = HOUR_WEIGHTS[(at + LOCAL_OFFSET) % DAY // HOUR]
         shift = (at - self.first_shift) // SHIFT_SECONDS
         stats = self.stats.get(shift)

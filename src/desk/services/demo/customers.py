@@ -325,7 +325,14 @@ def write_customers(w: World, service_hashes: list[str]) -> None:
 
 
 def write_phones(w: World) -> None:
-    w.sink.insert("customer_phone", PHONE_COLUMNS, phone_rows(w))
+    """Every phone; the primary mobiles are kept on ``w`` for the contacts' caller numbers."""
+    rows = phone_rows(w)
+    primary = [""] * w.n
+    for row in rows:
+        if row[5]:
+            primary[row[1] - 1] = row[2]
+    w.phones = primary
+    w.sink.insert("customer_phone", PHONE_COLUMNS, rows)
 
 
 def bill_item_sample(w: World, size: int, first: int) -> list[int]:

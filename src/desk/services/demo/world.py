@@ -51,6 +51,7 @@ class World:
     flags: bytearray = field(default_factory=bytearray)
     cities: bytearray = field(default_factory=bytearray)
     tiers: bytearray = field(default_factory=bytearray)
+    phones: list[str] = field(default_factory=list)  # primary mobile per customer index
     births: array[int] = field(default_factory=lambda: array("l"))  # date ordinals
     last_activity: array[int] = field(default_factory=lambda: array("q"))
     # contacts drawn before customers are written (their times set last_activity)
