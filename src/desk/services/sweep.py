@@ -32,6 +32,7 @@ console runs :func:`sweep_if_due` on a timer as :func:`desk.rules.permissions.sy
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -83,8 +84,11 @@ SWEEP_LEASE = "sweep"
 LAST_RUN_KEY = "sweep_last_run"
 POLICY_KEY = "sweep_policy"
 DEFAULT_BATCH_SIZE = 2_000
-STORE_BATCH_FACTOR = 5  # storing planned steps is cheap: five times as many orders per batch
+STORE_BATCH_FACTOR = 10  # storing planned steps is cheap: ten times as many orders per batch
 SQLITE_SWEEP_CACHE_KIB = 262_144  # page cache of the sweep's own SQLite connection
+SQLITE_DEFAULT_CACHE = -2_000  # SQLite's defaults, restored after the sweep
+SQLITE_WAL_AUTOCHECKPOINT = 1_000
+_SQLITE_INSTANT = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a datetime in SQLite
 LEASE_TTL = timedelta(minutes=5)
 
 LADDER_KINDS: tuple[EventKind, ...] = (
@@ -112,6 +116,7 @@ _LEVEL_OF: Mapping[str, int] = {
     EventKind.ESCALATION_PROPOSED.value: 2,
 }
 
+_MAJOR = EventKind.MAJOR_FLAGGED.value
 _WORK_ORDER: Table = metadata.tables["work_order"]
 _EVENT: Table = metadata.tables["work_order_event"]
 _STEP: Table = metadata.tables["ladder_step"]
@@ -228,24 +233,21 @@ SELECT id, customer_id, category, priority, channel, source, status, is_major, m
        department_id, created_at, escalation_level,
        dispatch_due, reply_due, resolution_due, callback_due
 FROM work_order
-WHERE id IN :ids {due_by}
+WHERE id {in_ids} {due_by}
 ORDER BY id
 {lock}
 """
-_EVENT_QUERY = text(
-    """
+_CLOCK_KIND_LIST = ", ".join(f"'{kind.value}'" for kind in sorted(CLOCK_EVENT_KINDS))
+_EVENT_QUERY = f"""
 SELECT work_order_id, at, kind, ladder_key
 FROM work_order_event
-WHERE work_order_id IN :ids AND (ladder_key IS NOT NULL OR kind IN :kinds)
+WHERE work_order_id {{in_ids}} AND (ladder_key IS NOT NULL OR kind IN ({_CLOCK_KIND_LIST}))
 ORDER BY work_order_id, at, id
 """
-).bindparams(bindparam("ids", expanding=True), bindparam("kinds", expanding=True))
-_COMPLAINT_QUERY = text(
-    """
+_COMPLAINT_QUERY = """
 SELECT customer_id, created_at FROM work_order
-WHERE category = :complaint AND customer_id IN :customers
+WHERE category = :complaint AND customer_id {in_customers}
 """
-).bindparams(bindparam("customers", expanding=True))
 
 
 def _load(
@@ -259,14 +261,16 @@ def _load(
     lock = ""
     if connection.dialect.name == "postgresql":
         lock = "FOR UPDATE SKIP LOCKED" if due_by is not None else "FOR UPDATE"
-    query = text(
+    query = _sql(
+        connection,
         _ORDER_QUERY.format(
-            due_by="AND ladder_next_at <= :due_by" if due_by is not None else "", lock=lock
-        )
-    ).bindparams(bindparam("ids", expanding=True))
-    params: dict[str, Any] = {"ids": list(ids)}
+            in_ids="{in_ids}",
+            due_by="AND ladder_next_at <= :due_by" if due_by is not None else "",
+            lock=lock,
+        ),
+    )
+    params: dict[str, Any] = {"ids": _id_list(connection, ids)}
     if due_by is not None:
-        query = query.bindparams(bindparam("due_by", type_=_INSTANT))
         params["due_by"] = due_by
     orders: dict[int, _Order] = {}
     for row in connection.execute(query, params):
@@ -292,9 +296,8 @@ def _load(
         )
     if not orders:
         return []
-    kinds = [kind.value for kind in CLOCK_EVENT_KINDS]
     for work_order_id, at, kind, key in connection.execute(
-        _EVENT_QUERY, {"ids": list(orders), "kinds": kinds}
+        _sql(connection, _EVENT_QUERY), {"ids": _id_list(connection, list(orders))}
     ):
         order = orders[work_order_id]
         if key is not None:
@@ -322,8 +325,8 @@ def _count_complaints(connection: Connection, orders: Iterable[_Order], policy: 
     customers = sorted({order.customer_id for order in undecided if order.customer_id is not None})
     times: dict[int, list[datetime]] = {}
     for customer_id, created_at in connection.execute(
-        _COMPLAINT_QUERY,
-        {"complaint": RequestType.COMPLAINT.value, "customers": customers},
+        _sql(connection, _COMPLAINT_QUERY),
+        {"complaint": RequestType.COMPLAINT.value, "customers": _id_list(connection, customers)},
     ):
         times.setdefault(customer_id, []).append(_required_instant(created_at))
     for order in undecided:
@@ -432,9 +435,7 @@ _UPDATE_NEXT = (
     .where(_WORK_ORDER.c.id == bindparam("b_id"))
     .values(ladder_next_at=bindparam("b_next"))
 )
-_DELETE_PLANS = text("DELETE FROM ladder_step WHERE work_order_id IN :ids").bindparams(
-    bindparam("ids", expanding=True)
-)
+_DELETE_PLANS = "DELETE FROM ladder_step WHERE work_order_id {in_ids}"
 
 
 @dataclass
@@ -460,7 +461,10 @@ def _replan(
         return result
     departments = _department_kinds(connection)
     outcomes = {order.id: _evaluate(order, departments, now, policy, calendars) for order in orders}
-    connection.execute(_DELETE_PLANS, {"ids": [order.id for order in orders]})
+    connection.execute(
+        _sql(connection, _DELETE_PLANS),
+        {"ids": _id_list(connection, [order.id for order in orders])},
+    )
     rows = [_step_row(step) for outcome in outcomes.values() for step in outcome.plan]
     if rows:
         connection.execute(insert(_STEP), rows)
@@ -491,7 +495,7 @@ def _replan(
 
 # --- storing what is due ---------------------------------------------------------------------
 
-_DUE = "s.due_at <= :now AND s.work_order_id BETWEEN :lo AND :hi"
+_DUE = "s.due_at <= :now AND s.work_order_id {in_ids}"
 _VALID = "(s.until IS NULL OR s.until > :now)"
 _COLUMNS = "work_order_id, at, kind, department_id, clock, ladder_key, data"
 _SQLITE_DATA = (
@@ -502,16 +506,16 @@ _POSTGRES_DATA = (
     "CASE WHEN s.late_after IS NOT NULL AND :now > s.late_after "
     """THEN (s.data::jsonb || '{"late": true}'::jsonb)::json ELSE s.data END"""
 )
-_SQLITE_MAJORS = f"""
-SELECT s.work_order_id, s.major_source FROM ladder_step s
-WHERE {_DUE} AND s.kind = 'major_flagged'
+_SQLITE_MAJORS = """
+SELECT work_order_id, major_source FROM ladder_step
+WHERE kind = 'major_flagged' AND work_order_id {in_ids}
 """
 _SQLITE_STORE = f"""
 INSERT INTO work_order_event ({_COLUMNS})
 SELECT s.work_order_id, :now, s.kind, s.department_id, s.clock, s.ladder_key, {_SQLITE_DATA}
 FROM ladder_step s WHERE {_DUE} AND {_VALID}
 ON CONFLICT (work_order_id, ladder_key) DO NOTHING
-RETURNING work_order_id, kind, ladder_key
+RETURNING work_order_id, kind
 """
 _SQLITE_CONSUME = f"DELETE FROM ladder_step AS s WHERE {_DUE}"
 _POSTGRES_STORE = f"""
@@ -529,14 +533,11 @@ WITH due AS (
 SELECT stored.work_order_id, stored.kind, due.major_source
 FROM stored JOIN due USING (work_order_id, ladder_key)
 """
-_COUNT_DUE = f"""
-SELECT COUNT(*), COUNT(DISTINCT s.work_order_id) FROM ladder_step s WHERE {_DUE}
-"""
-_DUE_ORDERS = "SELECT DISTINCT work_order_id FROM ladder_step WHERE due_at <= :now ORDER BY 1"
-_MARKED = "SELECT id FROM work_order WHERE ladder_next_at <= :now ORDER BY id"
-_FLAGS = text("SELECT id, escalation_level, is_major FROM work_order WHERE id IN :ids").bindparams(
-    bindparam("ids", expanding=True)
-)
+_COUNT_DUE = f"SELECT COUNT(*) FROM ladder_step s WHERE {_DUE}"
+# No ORDER BY or DISTINCT: either makes SQLite walk the primary key instead of the range.
+_DUE_ORDERS = "SELECT work_order_id FROM ladder_step WHERE due_at <= :now"
+_MARKED = "SELECT id FROM work_order WHERE ladder_next_at <= :now"
+_FLAGS = "SELECT id, escalation_level, is_major FROM work_order WHERE id {in_ids}"
 _SET_LEVEL = (
     update(_WORK_ORDER)
     .where(_WORK_ORDER.c.id == bindparam("b_id"))
@@ -549,8 +550,30 @@ _SET_MAJOR = (
 )
 
 
-def _timed(sql: str) -> Any:
-    return text(sql).bindparams(bindparam("now", type_=_INSTANT))
+def _sql(connection: Connection, template: str) -> Any:
+    """``template`` as a statement for this database: ``{in_ids}``/``{in_customers}`` become a
+    membership test in one bound list (a JSON array on SQLite, an array on PostgreSQL: one
+    parameter, however many ids), and ``:now`` binds an instant as the columns store it."""
+    if connection.dialect.name == "postgresql":
+        sql = template.replace("{in_ids}", "= ANY(:ids)").replace(
+            "{in_customers}", "= ANY(:customers)"
+        )
+    else:
+        sql = template.replace("{in_ids}", "IN (SELECT value FROM json_each(:ids))").replace(
+            "{in_customers}", "IN (SELECT value FROM json_each(:customers))"
+        )
+    query = text(sql)
+    if ":now" in sql:
+        query = query.bindparams(bindparam("now", type_=_INSTANT))
+    if ":due_by" in sql:
+        query = query.bindparams(bindparam("due_by", type_=_INSTANT))
+    return query
+
+
+def _id_list(connection: Connection, ids: Iterable[int]) -> Any:
+    """Ids bound for ``{in_ids}``/``{in_customers}`` (see :func:`_sql`)."""
+    values = [int(value) for value in ids]
+    return values if connection.dialect.name == "postgresql" else json.dumps(values)
 
 
 @dataclass
@@ -561,37 +584,48 @@ class _Stored:
     updated: set[int] = field(default_factory=set)
 
 
-def _store_due(connection: Connection, *, now: datetime, lo: int, hi: int) -> _Stored:
-    """Store the planned steps due by ``now`` of the work orders ``lo``..``hi`` as events,
-    raise escalation levels and major flags for what was stored, and drop the consumed steps."""
-    params = {"now": now, "lo": lo, "hi": hi}
-    steps, orders = connection.execute(_timed(_COUNT_DUE), params).one()
-    result = _Stored(steps=int(steps), orders=int(orders))
-    if not steps:
-        return result
+def _store_due(connection: Connection, *, now: datetime, ids: Sequence[int]) -> _Stored:
+    """Store the planned steps due by ``now`` of the work orders ``ids`` as events, raise
+    escalation levels and major flags for what was stored, and drop the consumed steps."""
+    params = {"now": now, "ids": _id_list(connection, ids)}
+    result = _Stored(orders=len(ids))
     stored: list[tuple[int, str, str | None]] = []
     if connection.dialect.name == "postgresql":
-        stored = [
-            (row[0], row[1], row[2]) for row in connection.execute(_timed(_POSTGRES_STORE), params)
-        ]
-    else:
-        majors = dict(connection.execute(_timed(_SQLITE_MAJORS), params).all())
-        for work_order_id, kind, _key in connection.execute(_timed(_SQLITE_STORE), params).all():
-            stored.append((work_order_id, kind, majors.get(work_order_id)))
-        connection.execute(_timed(_SQLITE_CONSUME), params)
+        result.steps = int(connection.execute(_sql(connection, _COUNT_DUE), params).scalar_one())
+        if result.steps:
+            stored = [
+                (row[0], row[1], row[2])
+                for row in connection.execute(_sql(connection, _POSTGRES_STORE), params)
+            ]
+    else:  # one writer at a time: the insert and the delete see the same steps
+        cursor = connection.execute(_sql(connection, _SQLITE_STORE), params).cursor
+        assert cursor is not None
+        rows = [(int(row[0]), str(row[1])) for row in cursor.fetchall()]  # there may be many
+        flagged = [work_order_id for work_order_id, kind in rows if kind == _MAJOR]
+        majors: dict[int, str] = {}
+        if flagged:
+            query = _sql(connection, _SQLITE_MAJORS)
+            majors = dict(connection.execute(query, {"ids": _id_list(connection, flagged)}).all())
+        stored = [(work_order_id, kind, majors.get(work_order_id)) for work_order_id, kind in rows]
+        result.steps = int(connection.execute(_sql(connection, _SQLITE_CONSUME), params).rowcount)
     levels: dict[int, int] = {}
     sources: dict[int, str] = {}
+    counts = result.inserted
     for work_order_id, kind, major in stored:
-        result.inserted[kind] = result.inserted.get(kind, 0) + 1
-        if kind in _LEVEL_OF:
-            levels[work_order_id] = max(levels.get(work_order_id, 0), _LEVEL_OF[kind])
-        if kind == EventKind.MAJOR_FLAGGED.value:
+        counts[kind] = counts.get(kind, 0) + 1
+        level = _LEVEL_OF.get(kind)
+        if level is not None:
+            levels[work_order_id] = max(levels.get(work_order_id, 0), level)
+        elif kind == _MAJOR:
             sources[work_order_id] = major or MajorSource.REPEAT_COMPLAINER.value
     touched = sorted(set(levels) | set(sources))
     if not touched:
         return result
     current = {
-        row[0]: (row[1], bool(row[2])) for row in connection.execute(_FLAGS, {"ids": touched})
+        row[0]: (row[1], bool(row[2]))
+        for row in connection.execute(
+            _sql(connection, _FLAGS), {"ids": _id_list(connection, touched)}
+        )
     }
     raise_levels = [
         {"b_id": work_order_id, "b_level": level}
@@ -812,7 +846,7 @@ def _sweep(
             for chunk in _chunks(due, batch_size * STORE_BATCH_FACTOR):
 
                 def store(c: Connection, chunk: Sequence[int] = chunk) -> _Stored:
-                    return _store_due(c, now=at, lo=chunk[0], hi=chunk[-1])
+                    return _store_due(c, now=at, ids=chunk)
 
                 result = batch(store)
                 batches += 1
@@ -841,16 +875,32 @@ def _sweep(
 
 @contextmanager
 def _own_connection(db: Database) -> Iterator[Connection]:
-    """One connection for a whole sweep, a transaction per batch on it. On SQLite this saves
-    a reconnect (and a WAL checkpoint when the last connection closes) per batch, and gives the
-    sweep a page cache that holds the event indexes it writes into."""
+    """One connection for a whole sweep, a transaction per batch on it.
+
+    On SQLite this saves a reconnect per batch (and the WAL checkpoint when the last
+    connection closes), gives the sweep a page cache that holds the event indexes it writes
+    into, and commits its batches with ``synchronous=NORMAL``: in WAL mode a power cut can
+    lose the last batches but never corrupts, and a lost batch is simply redone by the next
+    sweep (each batch is atomic and idempotent). Everything else keeps ``FULL``. Automatic
+    checkpoints are off while it runs; it checkpoints once at the end.
+    """
     with db.engine.connect() as connection:
         connection = connection.execution_options(desk_write=True)
-        if db.is_sqlite:
-            driver = connection.connection.driver_connection
-            assert driver is not None
+        driver = connection.connection.driver_connection if db.is_sqlite else None
+        if driver is not None:
             driver.execute(f"PRAGMA cache_size=-{SQLITE_SWEEP_CACHE_KIB}")
-        yield connection
+            driver.execute("PRAGMA synchronous=NORMAL")
+            driver.execute("PRAGMA wal_autocheckpoint=0")
+        try:
+            yield connection
+        finally:
+            if driver is not None:
+                # One checkpoint for the whole sweep, here, rather than many in its commits
+                # or one in the next person's save.
+                driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                driver.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT}")
+                driver.execute("PRAGMA synchronous=FULL")
+                driver.execute(f"PRAGMA cache_size={SQLITE_DEFAULT_CACHE}")
 
 
 def _retryable(error: DBAPIError) -> bool:
@@ -895,8 +945,17 @@ def _chunks(ids: Sequence[int], size: int) -> Iterable[Sequence[int]]:
 
 
 def _ids(connection: Connection, sql: str, now: datetime) -> list[int]:
-    """Ids selected by ``sql`` at ``now`` (a read through an index, before the batches)."""
-    return [row[0] for row in connection.execute(_timed(sql), {"now": now})]
+    """The distinct ids selected by ``sql`` at ``now``, in order (a read through an index,
+    before the batches; straight from the driver's cursor, as there may be many)."""
+    cursor = connection.connection.cursor()
+    try:
+        if connection.dialect.name == "postgresql":
+            cursor.execute(sql.replace(":now", "%s"), (as_utc(now),))
+        else:  # SQLite stores instants as UTC text in this format
+            cursor.execute(sql.replace(":now", "?"), (as_utc(now).strftime(_SQLITE_INSTANT),))
+        return sorted({row[0] for row in cursor.fetchall()})
+    finally:
+        cursor.close()
 
 
 def _prime_for(connection: Connection, policy: Policy) -> int:
