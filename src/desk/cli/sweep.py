@@ -88,12 +88,13 @@ def describe(report: SweepReport) -> str:
         return f"sweep at {when}: skipped, a sweep is running ({holder}); 0 changes"
     lines = [f"sweep at {when}"]
     if report.primed:
-        lines.append(f"  {report.primed:,} open work orders marked for a first check")
+        lines.append(f"  {report.primed:,} open work orders marked for a replay of their history")
     for kind, count in report.inserted.items():
         lines.append(f"  {kind:<20} {count:>8,}")
     noun = "change" if report.changes == 1 else "changes"
     lines.append(
-        f"{report.changes:,} {noun}: {report.candidates:,} work orders examined, "
+        f"{report.changes:,} {noun}: {report.candidates:,} work orders examined "
+        f"({report.replayed:,} histories replayed, {report.steps_due:,} planned steps due), "
         f"{report.orders_updated:,} updated, in {report.seconds:.2f} s"
     )
     return "\n".join(lines)
