@@ -156,7 +156,10 @@ class DeskApp(App[None]):
         except DeskError as error:
             self.post_message(self.StartupRefused(error.message))
             return
-        backend = Backend(db, policy.login.max_failures, policy.login.lock_minutes, is_demo(db))
+        limits = policy.login
+        backend = Backend(
+            db, limits.max_failures, limits.failure_window_minutes, limits.lock_minutes, is_demo(db)
+        )
         self.post_message(self.BackendReady(backend))
 
     def on_desk_app_backend_ready(self, event: BackendReady) -> None:

@@ -142,3 +142,24 @@ def test_audit_chain_verifies_and_detects_tampering(db: Database) -> None:
     report = verify_chain(db)
     assert not report.ok
     assert "changed" in (report.reason or "")
+
+
+def test_failures_outside_the_window_do_not_add_up(db: Database, clock: FixedClock) -> None:
+    _add(db, "agent1")
+    for _ in range(4):
+        users.authenticate(db, login="agent1", password="bad", failure_window_minutes=30)
+    clock.advance(timedelta(minutes=31))  # the fifth failure comes too late to count
+    outcome = users.authenticate(db, login="agent1", password="bad", failure_window_minutes=30)
+    assert outcome.failure is users.LoginFailure.INVALID
+    assert users.authenticate(db, login="agent1", password="secret1").actor is not None
+
+
+def test_a_success_clears_the_failures(db: Database) -> None:
+    _add(db, "agent1")
+    for _ in range(4):
+        users.authenticate(db, login="agent1", password="bad")
+    assert users.authenticate(db, login="agent1", password="secret1").actor is not None
+    for _ in range(4):
+        assert users.authenticate(db, login="agent1", password="bad").failure is (
+            users.LoginFailure.INVALID
+        )

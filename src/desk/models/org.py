@@ -45,7 +45,8 @@ class StaffUser(SQLModel, table=True):
     department_id: int | None = Field(default=None, foreign_key="department.id")
     password_hash: str = Field(max_length=255)
     active: bool = True
-    failed_logins: int = 0
+    failed_logins: int = 0  # failed logins in a row, within the policy's window
+    last_failed_login_at: datetime | None = None
     locked_until: datetime | None = None
     last_login_at: datetime | None = None
     created_at: datetime

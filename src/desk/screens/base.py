@@ -33,6 +33,7 @@ class Backend:
 
     db: Database
     max_failures: int
+    failure_window_minutes: int
     lock_minutes: int
     demo: bool
 

@@ -153,6 +153,7 @@ class LoginScreen(DeskScreen):
             login=login,
             password=password,
             max_failures=backend.max_failures,
+            failure_window_minutes=backend.failure_window_minutes,
             lock_minutes=backend.lock_minutes,
         )
         self.post_message(self.Checked(outcome))

@@ -198,9 +198,11 @@ def authenticate(
     login: str,
     password: str,
     max_failures: int = 5,
+    failure_window_minutes: int = 30,
     lock_minutes: int = 30,
 ) -> LoginOutcome:
-    """Check a login; ``max_failures`` in a row lock the account for ``lock_minutes``.
+    """Check a login; ``max_failures`` failures in a row, each within
+    ``failure_window_minutes`` of the one before, lock the account for ``lock_minutes``.
 
     Unknown users, wrong passwords and disabled accounts fail alike. Every success, failure
     and lock is audited; the failure count is written in the same transaction as the check.
@@ -228,7 +230,11 @@ def authenticate(
         )
         return LoginOutcome(None, LoginFailure.LOCKED, user.locked_until)
     if not verify_secret(user.password_hash, password) or not user.active:
+        window = timedelta(minutes=failure_window_minutes)
+        if user.last_failed_login_at is None or now - user.last_failed_login_at > window:
+            user.failed_logins = 0  # an old failure no longer counts towards the lock
         user.failed_logins += 1
+        user.last_failed_login_at = now
         detail: dict[str, object] = {"failures": user.failed_logins}
         if not user.active:
             detail["reason"] = "disabled"
@@ -256,6 +262,7 @@ def authenticate(
         session.add(user)
         return LoginOutcome(None, LoginFailure.INVALID)
     user.failed_logins = 0
+    user.last_failed_login_at = None
     user.locked_until = None
     user.last_login_at = now
     session.add(user)
