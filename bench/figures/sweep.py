@@ -142,9 +142,11 @@ def measure(ctx: BenchContext) -> list[Figure]:
 
     def done(report: SweepReport) -> str:
         replayed = ""
-        if report.replayed:
+        if report.replayed >= 1_000:  # the catch-up: the time is the replays'
             per = report.seconds / report.replayed * 1e6
             replayed = f"{report.replayed:,} histories replayed ({per:.0f} µs each), "
+        elif report.replayed:
+            replayed = f"{report.replayed:,} histories replayed, "
         return (
             f"{replayed}{report.steps_due:,} planned steps due, {report.changes:,} events "
             f"stored, {report.candidates:,} work orders"
