@@ -3,10 +3,10 @@
 A lease is one row of ``job_lease`` (name, holder, acquired_at, expires_at). Taking it is a
 single conditional upsert: the row is inserted when there is none, or taken over only where
 the current lease has expired; whether the statement wrote a row (its ``RETURNING``) decides,
-so two terminals racing for it cannot both win, on SQLite or on PostgreSQL. A holder renews its lease while it
-works (each renewal names the holder, so a holder that lost the lease finds out) and releases
-it when done; a holder that died loses it when it expires. Times come from the database's
-clock, never from the instant a job works *for* (``desk sweep --now``).
+so two terminals racing for it cannot both win, on SQLite or on PostgreSQL. A holder renews
+its lease while it works (each renewal names the holder, so a holder that lost the lease finds
+out) and releases it when done; a holder that died loses it when it expires. Times come from
+the database's clock, never from the instant a job works *for* (``desk sweep --now``).
 """
 
 from __future__ import annotations
