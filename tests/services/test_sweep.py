@@ -54,6 +54,7 @@ from desk.services.errors import PermissionDenied
 from desk.services.sweep import (
     LAST_RUN_KEY,
     SWEEP_LEASE,
+    LeaseLost,
     SweepReport,
     plan_ladder,
     prime_ladder,
@@ -451,6 +452,31 @@ def test_an_expired_lease_is_taken_over(db: Database, org: Org, clock: FixedCloc
     assert lease is not None
     assert lease.holder != "died"
     assert lease.expires_at <= clock.now()  # released at the end
+
+
+def test_a_sweep_that_lost_its_lease_stops_and_keeps_its_batches(
+    db: Database, org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    orders = [dispatched_complaint(db, org) for _ in range(3)]
+    real_renew = leases.renew
+    calls = 0
+
+    def renew_until_taken_over(connection: Any, **options: Any) -> bool:
+        nonlocal calls
+        calls += 1
+        # The fourth renewal finds another holder (its lease expired while this one stalled).
+        return calls < 4 and real_renew(connection, **options)
+
+    monkeypatch.setattr(leases, "renew", renew_until_taken_over)
+    with pytest.raises(LeaseLost):
+        sweep(db, sh(5, 10), batch_size=1)
+    # The first sweep primes, reads its work list, then replays every open order, one per
+    # batch here: the batch that found the lease gone changed nothing, its order and the next
+    # stay marked for the next sweep; the one before it is planned.
+    marked = [order_row(db, order).ladder_next_at is not None for order in orders]
+    assert marked == [False, True, True]
+    monkeypatch.setattr(leases, "renew", real_renew)
+    assert sweep(db, sh(5, 10)).replayed == 2
 
 
 def test_the_lease_is_one_holder_at_a_time_under_a_race(db: Database) -> None:
