@@ -8,7 +8,7 @@ import re
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from desk.rules.clocks import TimelineEvent, work_order_clocks
 from desk.rules.ladder import (
     complaints_in_window,
     due_ladder_events,
-    next_ladder_instant,
+    planned_ladder_steps,
     snapshot_from_history,
 )
 from desk.rules.names import name_keys, reverse
@@ -427,12 +427,17 @@ def test_due_instants_are_those_the_clock_rules_compute(demo_db: Database) -> No
     assert checked > 20
 
 
-def test_the_sweep_finds_nothing_due_and_knows_when_to_look_again(demo_db: Database) -> None:
-    """The demo is swept up to now: the ladder rules find no step missing, and each open
-    order's ``ladder_next_at`` is the rules' next instant (rounded up to the second)."""
+def test_the_sweep_finds_nothing_due_and_has_the_plan_of_every_open_order(
+    demo_db: Database,
+) -> None:
+    """The demo is swept up to now: the ladder rules find no step missing, every order's plan
+    is current (``ladder_next_at`` empty) and holds exactly the steps the rules plan."""
     policy = load_policy()
     calendars = calendars_from_policy(policy)
     events = _events(demo_db)
+    plans: dict[int, set[str]] = defaultdict(set)
+    for order_id, key in _rows(demo_db, "SELECT work_order_id, ladder_key FROM ladder_step"):
+        plans[order_id].add(key)
     complaints: dict[int, list[datetime]] = defaultdict(list)
     orders = _orders(demo_db)
     for order in orders:
@@ -465,10 +470,12 @@ def test_the_sweep_finds_nothing_due_and_knows_when_to_look_again(demo_db: Datab
         )
         keys = {event["ladder_key"] for event in history if event["ladder_key"]}
         assert due_ladder_events(snapshot, keys, T0, policy, calendars) == [], order["number"]
-        expected = next_ladder_instant(snapshot, keys, T0, policy, calendars)
-        if expected is not None and expected.microsecond:
-            expected = expected.replace(microsecond=0) + timedelta(seconds=1)
-        assert _instant(order["ladder_next_at"]) == expected, order["number"]
+        assert order["ladder_next_at"] is None, order["number"]
+        planned = {
+            step.event.ladder_key
+            for step in planned_ladder_steps(snapshot, keys, T0, policy, calendars)
+        }
+        assert plans.get(order["id"], set()) == planned, order["number"]
 
 
 def test_callbacks_of_every_purpose(demo_db: Database) -> None:

@@ -55,6 +55,7 @@ from desk.services.demo.work_orders import (
 )
 from desk.services.demo.world import World
 from desk.services.errors import DeskError
+from desk.services.sweep import plan_ladder, prime_ladder
 
 T = TypeVar("T")
 
@@ -190,6 +191,14 @@ def build_demo(
             built_at = now.isoformat()
             floor.write_meta(w, built_at)
             steps.run("indexes", None, lambda: _finish(sink, saved))
+            # The escalation sweep's plans: open orders are replayed once here, so the first
+            # sweep (the console's timer or `desk sweep`) only stores what falls due.
+            steps.run("ladder: open orders marked", None, lambda: prime_ladder(connection))
+            steps.run(
+                "ladder: plans of open orders",
+                None,
+                lambda: plan_ladder(connection, policy=policy, now=now),
+            )
             steps.run("statistics (ANALYZE)", None, lambda: _analyze(sink))
             rows = dict(sink.rows_written)
             rows.update(w.counts)
