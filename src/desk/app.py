@@ -8,7 +8,7 @@ than Textual is imported here at module level.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from desk.services.session_info import ShiftInfo
 
 SHIFT_REFRESH_SECONDS = 60
+SWEEP_EVERY_SECONDS = 60
 ERROR_TEXT_LIMIT = 800
 
 ERROR_TITLES: dict[str, str] = {
@@ -87,6 +88,13 @@ class DeskApp(App[None]):
             super().__init__()
             self.reason = reason
 
+    class SweepFailed(Message):
+        """The background sweep ended; ``reason`` is None when it went well."""
+
+        def __init__(self, reason: str | None) -> None:
+            super().__init__()
+            self.reason = reason
+
     class ShiftLoaded(Message):
         def __init__(self, signed_in: SignedIn, shift: ShiftInfo | None) -> None:
             super().__init__()
@@ -118,6 +126,9 @@ class DeskApp(App[None]):
         self._policy_path = policy_path
         self._session_modes: list[str] = []
         self._shift_timer: Timer | None = None
+        self._sweep_timer: Timer | None = None
+        self._sweep_holder: str | None = None
+        self._sweep_error: str | None = None
         self._login_screen: LoginScreen | None = None
         self.add_mode("login", self._new_login_screen)
 
@@ -156,16 +167,14 @@ class DeskApp(App[None]):
         except DeskError as error:
             self.post_message(self.StartupRefused(error.message))
             return
-        limits = policy.login
-        backend = Backend(
-            db, limits.max_failures, limits.failure_window_minutes, limits.lock_minutes, is_demo(db)
-        )
-        self.post_message(self.BackendReady(backend))
+        self.post_message(self.BackendReady(Backend(db, policy, is_demo(db))))
 
     def on_desk_app_backend_ready(self, event: BackendReady) -> None:
         self.backend = event.backend
         if self._login_screen is not None:
             self._login_screen.backend = event.backend
+        self._sweep()
+        self._sweep_timer = self.set_interval(SWEEP_EVERY_SECONDS, self._sweep)
 
     def on_desk_app_startup_refused(self, event: StartupRefused) -> None:
         self.startup_error = event.reason
@@ -174,6 +183,39 @@ class DeskApp(App[None]):
     def on_unmount(self) -> None:
         if self._database is not None and self._database_url is not None:
             self._database.dispose()  # ours: built from the URL
+
+    # --- the escalation sweep ------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sweep")
+    def _sweep(self) -> None:
+        """Move the clocks as the system, whoever is signed in. A lease in the database keeps
+        two terminals (or cron) from sweeping at once; a sweep anyone finished less than a
+        minute ago makes this one a no-op."""
+        backend = self.backend
+        if backend is None:
+            return
+        from desk.services.leases import make_holder
+        from desk.services.sweep import sweep_if_due
+
+        if self._sweep_holder is None:
+            self._sweep_holder = make_holder("console")
+        try:
+            sweep_if_due(
+                backend.db,
+                holder=self._sweep_holder,
+                every=timedelta(seconds=SWEEP_EVERY_SECONDS),
+                policy=backend.policy,
+            )
+        except Exception as error:  # noqa: BLE001 - reported once, retried on the next tick
+            self.post_message(self.SweepFailed(f"{type(error).__name__}: {error}"))
+        else:
+            self.post_message(self.SweepFailed(None))
+
+    def on_desk_app_sweep_failed(self, event: SweepFailed) -> None:
+        """A failing sweep is said once (not every minute) and does not stop the console."""
+        if event.reason is not None and self._sweep_error is None:
+            self.notify(_("sweep.failed", reason=event.reason), severity="error", markup=False)
+        self._sweep_error = event.reason
 
     # --- signing in and out --------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from desk.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
     from desk.rules.permissions import Actor
+    from desk.rules.policy import Policy
     from desk.services.database import Database
 
 ResultT = TypeVar("ResultT")
@@ -32,9 +33,7 @@ class Backend:
     from the policy, and whether this is a demo database."""
 
     db: Database
-    max_failures: int
-    failure_window_minutes: int
-    lock_minutes: int
+    policy: Policy
     demo: bool
 
 

@@ -152,9 +152,9 @@ class LoginScreen(DeskScreen):
             backend.db,
             login=login,
             password=password,
-            max_failures=backend.max_failures,
-            failure_window_minutes=backend.failure_window_minutes,
-            lock_minutes=backend.lock_minutes,
+            max_failures=backend.policy.login.max_failures,
+            failure_window_minutes=backend.policy.login.failure_window_minutes,
+            lock_minutes=backend.policy.login.lock_minutes,
         )
         self.post_message(self.Checked(outcome))
 
