@@ -88,3 +88,11 @@ def test_bad_input_names_the_field_and_changes_nothing(
     assert named in result.output
     listing = json.loads(_run(url, "user", "list", "--format", "json").stdout)
     assert [row["login"] for row in listing] == ["admin"]
+
+
+def test_init_with_a_bad_admin_password_names_it_and_creates_nothing(url: str) -> None:
+    result = _run(url, "init", "--admin-password", "abc")
+    assert result.exit_code != 0
+    assert "admin password" in result.output
+    current = json.loads(_run(url, "db", "current", "--format", "json").stdout)
+    assert current["current"] is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from desk.models import Meta, StaffUser
@@ -11,7 +12,7 @@ from desk.rules.vocab import Role
 from desk.services import migrations
 from desk.services.database import Database, now_of, reads, writes
 from desk.services.errors import InvalidInput, SchemaOutOfDate
-from desk.services.users import NewUser, UserView, add_user_in
+from desk.services.users import NewUser, UserView, add_user_in, validation_message
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +34,14 @@ def _bootstrap_admin(session: Session, *, login: str, password: str) -> UserView
 def initialise(db: Database, *, admin_login: str, admin_password: str) -> InitResult:
     """Upgrade the schema to head and create the first admin unless one exists."""
     try:
-        NewUser(login=admin_login, display_name=admin_login, role=Role.ADMIN, password=admin_password)
-    except ValueError as error:
-        raise InvalidInput(str(error).splitlines()[-1].strip(), field="admin") from error
+        NewUser(
+            login=admin_login, display_name=admin_login, role=Role.ADMIN, password=admin_password
+        )
+    except ValidationError as error:
+        problem = validation_message(error)  # names the field: login or password
+        raise InvalidInput(
+            problem.message.split(": ", 1)[-1], field=f"admin {problem.field}"
+        ) from error
     migrations.upgrade(db)
     admin = _bootstrap_admin(db, login=admin_login, password=admin_password)
     return InitResult(migrations.current_revision(db), admin)
