@@ -21,38 +21,11 @@ from pathlib import Path
 
 from bench.core import BenchContext, Figure, median_ms
 
-BUILD_TARGET_SECONDS_PER_MILLION = 120.0
-PHONE_TARGET_MS = 20.0
-SAMPLES = 300
+from desk.services.demo.customers import CUSTOMER_COLUMNS
 
-_CUSTOMER_COLUMNS = (
-    "id",
-    "customer_no",
-    "name",
-    "name_spaced",
-    "name_pinyin",
-    "name_initials",
-    "id_card_no",
-    "id_card_rev",
-    "service_password_hash",
-    "tier",
-    "is_member",
-    "big_customer_class",
-    "account_manager_name",
-    "account_manager_phone",
-    "birthday",
-    "address",
-    "region",
-    "branch_id",
-    "status",
-    "balance_cents",
-    "arrears_cents",
-    "arrears_since",
-    "member_since",
-    "last_activity_at",
-    "verification_locked_at",
-    "created_at",
-)
+BUILD_TARGET_SECONDS_PER_MILLION = 120.0
+PHONE_TARGET_MS = 1.0  # issue 3: an exact phone in at most 1 ms at a million customers
+SAMPLES = 300
 
 
 def raw_customer_insert_seconds(count: int) -> float:
@@ -63,10 +36,10 @@ def raw_customer_insert_seconds(count: int) -> float:
         connection.execute("PRAGMA journal_mode=MEMORY")
         connection.execute("PRAGMA synchronous=OFF")
         columns = ", ".join(
-            f"{name} INTEGER PRIMARY KEY" if name == "id" else name for name in _CUSTOMER_COLUMNS
+            f"{name} INTEGER PRIMARY KEY" if name == "id" else name for name in CUSTOMER_COLUMNS
         )
         connection.execute(f"CREATE TABLE customer ({columns})")
-        marks = ", ".join("?" for _ in _CUSTOMER_COLUMNS)
+        marks = ", ".join("?" for _ in CUSTOMER_COLUMNS)
         rows = (
             (
                 i,
@@ -151,36 +124,17 @@ def phone_lookup(ctx: BenchContext) -> Figure:
     baseline = median_ms(raw_query, repeat=len(phones))
     raw.close()
     next_phone = _cycle(phones)
-    try:
-        from desk.rules.permissions import Actor
-        from desk.rules.vocab import Role
-        from desk.services.customers import search_customers
+    from desk.rules.permissions import Actor
+    from desk.rules.vocab import Role
+    from desk.services.customers import search_customers
 
-        actor = Actor(user_id=1, login="agent1", role=Role.AGENT)
+    actor = Actor(user_id=1, login="agent1", role=Role.AGENT)
 
-        def service_lookup() -> None:
-            page = search_customers(ctx.db, actor=actor, query=next_phone(), limit=20)
-            assert page.hits
+    def service_lookup() -> None:
+        page = search_customers(ctx.db, actor=actor, query=next_phone(), limit=20)
+        assert page.hits
 
-        label, note = "search_customers", ""
-        work = service_lookup
-    except ImportError:  # before the search service existed: the Core query it will run
-        from sqlalchemy import select
-
-        from desk.models import Customer, CustomerPhone
-
-        def core_lookup() -> None:
-            with ctx.db.connection(write=False) as connection:
-                row = connection.execute(
-                    select(Customer.id, Customer.name)
-                    .join(CustomerPhone, CustomerPhone.customer_id == Customer.id)
-                    .where(CustomerPhone.phone == next_phone())
-                ).first()
-            assert row is not None
-
-        label, note = "core", "search_customers not available: a Core select by phone"
-        work = core_lookup
-    value = median_ms(work, repeat=len(phones))
+    value = median_ms(service_lookup, repeat=len(phones))
     return Figure(
         name="search.phone_lookup",
         value=value,
@@ -188,7 +142,7 @@ def phone_lookup(ctx: BenchContext) -> Figure:
         baseline=baseline,
         baseline_label="sqlite3 SELECT by customer_phone.phone joined to customer",
         target=PHONE_TARGET_MS,
-        note=note or f"{label}: median of {len(phones)} random caller numbers",
+        note=f"search_customers: median of {len(phones)} random caller numbers",
     )
 
 
@@ -219,6 +173,8 @@ def database_size(ctx: BenchContext) -> Figure:
 
 def build_time(ctx: BenchContext) -> Figure:
     seconds = float(ctx.extra["demo_build_seconds"])
+    backlog = int(ctx.extra.get("backlog", 0))
+    millions = ctx.customers / 1_000_000
     baseline = raw_customer_insert_seconds(ctx.customers)
     return Figure(
         name="demo.build",
@@ -226,8 +182,10 @@ def build_time(ctx: BenchContext) -> Figure:
         unit="s",
         baseline=baseline,
         baseline_label=f"sqlite3 executemany of {ctx.customers:,} customer rows",
-        target=BUILD_TARGET_SECONDS_PER_MILLION * max(1.0, ctx.customers / 1_000_000),
-        note=f"{ctx.customers:,} customers, {ctx.days} days (whole demo: every table)",
+        # The issue's bound is for the plain demo; a --backlog adds work it does not cover.
+        target=None if backlog else BUILD_TARGET_SECONDS_PER_MILLION * max(1.0, millions),
+        note=f"{ctx.customers:,} customers, {ctx.days} days, backlog {backlog:,} "
+        "(whole demo: every table)",
     )
 
 
