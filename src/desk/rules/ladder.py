@@ -160,6 +160,87 @@ def complaints_in_window(complaint_times: Iterable[datetime], at: datetime, poli
     return sum(1 for when in complaint_times if since < when <= at)
 
 
+def _warning(snapshot: WorkOrderSnapshot, clock: Clock) -> LadderEvent:
+    assert clock.warn_at is not None
+    assert clock.warn_cycle is not None
+    return LadderEvent(
+        work_order_id=snapshot.id,
+        ladder_key=ladder_key(EventKind.WARNING, clock.kind, clock.warn_cycle),
+        kind=EventKind.WARNING,
+        clock=clock.kind,
+        cycle=clock.warn_cycle,
+        due_at=clock.warn_at,
+        deadline=clock.due_at,
+        late=False,
+        notify=_CLOCK_OWNER[clock.kind],
+        department_id=snapshot.department_id,
+    )
+
+
+def _breach(snapshot: WorkOrderSnapshot, clock: Clock) -> LadderEvent:
+    assert clock.due_at is not None
+    assert clock.due_cycle is not None
+    return LadderEvent(
+        work_order_id=snapshot.id,
+        ladder_key=ladder_key(EventKind.BREACH, clock.kind, clock.due_cycle),
+        kind=EventKind.BREACH,
+        clock=clock.kind,
+        cycle=clock.due_cycle,
+        due_at=clock.due_at,
+        deadline=None,
+        late=False,
+        notify=_CLOCK_OWNER[clock.kind],
+        department_id=snapshot.department_id,
+    )
+
+
+def _reminder(
+    snapshot: WorkOrderSnapshot, breach_at: datetime, cycle: int, policy: Policy, *, late: bool
+) -> LadderEvent:
+    """The 督促 to the owning department: due after the breach, on standard until its
+    deadline (``late`` when stored after it)."""
+    chase = policy.chase
+    return LadderEvent(
+        work_order_id=snapshot.id,
+        ladder_key=ladder_key(EventKind.REMINDER, ClockKind.REPLY, cycle),
+        kind=EventKind.REMINDER,
+        clock=ClockKind.REPLY,
+        cycle=cycle,
+        due_at=breach_at + timedelta(minutes=chase.reminder_after_minutes),
+        deadline=breach_at + timedelta(minutes=chase.reminder_within_minutes),
+        late=late,
+        notify=Role.HANDLER,
+        department_id=snapshot.department_id,
+    )
+
+
+def _escalation(
+    snapshot: WorkOrderSnapshot,
+    breach_at: datetime,
+    cycle: int,
+    policy: Policy,
+    calendars: Mapping[str, BusinessCalendar] | None,
+) -> LadderEvent:
+    """The proposal to headquarters, the policy's grace in business minutes after the breach
+    on the owning department's reply calendar."""
+    chase = policy.chase
+    calendars = calendars if calendars is not None else calendars_from_policy(policy)
+    calendar = calendars[policy.calendar_name_for(ClockKind.REPLY, snapshot.department_kind)]
+    return LadderEvent(
+        work_order_id=snapshot.id,
+        ladder_key=ladder_key(EventKind.ESCALATION_PROPOSED, ClockKind.REPLY, cycle),
+        kind=EventKind.ESCALATION_PROPOSED,
+        clock=ClockKind.REPLY,
+        cycle=cycle,
+        due_at=add_business_minutes(breach_at, chase.escalation_grace, calendar),
+        deadline=None,
+        late=False,
+        notify=Role.COMPLAINT_LEAD,
+        department_id=snapshot.department_id,
+        escalate_to=chase.escalate_to,
+    )
+
+
 def due_ladder_events(
     snapshot: WorkOrderSnapshot,
     existing_keys: Collection[str],
@@ -215,7 +296,6 @@ def due_ladder_events(
         )
 
     for clock in snapshot.clocks:
-        owner = _CLOCK_OWNER[clock.kind]
         if (
             clock.state in _AWAITING
             and not clock.breached
@@ -224,35 +304,9 @@ def due_ladder_events(
             and clock.warn_at <= now
             and (clock.due_at is None or now < clock.due_at)
         ):
-            add(
-                LadderEvent(
-                    work_order_id=snapshot.id,
-                    ladder_key=ladder_key(EventKind.WARNING, clock.kind, clock.warn_cycle),
-                    kind=EventKind.WARNING,
-                    clock=clock.kind,
-                    cycle=clock.warn_cycle,
-                    due_at=clock.warn_at,
-                    deadline=clock.due_at,
-                    late=False,
-                    notify=owner,
-                    department_id=snapshot.department_id,
-                )
-            )
+            add(_warning(snapshot, clock))
         if clock.breached and clock.due_at is not None and clock.due_cycle is not None:
-            add(
-                LadderEvent(
-                    work_order_id=snapshot.id,
-                    ladder_key=ladder_key(EventKind.BREACH, clock.kind, clock.due_cycle),
-                    kind=EventKind.BREACH,
-                    clock=clock.kind,
-                    cycle=clock.due_cycle,
-                    due_at=clock.due_at,
-                    deadline=None,
-                    late=False,
-                    notify=owner,
-                    department_id=snapshot.department_id,
-                )
-            )
+            add(_breach(snapshot, clock))
         if clock.kind is ClockKind.REPLY and snapshot.category in policy.chase.categories:
             for event in _chase(snapshot, clock, now, policy, calendars):
                 add(event)
@@ -273,48 +327,15 @@ def _chase(
         return []
     if reply.state not in _AWAITING or snapshot.status is WorkOrderStatus.CLOSED:
         return []
-    chase = policy.chase
-    breach_at = reply.due_at
+    breach_at, cycle = reply.due_at, reply.due_cycle
     steps: list[LadderEvent] = []
-    remind_at = breach_at + timedelta(minutes=chase.reminder_after_minutes)
-    if remind_at <= now:
-        deadline = breach_at + timedelta(minutes=chase.reminder_within_minutes)
-        steps.append(
-            LadderEvent(
-                work_order_id=snapshot.id,
-                ladder_key=ladder_key(EventKind.REMINDER, ClockKind.REPLY, reply.due_cycle),
-                kind=EventKind.REMINDER,
-                clock=ClockKind.REPLY,
-                cycle=reply.due_cycle,
-                due_at=remind_at,
-                deadline=deadline,
-                late=now > deadline,
-                notify=Role.HANDLER,
-                department_id=snapshot.department_id,
-            )
-        )
-    if calendars is None:
-        calendars = calendars_from_policy(policy)
-    calendar = calendars[policy.calendar_name_for(ClockKind.REPLY, snapshot.department_kind)]
-    escalate_at = add_business_minutes(breach_at, chase.escalation_grace, calendar)
-    if escalate_at <= now:
-        steps.append(
-            LadderEvent(
-                work_order_id=snapshot.id,
-                ladder_key=ladder_key(
-                    EventKind.ESCALATION_PROPOSED, ClockKind.REPLY, reply.due_cycle
-                ),
-                kind=EventKind.ESCALATION_PROPOSED,
-                clock=ClockKind.REPLY,
-                cycle=reply.due_cycle,
-                due_at=escalate_at,
-                deadline=None,
-                late=False,
-                notify=Role.COMPLAINT_LEAD,
-                department_id=snapshot.department_id,
-                escalate_to=chase.escalate_to,
-            )
-        )
+    reminder = _reminder(snapshot, breach_at, cycle, policy, late=False)
+    if reminder.due_at <= now:
+        assert reminder.deadline is not None
+        steps.append(replace(reminder, late=now > reminder.deadline))
+    escalation = _escalation(snapshot, breach_at, cycle, policy, calendars)
+    if escalation.due_at <= now:
+        steps.append(escalation)
     return steps
 
 
@@ -448,7 +469,6 @@ def planned_ladder_steps(
     for clock in snapshot.clocks:
         if clock.state not in _AWAITING or clock.due_at is None or clock.due_cycle is None:
             continue
-        owner = _CLOCK_OWNER[clock.kind]
         running = clock.state is ClockState.RUNNING and not clock.breached
         if running:
             if (
@@ -456,72 +476,11 @@ def planned_ladder_steps(
                 and clock.warn_cycle is not None
                 and clock.warn_at < clock.due_at
             ):
-                add(
-                    LadderEvent(
-                        work_order_id=snapshot.id,
-                        ladder_key=ladder_key(EventKind.WARNING, clock.kind, clock.warn_cycle),
-                        kind=EventKind.WARNING,
-                        clock=clock.kind,
-                        cycle=clock.warn_cycle,
-                        due_at=clock.warn_at,
-                        deadline=clock.due_at,
-                        late=False,
-                        notify=owner,
-                        department_id=snapshot.department_id,
-                    )
-                )
-            add(
-                LadderEvent(
-                    work_order_id=snapshot.id,
-                    ladder_key=ladder_key(EventKind.BREACH, clock.kind, clock.due_cycle),
-                    kind=EventKind.BREACH,
-                    clock=clock.kind,
-                    cycle=clock.due_cycle,
-                    due_at=clock.due_at,
-                    deadline=None,
-                    late=False,
-                    notify=owner,
-                    department_id=snapshot.department_id,
-                )
-            )
+                add(_warning(snapshot, clock))
+            add(_breach(snapshot, clock))
         if clock.kind is ClockKind.REPLY and chased and (running or clock.breached):
-            chase = policy.chase
-            add(
-                LadderEvent(
-                    work_order_id=snapshot.id,
-                    ladder_key=ladder_key(EventKind.REMINDER, ClockKind.REPLY, clock.due_cycle),
-                    kind=EventKind.REMINDER,
-                    clock=ClockKind.REPLY,
-                    cycle=clock.due_cycle,
-                    due_at=clock.due_at + timedelta(minutes=chase.reminder_after_minutes),
-                    deadline=clock.due_at + timedelta(minutes=chase.reminder_within_minutes),
-                    late=False,
-                    notify=Role.HANDLER,
-                    department_id=snapshot.department_id,
-                )
-            )
-            if calendars is None:
-                calendars = calendars_from_policy(policy)
-            calendar = calendars[
-                policy.calendar_name_for(ClockKind.REPLY, snapshot.department_kind)
-            ]
-            add(
-                LadderEvent(
-                    work_order_id=snapshot.id,
-                    ladder_key=ladder_key(
-                        EventKind.ESCALATION_PROPOSED, ClockKind.REPLY, clock.due_cycle
-                    ),
-                    kind=EventKind.ESCALATION_PROPOSED,
-                    clock=ClockKind.REPLY,
-                    cycle=clock.due_cycle,
-                    due_at=add_business_minutes(clock.due_at, chase.escalation_grace, calendar),
-                    deadline=None,
-                    late=False,
-                    notify=Role.COMPLAINT_LEAD,
-                    department_id=snapshot.department_id,
-                    escalate_to=chase.escalate_to,
-                )
-            )
+            add(_reminder(snapshot, clock.due_at, clock.due_cycle, policy, late=False))
+            add(_escalation(snapshot, clock.due_at, clock.due_cycle, policy, calendars))
     steps.sort(
         key=lambda step: (step.event.due_at, _STEP_ORDER[step.event.kind], step.event.ladder_key)
     )
