@@ -42,7 +42,7 @@ def demo(
         "--customers",
         min=100,
         max=5_000_000,
-        help="How many customers (default 200,000: about half a minute on two cores; "
+        help="How many customers (default 200,000: about 40 seconds on two cores; "
         "1,000,000 for load tests).",
     ),
     days: int = typer.Option(
