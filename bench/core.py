@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from desk.services.database import Database
+from desk.infra.database import Database
 
 
 @dataclass(frozen=True)

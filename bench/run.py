@@ -3,7 +3,7 @@
     python bench/run.py --customers 1000000 [--days 90] [--seed 1] [--backlog 0]
                         [--out FILE] [--only TOPIC,...] [--keep DIR]
 
-The dataset is built with the demo builder (``desk.services.demo``) into a SQLite file in a
+The dataset is built with the demo builder (``desk.demo``) into a SQLite file in a
 temporary directory (or in ``--keep DIR``, which is then left in place); the build is timed and
 left in ``ctx.extra`` for the figures. Then every module ``bench/figures/<topic>.py`` (sorted
 by name, or only the topics named) is imported and its ``measure(ctx)`` called. One table is
@@ -72,9 +72,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def build(directory: Path, args: argparse.Namespace) -> BenchContext:
-    from desk.services import migrations
-    from desk.services.database import Database
-    from desk.services.demo import DemoParams, build_demo
+    from desk.demo import DemoParams, build_demo
+    from desk.infra import migrations
+    from desk.infra.database import Database
 
     params = DemoParams(
         customers=args.customers, days=args.days, seed=args.seed, backlog=args.backlog

@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from desk.clock import FixedClock
+from desk.infra import migrations
+from desk.infra.database import Database, create_engine, normalise_url
 from desk.models import metadata
-from desk.services import migrations
-from desk.services.database import Database, create_engine, normalise_url
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai

@@ -5,7 +5,7 @@
   floor any build of that many customers pays). Target: 2 minutes up to 1,000,000
   customers, scaled linearly above.
 - ``search.phone_lookup``: a caller's number found through the service layer
-  (``desk.services.customers.search_customers``, as the intake screen does), the median over
+  (``desk.services.search.search_customers``, as the intake screen does), the median over
   many random phones, next to a raw ``sqlite3`` point query joining ``customer_phone`` to
   ``customer``.
 - ``db.size``: the database file in MB, next to the customer table's share (``dbstat``).
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench.core import BenchContext, Figure, median_ms
 
-from desk.services.demo.customers import CUSTOMER_COLUMNS
+from desk.demo.customers import CUSTOMER_COLUMNS
 
 BUILD_TARGET_SECONDS_PER_MILLION = 120.0
 PHONE_TARGET_MS = 1.0  # issue 3: an exact phone in at most 1 ms at a million customers
@@ -126,7 +126,7 @@ def phone_lookup(ctx: BenchContext) -> Figure:
     next_phone = _cycle(phones)
     from desk.rules.permissions import Actor
     from desk.rules.vocab import Role
-    from desk.services.customers import search_customers
+    from desk.services.search import search_customers
 
     actor = Actor(user_id=1, login="agent1", role=Role.AGENT)
 

@@ -39,10 +39,10 @@ from typing import Any
 from bench.core import BenchContext, Figure
 from sqlalchemy import event
 
+from desk.infra.database import Database
 from desk.rules.permissions import Actor
 from desk.rules.vocab import Role
-from desk.services.customers import classify_query, search_customers
-from desk.services.database import Database
+from desk.services.search import classify_query, search_customers
 
 SAMPLES = 60  # queries per kind
 ROUNDS = 2  # each query is timed this many times after one warm-up run

@@ -171,9 +171,9 @@ def measure(ctx: BenchContext) -> list[Figure]:
 
 
 def _main(argv: list[str]) -> None:
+    from desk.infra import migrations
+    from desk.infra.database import Database
     from desk.models import Meta
-    from desk.services import migrations
-    from desk.services.database import Database
 
     with tempfile.TemporaryDirectory() as scratch:
         if argv:

@@ -95,9 +95,9 @@ def _facts(path: Path) -> tuple[datetime, int]:
 
 
 def measure(ctx: BenchContext) -> list[Figure]:
+    from desk.infra.database import Database
     from desk.rules.permissions import system_actor
     from desk.rules.policy import load_policy
-    from desk.services.database import Database
     from desk.services.sweep import prime_ladder, run_sweep
 
     built, open_orders = _facts(ctx.db_path)
@@ -202,8 +202,8 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m bench.figures.sweep DB_FILE", file=sys.stderr)
         return 2
-    from desk.services.database import Database
-    from desk.services.demo import demo_params
+    from desk.demo import demo_params
+    from desk.infra.database import Database
 
     path = Path(argv[1]).resolve()
     db = Database.from_url(f"sqlite:///{path}")

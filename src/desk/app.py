@@ -34,7 +34,7 @@ from desk.screens.registry import SCREENS, entry, permitted
 from desk.widgets.keys import key_label, keymap_of, translate_bindings
 
 if TYPE_CHECKING:
-    from desk.services.database import Database
+    from desk.infra.database import Database
     from desk.services.session_info import ShiftInfo
 
 SHIFT_REFRESH_SECONDS = 60
@@ -148,9 +148,9 @@ class DeskApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="startup")
     def _start_backend(self) -> None:
+        from desk.infra.database import Database
+        from desk.infra.errors import DeskError
         from desk.rules.policy import PolicyError, load_policy
-        from desk.services.database import Database
-        from desk.services.errors import DeskError
         from desk.services.setup import ensure_current, is_demo
 
         try:
@@ -194,7 +194,7 @@ class DeskApp(App[None]):
         backend = self.backend
         if backend is None:
             return
-        from desk.services.leases import make_holder
+        from desk.infra.leases import make_holder
         from desk.services.sweep import sweep_if_due
 
         if self._sweep_holder is None:
@@ -332,7 +332,7 @@ class DeskApp(App[None]):
 
     def handle_worker_error(self, error: BaseException) -> None:
         """The one place a failing worker ends: a readable dialog; the console goes on."""
-        from desk.services.errors import DeskError
+        from desk.infra.errors import DeskError
 
         if isinstance(error, DeskError):
             msgid = next(

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from desk.cli import _register, app
 from desk.cli.common import State
+from desk.demo import DemoParams, inspect_target
+from desk.infra.database import Database
 from desk.services import users
-from desk.services.database import Database
-from desk.services.demo import DemoParams, inspect_target
 from desk.services.setup import initialise
 
 _register()

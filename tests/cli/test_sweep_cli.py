@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from desk.cli import _register, app
-from desk.services import leases
-from desk.services.database import Database
+from desk.infra import leases
+from desk.infra.database import Database
 from desk.services.sweep import SWEEP_LEASE
 
 _register()

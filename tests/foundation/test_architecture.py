@@ -15,6 +15,8 @@ LAYERS = {
     # layer: package prefixes it must never drag in
     "desk.rules": [
         "desk.models",
+        "desk.infra",
+        "desk.demo",
         "desk.services",
         "desk.screens",
         "desk.widgets",
@@ -25,14 +27,33 @@ LAYERS = {
         "textual",
     ],
     "desk.models": [
+        "desk.infra",
         "desk.services",
+        "desk.demo",
         "desk.screens",
         "desk.widgets",
         "desk.app",
         "desk.cli",
         "textual",
     ],
-    "desk.services": ["desk.screens", "desk.widgets", "desk.app", "desk.cli", "textual"],
+    "desk.infra": [
+        "desk.services",
+        "desk.demo",
+        "desk.screens",
+        "desk.widgets",
+        "desk.app",
+        "desk.cli",
+        "textual",
+    ],
+    "desk.services": [
+        "desk.demo",
+        "desk.screens",
+        "desk.widgets",
+        "desk.app",
+        "desk.cli",
+        "textual",
+    ],
+    "desk.demo": ["desk.screens", "desk.widgets", "desk.app", "desk.cli", "textual"],
 }
 
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import event, text
 from sqlmodel import select
 
+from desk.infra import migrations
+from desk.infra.database import Database, create_engine, normalise_url
 from desk.models import Meta
-from desk.services import migrations
-from desk.services.database import Database, create_engine, normalise_url
 
 
 def test_sqlite_pragmas(sqlite_db: Database) -> None:

@@ -53,7 +53,7 @@ def test_nothing_is_built_at_import(tmp_path: Path) -> None:
 
     data_dir = tmp_path / "never"
     code = (
-        "import desk.settings, desk.services.database, desk.services.users, desk.cli, "
+        "import desk.settings, desk.infra.database, desk.services.users, desk.cli, "
         "desk.models, gc, sqlalchemy; "
         "print(sum(isinstance(o, sqlalchemy.engine.Engine) for o in gc.get_objects()))"
     )

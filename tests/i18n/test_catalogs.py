@@ -79,7 +79,8 @@ def test_every_vocabulary_value_shown_is_translated(language: str) -> None:
 def test_search_kinds_and_unmaskable_fields_all_have_labels() -> None:
     from desk.screens.card import FIELD_LABELS
     from desk.screens.lookup import KIND_LABELS
-    from desk.services.customers import MaskedField, SearchKind
+    from desk.services.card import MaskedField
+    from desk.services.search import SearchKind
 
     assert set(KIND_LABELS) == {kind.value for kind in SearchKind}
     assert set(FIELD_LABELS) == {field.value for field in MaskedField}

@@ -7,18 +7,18 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import col, select
 
+from desk.infra.database import Database, now_of
+from desk.infra.errors import NotFound, PermissionDenied
 from desk.models import Account, AuditEntry, Bill, Branch, Contact, Customer, WorkOrder
 from desk.rules.permissions import Actor
 from desk.rules.vocab import Role
 from desk.services import audit
-from desk.services.customers import (
+from desk.services.card import (
     CustomerCard,
     MaskedField,
     customer_card,
     unmask_field,
 )
-from desk.services.database import Database, now_of
-from desk.services.errors import NotFound, PermissionDenied
 from tests.services.test_customer_search import NewCustomer, add_customers, add_staff
 
 PEOPLE = [

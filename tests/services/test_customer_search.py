@@ -19,13 +19,15 @@ from hypothesis import strategies as st
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 
+from desk.infra import migrations
+from desk.infra.database import Database, now_of
+from desk.infra.errors import InvalidInput, PermissionDenied
 from desk.models import Customer, CustomerPhone, StaffUser, WorkOrder
 from desk.rules.masking import mask_id_card, mask_name, mask_phone
 from desk.rules.names import name_keys, reverse
 from desk.rules.permissions import Actor
 from desk.rules.vocab import Role
-from desk.services import migrations
-from desk.services.customers import (
+from desk.services.search import (
     MAX_LIMIT,
     CustomerHit,
     SearchKind,
@@ -33,8 +35,6 @@ from desk.services.customers import (
     classify_query,
     search_customers,
 )
-from desk.services.database import Database, now_of
-from desk.services.errors import InvalidInput, PermissionDenied
 
 K = SearchKind
 

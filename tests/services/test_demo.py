@@ -16,6 +16,20 @@ import pytest
 import sqlalchemy as sa
 
 from desk.clock import FixedClock
+from desk.demo import (
+    DEMO_PASSWORD,
+    DEMO_USERS,
+    DemoParams,
+    NotEmpty,
+    build_demo,
+    demo_params,
+    demo_service_password,
+    inspect_target,
+)
+from desk.demo.knowledge import parse_article, shipped_articles
+from desk.demo.people import MobileNumbers, id_check_char, is_valid_id_card
+from desk.infra import migrations
+from desk.infra.database import Database, create_engine
 from desk.rules.calendar import calendars_from_policy
 from desk.rules.clocks import TimelineEvent, work_order_clocks
 from desk.rules.ladder import (
@@ -38,21 +52,8 @@ from desk.rules.vocab import (
     WorkOrderSource,
     WorkOrderStatus,
 )
-from desk.services import migrations, setup, users
+from desk.services import setup, users
 from desk.services.audit import verify_chain
-from desk.services.database import Database, create_engine
-from desk.services.demo import (
-    DEMO_PASSWORD,
-    DEMO_USERS,
-    DemoParams,
-    NotEmpty,
-    build_demo,
-    demo_params,
-    demo_service_password,
-    inspect_target,
-)
-from desk.services.demo.knowledge import parse_article, shipped_articles
-from desk.services.demo.people import MobileNumbers, id_check_char, is_valid_id_card
 from desk.services.secrets import verify_secret
 from tests.conftest import T0, truncate_all
 
@@ -613,7 +614,7 @@ def test_a_failing_helper_fails_the_build_and_changes_nothing(
     def broken(*args: object) -> None:
         raise OSError("disk on fire")
 
-    monkeypatch.setattr("desk.services.demo.floor.write_shift_records", broken)
+    monkeypatch.setattr("desk.demo.floor.write_shift_records", broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
         build_demo(db, DemoParams(customers=300, days=3, seed=1), parallel=True)
     assert _scalar(db, "SELECT COUNT(*) FROM customer") == 0
@@ -673,7 +674,7 @@ def test_backlog_adds_open_work_orders_many_overdue(
 
 
 def test_bad_parameters_name_the_field() -> None:
-    from desk.services.errors import InvalidInput
+    from desk.infra.errors import InvalidInput
 
     for kwargs, field in (
         ({"customers": 0}, "customers"),

@@ -20,17 +20,17 @@ from typing import Any
 import pytest
 
 import desk.services
+from desk.infra.database import Database
+from desk.infra.errors import PermissionDenied
 from desk.rules.permissions import ROLE_PERMISSIONS, Actor, Permission
 from desk.rules.vocab import Role
-from desk.services.database import Database
-from desk.services.errors import PermissionDenied
 
 # function -> the permission it requires (None: any signed-in person may call it)
 ENTRY_POINTS: dict[str, Permission | None] = {
     "audit.verify_chain": Permission.VIEW_AUDIT,
-    "customers.customer_card": Permission.VIEW_CUSTOMER_CARD,
-    "customers.search_customers": Permission.SEARCH_CUSTOMERS,
-    "customers.unmask_field": Permission.UNMASK_PERSONAL_DATA,
+    "card.customer_card": Permission.VIEW_CUSTOMER_CARD,
+    "search.search_customers": Permission.SEARCH_CUSTOMERS,
+    "card.unmask_field": Permission.UNMASK_PERSONAL_DATA,
     "session_info.current_shift": None,
     "sweep.run_sweep": Permission.RUN_SWEEP,
     "users.add_user": Permission.MANAGE_USERS,
@@ -41,14 +41,9 @@ ENTRY_POINTS: dict[str, Permission | None] = {
 
 pytestmark = pytest.mark.filterwarnings("ignore:fully NULL primary key")  # the empty ids
 
-SKIPPED_PACKAGES = ("desk.services.demo",)  # builders run by admins' commands, no actor
-
-
 def _entry_points() -> dict[str, Callable[..., Any]]:
     found: dict[str, Callable[..., Any]] = {}
     for info in pkgutil.walk_packages(desk.services.__path__, prefix="desk.services."):
-        if info.name.startswith(SKIPPED_PACKAGES):
-            continue
         module = importlib.import_module(info.name)
         for name, func in vars(module).items():
             if name.startswith("_") or not inspect.isfunction(func):

@@ -7,11 +7,11 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from desk.clock import FixedClock
+from desk.infra.database import Database
 from desk.models import Shift
 from desk.rules.permissions import Actor
 from desk.rules.vocab import Role
 from desk.services import session_info, users
-from desk.services.database import Database
 
 AGENT = Actor(user_id=1, login="agent1", role=Role.AGENT)
 

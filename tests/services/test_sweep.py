@@ -18,6 +18,9 @@ import pytest
 from sqlmodel import Session, col, delete, select
 
 from desk.clock import FixedClock
+from desk.infra import leases
+from desk.infra.database import Database
+from desk.infra.errors import PermissionDenied
 from desk.models import (
     AuditEntry,
     Customer,
@@ -48,9 +51,6 @@ from desk.rules.vocab import (
     WorkOrderSource,
     WorkOrderStatus,
 )
-from desk.services import leases
-from desk.services.database import Database
-from desk.services.errors import PermissionDenied
 from desk.services.sweep import (
     LAST_RUN_KEY,
     SWEEP_LEASE,

@@ -8,13 +8,13 @@ import pytest
 from sqlmodel import col, select
 
 from desk.clock import FixedClock
+from desk.infra.database import Database
+from desk.infra.errors import InvalidInput, NotFound, PermissionDenied
 from desk.models import AuditEntry, StaffUser
 from desk.rules.permissions import Actor
 from desk.rules.vocab import Role
 from desk.services import users
 from desk.services.audit import verify_chain
-from desk.services.database import Database
-from desk.services.errors import InvalidInput, NotFound, PermissionDenied
 
 ADMIN = Actor(user_id=0, login="cli:test", role=Role.ADMIN)
 

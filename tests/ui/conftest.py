@@ -20,11 +20,11 @@ from textual.widgets import DataTable, Input
 
 from desk.app import DeskApp
 from desk.clock import FixedClock
+from desk.infra.database import Database
 from desk.models import AuditEntry, Customer, CustomerPhone, Meta, WorkOrder
 from desk.rules.names import name_keys, reverse
 from desk.rules.vocab import Role
 from desk.services import secrets, users
-from desk.services.database import Database
 
 PASSWORD = "secret1"
 STAFF = {

@@ -10,8 +10,8 @@ from textual import events
 from textual.widgets import Input, Static
 
 from desk.clock import FixedClock
+from desk.infra.database import Database
 from desk.services import setup
-from desk.services.database import Database
 from tests.ui.conftest import (
     PASSWORD,
     add_staff,

@@ -8,10 +8,10 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from desk.clock import FixedClock
+from desk.infra.database import Database
 from desk.screens.card import CustomerCardScreen
 from desk.screens.dialogs import ChoiceDialog
 from desk.screens.lookup import LookupScreen
-from desk.services.database import Database
 from tests.ui.conftest import (
     NewCustomer,
     Notes,

@@ -16,11 +16,11 @@ from desk.app import DeskApp
 from desk.cli.common import State
 from desk.cli.console import launch
 from desk.clock import FixedClock
+from desk.infra.database import Database
 from desk.models import Shift
 from desk.screens.dialogs import ErrorDialog, KeymapDialog
 from desk.screens.home import HomeScreen
 from desk.screens.lookup import LookupScreen
-from desk.services.database import Database
 from desk.services.users import actor_for_login
 from desk.widgets.status_line import StatusLine
 from tests.ui.conftest import (

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from desk.clock import FixedClock
+from desk.infra.database import Database
 from desk.screens.login import LoginScreen
 from desk.services import sweep
-from desk.services.database import Database
 from tests.ui.conftest import Notes, make_app, settle
 
 

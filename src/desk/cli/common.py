@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 
 if TYPE_CHECKING:
+    from desk.infra.database import Database
     from desk.rules.permissions import Actor
-    from desk.services.database import Database
     from desk.settings import Settings
 
 
@@ -57,8 +57,8 @@ def emit_json(data: Any) -> None:
 
 def open_database(state: State, *, check_schema: bool = True) -> Database:
     """The database in force; refuses a schema this desk does not match unless told not to."""
-    from desk.services.database import Database
-    from desk.services.errors import DeskError
+    from desk.infra.database import Database
+    from desk.infra.errors import DeskError
     from desk.services.setup import ensure_current
 
     settings = state.settings()

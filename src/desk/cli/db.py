@@ -15,7 +15,7 @@ db_app = typer.Typer(help="Schema migrations.", no_args_is_help=True)
 @db_app.command("upgrade")
 def upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> None:
     """Migrate the database to REVISION (default: the newest)."""
-    from desk.services import migrations
+    from desk.infra import migrations
 
     db = open_database(state_of(ctx), check_schema=False)
     before = migrations.current_revision(db)
@@ -26,7 +26,7 @@ def upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> None:
 @db_app.command("current")
 def current(ctx: typer.Context, output: OutputFormat = FORMAT_OPTION) -> None:
     """Print the schema revision of the database and of this desk."""
-    from desk.services import migrations
+    from desk.infra import migrations
 
     db = open_database(state_of(ctx), check_schema=False)
     data = {"current": migrations.current_revision(db), "head": migrations.head_revision(db)}
@@ -50,7 +50,7 @@ def init(
     ),
 ) -> None:
     """Create the schema (or bring it to head) and the first admin if there is none."""
-    from desk.services.errors import DeskError
+    from desk.infra.errors import DeskError
     from desk.services.setup import initialise
 
     db = open_database(state_of(ctx), check_schema=False)

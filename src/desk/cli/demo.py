@@ -63,9 +63,9 @@ def demo(
     ),
 ) -> None:
     """Build (or reuse) a demo database and launch the console on it (see HELP)."""
-    from desk.services import demo as demo_service
-    from desk.services.database import Database
-    from desk.services.errors import DeskError
+    from desk.infra.database import Database
+    from desk.infra.errors import DeskError
+    from desk import demo as demo_service
 
     state = state_of(ctx)
     if state.db_url:
@@ -102,7 +102,7 @@ def demo(
             _remove_sqlite(path)
             path.parent.mkdir(parents=True, exist_ok=True)
             db = Database.from_url(url)
-            from desk.services import migrations
+            from desk.infra import migrations
 
             migrations.upgrade(db)
         else:

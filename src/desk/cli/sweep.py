@@ -51,9 +51,9 @@ def sweep(
     one skip (and say so); a second run at the same --now changes nothing.
     """
     instant = parse_now(now)
+    from desk.infra.errors import DeskError
+    from desk.infra.leases import make_holder
     from desk.rules.policy import PolicyError, load_policy
-    from desk.services.errors import DeskError
-    from desk.services.leases import make_holder
     from desk.services.sweep import run_sweep
 
     state = state_of(ctx)

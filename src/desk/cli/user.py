@@ -58,8 +58,8 @@ def add(
     """Add a user."""
     from pydantic import ValidationError
 
+    from desk.infra.errors import DeskError
     from desk.services import users
-    from desk.services.errors import DeskError
 
     db = open_database(state_of(ctx))
     try:
@@ -101,8 +101,8 @@ def list_(ctx: typer.Context, output: OutputFormat = FORMAT_OPTION) -> None:
 @user_app.command("disable")
 def disable(ctx: typer.Context, login: str) -> None:
     """Disable a user: the login stops working; history stays."""
+    from desk.infra.errors import DeskError
     from desk.services import users
-    from desk.services.errors import DeskError
 
     db = open_database(state_of(ctx))
     try:
@@ -115,8 +115,8 @@ def disable(ctx: typer.Context, login: str) -> None:
 @user_app.command("reset-password")
 def reset_password(ctx: typer.Context, login: str, password: str = PASSWORD_OPTION) -> None:
     """Set a new password and lift a login lock."""
+    from desk.infra.errors import DeskError
     from desk.services import users
-    from desk.services.errors import DeskError
 
     db = open_database(state_of(ctx))
     try:

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import desk.models
-from desk.services.database import create_engine
+from desk.infra.database import create_engine
 
 target_metadata = desk.models.metadata
 config = context.config

@@ -20,9 +20,9 @@ from desk.widgets.keys import translate_bindings
 from desk.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
+    from desk.infra.database import Database
     from desk.rules.permissions import Actor
     from desk.rules.policy import Policy
-    from desk.services.database import Database
 
 ResultT = TypeVar("ResultT")
 

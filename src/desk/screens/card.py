@@ -2,7 +2,7 @@
 
 Opened from the lookup results (it is pushed on the lookup mode, so Esc returns to the
 results with the query and the page as they were). Ctrl+U asks which field to unmask and
-calls :func:`desk.services.customers.unmask_field`, which audits every attempt; a role
+calls :func:`desk.services.card.unmask_field`, which audits every attempt; a role
 without the permission is told so on the card.
 """
 
@@ -37,7 +37,7 @@ from desk.screens.dialogs import ChoiceDialog
 from desk.widgets.format import local_date, local_time, yuan
 
 if TYPE_CHECKING:
-    from desk.services.customers import CustomerCard
+    from desk.services.card import CustomerCard
 
 FIELD_LABELS: dict[str, str] = {
     "name": N_("card.field.name"),
@@ -272,7 +272,7 @@ class CustomerCardScreen(SessionScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="card")
     def _load(self) -> None:
-        from desk.services.customers import customer_card
+        from desk.services.card import customer_card
 
         card = customer_card(self.signed_in.db, actor=self.actor, customer_id=self.customer_id)
         self.post_message(self.CardLoaded(card))
@@ -307,8 +307,8 @@ class CustomerCardScreen(SessionScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="unmask")
     def _unmask(self, field: str) -> None:
-        from desk.services.customers import MaskedField, unmask_field
-        from desk.services.errors import PermissionDenied
+        from desk.infra.errors import PermissionDenied
+        from desk.services.card import MaskedField, unmask_field
 
         try:
             value = unmask_field(

@@ -1,7 +1,7 @@
 """F4 customer lookup: one field, results as the agent types, a page at a time.
 
 Each change of the field restarts a short debounce; when it fires, an exclusive worker asks
-:func:`desk.services.customers.search_customers` for one page (≤ 50 rows) and reports it by
+:func:`desk.services.search.search_customers` for one page (≤ 50 rows) and reports it by
 :class:`LookupScreen.ResultsLoaded`. Every request carries a sequence number and only the
 answer to the newest request is shown, so a slow answer to an old query never overwrites a
 newer one. PgDn/PgUp swap the page using the service's cursors; Enter opens the card.
@@ -27,7 +27,7 @@ from desk.screens.base import SessionScreen, SignedIn
 from desk.widgets.format import yuan
 
 if TYPE_CHECKING:
-    from desk.services.customers import CustomerHit, SearchPage
+    from desk.services.search import CustomerHit, SearchPage
 
 PAGE_SIZE = 50
 DEBOUNCE_SECONDS = 0.15
@@ -180,7 +180,7 @@ class LookupScreen(SessionScreen):
     def _search(
         self, seq: int, query: str, after: str | None, before: str | None, number: int
     ) -> None:
-        from desk.services.customers import search_customers
+        from desk.services.search import search_customers
 
         page = search_customers(
             self.signed_in.db,

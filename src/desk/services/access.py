@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from desk.infra.errors import PermissionDenied
 from desk.rules.permissions import Actor, Permission, can
-from desk.services.errors import PermissionDenied
 
 
 def require(actor: Actor, permission: Permission) -> None:

@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from desk.infra.database import now_of, reads
 from desk.models import AuditEntry
 from desk.rules.permissions import Actor, Permission
 from desk.services.access import require
-from desk.services.database import now_of, reads
 
 GENESIS = "0" * 64
 

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from desk.infra.database import now_of, reads
 from desk.models import Shift, StaffUser
 from desk.rules.permissions import Actor
-from desk.services.database import now_of, reads
 
 
 @dataclass(frozen=True, slots=True)

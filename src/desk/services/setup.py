@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
+from desk.infra import migrations
+from desk.infra.database import Database, now_of, reads, writes
+from desk.infra.errors import InvalidInput, SchemaOutOfDate
 from desk.models import Meta, StaffUser
 from desk.rules.vocab import Role
-from desk.services import migrations
-from desk.services.database import Database, now_of, reads, writes
-from desk.services.errors import InvalidInput, SchemaOutOfDate
 from desk.services.users import NewUser, UserView, add_user_in, validation_message
 
 

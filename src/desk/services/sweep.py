@@ -24,7 +24,7 @@ the plans were made under (its fingerprint is kept in ``desk_meta``) primes them
 The sweep replays those first (the catch-up), in batches, then stores what is due. NULL means
 the plan is current.
 
-**One sweep at a time.** A sweep holds the ``sweep`` lease (:mod:`desk.services.leases`),
+**One sweep at a time.** A sweep holds the ``sweep`` lease (:mod:`desk.infra.leases`),
 renewed in every batch's transaction; a second sweep meanwhile reports that it skipped. The
 console runs :func:`sweep_if_due` on a timer as :func:`desk.rules.permissions.system_actor`.
 """
@@ -47,6 +47,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 from desk.clock import as_utc
+from desk.infra import leases
+from desk.infra.database import MAX_ATTEMPTS, RETRY_SQLSTATES, Database, now_of
+from desk.infra.errors import DeskError, InvalidInput
 from desk.models import Meta, metadata
 from desk.rules.calendar import BusinessCalendar, calendars_from_policy
 from desk.rules.clocks import TimelineEvent
@@ -73,10 +76,8 @@ from desk.rules.vocab import (
     WorkOrderSource,
     WorkOrderStatus,
 )
-from desk.services import audit, leases
+from desk.services import audit
 from desk.services.access import require
-from desk.services.database import MAX_ATTEMPTS, RETRY_SQLSTATES, Database, now_of
-from desk.services.errors import DeskError, InvalidInput
 
 _T = TypeVar("_T")
 

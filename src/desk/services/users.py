@@ -9,13 +9,13 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlmodel import Session, col, select
 
+from desk.infra.database import now_of, reads, writes
+from desk.infra.errors import InvalidInput, NotFound
 from desk.models import Department, StaffUser
 from desk.rules.permissions import Actor, Permission
 from desk.rules.vocab import Role
 from desk.services import audit
 from desk.services.access import require
-from desk.services.database import now_of, reads, writes
-from desk.services.errors import InvalidInput, NotFound
 from desk.services.secrets import dummy_hash, hash_secret, verify_secret
 
 MIN_PASSWORD_LENGTH = 6

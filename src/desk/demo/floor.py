@@ -7,20 +7,12 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from desk.rules.calendar import china_public_holidays
-from desk.rules.vocab import (
-    CallbackKind,
-    CallbackPurpose,
-    CallbackStatus,
-    RequestType,
-    Role,
-)
-from desk.services.demo.catalog import CANNED_REPLIES, SHIFT_NOTES
-from desk.services.demo.contacts import REQUEST_TYPES, RT_INDEX, ContactMaker
-from desk.services.demo.knowledge import shipped_articles
-from desk.services.demo.sink import Row
-from desk.services.demo.work_orders import CALLBACK_COLUMNS, WorkOrderWriter
-from desk.services.demo.world import (
+from desk.demo.catalog import CANNED_REPLIES, SHIFT_NOTES
+from desk.demo.contacts import REQUEST_TYPES, RT_INDEX, ContactMaker
+from desk.demo.knowledge import shipped_articles
+from desk.demo.sink import Row
+from desk.demo.work_orders import CALLBACK_COLUMNS, WorkOrderWriter
+from desk.demo.world import (
     ARREARS,
     BIG,
     CHURNED,
@@ -32,6 +24,14 @@ from desk.services.demo.world import (
     SHIFT_SECONDS,
     VIP,
     World,
+)
+from desk.rules.calendar import china_public_holidays
+from desk.rules.vocab import (
+    CallbackKind,
+    CallbackPurpose,
+    CallbackStatus,
+    RequestType,
+    Role,
 )
 
 

@@ -11,14 +11,12 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from desk.rules.names import name_keys
-from desk.rules.vocab import BigCustomerClass, CustomerStatus, Tier
-from desk.services.demo.catalog import PLANS, PLANS_BY_TIER
-from desk.services.demo.geography import CITIES, MIGRANT_DIVISIONS
-from desk.services.demo.model import SERVICE_PASSWORDS
-from desk.services.demo.people import IdCards, MobileNumbers, People, fixed_line, lookup_table
-from desk.services.demo.sink import Row
-from desk.services.demo.world import (
+from desk.demo.catalog import PLANS, PLANS_BY_TIER
+from desk.demo.geography import CITIES, MIGRANT_DIVISIONS
+from desk.demo.model import SERVICE_PASSWORDS
+from desk.demo.people import IdCards, MobileNumbers, People, fixed_line, lookup_table
+from desk.demo.sink import Row
+from desk.demo.world import (
     ARREARS,
     ARREARS3,
     BIG,
@@ -31,6 +29,8 @@ from desk.services.demo.world import (
     VIP,
     World,
 )
+from desk.rules.names import name_keys
+from desk.rules.vocab import BigCustomerClass, CustomerStatus, Tier
 
 TIERS = tuple(Tier)
 _TIER_WEIGHTS = ((0, 70.0), (1, 15.0), (2, 9.0), (3, 4.0), (4, 2.0))
@@ -398,7 +398,7 @@ def write_accounts(w: World) -> int:
 
 def _password_slot(number: str) -> int:
     """Index into the per-build password hashes; -1 for no password (see
-    :func:`~desk.services.demo.model.demo_service_password`, which this mirrors)."""
+    :func:`~desk.demo.model.demo_service_password`, which this mirrors)."""
     digest = zlib.crc32(number.encode())
     if digest % 32 == 0:
         return -1

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from desk.demo.contacts import ContactMaker
+from desk.demo.org import NETWORK
+from desk.demo.sink import Row
+from desk.demo.work_orders import US, Plan
+from desk.demo.world import CHURNED, DAY, HOUR, NO_BILLS, World
 from desk.rules.calendar import calendars_from_policy
 from desk.rules.clocks import clock_budgets
 from desk.rules.vocab import (
@@ -23,11 +28,6 @@ from desk.rules.vocab import (
     WorkOrderSource,
     WorkOrderStatus,
 )
-from desk.services.demo.contacts import ContactMaker
-from desk.services.demo.org import NETWORK
-from desk.services.demo.sink import Row
-from desk.services.demo.work_orders import US, Plan
-from desk.services.demo.world import CHURNED, DAY, HOUR, NO_BILLS, World
 
 S = WorkOrderStatus
 
@@ -304,8 +304,8 @@ def plan_scenarios(w: World) -> list[Scenario]:
 
 def write_scenario_contacts(w: World, maker: ContactMaker, scenarios: list[Scenario]) -> None:
     """One contact per agent-created showcase work order, ending in that work order."""
+    from desk.demo.contacts import CONTACT_COLUMNS
     from desk.rules.vocab import ContactOutcome
-    from desk.services.demo.contacts import CONTACT_COLUMNS
 
     rows: list[Row] = []
     for scenario in scenarios:

@@ -7,7 +7,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from desk.services.database import Database
+from desk.infra.database import Database
 
 
 def alembic_config(db: Database) -> Config:

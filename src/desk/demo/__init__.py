@@ -15,11 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import inspect
 from sqlmodel import Session, select
 
-from desk.models import Customer, Meta, StaffUser
-from desk.services import migrations
-from desk.services.database import Database, reads
-from desk.services.demo.builder import NotEmpty, build_demo
-from desk.services.demo.model import (
+from desk.demo.builder import NotEmpty, build_demo
+from desk.demo.model import (
     DEMO_PASSWORD,
     DEMO_USERS,
     DemoParams,
@@ -28,6 +25,9 @@ from desk.services.demo.model import (
     customer_no,
     demo_service_password,
 )
+from desk.infra import migrations
+from desk.infra.database import Database, reads
+from desk.models import Customer, Meta, StaffUser
 
 __all__ = [
     "DEMO_PASSWORD",

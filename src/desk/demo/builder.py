@@ -34,27 +34,27 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
-from desk.rules.policy import Policy, load_policy
-from desk.services import audit
-from desk.services.database import Database
-from desk.services.demo import contacts, customers, floor, org, scenarios
-from desk.services.demo.model import (
+from desk.demo import contacts, customers, floor, org, scenarios
+from desk.demo.model import (
     DEMO_PASSWORD,
     SERVICE_PASSWORDS,
     DemoParams,
     DemoSummary,
     Progress,
 )
-from desk.services.demo.sink import SavedObject, Sink
-from desk.services.demo.work_orders import (
+from desk.demo.sink import SavedObject, Sink
+from desk.demo.work_orders import (
     WORK_ORDER_COLUMNS,
     Plan,
     WorkOrderWriter,
     backlog_plans,
     plans_from_seeds,
 )
-from desk.services.demo.world import World
-from desk.services.errors import DeskError
+from desk.demo.world import World
+from desk.infra.database import Database
+from desk.infra.errors import DeskError
+from desk.rules.policy import Policy, load_policy
+from desk.services import audit
 from desk.services.sweep import plan_ladder, prime_ladder
 
 T = TypeVar("T")

@@ -7,12 +7,11 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from desk.rules.vocab import Channel, ContactOutcome, RequestType, Role, VerificationMethod
-from desk.services.demo.catalog import TOPICS
-from desk.services.demo.model import customer_no, demo_service_password
-from desk.services.demo.people import MobileNumbers, lookup_table
-from desk.services.demo.sink import Row
-from desk.services.demo.world import (
+from desk.demo.catalog import TOPICS
+from desk.demo.model import customer_no, demo_service_password
+from desk.demo.people import MobileNumbers, lookup_table
+from desk.demo.sink import Row
+from desk.demo.world import (
     ARREARS,
     CHURNED,
     DAY,
@@ -22,6 +21,7 @@ from desk.services.demo.world import (
     VIP,
     World,
 )
+from desk.rules.vocab import Channel, ContactOutcome, RequestType, Role, VerificationMethod
 
 CONTACTS_PER_CUSTOMER_DAY = 0.015  # a million customers: about 15,000 contacts a day
 

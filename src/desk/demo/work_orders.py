@@ -24,6 +24,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from desk.demo.catalog import REJECT_REASONS, REPLIES, WORK_ORDER_TITLES
+from desk.demo.contacts import WorkOrderSeed
+from desk.demo.geography import CITIES
+from desk.demo.org import BILLING, CENTER, HQ, MARKETING, NETWORK
+from desk.demo.sink import Row
+from desk.demo.world import DAY, HOUR, LOCAL_OFFSET, World
 from desk.rules.calendar import BusinessCalendar, calendars_from_policy
 from desk.rules.clocks import callback_window_opens, clock_budgets, warning_budget
 from desk.rules.ladder import MAJOR_KEY, ladder_key, major_source
@@ -42,12 +48,6 @@ from desk.rules.vocab import (
     WorkOrderSource,
     WorkOrderStatus,
 )
-from desk.services.demo.catalog import REJECT_REASONS, REPLIES, WORK_ORDER_TITLES
-from desk.services.demo.contacts import WorkOrderSeed
-from desk.services.demo.geography import CITIES
-from desk.services.demo.org import BILLING, CENTER, HQ, MARKETING, NETWORK
-from desk.services.demo.sink import Row
-from desk.services.demo.world import DAY, HOUR, LOCAL_OFFSET, World
 
 US = 1_000_000
 _MICROSECOND = timedelta(microseconds=1)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from desk.demo.geography import CITIES
+from desk.demo.model import DEMO_USERS
+from desk.demo.people import People
+from desk.demo.world import SHIFT_NAMES, SHIFT_SECONDS, World
 from desk.rules.vocab import DepartmentKind, Role
-from desk.services.demo.geography import CITIES
-from desk.services.demo.model import DEMO_USERS
-from desk.services.demo.people import People
-from desk.services.demo.world import SHIFT_NAMES, SHIFT_SECONDS, World
 
 CENTER, BILLING, NETWORK, HQ, MARKETING = "CSC", "BILLING", "NETWORK", "HQ", "MARKETING"
 

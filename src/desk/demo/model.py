@@ -6,8 +6,8 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from desk.infra.errors import InvalidInput
 from desk.rules.vocab import Role
-from desk.services.errors import InvalidInput
 
 DEMO_PASSWORD = "demo123"
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TypeVar
 
-from desk.services.demo.geography import COMMUNITIES, City
+from desk.demo.geography import COMMUNITIES, City
 
 T = TypeVar("T")
 

@@ -22,8 +22,8 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.engine import Connection
 
 from desk.clock import as_utc
+from desk.infra.database import Database
 from desk.models import metadata
-from desk.services.database import Database
 
 HOLDER_LENGTH = 64
 

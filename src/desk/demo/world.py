@@ -7,10 +7,10 @@ import random
 from array import array
 from dataclasses import dataclass, field
 
+from desk.demo.model import DemoParams
+from desk.demo.sink import Sink, Stamps
 from desk.rules.policy import Policy
 from desk.rules.vocab import DepartmentKind, Role
-from desk.services.demo.model import DemoParams
-from desk.services.demo.sink import Sink, Stamps
 
 LOCAL_OFFSET = 8 * 3600  # Asia/Shanghai has no daylight saving: UTC+8 all year
 DAY = 86_400

@@ -1,0 +1,358 @@
+"""The customer card and audited unmasking.
+
+**The card and unmasking.** Personal data leaves this module masked (``desk.rules.masking``);
+the account manager is staff-facing and shown as is. Views of a big customer's card (class
+A/B/C) are audited (``customer.card_view``); other card views are not, so the common pop-up
+stays a read-only transaction. Every :func:`unmask_field` call is audited
+(``customer.unmask``, outcome granted / denied / not_found), a denial included: its entry is
+committed before :class:`PermissionDenied` is raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from desk.clock import SHANGHAI
+from desk.infra.database import Database, now_of
+from desk.infra.errors import NotFound, PermissionDenied
+from desk.models import (
+    Account,
+    Bill,
+    Branch,
+    Contact,
+    Customer,
+    CustomerPhone,
+    StaffUser,
+    WorkOrder,
+)
+from desk.rules.masking import mask_address, mask_id_card, mask_name, mask_phone
+from desk.rules.permissions import Actor, Permission, can
+from desk.rules.vocab import WorkOrderStatus
+from desk.services import audit
+from desk.services.access import require
+
+RECENT_CONTACTS = 10
+OPEN_WORK_ORDERS_SHOWN = 20
+CONTACT_WINDOW = timedelta(days=30)
+REPEAT_WINDOW = timedelta(days=7)
+
+
+class MaskedField(StrEnum):
+    NAME = "name"
+    PHONE = "phone"
+    ID_CARD = "id_card"
+    ADDRESS = "address"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenWorkOrder:
+    id: int
+    number: str
+    category: str
+    status: str
+    title: str
+    created_at: datetime
+    reply_due: datetime | None
+    is_overdue: bool
+    is_major: bool
+    escalation_level: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecentContact:
+    id: int
+    offered_at: datetime
+    channel: str
+    request_type: str | None
+    outcome: str | None
+    agent_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerCard:
+    id: int
+    customer_no: str
+    name_masked: str
+    phones_masked: tuple[str, ...]  # the primary phone first
+    id_card_masked: str
+    address_masked: str | None
+    tier: str
+    is_member: bool
+    member_since: date | None
+    big_customer_class: str | None
+    account_manager_name: str | None  # staff-facing: not masked
+    account_manager_phone: str | None
+    status: str
+    region: str
+    branch_name: str | None
+    balance_cents: int
+    arrears_cents: int
+    arrears_since: date | None
+    birthday_month_day: str | None  # "MM-DD": the year is never shown
+    verification_locked: bool
+    verification_locked_at: datetime | None
+    plan_name: str | None  # of the main (oldest active) account
+    accounts: int
+    current_period: str  # YYYY-MM in Asia/Shanghai
+    current_month_bill_cents: int | None  # None: no bill for the current period yet
+    latest_bill_period: str | None
+    latest_bill_cents: int | None
+    latest_bill_status: str | None
+    open_work_orders: tuple[OpenWorkOrder, ...]  # newest first, at most 20
+    open_work_orders_total: int
+    recent_contacts: tuple[RecentContact, ...]  # newest first, at most 10
+    contacts_last_30_days: int
+    repeat_request_types: tuple[str, ...]  # request types contacted about in the last 7 days
+    customer_since: datetime
+    last_activity_at: datetime | None
+    view_audited: bool  # big customers' card views are in the audit log
+
+    @property
+    def is_big_customer(self) -> bool:
+        return self.big_customer_class is not None
+
+
+# --- the customer card --------------------------------------------------------------------
+
+
+def _is_overdue(order: WorkOrder, now: datetime) -> bool:
+    """A clock whose deadline passed while what it measures has not happened."""
+    if order.dispatch_due and order.dispatched_at is None and order.dispatch_due < now:
+        return True
+    if order.reply_due and order.replied_at is None and order.reply_due < now:
+        return True
+    if order.resolution_due and order.resolution_due < now:
+        return True
+    return bool(
+        order.callback_due
+        and order.status == WorkOrderStatus.CALLBACK.value
+        and order.callback_due < now
+    )
+
+
+def _card(session: Session, customer: Customer, *, audited: bool) -> CustomerCard:
+    assert customer.id is not None
+    now = now_of(session)
+    customer_id = customer.id
+    phones = session.exec(
+        select(CustomerPhone.phone)
+        .where(CustomerPhone.customer_id == customer_id)
+        .order_by(col(CustomerPhone.is_primary).desc(), col(CustomerPhone.id))
+    ).all()
+    branch = session.get(Branch, customer.branch_id) if customer.branch_id else None
+    accounts = session.exec(
+        select(Account)
+        .where(Account.customer_id == customer_id)
+        .order_by(col(Account.status) != "active", col(Account.opened_on), col(Account.id))
+    ).all()
+    period = now.astimezone(SHANGHAI).strftime("%Y-%m")
+    current_bill = session.exec(
+        select(func.sum(Bill.amount_cents)).where(
+            Bill.customer_id == customer_id, Bill.period == period
+        )
+    ).one()
+    latest_bill = session.exec(
+        select(Bill)
+        .where(Bill.customer_id == customer_id)
+        .order_by(col(Bill.period).desc(), col(Bill.id).desc())
+        .limit(1)
+    ).first()
+    open_statuses = [s.value for s in WorkOrderStatus if s is not WorkOrderStatus.CLOSED]
+    open_filter = (
+        col(WorkOrder.customer_id) == customer_id,
+        col(WorkOrder.status).in_(open_statuses),
+    )
+    orders = session.exec(
+        select(WorkOrder)
+        .where(*open_filter)
+        .order_by(col(WorkOrder.created_at).desc(), col(WorkOrder.id).desc())
+        .limit(OPEN_WORK_ORDERS_SHOWN)
+    ).all()
+    open_total = session.exec(select(func.count()).select_from(WorkOrder).where(*open_filter)).one()
+    contacts = session.exec(
+        select(Contact, StaffUser.display_name)
+        .join(StaffUser, col(StaffUser.id) == col(Contact.agent_id), isouter=True)
+        .where(Contact.customer_id == customer_id)
+        .order_by(col(Contact.offered_at).desc(), col(Contact.id).desc())
+        .limit(RECENT_CONTACTS)
+    ).all()
+    recent_count = session.exec(
+        select(func.count())
+        .select_from(Contact)
+        .where(Contact.customer_id == customer_id, col(Contact.offered_at) >= now - CONTACT_WINDOW)
+    ).one()
+    repeat_types = session.exec(
+        select(Contact.request_type)
+        .where(
+            Contact.customer_id == customer_id,
+            col(Contact.offered_at) >= now - REPEAT_WINDOW,
+            col(Contact.request_type).is_not(None),
+        )
+        .distinct()
+    ).all()
+    return CustomerCard(
+        id=customer_id,
+        customer_no=customer.customer_no,
+        name_masked=mask_name(customer.name),
+        phones_masked=tuple(mask_phone(phone) for phone in phones),
+        id_card_masked=mask_id_card(customer.id_card_no),
+        address_masked=mask_address(customer.address, customer.region)
+        if customer.address
+        else None,
+        tier=customer.tier,
+        is_member=customer.is_member,
+        member_since=customer.member_since,
+        big_customer_class=customer.big_customer_class,
+        account_manager_name=customer.account_manager_name,
+        account_manager_phone=customer.account_manager_phone,
+        status=customer.status,
+        region=customer.region,
+        branch_name=branch.name if branch else None,
+        balance_cents=customer.balance_cents,
+        arrears_cents=customer.arrears_cents,
+        arrears_since=customer.arrears_since,
+        birthday_month_day=customer.birthday.strftime("%m-%d") if customer.birthday else None,
+        verification_locked=customer.verification_locked_at is not None,
+        verification_locked_at=customer.verification_locked_at,
+        plan_name=accounts[0].plan_name if accounts else None,
+        accounts=len(accounts),
+        current_period=period,
+        current_month_bill_cents=int(current_bill) if current_bill is not None else None,
+        latest_bill_period=latest_bill.period if latest_bill else None,
+        latest_bill_cents=latest_bill.amount_cents if latest_bill else None,
+        latest_bill_status=latest_bill.status if latest_bill else None,
+        open_work_orders=tuple(
+            OpenWorkOrder(
+                id=order.id or 0,
+                number=order.number,
+                category=order.category,
+                status=order.status,
+                title=order.title,
+                created_at=order.created_at,
+                reply_due=order.reply_due,
+                is_overdue=_is_overdue(order, now),
+                is_major=order.is_major,
+                escalation_level=order.escalation_level,
+            )
+            for order in orders
+        ),
+        open_work_orders_total=int(open_total),
+        recent_contacts=tuple(
+            RecentContact(
+                id=contact.id or 0,
+                offered_at=contact.offered_at,
+                channel=contact.channel,
+                request_type=contact.request_type,
+                outcome=contact.outcome,
+                agent_name=agent_name,
+            )
+            for contact, agent_name in contacts
+        ),
+        contacts_last_30_days=int(recent_count),
+        repeat_request_types=tuple(sorted(str(kind) for kind in repeat_types if kind)),
+        customer_since=customer.created_at,
+        last_activity_at=customer.last_activity_at,
+        view_audited=audited,
+    )
+
+
+def _read_card(session: Session, *, customer_id: int) -> CustomerCard:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"no customer with id {customer_id}")
+    return _card(session, customer, audited=False)
+
+
+def _audit_card_view(session: Session, *, actor: Actor, customer_id: int) -> CustomerCard:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"no customer with id {customer_id}")
+    audit.record(
+        session,
+        action="customer.card_view",
+        actor=actor,
+        target_type="customer",
+        target_id=customer_id,
+        detail={"big_customer_class": customer.big_customer_class},
+    )
+    return _card(session, customer, audited=True)
+
+
+def customer_card(db: Database, *, actor: Actor, customer_id: int) -> CustomerCard:
+    """The pop-up card: masked personal data, standing, open work orders, recent contacts.
+
+    Views of a big customer's card (class A/B/C) are audited: the card is then built again
+    in the writing transaction that records the view, so what was shown is what was logged.
+    Other cards are read in one read-only transaction.
+    """
+    require(actor, Permission.VIEW_CUSTOMER_CARD)
+    card = db.run(lambda session: _read_card(session, customer_id=customer_id), write=False)
+    if not card.is_big_customer:
+        return card
+    return db.run(
+        lambda session: _audit_card_view(session, actor=actor, customer_id=customer_id),
+        write=True,
+    )
+
+
+# --- unmasking ----------------------------------------------------------------------------
+
+
+def _plain_value(session: Session, customer: Customer, field_: MaskedField) -> str:
+    if field_ is MaskedField.NAME:
+        return customer.name
+    if field_ is MaskedField.ID_CARD:
+        return customer.id_card_no
+    if field_ is MaskedField.ADDRESS:
+        return customer.address or ""
+    phones = session.exec(
+        select(CustomerPhone.phone)
+        .where(CustomerPhone.customer_id == customer.id)
+        .order_by(col(CustomerPhone.is_primary).desc(), col(CustomerPhone.id))
+    ).all()
+    return ", ".join(phones)
+
+
+def _unmask(
+    session: Session, *, actor: Actor, customer_id: int, field_: MaskedField
+) -> tuple[str, str | None]:
+    """(outcome, value) — the audit entry is written whatever the outcome."""
+    granted = can(actor, Permission.UNMASK_PERSONAL_DATA)
+    customer = session.get(Customer, customer_id) if granted else None
+    outcome = "granted" if customer is not None else ("not_found" if granted else "denied")
+    audit.record(
+        session,
+        action="customer.unmask",
+        actor=actor,
+        target_type="customer",
+        target_id=customer_id,
+        detail={"field": field_.value, "outcome": outcome, "role": actor.role.value},
+    )
+    if customer is None:
+        return outcome, None
+    return outcome, _plain_value(session, customer, field_)
+
+
+def unmask_field(db: Database, *, actor: Actor, customer_id: int, field: MaskedField) -> str:
+    """The unmasked value of one field (phones: every phone, primary first, comma-separated).
+
+    Every call is audited — granted, denied or for a customer that does not exist — and the
+    audit entry is committed before a denial is raised.
+    """
+    field_ = MaskedField(field)
+    outcome, value = db.run(
+        lambda session: _unmask(session, actor=actor, customer_id=customer_id, field_=field_),
+        write=True,
+    )
+    if outcome == "denied":
+        raise PermissionDenied(
+            f"{actor.login} ({actor.role}) may not unmask personal data; the attempt is logged"
+        )
+    if value is None:
+        raise NotFound(f"no customer with id {customer_id}")
+    return value
