@@ -163,3 +163,13 @@ def test_the_language_comes_from_desk_lang_then_the_locale(
     setting: str | None, environ: dict[str, str], expected: str
 ) -> None:
     assert detect_language(setting, environ) == expected
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_each_part_of_a_catalog_has_its_counterpart(language: str) -> None:
+    """A catalog is a folder of parts; both languages have the same parts."""
+    names = {
+        language: sorted(path.name for path in (SRC / "i18n" / language).glob("*.toml"))
+        for language in LANGUAGES
+    }
+    assert names[language] == names["en"]

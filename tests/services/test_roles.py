@@ -41,6 +41,7 @@ ENTRY_POINTS: dict[str, Permission | None] = {
 
 pytestmark = pytest.mark.filterwarnings("ignore:fully NULL primary key")  # the empty ids
 
+
 def _entry_points() -> dict[str, Callable[..., Any]]:
     found: dict[str, Callable[..., Any]] = {}
     for info in pkgutil.walk_packages(desk.services.__path__, prefix="desk.services."):

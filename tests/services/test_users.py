@@ -163,3 +163,15 @@ def test_a_success_clears_the_failures(db: Database) -> None:
         assert users.authenticate(db, login="agent1", password="bad").failure is (
             users.LoginFailure.INVALID
         )
+
+
+def test_a_disabled_user_is_refused_at_the_next_call(db: Database) -> None:
+    """A console signed in before its user was disabled is refused at its next action."""
+    from desk.services.search import search_customers
+
+    new = users.NewUser(login="gone", display_name="Gone", role=Role.AGENT, password="pass1234")
+    actor = users.add_user(db, actor=ADMIN, new=new).actor()
+    search_customers(db, actor=actor, query="张")
+    users.disable_user(db, actor=ADMIN, login="gone")
+    with pytest.raises(PermissionDenied, match="no longer an active user"):
+        search_customers(db, actor=actor, query="张")

@@ -63,9 +63,9 @@ def demo(
     ),
 ) -> None:
     """Build (or reuse) a demo database and launch the console on it (see HELP)."""
+    from desk import demo as demo_service
     from desk.infra.database import Database
     from desk.infra.errors import DeskError
-    from desk import demo as demo_service
 
     state = state_of(ctx)
     if state.db_url:

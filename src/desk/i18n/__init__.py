@@ -1,7 +1,9 @@
 """One translation function for every string the console shows, and the two catalogs.
 
-Catalogs are TOML files next to this module (``en.toml``, ``zh_CN.toml``); a section and a
-key make a msgid (``[login] title = "..."`` is ``login.title``). Screens call
+A catalog is a folder of TOML files next to this module (``en/``, ``zh_CN/``), one file per
+part of the console (``shell.toml``, ``workspace.toml``, …), merged into one table; a msgid
+defined in two files is an error. A section and a key make a msgid (``[login] title = "..."``
+is ``login.title``). Screens call
 ``_("login.title")``; a msgid kept for later (a binding description, a registry title) is
 marked with ``N_("…")`` and translated where it is shown. Values may carry ``{name}``
 placeholders filled from keyword arguments.
@@ -69,8 +71,17 @@ def catalog(language: str) -> Mapping[str, str]:
     """The msgids and texts of ``language`` (``en`` or ``zh_CN``), read once."""
     if language not in LANGUAGES:
         raise ValueError(f"no catalog for language {language!r}")
-    text = resources.files(__package__).joinpath(f"{language}.toml").read_text("utf-8")
-    return _flatten(tomllib.loads(text))
+    merged: dict[str, str] = {}
+    folder = resources.files(__package__).joinpath(language)
+    for part in sorted(folder.iterdir(), key=lambda entry: entry.name):
+        if not part.name.endswith(".toml"):
+            continue
+        table = _flatten(tomllib.loads(part.read_text("utf-8")))
+        twice = sorted(set(table) & set(merged))
+        if twice:
+            raise ValueError(f"{language}/{part.name} defines again: {', '.join(twice[:5])}")
+        merged.update(table)
+    return merged
 
 
 def set_language(language: str) -> None:

@@ -102,7 +102,7 @@ class ChainReport:
 def verify_chain(session: Session, *, actor: Actor | None = None) -> ChainReport:
     """Recompute every hash in order; report the first entry that does not match."""
     if actor is not None:
-        require(actor, Permission.VIEW_AUDIT)
+        require(session, actor, Permission.VIEW_AUDIT)
     prev_hash = GENESIS
     count = 0
     for entry in session.exec(select(AuditEntry).order_by(col(AuditEntry.id))).yield_per(2000):

@@ -261,7 +261,8 @@ def _card(session: Session, customer: Customer, *, audited: bool) -> CustomerCar
     )
 
 
-def _read_card(session: Session, *, customer_id: int) -> CustomerCard:
+def _read_card(session: Session, *, actor: Actor, customer_id: int) -> CustomerCard:
+    require(session, actor, Permission.VIEW_CUSTOMER_CARD)
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise NotFound(f"no customer with id {customer_id}")
@@ -269,6 +270,7 @@ def _read_card(session: Session, *, customer_id: int) -> CustomerCard:
 
 
 def _audit_card_view(session: Session, *, actor: Actor, customer_id: int) -> CustomerCard:
+    require(session, actor, Permission.VIEW_CUSTOMER_CARD)
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise NotFound(f"no customer with id {customer_id}")
@@ -290,8 +292,9 @@ def customer_card(db: Database, *, actor: Actor, customer_id: int) -> CustomerCa
     in the writing transaction that records the view, so what was shown is what was logged.
     Other cards are read in one read-only transaction.
     """
-    require(actor, Permission.VIEW_CUSTOMER_CARD)
-    card = db.run(lambda session: _read_card(session, customer_id=customer_id), write=False)
+    card = db.run(
+        lambda session: _read_card(session, actor=actor, customer_id=customer_id), write=False
+    )
     if not card.is_big_customer:
         return card
     return db.run(

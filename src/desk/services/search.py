@@ -764,7 +764,7 @@ def search_customers(
     one, in the same display order. A blank query, or one that means nothing, gives an empty
     page without touching the customer table.
     """
-    require(actor, Permission.SEARCH_CUSTOMERS)
+    require(session, actor, Permission.SEARCH_CUSTOMERS)
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"must be between 1 and {MAX_LIMIT}", field="limit")
     if after is not None and before is not None:

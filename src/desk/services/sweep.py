@@ -742,7 +742,7 @@ def run_sweep(
     this process) or, when another holder has it, does nothing and says so. Running it twice
     at the same ``now`` stores nothing the second time.
     """
-    require(actor, Permission.RUN_SWEEP)
+    db.run(lambda session: require(session, actor, Permission.RUN_SWEEP), write=False)
     report = _sweep(
         db,
         actor=actor,

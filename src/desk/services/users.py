@@ -87,7 +87,7 @@ def _department_id(session: Session, code: str | None) -> int | None:
 def add_user_in(session: Session, *, actor: Actor | None, new: NewUser) -> UserView:
     """Add a user inside an open transaction (``actor`` None only while bootstrapping)."""
     if actor is not None:
-        require(actor, Permission.MANAGE_USERS)
+        require(session, actor, Permission.MANAGE_USERS)
     if session.exec(select(StaffUser.id).where(StaffUser.login == new.login)).first():
         raise InvalidInput(f"{new.login!r} is taken", field="login")
     user = StaffUser(
@@ -119,7 +119,7 @@ def add_user(session: Session, *, actor: Actor | None, new: NewUser) -> UserView
 
 @reads
 def list_users(session: Session, *, actor: Actor) -> list[UserView]:
-    require(actor, Permission.MANAGE_USERS)
+    require(session, actor, Permission.MANAGE_USERS)
     users = session.exec(select(StaffUser).order_by(col(StaffUser.login))).all()
     return [_view(session, user) for user in users]
 
@@ -133,7 +133,7 @@ def _by_login(session: Session, login: str) -> StaffUser:
 
 @writes
 def disable_user(session: Session, *, actor: Actor, login: str) -> UserView:
-    require(actor, Permission.MANAGE_USERS)
+    require(session, actor, Permission.MANAGE_USERS)
     user = _by_login(session, login)
     user.active = False
     session.add(user)
@@ -151,7 +151,7 @@ def disable_user(session: Session, *, actor: Actor, login: str) -> UserView:
 @writes
 def reset_password(session: Session, *, actor: Actor, login: str, password: str) -> UserView:
     """Set a new password and clear any login lock."""
-    require(actor, Permission.MANAGE_USERS)
+    require(session, actor, Permission.MANAGE_USERS)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"at least {MIN_PASSWORD_LENGTH} characters", field="password")
     user = _by_login(session, login)
