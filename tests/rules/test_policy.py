@@ -45,7 +45,7 @@ def test_shipped_policy_passes(policy: Policy) -> None:
 
 
 def test_shipped_file_checks_clean_from_disk() -> None:
-    shipped = Path(__file__).parents[2] / "src" / "desk" / "data" / "policy.toml"
+    shipped = Path(__file__).parents[2] / "data" / "policy.toml"
     assert check_policy_file(shipped) == []
 
 

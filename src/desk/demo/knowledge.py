@@ -1,6 +1,6 @@
 """Knowledge-base articles shipped with desk as Markdown files with a small front-matter.
 
-A file in ``desk/data/knowledge/`` looks like::
+A file in ``data/knowledge/`` (the package ``desk.data``) looks like::
 
     ---
     code: KB-PLAN-001
@@ -59,8 +59,8 @@ def parse_article(text: str, *, source: str = "article") -> Article:
 
 
 def shipped_articles() -> list[Article]:
-    """Every article shipped in ``desk/data/knowledge``, ordered by code."""
-    folder = resources.files("desk").joinpath("data", "knowledge")
+    """Every article shipped in ``data/knowledge``, ordered by code."""
+    folder = resources.files("desk.data").joinpath("knowledge")
     articles = [
         parse_article(entry.read_text(encoding="utf-8"), source=entry.name)
         for entry in folder.iterdir()

@@ -1,7 +1,7 @@
 """The policy: every number and list desk's rules use, read from one TOML file.
 
-The shipped default is ``desk/data/policy.toml``; a center points ``DESK_POLICY`` at its own
-copy. :func:`load_policy` parses and validates a file and raises :class:`PolicyError` carrying
+The shipped default is ``data/policy.toml`` (the package ``desk.data``); a center points
+``DESK_POLICY`` at its own copy. :func:`load_policy` parses and validates a file and raises :class:`PolicyError` carrying
 *every* problem; :func:`check_policy_file` returns the same problems as a list, each with a
 dotted key path (``sla.complaint.reply_due: must be > 0``) or, for a TOML syntax error, the
 line and column.
@@ -572,7 +572,7 @@ def validate_policy_text(text: str) -> tuple[Policy | None, list[PolicyProblem]]
 
 def default_policy_text() -> str:
     """The TOML text of the policy shipped with desk."""
-    return resources.files("desk").joinpath("data", DEFAULT_POLICY_RESOURCE).read_text("utf-8")
+    return resources.files("desk.data").joinpath(DEFAULT_POLICY_RESOURCE).read_text("utf-8")
 
 
 def _read(path: Path) -> tuple[str | None, list[PolicyProblem]]:
