@@ -1,10 +1,10 @@
 """The policy: every number and list desk's rules use, read from one TOML file.
 
 The shipped default is ``data/policy.toml`` (the package ``desk.data``); a center points
-``DESK_POLICY`` at its own copy. :func:`load_policy` parses and validates a file and raises :class:`PolicyError` carrying
-*every* problem; :func:`check_policy_file` returns the same problems as a list, each with a
-dotted key path (``sla.complaint.reply_due: must be > 0``) or, for a TOML syntax error, the
-line and column.
+``DESK_POLICY`` at its own copy. :func:`load_policy` parses and validates a file and raises
+:class:`PolicyError` carrying *every* problem; :func:`check_policy_file` returns the same
+problems as a list, each with a dotted key path (``sla.complaint.reply_due: must be > 0``)
+or, for a TOML syntax error, the line and column.
 
 Units are in the key names' documentation below: durations of clocks are *business minutes*
 on a calendar (see :mod:`desk.rules.calendar`), other windows are wall-clock minutes, hours or
