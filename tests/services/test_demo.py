@@ -695,3 +695,40 @@ def test_shipped_articles_parse_and_bad_ones_are_named() -> None:
         parse_article("---\ncode: K\ncategory: c\n---\nbody\n", source="x.md")
     with pytest.raises(ValueError, match="no front-matter"):
         parse_article("# title\n", source="y.md")
+
+
+@pytest.mark.postgres
+def test_a_postgresql_demo_with_ids_past_the_32_bit_products_builds(
+    request: pytest.FixtureRequest,
+) -> None:
+    """Account, bill and payment ids start past 60,000 (as in a large or long-lived database):
+    a product such as ``account_id * 40503`` then leaves 32 bits, so every set-based statement
+    must compute in 64 bits. The payments still fall between the bill's issue and the limit."""
+    url = request.getfixturevalue("_pg_url")
+    engine = create_engine(url)
+    truncate_all(engine)
+    try:
+        with engine.begin() as connection:
+            for table in ("account", "bill", "payment", "bill_item"):
+                connection.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 60000)"
+                )
+        db = Database(engine=engine, clock=FixedClock(T0))
+        build_demo(db, DemoParams(customers=300, days=3, seed=3))
+        assert _scalar(db, "SELECT MIN(id) FROM account") == 60_001
+        assert _scalar(db, "SELECT COUNT(*) FROM account") == 300
+        assert _scalar(db, "SELECT MIN(account_id) FROM bill") == 60_001
+        assert _scalar(db, "SELECT MIN(id) FROM payment") > 60_000
+        assert _scalar(db, "SELECT COUNT(*) FROM payment") == _scalar(
+            db, "SELECT COUNT(*) FROM bill WHERE paid_cents > 0"
+        )
+        early = (
+            "SELECT COUNT(*) FROM payment p WHERE p.paid_at < "
+            "(SELECT MIN(b.issued_at) FROM bill b WHERE b.account_id = p.account_id)"
+        )
+        assert _scalar(db, early) == 0
+        # Every account's customer is the customer it was made for, in order.
+        assert _scalar(db, "SELECT COUNT(*) FROM account WHERE id - 60000 <> customer_id") == 0
+    finally:
+        truncate_all(engine)
+        engine.dispose()

@@ -351,7 +351,9 @@ def bill_item_sample(w: World, size: int, first: int) -> list[int]:
 
 def write_accounts(w: World) -> int:
     """One account per customer, set-based: the plan is drawn by a hash of the customer id
-    from a per-tier table of plans weighted like :data:`PLANS_BY_TIER`."""
+    from a per-tier table of plans weighted like :data:`PLANS_BY_TIER`. Account ids come from
+    the table's own sequence, in customer order; every expression over an id is 64-bit, so a
+    database whose sequences are far along builds the same accounts, bills and payments."""
     sink = w.sink
     picks: list[Row] = []
     for index, tier in enumerate(TIERS):
@@ -377,9 +379,9 @@ def write_accounts(w: World) -> int:
     sink.insert("demo_plan_pick", ("tier", "slot", "code", "name", "fee"), picks)
     count = sink.execute(
         f"""
-        INSERT INTO account (id, customer_id, account_no, plan_code, plan_name,
+        INSERT INTO account (customer_id, account_no, plan_code, plan_name,
                              monthly_fee_cents, status, opened_on)
-        SELECT c.id, c.id, {number}, p.code, p.name, p.fee,
+        SELECT c.id, {number}, p.code, p.name, p.fee,
                CASE c.status WHEN 'closed' THEN 'closed' WHEN 'suspended' THEN 'suspended'
                     ELSE 'active' END,
                {opened}
@@ -494,7 +496,9 @@ def write_bills(w: World) -> None:
                b.paid_cents,
                CASE (b.account_id + p.idx) % 10 WHEN 0 THEN 'counter' WHEN 1 THEN 'card'
                     WHEN 2 THEN 'bank' WHEN 3 THEN 'bank' ELSE 'app' END
-        FROM bill b JOIN demo_period p ON p.period = b.period
+        FROM (SELECT customer_id, CAST(account_id AS BIGINT) AS account_id, id, period,
+                     issued_at, paid_cents FROM bill) b
+        JOIN demo_period p ON p.period = b.period
         WHERE b.paid_cents > 0
         ORDER BY b.id
         """
