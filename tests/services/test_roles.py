@@ -37,6 +37,8 @@ ENTRY_POINTS: dict[str, Permission | None] = {
     "users.disable_user": Permission.MANAGE_USERS,
     "users.list_users": Permission.MANAGE_USERS,
     "users.reset_password": Permission.MANAGE_USERS,
+    "work_orders.create_work_order": Permission.CREATE_WORK_ORDER,
+    "work_orders.work_order_detail": Permission.VIEW_WORK_ORDERS,
 }
 
 pytestmark = pytest.mark.filterwarnings("ignore:fully NULL primary key")  # the empty ids

@@ -29,11 +29,20 @@ from typing import Any, Final
 from desk.rules.vocab import (
     BigCustomerClass,
     Channel,
+    ClockKind,
+    ClockState,
     ContactOutcome,
     CustomerStatus,
+    EventKind,
+    InboxChannel,
+    InboxStatus,
+    MajorSource,
+    Priority,
     RequestType,
     Role,
     Tier,
+    WaitingReason,
+    WorkOrderSource,
     WorkOrderStatus,
 )
 
@@ -49,6 +58,15 @@ VOCAB_PREFIXES: Final[Mapping[type[StrEnum], str]] = {
     Channel: "channel",
     WorkOrderStatus: "work_order_status",
     ContactOutcome: "contact_outcome",
+    EventKind: "event_kind",
+    ClockKind: "clock_kind",
+    ClockState: "clock_state",
+    Priority: "priority",
+    WaitingReason: "waiting_reason",
+    WorkOrderSource: "work_order_source",
+    MajorSource: "major_source",
+    InboxChannel: "inbox_channel",
+    InboxStatus: "inbox_status",
 }
 """Every vocabulary shown on screen, and the msgid prefix of its values."""
 

@@ -7,11 +7,12 @@ from desk.models.callbacks import Callback
 from desk.models.contacts import Contact, VerificationAttempt
 from desk.models.customers import Account, Bill, BillItem, Customer, CustomerPhone, Payment
 from desk.models.handover import Handover
+from desk.models.inbox import InboxMessage
 from desk.models.knowledge import CannedReply, KnowledgeArticle
 from desk.models.ladder import LadderStep
-from desk.models.meta import JobLease, Meta
+from desk.models.meta import ChangeCounter, JobLease, Meta
 from desk.models.org import Branch, Department, Shift, ShiftNote, StaffUser
-from desk.models.work_orders import WorkOrder, WorkOrderEvent
+from desk.models.work_orders import WorkOrder, WorkOrderBillItem, WorkOrderEvent
 
 metadata = SQLModel.metadata
 
@@ -22,12 +23,14 @@ __all__ = [
     "BillItem",
     "Branch",
     "Callback",
+    "ChangeCounter",
     "CannedReply",
     "Contact",
     "Customer",
     "CustomerPhone",
     "Department",
     "Handover",
+    "InboxMessage",
     "JobLease",
     "KnowledgeArticle",
     "LadderStep",
@@ -38,6 +41,7 @@ __all__ = [
     "StaffUser",
     "VerificationAttempt",
     "WorkOrder",
+    "WorkOrderBillItem",
     "WorkOrderEvent",
     "metadata",
 ]

@@ -25,3 +25,17 @@ class JobLease(SQLModel, table=True):
     holder: str = Field(max_length=64)
     acquired_at: datetime
     expires_at: datetime
+
+
+class ChangeCounter(SQLModel, table=True):
+    """A counter per kind of record, raised in the same transaction as every change to it.
+
+    Screens that show live lists read one row (``work_orders``, ``inbox``) every second and
+    reload their page only when the value moved: a change on one terminal shows on the
+    others without any of them reloading on a timer.
+    """
+
+    __tablename__ = "change_counter"
+
+    name: str = Field(primary_key=True, max_length=32)
+    value: int = 0

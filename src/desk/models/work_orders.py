@@ -5,16 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, UniqueConstraint
+from sqlalchemy import JSON, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+
+_OPEN = text("status <> 'closed'")
 
 
 class WorkOrder(SQLModel, table=True):
     """A matter that could not be settled on the call.
 
     ``version`` guards concurrent saves: an update names the version it read and fails when
-    someone else saved first. Due instants are the current deadlines of each clock; while the
-    order waits on the customer (``waiting_since``) its clocks are paused.
+    someone else saved first (the sweep bumps it too when it changes a row). Due instants are
+    the current deadlines of each clock; while the order waits on the customer
+    (``waiting_since``) its clocks are paused.
+
+    ``next_due``/``next_clock`` are the nearest deadline among the clocks still awaited and
+    which clock it is (``desk.rules.work_orders.nearest_deadline``), kept by whatever replays
+    the history (``desk.services.sweep``); the queue sorts and pages by them. ``parent_id``
+    links an order to a mass-fault parent (it is not merged: each keeps its own history).
     """
 
     __tablename__ = "work_order"
@@ -23,6 +31,24 @@ class WorkOrder(SQLModel, table=True):
         Index("ix_work_order_customer_created", "customer_id", "created_at"),
         Index("ix_work_order_reply_due", "reply_due"),
         Index("ix_work_order_created", "created_at"),
+        # The queue: open orders by nearest deadline, overall, per status, per department.
+        Index(
+            "ix_work_order_open_due",
+            "next_due",
+            "id",
+            sqlite_where=_OPEN,
+            postgresql_where=_OPEN,
+        ),
+        Index("ix_work_order_status_due", "status", "next_due", "id"),
+        Index(
+            "ix_work_order_open_department_due",
+            "department_id",
+            "next_due",
+            "id",
+            sqlite_where=_OPEN,
+            postgresql_where=_OPEN,
+        ),
+        Index("ix_work_order_parent", "parent_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -52,6 +78,9 @@ class WorkOrder(SQLModel, table=True):
     reply_due: datetime | None = None
     resolution_due: datetime | None = None
     callback_due: datetime | None = None
+    next_due: datetime | None = None
+    next_clock: str | None = Field(default=None, max_length=16)  # ClockKind
+    parent_id: int | None = Field(default=None, foreign_key="work_order.id")
     # When the sweep must replay this order's history and plan its ladder steps (set after a
     # bulk load or a policy change); None while its plan (ladder_step) is current.
     ladder_next_at: datetime | None = Field(default=None, index=True)
@@ -91,3 +120,12 @@ class WorkOrderEvent(SQLModel, table=True):
     ladder_key: str | None = Field(default=None, max_length=48)
     reason: str | None = Field(default=None, max_length=2000)
     data: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+
+
+class WorkOrderBillItem(SQLModel, table=True):
+    """A bill item (详单 record) a billing dispute is about, attached to its work order."""
+
+    __tablename__ = "work_order_bill_item"
+
+    work_order_id: int = Field(foreign_key="work_order.id", primary_key=True)
+    bill_item_id: int = Field(foreign_key="bill_item.id", primary_key=True)

@@ -84,6 +84,7 @@ class WorkOrderSource(StrEnum):
     VOICE_MESSAGE = "voice_message"
     REGULATOR = "regulator"  # 通信管理局
     MEDIA = "media"
+    MESSAGE = "message"  # a WeChat, QQ or e-mail message (客户留言)
 
 
 class MajorSource(StrEnum):
@@ -119,6 +120,26 @@ class EventKind(StrEnum):
     ESCALATION_PROPOSED = "escalation_proposed"
     ESCALATION_CONFIRMED = "escalation_confirmed"
     MAJOR_FLAGGED = "major_flagged"
+    LINKED = "linked"  # joined to a mass-fault parent (or unlinked from it)
+
+
+class InboxChannel(StrEnum):
+    """How a message left outside a call arrived (客户留言, 网上工单)."""
+
+    WEB = "web"  # a web form
+    VOICEMAIL = "voicemail"
+    WECHAT = "wechat"
+    QQ = "qq"
+    EMAIL = "email"
+
+
+class InboxStatus(StrEnum):
+    """Where a message stands: waiting for a lead, or handled one of three ways."""
+
+    NEW = "new"
+    CONVERTED = "converted"  # turned into a work order
+    ANSWERED = "answered"  # answered with a recorded reply
+    DISCARDED = "discarded"  # spam, a duplicate, nothing to do (with a reason)
 
 
 class Tier(StrEnum):

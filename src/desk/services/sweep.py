@@ -76,7 +76,8 @@ from desk.rules.vocab import (
     WorkOrderSource,
     WorkOrderStatus,
 )
-from desk.services import audit
+from desk.rules.work_orders import nearest_deadline
+from desk.services import audit, changes
 from desk.services.access import require
 
 _T = TypeVar("_T")
@@ -207,6 +208,7 @@ class _Order:
     created_at: datetime
     escalation_level: int
     dues: dict[ClockKind, datetime | None]
+    nearest: tuple[datetime | None, str | None] = (None, None)
     history: list[TimelineEvent] = field(default_factory=list)
     keys: set[str] = field(default_factory=set)
     complaints: int = 1
@@ -232,7 +234,7 @@ def _required_instant(value: object) -> datetime:
 _ORDER_QUERY = """
 SELECT id, customer_id, category, priority, channel, source, status, is_major, major_source,
        department_id, created_at, escalation_level,
-       dispatch_due, reply_due, resolution_due, callback_due
+       dispatch_due, reply_due, resolution_due, callback_due, next_due, next_clock
 FROM work_order
 WHERE id {in_ids} {due_by}
 ORDER BY id
@@ -294,6 +296,7 @@ def _load(
                 ClockKind.RESOLUTION: _instant(row[14]),
                 ClockKind.CALLBACK: _instant(row[15]),
             },
+            nearest=(_instant(row[16]), row[17]),
         )
     if not orders:
         return []
@@ -350,6 +353,7 @@ class _Outcome:
     plan: list[PlannedStep]  # due now first, then later
     next_at: datetime | None  # when to replay again (None: the plan is current)
     dues: dict[ClockKind, datetime | None] | None  # None: leave the stored ones
+    nearest: tuple[datetime | None, str | None] = (None, None)  # next_due, next_clock
 
 
 def _evaluate(
@@ -384,7 +388,13 @@ def _evaluate(
     due = due_ladder_events(snapshot, order.keys, now, policy, calendars)
     later = planned_ladder_steps(snapshot, order.keys, now, policy, calendars, due_now=due)
     dues = {clock.kind: clock.due_at for clock in snapshot.clocks}
-    return _Outcome(plan=[planned(event) for event in due] + later, next_at=None, dues=dues)
+    nearest = nearest_deadline(snapshot.clocks)
+    return _Outcome(
+        plan=[planned(event) for event in due] + later,
+        next_at=None,
+        dues=dues,
+        nearest=(nearest.at, nearest.clock.value if nearest.clock is not None else None),
+    )
 
 
 def _event_data(event: LadderEvent) -> dict[str, Any]:
@@ -420,16 +430,24 @@ def _step_row(step: PlannedStep) -> dict[str, Any]:
     }
 
 
-_UPDATE = (
-    update(_WORK_ORDER)
-    .where(_WORK_ORDER.c.id == bindparam("b_id"))
-    .values(
-        dispatch_due=bindparam("b_dispatch_due"),
-        reply_due=bindparam("b_reply_due"),
-        resolution_due=bindparam("b_resolution_due"),
-        callback_due=bindparam("b_callback_due"),
-        ladder_next_at=bindparam("b_next"),
-    )
+_DUES: dict[str, Any] = {
+    "dispatch_due": bindparam("b_dispatch_due"),
+    "reply_due": bindparam("b_reply_due"),
+    "resolution_due": bindparam("b_resolution_due"),
+    "callback_due": bindparam("b_callback_due"),
+    "next_due": bindparam("b_next_due"),
+    "next_clock": bindparam("b_next_clock"),
+    "ladder_next_at": bindparam("b_next"),
+}
+_UPDATE = update(_WORK_ORDER).where(_WORK_ORDER.c.id == bindparam("b_id")).values(**_DUES)
+# The sweep's own changes raise the version, so that a person saving over them is told.
+_SWEPT = {
+    "version": _WORK_ORDER.c.version + 1,
+    "updated_at": bindparam("b_now", type_=_INSTANT),
+    "updated_by": None,
+}
+_UPDATE_SWEPT = (
+    update(_WORK_ORDER).where(_WORK_ORDER.c.id == bindparam("b_id")).values(**_DUES, **_SWEPT)
 )
 _UPDATE_NEXT = (
     update(_WORK_ORDER)
@@ -455,7 +473,9 @@ def _replan(
     calendars: Mapping[str, BusinessCalendar],
 ) -> _Replayed:
     """Replay the histories of ``ids`` (those marked by ``due_by`` only, when given) at
-    ``now`` and replace their plans; store their due instants."""
+    ``now`` and replace their plans; store their due instants and nearest deadline. A sweep
+    (``due_by`` given) raises the version of the rows whose instants it changed; a refresh
+    inside a person's transaction leaves that to the person's own save."""
     orders = _load(connection, ids, due_by=due_by, policy=policy)
     result = _Replayed(orders=len(orders))
     if not orders:
@@ -473,7 +493,9 @@ def _replan(
     narrow: list[dict[str, Any]] = []
     for order in orders:
         outcome = outcomes[order.id]
-        if outcome.dues is not None and outcome.dues != order.dues:
+        if outcome.dues is not None and (
+            outcome.dues != order.dues or outcome.nearest != order.nearest
+        ):
             result.updated.add(order.id)
             full.append(
                 {
@@ -482,15 +504,20 @@ def _replan(
                     "b_reply_due": outcome.dues.get(ClockKind.REPLY),
                     "b_resolution_due": outcome.dues.get(ClockKind.RESOLUTION),
                     "b_callback_due": outcome.dues.get(ClockKind.CALLBACK),
+                    "b_next_due": outcome.nearest[0],
+                    "b_next_clock": outcome.nearest[1],
                     "b_next": outcome.next_at,
+                    "b_now": now,
                 }
             )
         else:
             narrow.append({"b_id": order.id, "b_next": outcome.next_at})
     if full:
-        connection.execute(_UPDATE, full)
+        connection.execute(_UPDATE if due_by is None else _UPDATE_SWEPT, full)
     if narrow:
         connection.execute(_UPDATE_NEXT, narrow)
+    if full and due_by is not None:
+        changes.bump(connection, changes.Topic.WORK_ORDERS)
     return result
 
 
@@ -542,12 +569,12 @@ _FLAGS = "SELECT id, escalation_level, is_major FROM work_order WHERE id {in_ids
 _SET_LEVEL = (
     update(_WORK_ORDER)
     .where(_WORK_ORDER.c.id == bindparam("b_id"))
-    .values(escalation_level=bindparam("b_level"))
+    .values(escalation_level=bindparam("b_level"), **_SWEPT)
 )
 _SET_MAJOR = (
     update(_WORK_ORDER)
     .where(_WORK_ORDER.c.id == bindparam("b_id"))
-    .values(is_major=True, major_source=bindparam("b_source"))
+    .values(is_major=True, major_source=bindparam("b_source"), **_SWEPT)
 )
 
 
@@ -619,6 +646,8 @@ def _store_due(connection: Connection, *, now: datetime, ids: Sequence[int]) -> 
             levels[work_order_id] = max(levels.get(work_order_id, 0), level)
         elif kind == _MAJOR:
             sources[work_order_id] = major or MajorSource.REPEAT_COMPLAINER.value
+    if stored:
+        changes.bump(connection, changes.Topic.WORK_ORDERS)  # new events to show
     touched = sorted(set(levels) | set(sources))
     if not touched:
         return result
@@ -629,12 +658,12 @@ def _store_due(connection: Connection, *, now: datetime, ids: Sequence[int]) -> 
         )
     }
     raise_levels = [
-        {"b_id": work_order_id, "b_level": level}
+        {"b_id": work_order_id, "b_level": level, "b_now": now}
         for work_order_id, level in levels.items()
         if work_order_id in current and current[work_order_id][0] < level
     ]
     flag = [
-        {"b_id": work_order_id, "b_source": source}
+        {"b_id": work_order_id, "b_source": source, "b_now": now}
         for work_order_id, source in sources.items()
         if work_order_id in current and not current[work_order_id][1]
     ]

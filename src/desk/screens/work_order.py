@@ -1,0 +1,335 @@
+"""One work order: its facts, its four clocks, what is attached, and its whole history.
+
+Pushed by the queue (``Enter``), the dashboard and the workspace; ``Esc`` returns to where it
+was opened from. The detail is read by a worker (:func:`desk.services.work_orders.
+work_order_detail`) and drawn by :func:`render_detail`, a pure function of the read model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Static
+
+from desk.i18n import N_, vocab_label
+from desk.i18n import gettext as _
+from desk.rules.vocab import (
+    Channel,
+    EventKind,
+    InboxChannel,
+    Priority,
+    RequestType,
+    WorkOrderSource,
+    WorkOrderStatus,
+)
+from desk.screens.base import SessionScreen, SignedIn
+from desk.widgets.clocks import clock_line, short_time
+from desk.widgets.format import local_time, yuan
+
+if TYPE_CHECKING:
+    from desk.services.work_orders import WorkOrderDetail
+
+ESCALATION_LABELS: dict[int, str] = {
+    1: N_("work_order.escalation.reminded"),
+    2: N_("work_order.escalation.proposed"),
+    3: N_("work_order.escalation.confirmed"),
+}
+
+
+def _facts(rows: Iterable[tuple[str, RenderableType | str]]) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column()
+    for label, value in rows:
+        grid.add_row(label, value)
+    return grid
+
+
+def _heading(text: str) -> Text:
+    return Text(f"\n{text}", style="bold underline")
+
+
+def status_text(detail: WorkOrderDetail) -> Text:
+    """The status with what qualifies it: paused, major, escalation level."""
+    order = detail.order
+    text = Text(vocab_label(order.status), style="bold")
+    if order.waiting_reason is not None:
+        text.append("  ")
+        text.append(_("work_order.paused", reason=vocab_label(order.waiting_reason)), "yellow")
+    if order.is_major:
+        text.append("  ")
+        text.append(_("work_order.major"), style="bold red")
+    label = ESCALATION_LABELS.get(order.escalation_level)
+    if label:
+        text.append("  ")
+        text.append(_(label), style="bold magenta")
+    return text
+
+
+def event_text(kind: EventKind, data: dict[str, object]) -> str:
+    """What an event was, with the facts its data adds (a callback reached or not …)."""
+    label = vocab_label(kind)
+    if kind is EventKind.CALLBACK_ATTEMPT:
+        reached = data.get("reached")
+        label += " · " + (_("work_order.reached") if reached else _("work_order.not_reached"))
+    score = data.get("satisfaction")
+    if isinstance(score, int):
+        label += " · " + _("work_order.satisfaction", score=score)
+    if data.get("late") is True:
+        label += " · " + _("work_order.late")
+    return label
+
+
+def render_detail(detail: WorkOrderDetail, now: datetime) -> Group:
+    """The work order as Rich renderables (pure: the read model in, text out)."""
+    order = detail.order
+    title = Text()
+    title.append(order.number, style="bold")
+    title.append("  ")
+    title.append(order.title)
+    parts: list[RenderableType] = [title, status_text(detail)]
+
+    facts = [
+        (
+            _("work_order.category"),
+            " · ".join(
+                x
+                for x in (
+                    vocab_label(order.category, RequestType),
+                    detail.topic or "",
+                    vocab_label(order.priority, Priority),
+                )
+                if x
+            ),
+        ),
+        (_("work_order.department"), detail.department_name or _("work_order.none")),
+        (
+            _("work_order.customer"),
+            "  ".join(
+                x
+                for x in (
+                    detail.customer_name_masked or "",
+                    detail.customer_no or "",
+                    detail.customer_phone_masked or "",
+                    detail.branch_name or "",
+                )
+                if x
+            )
+            or _("work_order.none"),
+        ),
+        (
+            _("work_order.source"),
+            f"{vocab_label(detail.source, WorkOrderSource)} · "
+            f"{vocab_label(detail.channel, Channel)}",
+        ),
+        (
+            _("work_order.created"),
+            f"{local_time(order.created_at)}  {detail.created_by_name or ''}".rstrip(),
+        ),
+        (
+            _("work_order.updated"),
+            _(
+                "work_order.updated_by",
+                at=local_time(order.updated_at, "%Y-%m-%d %H:%M:%S"),
+                who=detail.updated_by_name or _("work_order.desk"),
+                version=order.version,
+            ),
+        ),
+    ]
+    if detail.redispatch_count or detail.cycle:
+        facts.append(
+            (
+                _("work_order.rounds"),
+                _(
+                    "work_order.rounds_value",
+                    returned=detail.redispatch_count,
+                    reopened=detail.cycle,
+                ),
+            )
+        )
+    parts.append(_facts(facts))
+    parts.append(_heading(_("work_order.description")))
+    parts.append(Text(detail.description))
+
+    parts.append(_heading(_("work_order.clocks")))
+    clocks = Table.grid(padding=(0, 2))
+    clocks.add_column(no_wrap=True)
+    clocks.add_column()
+    for clock in detail.clocks:
+        clocks.add_row(
+            vocab_label(clock.kind),
+            clock_line(
+                state=clock.state,
+                due_at=clock.due_at,
+                remaining=clock.remaining,
+                breached=clock.breached,
+                overdue=clock.overdue,
+                stopped_at=clock.stopped_at,
+                now=now,
+            ),
+        )
+    parts.append(clocks)
+
+    if detail.disputed_items:
+        parts.append(_heading(_("work_order.disputed", count=len(detail.disputed_items))))
+        items = Table(box=None, padding=(0, 1), show_edge=False)
+        items.add_column(_("work_order.item.period"), no_wrap=True)
+        items.add_column(_("work_order.item.at"), no_wrap=True)
+        items.add_column(_("work_order.item.counterpart"), no_wrap=True)
+        items.add_column(_("work_order.item.description"))
+        items.add_column(_("work_order.item.amount"), no_wrap=True)
+        for item in detail.disputed_items:
+            items.add_row(
+                item.period,
+                local_time(item.occurred_at, "%m-%d %H:%M"),
+                item.counterpart or "",
+                item.description,
+                Text(yuan(item.amount_cents), justify="right"),
+            )
+        parts.append(items)
+
+    if detail.message is not None:
+        message = detail.message
+        parts.append(
+            _heading(
+                _(
+                    "work_order.from_message",
+                    channel=vocab_label(message.channel, InboxChannel),
+                    sender=message.sender,
+                    at=local_time(message.received_at),
+                )
+            )
+        )
+        parts.append(Text(message.text))
+
+    if detail.parent is not None or detail.children:
+        parts.append(_heading(_("work_order.mass_fault")))
+        links: list[tuple[str, RenderableType | str]] = []
+        if detail.parent is not None:
+            parent = detail.parent
+            links.append(
+                (
+                    _("work_order.parent"),
+                    f"{parent.number}  {parent.title}  ({vocab_label(parent.status)})",
+                )
+            )
+        for child in detail.children:
+            links.append(
+                (
+                    _("work_order.child"),
+                    f"{child.number}  {child.title}  ({vocab_label(child.status)})",
+                )
+            )
+        parts.append(_facts(links))
+
+    if detail.callbacks:
+        parts.append(_heading(_("work_order.callbacks")))
+        for callback in detail.callbacks:
+            line = _(
+                "work_order.callback_line",
+                due=short_time(callback.due_at, now),
+                owner=callback.owner_name or _("work_order.anyone"),
+                status=callback.status,
+                attempts=callback.attempts,
+            )
+            if callback.result:
+                line += f" · {callback.result}"
+            parts.append(Text(line))
+
+    parts.append(_heading(_("work_order.history", count=len(detail.events))))
+    history = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
+    history.add_column(_("work_order.col.at"), no_wrap=True)
+    history.add_column(_("work_order.col.who"), no_wrap=True)
+    history.add_column(_("work_order.col.what"))
+    history.add_column(_("work_order.col.why"), ratio=1)
+    for event in detail.events:
+        what = event_text(event.kind, event.data)
+        if event.to_status is not None and event.to_status != event.from_status:
+            what += f" → {vocab_label(event.to_status, WorkOrderStatus)}"
+        if event.department_name and event.kind in (
+            EventKind.DISPATCHED,
+            EventKind.REJECTED,
+            EventKind.ESCALATION_CONFIRMED,
+            EventKind.REPLIED,
+        ):
+            what += f" ({event.department_name})"
+        style = "red" if event.kind is EventKind.BREACH else ""
+        if event.kind in (EventKind.REMINDER, EventKind.ESCALATION_PROPOSED):
+            style = "magenta"
+        history.add_row(
+            local_time(event.at, "%m-%d %H:%M"),
+            event.actor_name or _("work_order.desk"),
+            Text(what, style=style),
+            event.reason or "",
+        )
+    parts.append(history)
+    return Group(*parts)
+
+
+class WorkOrderScreen(SessionScreen):
+    """One work order, pushed over the screen that opened it."""
+
+    TITLE_MSGID = N_("screen.work_order")
+    DEFAULT_CSS = """
+    WorkOrderScreen #wo-scroll { padding: 0 1; }
+    WorkOrderScreen #wo-body { height: auto; }
+    """
+    BINDINGS = [
+        Binding("escape", "back", N_("wo_key.back"), id="work_order.back"),
+        Binding("ctrl+r", "reload", N_("wo_key.reload"), id="work_order.reload"),
+    ]
+
+    class DetailLoaded(Message):
+        def __init__(self, detail: WorkOrderDetail) -> None:
+            super().__init__()
+            self.detail = detail
+
+    def __init__(self, signed_in: SignedIn, work_order_id: int) -> None:
+        super().__init__(signed_in)
+        self.work_order_id = work_order_id
+        self.detail: WorkOrderDetail | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="wo-scroll"):
+            yield Static(_("work_order.loading"), id="wo-body", markup=False)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#wo-scroll", VerticalScroll).focus()
+        self.load()
+
+    def load(self) -> None:
+        self._read(self.work_order_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="work_order")
+    def _read(self, work_order_id: int) -> None:
+        from desk.services.work_orders import work_order_detail
+
+        detail = work_order_detail(
+            self.signed_in.db,
+            actor=self.actor,
+            work_order_id=work_order_id,
+            policy=self.signed_in.backend.policy,
+        )
+        self.post_message(self.DetailLoaded(detail))
+
+    def on_work_order_screen_detail_loaded(self, event: DetailLoaded) -> None:
+        self.detail = event.detail
+        self.query_one("#wo-body", Static).update(render_detail(event.detail, event.detail.read_at))
+        self.refresh_bindings()
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_reload(self) -> None:
+        self.load()

@@ -1,0 +1,85 @@
+"""The work-order screen: the facts, clocks, attachments and history of one order, in English
+and Chinese, readable at 80×24."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from desk.clock import FixedClock
+from desk.infra.database import Database
+from desk.rules.vocab import Channel, Priority, RequestType, WorkOrderSource
+from desk.screens.work_order import WorkOrderScreen
+from desk.services import secrets
+from desk.services.work_orders import WorkOrderDraft, create_work_order
+from tests.floor_world import POLICY, Floor, build_floor
+from tests.ui.conftest import PASSWORD, make_app, screen_text, settle, sign_in
+
+
+def floor_with_order(db: Database) -> tuple[Floor, int]:
+    floor = build_floor(db, password_hash=secrets.hash_secret(PASSWORD))
+    view = create_work_order(
+        db,
+        actor=floor.actor("agent1"),
+        draft=WorkOrderDraft(
+            customer_id=floor.customers[0],
+            contact_id=None,
+            category=RequestType.COMPLAINT,
+            topic="乱扣费",
+            title="彩铃包月未订购却扣费",
+            description="客户称从未订购彩铃,10月账单扣费三次,要求退费。",
+            priority=Priority.NORMAL,
+            department_id=floor.billing,
+            callback_number=None,
+            channel=Channel.PHONE,
+            source=WorkOrderSource.AGENT,
+            consent=True,
+            disputed_bill_item_ids=floor.bill_items[:2],
+        ),
+        policy=POLICY,
+    )
+    return floor, view.id
+
+
+async def test_the_screen_shows_the_order_its_clocks_items_and_history(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    _floor, work_order_id = floor_with_order(sqlite_db)
+    clock.advance(timedelta(minutes=10))
+    app = make_app(sqlite_db, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await sign_in(pilot, "lead1")
+        assert app.signed_in is not None
+        app.push_screen(WorkOrderScreen(app.signed_in, work_order_id))
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "WO20261102000001  彩铃包月未订购却扣费" in text
+        assert "Complaint · 乱扣费 · Normal" in text
+        assert "计费中心" in text
+        assert "张**" in text
+        assert "138****0001" in text
+        assert "20m left" in text  # dispatch: 30 business minutes, 10 gone
+        assert "Disputed bill items (2)" in text
+        assert "History (1 events)" in text
+        assert "李小红" in text
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, WorkOrderScreen)
+
+
+async def test_the_screen_reads_in_chinese_at_80_by_24(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    _floor, work_order_id = floor_with_order(sqlite_db)
+    clock.advance(timedelta(minutes=45))
+    app = make_app(sqlite_db, clock, language="zh_CN")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, "lead1")
+        assert app.signed_in is not None
+        app.push_screen(WorkOrderScreen(app.signed_in, work_order_id))
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "投诉 · 乱扣费 · 普通" in text
+        assert "派单" in text
+        assert "已超时 15分钟" in text  # 30 minutes to dispatch, 45 gone
+        lines = text.splitlines()
+        assert len(lines) == 24
