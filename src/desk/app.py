@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 SHIFT_REFRESH_SECONDS = 60
 SWEEP_EVERY_SECONDS = 60
+PLAN_EVERY_MINUTES = 5  # the callback lists (desk.services.callbacks.plan_if_due)
 ERROR_TEXT_LIMIT = 800
 
 ERROR_TITLES: dict[str, str] = {
@@ -188,13 +189,14 @@ class DeskApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sweep")
     def _sweep(self) -> None:
-        """Move the clocks as the system, whoever is signed in. A lease in the database keeps
-        two terminals (or cron) from sweeping at once; a sweep anyone finished less than a
-        minute ago makes this one a no-op."""
+        """Move the clocks and plan the callback lists as the system, whoever is signed in.
+        A lease in the database keeps two terminals (or cron) from sweeping at once; a sweep
+        anyone finished less than a minute ago (a plan, five minutes) makes this one a no-op."""
         backend = self.backend
         if backend is None:
             return
         from desk.infra.leases import make_holder
+        from desk.services.callbacks import plan_if_due
         from desk.services.sweep import sweep_if_due
 
         if self._sweep_holder is None:
@@ -205,6 +207,9 @@ class DeskApp(App[None]):
                 holder=self._sweep_holder,
                 every=timedelta(seconds=SWEEP_EVERY_SECONDS),
                 policy=backend.policy,
+            )
+            plan_if_due(
+                backend.db, every=timedelta(minutes=PLAN_EVERY_MINUTES), policy=backend.policy
             )
         except Exception as error:  # noqa: BLE001 - reported once, retried on the next tick
             self.post_message(self.SweepFailed(f"{type(error).__name__}: {error}"))

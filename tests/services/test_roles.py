@@ -28,6 +28,13 @@ from desk.rules.vocab import Role
 # function -> the permission it requires (None: any signed-in person may call it)
 ENTRY_POINTS: dict[str, Permission | None] = {
     "audit.verify_chain": Permission.VIEW_AUDIT,
+    "callbacks.assign_callback": Permission.ASSIGN_CALLBACKS,
+    "callbacks.callback_detail": Permission.MAKE_CALLBACKS,
+    "callbacks.cancel_callback": Permission.ASSIGN_CALLBACKS,
+    "callbacks.list_callbacks": Permission.MAKE_CALLBACKS,
+    "callbacks.plan_callbacks": Permission.RUN_SWEEP,
+    "callbacks.record_attempt": Permission.MAKE_CALLBACKS,
+    "callbacks.take_callback": Permission.MAKE_CALLBACKS,
     "card.customer_card": Permission.VIEW_CUSTOMER_CARD,
     "search.search_customers": Permission.SEARCH_CUSTOMERS,
     "card.unmask_field": Permission.UNMASK_PERSONAL_DATA,

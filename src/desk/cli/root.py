@@ -8,7 +8,7 @@ from desk.cli.common import State
 
 
 def register(app: typer.Typer) -> None:
-    from desk.cli import db, demo, policy, sweep, user
+    from desk.cli import callbacks, db, demo, policy, sweep, user
 
     @app.callback(invoke_without_command=True)
     def root(
@@ -29,3 +29,4 @@ def register(app: typer.Typer) -> None:
     policy.register(app)
     demo.register(app)
     sweep.register(app)
+    callbacks.register(app)

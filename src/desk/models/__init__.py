@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from desk.models.audit import AuditEntry
-from desk.models.callbacks import Callback
+from desk.models.callbacks import Callback, CallbackAttempt
 from desk.models.contacts import Contact, VerificationAttempt
 from desk.models.customers import Account, Bill, BillItem, Customer, CustomerPhone, Payment
 from desk.models.handover import Handover
@@ -12,6 +12,7 @@ from desk.models.knowledge import CannedReply, KnowledgeArticle
 from desk.models.ladder import LadderStep
 from desk.models.meta import ChangeCounter, JobLease, Meta
 from desk.models.org import Branch, Department, Shift, ShiftNote, StaffUser
+from desk.models.quality import SpotCheck, SpotCheckScore
 from desk.models.work_orders import WorkOrder, WorkOrderBillItem, WorkOrderEvent
 
 metadata = SQLModel.metadata
@@ -23,6 +24,7 @@ __all__ = [
     "BillItem",
     "Branch",
     "Callback",
+    "CallbackAttempt",
     "ChangeCounter",
     "CannedReply",
     "Contact",
@@ -38,6 +40,8 @@ __all__ = [
     "Payment",
     "Shift",
     "ShiftNote",
+    "SpotCheck",
+    "SpotCheckScore",
     "StaffUser",
     "VerificationAttempt",
     "WorkOrder",

@@ -10,6 +10,12 @@ from sqlmodel import Field, SQLModel
 
 
 class Handover(SQLModel, table=True):
+    """A shift signed off by its outgoing lead and acknowledged by the incoming one.
+
+    ``summary`` is the shift as desk gathered it when the lead signed (kept as it was then);
+    ``notes`` the outgoing lead's words, ``acknowledgement`` the incoming lead's.
+    """
+
     __tablename__ = "handover"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -20,3 +26,4 @@ class Handover(SQLModel, table=True):
     notes: str = Field(default="", max_length=8000)
     signed_at: datetime
     acknowledged_at: datetime | None = None
+    acknowledgement: str | None = Field(default=None, max_length=2000)

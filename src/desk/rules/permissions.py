@@ -24,6 +24,9 @@ class Permission(StrEnum):
     CHASE_COMPLAINTS = "chase_complaints"
     CONFIRM_ESCALATION = "confirm_escalation"
     MAKE_CALLBACKS = "make_callbacks"
+    ASSIGN_CALLBACKS = "assign_callbacks"  # give a callback to someone, or call it off
+    NOTE_SHIFT_PROBLEM = "note_shift_problem"  # an equipment or system problem, for the handover
+    SPOT_CHECK = "spot_check"  # score a contact or a branch office (暗访/抽查)
     SIGN_HANDOVER = "sign_handover"
     VIEW_DASHBOARD = "view_dashboard"
     MANAGE_USERS = "manage_users"
@@ -45,6 +48,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.CREATE_WORK_ORDER,
             _P.VIEW_WORK_ORDERS,
             _P.MAKE_CALLBACKS,
+            _P.NOTE_SHIFT_PROBLEM,
         }
     ),
     Role.LEAD: frozenset(
@@ -61,7 +65,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.DISPATCH_WORK_ORDER,
             _P.REVIEW_WORK_ORDER,
             _P.MAKE_CALLBACKS,
+            _P.ASSIGN_CALLBACKS,
+            _P.NOTE_SHIFT_PROBLEM,
             _P.SIGN_HANDOVER,
+            _P.SPOT_CHECK,
             _P.VIEW_DASHBOARD,
         }
     ),
@@ -74,6 +81,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.CHASE_COMPLAINTS,
             _P.CONFIRM_ESCALATION,
             _P.MAKE_CALLBACKS,
+            _P.ASSIGN_CALLBACKS,
             _P.VIEW_DASHBOARD,
         }
     ),

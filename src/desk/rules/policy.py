@@ -17,6 +17,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from datetime import date
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
@@ -36,12 +37,16 @@ from pydantic_core import ErrorDetails
 
 from desk.rules.vocab import (
     AccountData,
+    BigCustomerClass,
+    CallbackKind,
     Channel,
     ClockKind,
+    ContactOutcome,
     DepartmentKind,
     PersonalDataField,
     Priority,
     RequestType,
+    SpotCheckTarget,
     Tier,
     WorkOrderSource,
 )
@@ -372,11 +377,178 @@ class RepeatCallerPolicy(_Frozen):
     window_days: PositiveInt
 
 
+@cache
+def china_holiday_names() -> frozenset[str]:
+    """The English names of China's public holidays (not the moved days off nor the
+    observed days) as the ``holidays`` package gives them."""
+    from holidays.countries.china import China
+
+    names: set[str] = set()
+    for year in range(2020, 2031):
+        table = China(years=year, language="en_US")  # type: ignore[no-untyped-call]
+        names.update(
+            str(name)
+            for name in table.values()
+            if not str(name).startswith("Day off") and not str(name).endswith("(observed)")
+        )
+    return frozenset(names)
+
+
+class SurveyPlan(_Frozen):
+    """Which contacts get a satisfaction survey (满意度回访)."""
+
+    request_types: tuple[RequestType, ...] = Field(min_length=1)
+    """Contacts about these request types, ended with an outcome in ``outcomes``."""
+    outcomes: tuple[ContactOutcome, ...] = Field(min_length=1)
+    sample_percent: Percent
+    """The share of those contacts surveyed, chosen by the contact's id (so a second run of
+    the plan picks the same contacts)."""
+    after_hours: NonNegativeInt
+    """The survey is due this long after the contact ended (then within calling hours)."""
+    lookback_hours: PositiveInt
+    """The plan looks at contacts ended at most this long ago."""
+    kind: CallbackKind
+
+
+class GreetingPlan(_Frozen):
+    """Birthday and holiday greetings (生日/节日关怀) for VIP and big customers."""
+
+    tiers: tuple[Tier, ...]
+    """Customers of these tiers are greeted ..."""
+    big_customer_classes: tuple[BigCustomerClass, ...]
+    """... and big customers of these classes."""
+    holidays: tuple[str, ...]
+    """China's public holidays greeted, by the English name the ``holidays`` package gives
+    them (``"National Day"``); greeted on the holiday's first day."""
+    at: TimeOfDay
+    """Local time of day a greeting is due."""
+    birthday_kind: CallbackKind
+    holiday_kind: CallbackKind
+
+    @model_validator(mode="after")
+    def _known_holidays(self) -> GreetingPlan:
+        if len(set(self.holidays)) != len(self.holidays):
+            raise ValueError("holidays: a holiday is listed twice")
+        unknown = [name for name in self.holidays if name not in china_holiday_names()]
+        if unknown:
+            raise ValueError(
+                f"holidays: {', '.join(map(repr, unknown))} is not a holiday of China "
+                f"(known: {', '.join(sorted(china_holiday_names()))})"
+            )
+        return self
+
+
+class WinBackPlan(_Frozen):
+    """Win-back calls (挽留/回流) to members not seen for a while."""
+
+    inactive_days: PositiveInt
+    """Members (``kpi.member_tiers``) with no customer-driven activity for this long."""
+    repeat_after_days: PositiveInt
+    """A member already called is not planned again within this many days."""
+    daily_limit: PositiveInt
+    """At most this many win-back calls are planned a day, the longest unseen first."""
+    kind: CallbackKind
+
+
+class ApologyPlan(_Frozen):
+    """Apology calls (致歉回访) after serious complaints: major ones, or escalated to
+    headquarters (escalation level ``min_escalation_level`` or higher), once closed."""
+
+    min_escalation_level: int = Field(ge=1, le=3)
+    lookback_days: PositiveInt
+    """The plan looks at complaints closed at most this many days ago."""
+    after_hours: NonNegativeInt
+    """Due this long after the complaint closed (then within calling hours)."""
+    kind: CallbackKind
+
+
 class CallbacksPolicy(_Frozen):
     max_attempts: PositiveInt
     """Unreachable after this many tries closes the callback as unreachable."""
     survey_min_interval_days: PositiveInt
     """A customer is not surveyed more than once within this many days."""
+    retry_after_minutes: PositiveInt
+    """A try that did not reach the customer comes back due this much later."""
+    calling_hours: DayHours = Field(min_length=1)
+    """Local hours, every day, in which customers are called (or sent an SMS or visited)."""
+    horizon_hours: PositiveInt
+    """The plan adds what falls due within this many hours of its run."""
+    survey: SurveyPlan
+    greeting: GreetingPlan
+    win_back: WinBackPlan
+    apology: ApologyPlan
+
+
+class ShiftSpec(_Frozen):
+    """One shift of the day's pattern: its name and the local time it starts."""
+
+    name: Annotated[str, Field(min_length=1, max_length=32)]
+    starts: TimeOfDay
+
+
+class ShiftsPolicy(_Frozen):
+    """The center's shifts (班次), every day alike in local time (Asia/Shanghai): each shift
+    ends where the next one starts, the last one where the first starts the next day."""
+
+    pattern: tuple[ShiftSpec, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ShiftsPolicy:
+        starts = [spec.starts for spec in self.pattern]
+        if starts != sorted(set(starts)):
+            raise ValueError("pattern: shifts must start in order of the day, each at its own time")
+        return self
+
+
+class ScoreItem(_Frozen):
+    """One line of a score card: its key, its names, and its weight in the total."""
+
+    key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    """Its name in Chinese."""
+    name_en: Annotated[str, Field(min_length=1, max_length=60)]
+    """Its name in English."""
+    weight: PositiveInt
+    """Points of the total; the weights of a card add up to 100."""
+
+
+class ScoreCard(_Frozen):
+    """A quality score card (质检评分表) for a spot check of one kind of target."""
+
+    target: SpotCheckTarget
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    name_en: Annotated[str, Field(min_length=1, max_length=60)]
+    items: tuple[ScoreItem, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _valid(self) -> ScoreCard:
+        keys = [item.key for item in self.items]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        if twice:
+            raise ValueError(f"items: {', '.join(twice)} listed twice")
+        total = sum(item.weight for item in self.items)
+        if total != 100:
+            raise ValueError(f"items: the weights add up to {total}, not 100")
+        return self
+
+
+class QualityPolicy(_Frozen):
+    """Quality spot checks (暗访/抽查): each item is marked 0..``scale`` and counts for its
+    weight; a check passes with ``pass_score`` points of 100 or more."""
+
+    scale: int = Field(ge=1, le=10)
+    pass_score: Percent
+    cards: dict[str, ScoreCard] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _every_target(self) -> QualityPolicy:
+        missing = sorted(set(SpotCheckTarget) - {card.target for card in self.cards.values()})
+        if missing:
+            raise ValueError(f"cards: no score card for {', '.join(missing)}")
+        bad = sorted(name for name in self.cards if not re.fullmatch(r"[a-z][a-z0-9_]{0,15}", name))
+        if bad:
+            raise ValueError(f"cards: {', '.join(bad)} is not a card key (a-z, 0-9, _)")
+        return self
 
 
 class KpiPolicy(_Frozen):
@@ -444,6 +616,8 @@ class Policy(_Frozen):
     targets: TargetsPolicy
     staffing: StaffingPolicy
     login: LoginPolicy
+    shifts: ShiftsPolicy
+    quality: QualityPolicy
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Policy:

@@ -248,3 +248,27 @@ class ClockState(StrEnum):
     RUNNING = "running"
     PAUSED = "paused"  # waiting on the customer
     STOPPED = "stopped"  # what it measured happened
+
+
+class CallbackOutcome(StrEnum):
+    """How a callback ended (its ``status`` says whether it is still to make)."""
+
+    REACHED = "reached"  # the customer was reached: the call is made
+    UNREACHABLE = "unreachable"  # the policy's tries all failed
+    DECLINED = "declined"  # reached, but the customer would not take the call
+    CANCELLED = "cancelled"  # a lead called it off (with a reason)
+
+
+class ShiftNoteKind(StrEnum):
+    """What a problem noted for the shift handover is about."""
+
+    EQUIPMENT = "equipment"
+    SYSTEM = "system"
+    OTHER = "other"
+
+
+class SpotCheckTarget(StrEnum):
+    """What a quality spot check (暗访/抽查) scores."""
+
+    CONTACT = "contact"  # one contact (a call, a chat) of an agent
+    BRANCH = "branch"  # a branch office (a mystery visit or call, 暗访)
