@@ -29,7 +29,9 @@ def test_callbacks_plan_adds_once_and_says_what(sqlite_db: Database, clock: Fixe
     assert first.exit_code == 0, first.output
     assert "win_back" in first.output
     assert first.output.strip().endswith("1 added")
-    second = runner.invoke(app, ["--db", url, "callbacks", "plan", "--now", NOW, "--format", "json"])
+    second = runner.invoke(
+        app, ["--db", url, "callbacks", "plan", "--now", NOW, "--format", "json"]
+    )
     assert second.exit_code == 0, second.output
     report = json.loads(second.output)
     assert report["total"] == 0

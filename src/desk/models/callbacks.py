@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 
@@ -45,7 +45,8 @@ class Callback(SQLModel, table=True):
     closed_at: datetime | None = None
     closed_by: int | None = Field(default=None, foreign_key="staff_user.id")
     updated_at: datetime | None = None
-    version: int = 1
+    # the default in the database too: bulk loads (the demo) write rows without it
+    version: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
 
 
 class CallbackAttempt(SQLModel, table=True):

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import base64
 import json
+from calendar import isleap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from calendar import isleap
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any

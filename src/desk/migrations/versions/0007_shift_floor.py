@@ -40,8 +40,6 @@ def upgrade() -> None:
             "ix_callback_owner_status_due", ["owner_id", "status", "due_at"], unique=False
         )
         batch_op.create_index("ux_callback_plan_key", ["plan_key"], unique=True)
-    with op.batch_alter_table("callback", schema=None) as batch_op:
-        batch_op.alter_column("version", server_default=None)
 
     op.create_table(
         "callback_attempt",
