@@ -36,10 +36,15 @@ def test_every_binding_has_an_id_and_a_msgid_description(owner: type) -> None:
 def test_each_registered_screen_has_a_key_a_title_and_a_permission() -> None:
     keys = [screen.key for screen in SCREENS]
     assert len(set(keys)) == len(keys)
-    assert {screen.id for screen in SCREENS} == {"lookup"}
+    assert {screen.id for screen in SCREENS} == {"lookup", "callbacks", "handover"}
     for screen in SCREENS:
         assert screen.title in catalog("en")
-    assert [s.id for s in permitted(Actor(1, "a", Role.AGENT))] == ["lookup"]
+    assert [s.id for s in permitted(Actor(1, "a", Role.AGENT))] == ["lookup", "callbacks"]
+    assert [s.id for s in permitted(Actor(1, "l", Role.LEAD))] == [
+        "lookup",
+        "callbacks",
+        "handover",
+    ]
     assert permitted(Actor(1, "h", Role.HANDLER)) == []
     assert permitted(Actor(1, "x", Role.ADMIN)) == []
 

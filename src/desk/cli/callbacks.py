@@ -54,6 +54,8 @@ def plan(
     typer.echo(f"callbacks plan at {when}")
     for purpose, count in report.added.items():
         typer.echo(f"  {purpose:<12} {count:>8,}")
+    if report.shifts_opened:
+        typer.echo(f"  shift records opened: {report.shifts_opened}")
     typer.echo(f"{report.total:,} added")
 
 

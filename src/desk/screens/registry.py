@@ -55,8 +55,22 @@ def _lookup(signed_in: SignedIn) -> Screen[Any]:
     return LookupScreen(signed_in)
 
 
+def _callbacks(signed_in: SignedIn) -> Screen[Any]:
+    from desk.screens.callbacks import CallbacksScreen
+
+    return CallbacksScreen(signed_in)
+
+
+def _handover(signed_in: SignedIn) -> Screen[Any]:
+    from desk.screens.handover import HandoverScreen
+
+    return HandoverScreen(signed_in)
+
+
 SCREENS: tuple[ScreenEntry, ...] = (
     ScreenEntry("f4", "lookup", N_("screen.lookup"), Permission.SEARCH_CUSTOMERS, _lookup),
+    ScreenEntry("f5", "callbacks", N_("screen.callbacks"), Permission.MAKE_CALLBACKS, _callbacks),
+    ScreenEntry("f6", "handover", N_("screen.handover"), Permission.SIGN_HANDOVER, _handover),
 )
 
 

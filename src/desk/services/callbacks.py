@@ -76,6 +76,7 @@ from desk.rules.vocab import (
 )
 from desk.services import audit
 from desk.services.access import require
+from desk.services.handover import open_shifts
 
 PLAN_LEASE = "callbacks"
 LAST_PLAN_KEY = "callbacks_last_plan"
@@ -164,6 +165,7 @@ class PlanReport:
 
     now: datetime
     added: dict[str, int]
+    shifts_opened: int = 0
     skipped_because_leased: bool = False
 
     @property
@@ -175,6 +177,7 @@ class PlanReport:
             "now": self.now.isoformat(),
             "added": dict(self.added),
             "total": self.total,
+            "shifts_opened": self.shifts_opened,
             "skipped_because_leased": self.skipped_because_leased,
         }
 
@@ -560,8 +563,9 @@ def _plan(connection: Connection, now: datetime, policy: Policy) -> dict[str, in
 def plan_callbacks(
     db: Database, *, actor: Actor, policy: Policy, now: datetime | None = None
 ) -> PlanReport:
-    """Add every callback due within the horizon that is not planned yet (needs
-    ``RUN_SWEEP``). One transaction; a second run at the same ``now`` adds nothing."""
+    """Add every callback due within the horizon that is not planned yet, and the records of
+    the shift on now and the next (``shifts``) when missing (needs ``RUN_SWEEP``). A second
+    run at the same ``now`` adds nothing."""
     db.run(lambda session: require(session, actor, Permission.RUN_SWEEP), write=False)
     at = as_utc(now) if now is not None else db.clock.now()
     holder = leases.make_holder("plan")
@@ -571,7 +575,8 @@ def plan_callbacks(
         with db.connection(write=True) as connection:
             added = _plan(connection, at, policy)
 
-        def finish(session: Session) -> None:
+        def finish(session: Session) -> int:
+            opened = open_shifts(session, now=at, policy=policy)
             row = session.get(Meta, LAST_PLAN_KEY)
             stamp = now_of(session).isoformat()
             if row is None:
@@ -586,9 +591,10 @@ def plan_callbacks(
                     target_type="callback",
                     detail={"now": at.isoformat(), "added": {k: n for k, n in added.items() if n}},
                 )
+            return opened
 
-        db.run(finish, write=True)
-        return PlanReport(now=at, added=added)
+        opened = db.run(finish, write=True)
+        return PlanReport(now=at, added=added, shifts_opened=opened)
     finally:
         leases.release(db, name=PLAN_LEASE, holder=holder)
 
