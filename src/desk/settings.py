@@ -37,7 +37,22 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise_lang(cls, value: object) -> object:
         if isinstance(value, str):
-            return normalise_language(value)
+            language = normalise_language(value)
+            if language not in ("en", "zh_CN"):
+                raise ValueError(f"{value!r} is not a language desk speaks (en or zh_CN)")
+            return language
+        return value
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _usable_data_dir(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty; unset it or name a directory")
+        if isinstance(value, (str, Path)):
+            path = Path(value).expanduser()
+            if path.exists() and not path.is_dir():
+                raise ValueError(f"{str(path)!r} is not a directory")
+            return path
         return value
 
     @property

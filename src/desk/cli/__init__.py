@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import typer
 
+from desk.cli.failures import DeskGroup
+
 app = typer.Typer(
     name="desk",
     help="desk: the customer-service center console and its admin commands.",
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=DeskGroup,
 )
 
 

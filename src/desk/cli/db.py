@@ -17,7 +17,7 @@ def upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> None:
     """Migrate the database to REVISION (default: the newest)."""
     from desk.infra import migrations
 
-    db = open_database(state_of(ctx), check_schema=False)
+    db = open_database(state_of(ctx), check_schema=False, create=True)
     before = migrations.current_revision(db)
     migrations.upgrade(db, revision)
     typer.echo(f"schema {before or 'empty'} -> {migrations.current_revision(db)}")
@@ -53,7 +53,7 @@ def init(
     from desk.infra.errors import DeskError
     from desk.services.setup import initialise
 
-    db = open_database(state_of(ctx), check_schema=False)
+    db = open_database(state_of(ctx), check_schema=False, create=True)
     try:
         result = initialise(db, admin_login=admin_login, admin_password=admin_password)
     except DeskError as error:

@@ -48,7 +48,9 @@ def demo(
     days: int = typer.Option(
         90, "--days", min=1, max=365, help="Days of history: contacts, work orders, shifts."
     ),
-    seed: int = typer.Option(1, "--seed", min=0, help="Random seed: the same seed, the same data."),
+    seed: int = typer.Option(
+        1, "--seed", min=0, max=2**31 - 1, help="Random seed: the same seed, the same data."
+    ),
     backlog: int = typer.Option(
         0,
         "--backlog",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from desk.cli.common import FORMAT_OPTION, OutputFormat, emit_json, fail
+from desk.cli.common import FORMAT_OPTION, OutputFormat, emit_json, policy_failure
 
 # The rules load inside the commands: `desk` alone must reach the login screen quickly.
 
@@ -51,7 +51,7 @@ def show(output: OutputFormat = FORMAT_OPTION) -> None:
     try:
         policy = load_policy(path)
     except PolicyError as error:
-        fail(str(error))
+        policy_failure(error)
     if output is OutputFormat.JSON:
         emit_json(
             {

@@ -14,6 +14,7 @@ from desk.cli.common import (
     emit_json,
     fail,
     open_database,
+    policy_failure,
     shell_actor,
     state_of,
 )
@@ -60,7 +61,7 @@ def sweep(
     try:
         policy = load_policy(state.settings().policy)
     except PolicyError as error:
-        fail(str(error))
+        policy_failure(error)
     db = open_database(state)
     try:
         report = run_sweep(

@@ -13,7 +13,8 @@ from desk.infra.database import Database
 def alembic_config(db: Database) -> Config:
     config = Config()
     config.set_main_option("script_location", "desk:migrations")
-    config.set_main_option("sqlalchemy.url", db.engine.url.render_as_string(hide_password=False))
+    url = db.engine.url.render_as_string(hide_password=False)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # configparser syntax
     return config
 
 
@@ -43,3 +44,13 @@ def head_revision(db: Database) -> str | None:
 
 def is_current(db: Database) -> bool:
     return current_revision(db) == head_revision(db)
+
+
+def is_known(db: Database, revision: str) -> bool:
+    """Whether ``revision`` is one of this code's migrations."""
+    from alembic.util.exc import CommandError
+
+    try:
+        return ScriptDirectory.from_config(alembic_config(db)).get_revision(revision) is not None
+    except CommandError:
+        return False

@@ -50,6 +50,11 @@ def initialise(db: Database, *, admin_login: str, admin_password: str) -> InitRe
 def ensure_current(db: Database) -> None:
     """Refuse to run on a schema older (or newer) than this code's."""
     current, head = migrations.current_revision(db), migrations.head_revision(db)
+    if current is not None and not migrations.is_known(db, current):
+        raise SchemaOutOfDate(
+            f"the database is at revision {current}, which this desk does not know "
+            f"(it knows up to {head}): was it made by a newer desk?"
+        )
     if current != head:
         raise SchemaOutOfDate(
             f"the database is at revision {current or 'none'}, this desk needs {head}: "
