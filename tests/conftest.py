@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,15 +24,28 @@ from desk.clock import FixedClock
 from desk.infra import migrations
 from desk.infra.database import Database, create_engine, normalise_url
 from desk.models import metadata
+from desk.services.users import ensure_system_users
 
+TEST_AUDIT_KEY = "desk-test-audit-key-0123456789abcdef"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Fixtures wider than a test (a module's demo database) run before the per-test
+    environment below: they too get a data directory of their own and the tests' audit key."""
+    del config
+    os.environ["DESK_DATA_DIR"] = tempfile.mkdtemp(prefix="desk-test-data-")
+    os.environ["DESK_AUDIT_KEY"] = TEST_AUDIT_KEY
 
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests never touch a person's data dir, database, policy or language."""
     monkeypatch.setenv("DESK_DATA_DIR", str(tmp_path / "data"))
+    # One audit key for every test, as every terminal of one center shares one: a database
+    # built in a module fixture is sealed with the key the next test holds too.
+    monkeypatch.setenv("DESK_AUDIT_KEY", TEST_AUDIT_KEY)
     for name in ("DESK_DATABASE_URL", "DESK_POLICY", "DESK_LANG"):
         monkeypatch.delenv(name, raising=False)
 
@@ -112,9 +126,13 @@ def _pg_engine(_pg_url: str) -> Iterator[sa.Engine]:
 
 
 def truncate_all(engine: sa.Engine) -> None:
+    """Empty every table as a fresh migration leaves it: desk's own actors stay. The audit
+    log refuses TRUNCATE by a trigger; replica mode (superuser only) lets the tests past it."""
     names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
     with engine.begin() as connection:
+        connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
         connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        ensure_system_users(connection)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from desk.infra.database import Database, now_of
 from desk.infra.errors import NotFound, PermissionDenied
 from desk.models import Account, AuditEntry, Bill, Branch, Contact, Customer, WorkOrder
-from desk.rules.permissions import Actor
+from desk.rules.permissions import SHELL_USER_ID, Actor, shell_actor
 from desk.rules.vocab import Role
 from desk.services import audit
 from desk.services.card import (
@@ -301,16 +301,17 @@ def test_every_unmask_call_is_audited_and_the_chain_holds(
         (handler.user_id, "denied"),
         (supervisor.user_id, "not_found"),
     ]
-    assert audit.verify_chain(db).ok
+    assert audit.verify_chain(db, actor=shell_actor("test")).ok
 
 
 def test_a_shell_actor_is_audited_by_login(db: Database, customers: list[int]) -> None:
     (lead,) = add_staff(db, Role.LEAD, login="lead2")
-    nameless = Actor(0, "cli:ops", Role.LEAD)
+    shell = shell_actor("ops")  # the command line's own row, an admin: may not unmask
     assert unmask_field(db, actor=lead, customer_id=customers[1], field="name") == "李四"  # type: ignore[arg-type]
-    unmask_field(db, actor=nameless, customer_id=customers[1], field=MaskedField.NAME)
+    with pytest.raises(PermissionDenied):
+        unmask_field(db, actor=shell, customer_id=customers[1], field=MaskedField.NAME)
     entries = _audit_rows(db, "customer.unmask")
-    assert [(e.actor_id, e.actor_login) for e in entries] == [
-        (lead.user_id, "lead2"),
-        (None, "cli:ops"),
+    assert [(e.actor_id, e.actor_login, e.detail["outcome"]) for e in entries] == [
+        (lead.user_id, "lead2", "granted"),
+        (SHELL_USER_ID, "cli:ops", "denied"),
     ]

@@ -39,6 +39,7 @@ from desk.rules.ladder import (
     snapshot_from_history,
 )
 from desk.rules.names import name_keys, reverse
+from desk.rules.permissions import shell_actor
 from desk.rules.policy import load_policy
 from desk.rules.vocab import (
     CallbackPurpose,
@@ -540,7 +541,7 @@ def test_the_database_says_it_is_a_demo(demo_db: Database) -> None:
     target = inspect_target(demo_db)
     assert target.params == PARAMS
     assert target.schema_current
-    assert verify_chain(demo_db).ok
+    assert verify_chain(demo_db, actor=shell_actor("test")).ok
 
 
 def test_a_second_build_into_the_same_database_is_refused(demo_db: Database) -> None:

@@ -14,14 +14,17 @@ import inspect
 import pkgutil
 import typing
 from collections.abc import Callable
+from dataclasses import replace
 from enum import Enum
 from typing import Any
 
 import pytest
+from sqlmodel import Session
 
 import desk.services
-from desk.infra.database import Database
+from desk.infra.database import Database, now_of
 from desk.infra.errors import PermissionDenied
+from desk.models import StaffUser
 from desk.rules.permissions import ROLE_PERMISSIONS, Actor, Permission
 from desk.rules.vocab import Role
 
@@ -51,6 +54,9 @@ ENTRY_POINTS: dict[str, Permission | None] = {
     "users.reset_password": Permission.MANAGE_USERS,
     "work_orders.create_work_order": Permission.CREATE_WORK_ORDER,
     "work_orders.work_order_detail": Permission.VIEW_WORK_ORDERS,
+    "users.enable_user": Permission.MANAGE_USERS,
+    "users.set_role": Permission.MANAGE_USERS,
+    "users.set_department": Permission.MANAGE_USERS,
 }
 
 pytestmark = pytest.mark.filterwarnings("ignore:fully NULL primary key")  # the empty ids
@@ -71,6 +77,63 @@ def _entry_points() -> dict[str, Callable[..., Any]]:
             if "actor" in parameters and takes_db:
                 found[f"{info.name.removeprefix('desk.services.')}.{name}"] = func
     return found
+
+
+def role_actors(db: Database) -> dict[Role, Actor]:
+    """One real, active user per role (no password: nothing here signs in)."""
+
+    def add(session: Session) -> dict[Role, Actor]:
+        actors: dict[Role, Actor] = {}
+        for role in Role:
+            user = StaffUser(
+                login=f"role-{role.value}".replace("_", "-"),
+                display_name=role.value,
+                role=role.value,
+                password_hash="!",
+                created_at=now_of(session),
+            )
+            session.add(user)
+            session.flush()
+            assert user.id is not None
+            actors[role] = Actor(user.id, user.login, role)
+        return actors
+
+    return db.run(add, write=True)
+
+
+def test_a_disabled_actor_is_refused_everywhere(db: Database) -> None:
+    """Every entry point reads the actor's row: a user disabled since sign-in is refused
+    whatever the role held."""
+    admin = role_actors(db)[Role.ADMIN]
+
+    def disable(session: Session) -> None:
+        user = session.get(StaffUser, admin.user_id)
+        assert user is not None
+        user.active = False
+        session.add(user)
+
+    db.run(disable, write=True)
+    for name, func in sorted(_entry_points().items()):
+        try:
+            _call_with_nothing(func, db, admin)
+        except PermissionDenied:
+            continue
+        pytest.fail(f"{name} let a disabled user through")  # pragma: no cover
+
+
+def test_a_role_changed_since_sign_in_is_judged_by_the_role_it_has_now(db: Database) -> None:
+    actors = role_actors(db)
+    stale = replace(actors[Role.AGENT], role=Role.ADMIN)  # signed in as admin, now an agent
+
+    def demote(session: Session) -> None:
+        user = session.get(StaffUser, stale.user_id)
+        assert user is not None
+        user.role = Role.AGENT.value
+        session.add(user)
+
+    db.run(demote, write=True)
+    with pytest.raises(PermissionDenied, match="now agent"):
+        _call_with_nothing(_entry_points()["users.list_users"], db, stale)
 
 
 def test_every_entry_point_is_in_the_table() -> None:
@@ -99,8 +162,9 @@ def _call_with_nothing(func: Callable[..., Any], db: Database, actor: Actor) -> 
 def test_entry_point_refuses_roles_without_its_permission(db: Database, name: str) -> None:
     func = _entry_points()[name]
     permission = ENTRY_POINTS[name]
+    actors = role_actors(db)
     for role in Role:
-        actor = Actor(user_id=0, login=f"role-{role.value}", role=role)
+        actor = actors[role]
         allowed = permission is None or permission in ROLE_PERMISSIONS[role]
         if allowed:
             try:

@@ -9,17 +9,17 @@ from sqlmodel import Session
 from desk.clock import FixedClock
 from desk.infra.database import Database
 from desk.models import Shift
-from desk.rules.permissions import Actor
+from desk.rules.permissions import shell_actor
 from desk.rules.vocab import Role
 from desk.services import session_info, users
 
-AGENT = Actor(user_id=1, login="agent1", role=Role.AGENT)
+AGENT = shell_actor("test")  # any active user may ask
 
 
 def _lead(db: Database) -> int:
     view = users.add_user(
         db,
-        actor=None,
+        actor=shell_actor("test"),
         new=users.NewUser(login="lead1", display_name="王班长", role=Role.LEAD, password="secret1"),
     )
     return view.id

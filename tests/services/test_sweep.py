@@ -39,7 +39,7 @@ from desk.rules.ladder import (
     next_ladder_instant,
     snapshot_from_history,
 )
-from desk.rules.permissions import Actor, system_actor
+from desk.rules.permissions import Actor, shell_actor, system_actor
 from desk.rules.policy import load_policy
 from desk.rules.vocab import (
     Channel,
@@ -65,7 +65,7 @@ from desk.services.sweep import (
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 E = EventKind
-ADMIN = Actor(user_id=0, login="cli:test", role=Role.ADMIN)
+ADMIN = shell_actor("test")
 POLICY = load_policy(None)
 CALENDARS = calendars_from_policy(POLICY)
 STATUS_AFTER = {

@@ -23,6 +23,7 @@ from desk.clock import FixedClock
 from desk.infra.database import Database
 from desk.models import AuditEntry, Customer, CustomerPhone, Meta, WorkOrder
 from desk.rules.names import name_keys, reverse
+from desk.rules.permissions import shell_actor
 from desk.rules.vocab import Role
 from desk.services import secrets, users
 
@@ -59,7 +60,7 @@ def add_staff(db: Database, *logins: str) -> None:
     for login in logins:
         users.add_user(
             db,
-            actor=None,
+            actor=shell_actor("test"),
             new=users.NewUser(
                 login=login,
                 display_name=DISPLAY_NAMES[login],

@@ -114,12 +114,21 @@ def open_database(state: State, *, check_schema: bool = True, create: bool = Fal
     return db
 
 
-def shell_actor() -> Actor:
+def os_user() -> str:
+    """The operating-system user running the command (named in the audit log)."""
     import getpass
 
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for this uid (a container)
+        return "unknown"
+
+
+def shell_actor() -> Actor:
+    """The admin at the command line: desk's ``shell`` actor, audited as ``cli:<os user>``."""
     from desk.rules.permissions import shell_actor as actor_for
 
-    return actor_for(getpass.getuser())
+    return actor_for(os_user())
 
 
 def policy_failure(error: Exception) -> NoReturn:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from desk.cli.common import FORMAT_OPTION, OutputFormat, emit_json, fail, open_database, state_of
+from desk.cli.common import (
+    FORMAT_OPTION,
+    OutputFormat,
+    emit_json,
+    fail,
+    open_database,
+    os_user,
+    state_of,
+)
 
 # Services (and with them SQLAlchemy and Alembic) load inside the commands, so that `desk`
 # alone reaches the console's login screen without paying for them first.
@@ -55,7 +63,9 @@ def init(
 
     db = open_database(state_of(ctx), check_schema=False, create=True)
     try:
-        result = initialise(db, admin_login=admin_login, admin_password=admin_password)
+        result = initialise(
+            db, admin_login=admin_login, admin_password=admin_password, os_user=os_user()
+        )
     except DeskError as error:
         fail(error.message)
     typer.echo(f"schema at {result.revision}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import inspect
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from desk.demo.builder import NotEmpty, build_demo
 from desk.demo.model import (
@@ -71,9 +71,10 @@ def inspect_target(db: Database) -> DemoTarget:
     current = migrations.is_current(db)
     with db.session(write=False) as session:
         meta = {row.key: row.value for row in session.exec(select(Meta)).all()}
+        people = select(StaffUser.id).where(col(StaffUser.is_system).is_(False))  # not desk's own
         has_data = any(
-            session.exec(select(model.id).limit(1)).first() is not None
-            for model in (Customer, StaffUser)
+            session.exec(query.limit(1)).first() is not None
+            for query in (select(Customer.id), people)
         )
     return DemoTarget(
         True, current, DemoParams.from_meta(meta), meta.get("demo_built_at"), has_data

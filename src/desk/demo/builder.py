@@ -480,7 +480,8 @@ def _analyze(sink: Sink) -> int:
 
 def _require_empty(sink: Sink) -> None:
     for table in ("customer", "staff_user", "work_order", "contact"):
-        if sink.scalar(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT 1) t"):
+        people = " WHERE NOT is_system" if table == "staff_user" else ""  # desk's own actors
+        if sink.scalar(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table}{people} LIMIT 1) t"):
             raise NotEmpty(
                 f"the database already holds data ({table}): a demo is built only "
                 "into an empty database"

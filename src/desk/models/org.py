@@ -45,6 +45,7 @@ class StaffUser(SQLModel, table=True):
     department_id: int | None = Field(default=None, foreign_key="department.id")
     password_hash: str = Field(max_length=255)
     active: bool = True
+    is_system: bool = False  # desk's own actor (the sweep, the command line): never signs in
     failed_logins: int = 0  # failed logins in a row, within the policy's window
     last_failed_login_at: datetime | None = None
     locked_until: datetime | None = None

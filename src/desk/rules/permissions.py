@@ -115,20 +115,31 @@ class Actor:
 
 
 SYSTEM_LOGIN = "system"
+SHELL_LOGIN = "shell"
+SYSTEM_USER_ID = 0
+SHELL_USER_ID = -1
+SYSTEM_USERS: tuple[tuple[int, str, str], ...] = (
+    (SYSTEM_USER_ID, SYSTEM_LOGIN, "desk (scheduled jobs)"),
+    (SHELL_USER_ID, SHELL_LOGIN, "desk (admin command line)"),
+)
+"""desk's own actors: real ``staff_user`` rows (id, login, display name) with the admin role,
+marked ``is_system``, without a password, so no one signs in as them. Every migrated database
+has them; their checks run like anyone's (a disabled row refuses them)."""
 
 
 def shell_actor(os_user: str) -> Actor:
-    """The admin at the command line: the shell already holds the database, so it acts as
-    admin; ``user_id`` 0 means no staff row, and the audit log names the OS user."""
-    return Actor(user_id=0, login=f"cli:{os_user}"[:32], role=Role.ADMIN, display_name=os_user)
+    """The admin at the command line (``desk user …``, ``desk init``, ``desk sweep``): the
+    shell already holds the database. It acts as the ``shell`` row; the audit log names the
+    operating-system user (``cli:<user>``)."""
+    return Actor(
+        user_id=SHELL_USER_ID, login=f"cli:{os_user}"[:32], role=Role.ADMIN, display_name=os_user
+    )
 
 
 def system_actor() -> Actor:
-    """desk itself, for work no person starts: the console's sweep timer. It acts as admin
-    (the sweep needs ``RUN_SWEEP``); ``user_id`` 0 means no staff row, and the audit log
-    names it ``system``. Only jobs desk runs on its own may use it, never a person's action.
-    """
-    return Actor(user_id=0, login=SYSTEM_LOGIN, role=Role.ADMIN, display_name="desk")
+    """desk itself, for work no person starts (the console's sweep timer): the ``system``
+    row. Only jobs desk runs on its own may use it, never a person's action."""
+    return Actor(user_id=SYSTEM_USER_ID, login=SYSTEM_LOGIN, role=Role.ADMIN, display_name="desk")
 
 
 def can(actor: Actor, permission: Permission) -> bool:

@@ -12,24 +12,37 @@ from sqlmodel import Session, select
 from desk.infra.errors import PermissionDenied
 from desk.models import StaffUser
 from desk.rules.permissions import Actor, Permission, can
+from desk.rules.vocab import Role
 
 
 def require(session: Session, actor: Actor, permission: Permission | None) -> None:
-    """Raise :class:`PermissionDenied` unless ``actor`` holds ``permission`` (None: any
-    signed-in person) and is an active user, read in ``session``'s transaction."""
+    """Raise :class:`PermissionDenied` unless ``actor`` is an active user whose role, as it
+    stands now in ``session``'s transaction, holds ``permission`` (None: any signed-in
+    person). A console whose user was disabled, or given another role, since sign-in is
+    judged by what the user is now."""
     if permission is not None and not can(actor, permission):
         raise PermissionDenied(f"{actor.login} ({actor.role}) may not {permission.value}")
-    require_active(session, actor)
+    role = require_active(session, actor)
+    if (
+        permission is not None
+        and role is not actor.role
+        and not can(Actor(actor.user_id, actor.login, role), permission)
+    ):
+        raise PermissionDenied(
+            f"{actor.login} is now {role.value} and may no longer {permission.value}"
+        )
 
 
-def require_active(session: Session, actor: Actor) -> None:
-    """Raise :class:`PermissionDenied` when ``actor``'s user has been disabled or removed.
-
-    Actors with ``user_id`` 0 have no staff row (the shell's admin and desk's own jobs, see
-    :mod:`desk.rules.permissions`): the shell already holds the database.
-    """
-    if actor.user_id == 0:
-        return
-    active = session.exec(select(StaffUser.active).where(StaffUser.id == actor.user_id)).first()
+def require_active(session: Session, actor: Actor) -> Role:
+    """The role of ``actor``'s user now; :class:`PermissionDenied` when the user has been
+    disabled or does not exist. Every actor has a row, desk's own included
+    (:data:`desk.rules.permissions.SYSTEM_USERS`)."""
+    row = session.exec(
+        select(StaffUser.active, StaffUser.role).where(StaffUser.id == actor.user_id)
+    ).first()
+    if row is None:
+        raise PermissionDenied(f"{actor.login} is not a user of desk")
+    active, role = row
     if not active:
         raise PermissionDenied(f"{actor.login} is no longer an active user of desk")
+    return Role(role)

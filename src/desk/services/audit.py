@@ -1,22 +1,135 @@
-"""The hash-chained audit log: every login, verification, unmask, lock and override."""
+"""The audit log: every login, verification, unmask, lock, override and admin action.
+
+**Sealed.** Each entry's ``hash`` is an HMAC-SHA256, keyed with the audit key, of the
+previous entry's hash and this entry's canonical content. The key is kept outside the
+database: ``DESK_AUDIT_KEY`` (at least 32 characters; every terminal of a PostgreSQL center
+sets the same), else the file ``audit.key`` in the data directory, made with mode 0600 by
+``desk init`` (or by the first entry written on this machine to a database that has no
+sealed entry yet). Someone who can write the database but does not hold the key cannot
+recompute the chain after an edit: the edit shows.
+
+**Anchored.** ``desk_meta`` holds the head of the chain (the last entry's id and hash, sealed
+with the key) in the same transaction as each entry, and every backup manifest copies it, so
+rows cut from the end show too: the table then ends before its head.
+
+**Append-only.** Triggers refuse UPDATE and DELETE of ``audit_log`` (and TRUNCATE on
+PostgreSQL); see migration 0007_admin_safety.
+
+**One key per database.** The database keeps a fingerprint of the key that seals it
+(``desk_meta.audit_key_id``). A terminal with another key, or none, is refused before it
+writes an entry it could not seal consistently.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from desk.infra.database import now_of, reads
-from desk.models import AuditEntry
+from desk.infra.database import Database, now_of, reads
+from desk.infra.errors import DeskError
+from desk.models import AuditEntry, Meta
 from desk.rules.permissions import Actor, Permission
 from desk.services.access import require
 
 GENESIS = "0" * 64
+KEY_ENV = "DESK_AUDIT_KEY"
+KEY_FILE = "audit.key"
+MIN_KEY_LENGTH = 32
+KEY_ID_META = "audit_key_id"
+HEAD_META = "audit_head"
+_SESSION_KEY = "desk.audit_key"
+
+
+class AuditKeyError(DeskError):
+    title = "Audit key"
+
+
+# --- the key ---------------------------------------------------------------------------------
+
+
+def key_path() -> Path:
+    """Where this machine keeps the audit key when ``DESK_AUDIT_KEY`` is not set."""
+    from desk.settings import load_settings
+
+    return load_settings().data_dir / KEY_FILE
+
+
+def _read_key(*, create: bool) -> bytes | None:
+    value = os.environ.get(KEY_ENV)
+    if value is not None:
+        if len(value.strip()) < MIN_KEY_LENGTH:
+            raise AuditKeyError(f"{KEY_ENV} must be at least {MIN_KEY_LENGTH} characters")
+        return value.strip().encode()
+    path = key_path()
+    try:
+        return path.read_text(encoding="ascii").strip().encode()
+    except FileNotFoundError:
+        if not create:
+            return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text(encoding="ascii").strip().encode()
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+    return path.read_text(encoding="ascii").strip().encode()
+
+
+def _fingerprint(key: bytes) -> str:
+    return hmac.new(key, b"desk audit key id", hashlib.sha256).hexdigest()[:32]
+
+
+def _where_the_key_is() -> str:
+    return KEY_ENV if os.environ.get(KEY_ENV) is not None else str(key_path())
+
+
+def _key_for(session: Session, *, writing: bool) -> bytes:
+    """The key that seals this database's log, checked against its fingerprint."""
+    cached = session.info.get(_SESSION_KEY)
+    if isinstance(cached, bytes):
+        return cached
+    stored = session.get(Meta, KEY_ID_META)
+    key = _read_key(create=writing and stored is None)
+    if key is None:
+        raise AuditKeyError(
+            f"no audit key on this machine ({_where_the_key_is()}): copy the key file from the "
+            f"machine that ran `desk init`, or set {KEY_ENV}"
+        )
+    fingerprint = _fingerprint(key)
+    if stored is None:
+        if not writing:
+            raise AuditKeyError("this database's audit log has never been sealed")
+        session.add(Meta(key=KEY_ID_META, value=fingerprint))
+        session.flush()
+    elif stored.value != fingerprint:
+        raise AuditKeyError(
+            f"the audit key of this machine ({_where_the_key_is()}) is not the key this "
+            "database's log is sealed with: use the key file of the machine that ran "
+            f"`desk init`, or its {KEY_ENV}"
+        )
+    session.info[_SESSION_KEY] = key
+    return key
+
+
+def ensure_key(db: Database) -> None:
+    """Make sure this machine holds the database's audit key (``desk init``): create it for
+    a database whose log was never sealed, refuse a key that does not match."""
+    db.run(lambda session: _key_for(session, writing=True), write=True)
+
+
+# --- sealing ---------------------------------------------------------------------------------
 
 
 def _canonical(
@@ -46,8 +159,35 @@ def _canonical(
     )
 
 
-def _digest(prev_hash: str, canonical: str) -> str:
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+def _seal(key: bytes, prev_hash: str, canonical: str) -> str:
+    return hmac.new(key, (prev_hash + canonical).encode(), hashlib.sha256).hexdigest()
+
+
+def _head_mac(key: bytes, entry_id: int, entry_hash: str) -> str:
+    return hmac.new(key, f"head:{entry_id}:{entry_hash}".encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The last entry of the chain: what a backup manifest records and verify checks."""
+
+    id: int
+    hash: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "hash": self.hash}
+
+
+def _write_head(session: Session, key: bytes, entry_id: int, entry_hash: str) -> None:
+    value = json.dumps(
+        {"id": entry_id, "hash": entry_hash, "mac": _head_mac(key, entry_id, entry_hash)}
+    )
+    row = session.get(Meta, HEAD_META)
+    if row is None:
+        session.add(Meta(key=HEAD_META, value=value))
+    else:
+        row.value = value
+        session.add(row)
 
 
 def record(
@@ -60,13 +200,15 @@ def record(
     target_id: object = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry to the chain inside the caller's transaction.
+    """Append one entry to the chain inside the caller's transaction, and move the head.
 
-    Writers are serialised (``BEGIN IMMEDIATE`` on SQLite, an advisory transaction lock on
-    PostgreSQL), so two terminals never fork the chain.
+    ``actor`` is who acted; an event with no acting user (a failed login of an unknown name)
+    names the login typed in ``actor_login``. Writers are serialised (``BEGIN IMMEDIATE`` on
+    SQLite, an advisory transaction lock on PostgreSQL), so two terminals never fork the chain.
     """
     if session.info.get("dialect") == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext('desk.audit_log'))"))
+    key = _key_for(session, writing=True)
     last = session.exec(
         select(AuditEntry.hash).order_by(col(AuditEntry.id).desc()).limit(1)
     ).first()
@@ -74,42 +216,91 @@ def record(
     at = now_of(session)
     fields: dict[str, Any] = {
         "at": at,
-        "actor_id": actor.user_id if actor and actor.user_id > 0 else None,
+        "actor_id": actor.user_id if actor else None,
         "actor_login": actor.login if actor else actor_login,
         "action": action,
         "target_type": target_type,
-        "target_id": None if target_id is None else str(target_id),
+        "target_id": None if target_id is None else str(target_id)[:32],
         "detail": detail or {},
     }
-    entry = AuditEntry(**fields, prev_hash=prev_hash, hash=_digest(prev_hash, _canonical(**fields)))
+    entry = AuditEntry(
+        **fields, prev_hash=prev_hash, hash=_seal(key, prev_hash, _canonical(**fields))
+    )
     session.add(entry)
     session.flush()
+    assert entry.id is not None
+    _write_head(session, key, entry.id, entry.hash)
     return entry
+
+
+# --- verifying -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class ChainReport:
     entries: int
-    broken_at: int | None  # id of the first entry whose hash does not match
+    broken_at: int | None  # id of the first entry that does not hold (or of the head)
     reason: str | None
+    head: Head | None = None
 
     @property
     def ok(self) -> bool:
-        return self.broken_at is None
+        return self.reason is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "broken_at": self.broken_at,
+            "reason": self.reason,
+            "head": self.head.as_dict() if self.head else None,
+        }
+
+
+def _stored_head(session: Session, key: bytes) -> tuple[Head | None, str | None]:
+    row = session.get(Meta, HEAD_META)
+    if row is None:
+        return None, None
+    try:
+        data = json.loads(row.value)
+        head = Head(int(data["id"]), str(data["hash"]))
+        mac = str(data["mac"])
+    except (ValueError, KeyError, TypeError):
+        return None, "the head record is unreadable (edited?)"
+    if not hmac.compare_digest(mac, _head_mac(key, head.id, head.hash)):
+        return None, "the head record's seal does not match (edited?)"
+    return head, None
 
 
 @reads
-def verify_chain(session: Session, *, actor: Actor | None = None) -> ChainReport:
-    """Recompute every hash in order; report the first entry that does not match."""
-    if actor is not None:
-        require(session, actor, Permission.VIEW_AUDIT)
+def verify_chain(session: Session, *, actor: Actor, anchors: Sequence[Head] = ()) -> ChainReport:
+    """Recompute every seal in order and check the end against the head record; each of
+    ``anchors`` (heads kept elsewhere, e.g. in backup manifests) must still be in the chain.
+
+    Finds an edited entry (its seal), a deleted, inserted or reordered one (the link to the
+    previous hash), rows cut from the end (the head), and a recomputed chain (the key).
+    """
+    require(session, actor, Permission.VIEW_AUDIT)
+    key = _key_for(session, writing=False) if _has_entries_or_key(session) else None
+    if key is None:
+        return ChainReport(0, None, None)
+    head, problem = _stored_head(session, key)
+    wanted = {anchor.id: anchor.hash for anchor in anchors}
     prev_hash = GENESIS
     count = 0
+    last: Head | None = None
     for entry in session.exec(select(AuditEntry).order_by(col(AuditEntry.id))).yield_per(2000):
+        assert entry.id is not None
         count += 1
         if entry.prev_hash != prev_hash:
-            return ChainReport(count, entry.id, "previous hash does not match (row removed?)")
-        expected = _digest(
+            return ChainReport(
+                count,
+                entry.id,
+                "the link to the previous entry is broken (a row deleted, inserted or moved)",
+                head,
+            )
+        expected = _seal(
+            key,
             prev_hash,
             _canonical(
                 at=entry.at,
@@ -121,7 +312,45 @@ def verify_chain(session: Session, *, actor: Actor | None = None) -> ChainReport
                 detail=entry.detail,
             ),
         )
-        if entry.hash != expected:
-            return ChainReport(count, entry.id, "content does not match its hash (row changed?)")
+        if not hmac.compare_digest(entry.hash, expected):
+            return ChainReport(count, entry.id, "the entry does not match its seal (edited)", head)
+        if entry.id in wanted and wanted.pop(entry.id) != entry.hash:
+            return ChainReport(count, entry.id, "the entry differs from a recorded head", head)
         prev_hash = entry.hash
-    return ChainReport(count, None, None)
+        last = Head(entry.id, entry.hash)
+    if problem:
+        return ChainReport(count, None, problem, head)
+    if wanted:
+        missing = min(wanted)
+        return ChainReport(
+            count, missing, f"entry {missing}, a recorded head, is gone (rows cut)", head
+        )
+    if head is None and last is not None:
+        return ChainReport(count, None, "the log has entries but no head record", head)
+    if head is not None and last != head:
+        where = f"entry {last.id}" if last else "no entry"
+        return ChainReport(
+            count,
+            head.id,
+            f"the log ends at {where} but its head is entry {head.id} (rows cut from the end)",
+            head,
+        )
+    return ChainReport(count, None, None, head)
+
+
+def _has_entries_or_key(session: Session) -> bool:
+    if session.get(Meta, KEY_ID_META) is not None or session.get(Meta, HEAD_META) is not None:
+        return True
+    return session.exec(select(AuditEntry.id).limit(1)).first() is not None
+
+
+def head_of(session: Session) -> Head | None:
+    """The stored head (unchecked), for a backup manifest."""
+    row = session.get(Meta, HEAD_META)
+    if row is None:
+        return None
+    try:
+        data = json.loads(row.value)
+        return Head(int(data["id"]), str(data["hash"]))
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from desk.infra.database import now_of, reads
 from desk.models import Shift, StaffUser
 from desk.rules.permissions import Actor
+from desk.services.access import require
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +28,9 @@ class ShiftInfo:
 @reads
 def current_shift(session: Session, *, actor: Actor) -> ShiftInfo | None:
     """The shift whose span covers the transaction's instant (the latest-starting one when
-    shifts overlap), or None between shifts. Every signed-in role may ask: the status line
-    of every screen shows it, so ``actor`` is taken for the record, not checked."""
-    del actor
+    shifts overlap), or None between shifts. Every signed-in role may ask (the status line
+    of every screen shows it); a disabled user may not."""
+    require(session, actor, None)
     now = now_of(session)
     row = session.exec(
         select(Shift, StaffUser)

@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from desk.infra import migrations
 from desk.infra.database import Database, now_of, reads, writes
 from desk.infra.errors import InvalidInput, SchemaOutOfDate
 from desk.models import Meta, StaffUser
+from desk.rules.permissions import Actor, shell_actor
 from desk.rules.vocab import Role
+from desk.services import audit
+from desk.services.secrets import hash_secret
 from desk.services.users import NewUser, UserView, add_user_in, validation_message
 
 
@@ -22,17 +25,26 @@ class InitResult:
 
 
 @writes
-def _bootstrap_admin(session: Session, *, login: str, password: str) -> UserView | None:
-    if session.exec(select(StaffUser.id).where(StaffUser.role == Role.ADMIN.value)).first():
+def _bootstrap_admin(
+    session: Session, *, actor: Actor, login: str, password: str, password_hash: str
+) -> UserView | None:
+    people = select(StaffUser.id).where(
+        StaffUser.role == Role.ADMIN.value, col(StaffUser.is_system).is_(False)
+    )
+    if session.exec(people).first():
         return None
     if session.get(Meta, "created_at") is None:
         session.add(Meta(key="created_at", value=now_of(session).isoformat()))
     new = NewUser(login=login, display_name=login, role=Role.ADMIN, password=password)
-    return add_user_in(session, actor=None, new=new)
+    return add_user_in(session, actor=actor, new=new, password_hash=password_hash)
 
 
-def initialise(db: Database, *, admin_login: str, admin_password: str) -> InitResult:
-    """Upgrade the schema to head and create the first admin unless one exists."""
+def initialise(
+    db: Database, *, admin_login: str, admin_password: str, os_user: str = "setup"
+) -> InitResult:
+    """Upgrade the schema to head and create the first admin unless one exists. The admin at
+    the command line (``os_user``) acts as desk's ``shell`` actor, whose row the migrations
+    create; its check runs like anyone's."""
     try:
         NewUser(
             login=admin_login, display_name=admin_login, role=Role.ADMIN, password=admin_password
@@ -43,7 +55,14 @@ def initialise(db: Database, *, admin_login: str, admin_password: str) -> InitRe
             problem.message.split(": ", 1)[-1], field=f"admin {problem.field}"
         ) from error
     migrations.upgrade(db)
-    admin = _bootstrap_admin(db, login=admin_login, password=admin_password)
+    audit.ensure_key(db)
+    admin = _bootstrap_admin(
+        db,
+        actor=shell_actor(os_user),
+        login=admin_login,
+        password=admin_password,
+        password_hash=hash_secret(admin_password),
+    )
     return InitResult(migrations.current_revision(db), admin)
 
 

@@ -1,0 +1,230 @@
+"""The audit log cannot be rewritten: triggers refuse UPDATE and DELETE, and `verify_chain`
+finds every edit made past them (edited, deleted, inserted, reordered rows, a cut tail, a
+chain recomputed without the key, a forged head)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from desk.infra.database import Database
+from desk.rules.permissions import shell_actor
+from desk.rules.vocab import Role
+from desk.services import audit, users
+
+SHELL = shell_actor("test")
+
+
+def _entries(db: Database, count: int = 6) -> None:
+    for n in range(count):
+        db.run(
+            lambda session, n=n: audit.record(
+                session, action="test.event", actor=SHELL, target_type="t", detail={"n": n}
+            ),
+            write=True,
+        )
+
+
+def _verify(db: Database, **kwargs: object) -> audit.ChainReport:
+    return audit.verify_chain(db, actor=SHELL, **kwargs)  # type: ignore[arg-type]
+
+
+def _as_attacker(db: Database, work: Callable[[Connection], None]) -> None:
+    """Someone with write access to the database who gets past the triggers."""
+    with db.engine.begin() as connection:
+        if db.is_sqlite:
+            connection.exec_driver_sql("DROP TRIGGER audit_log_no_update")
+            connection.exec_driver_sql("DROP TRIGGER audit_log_no_delete")
+        else:
+            connection.exec_driver_sql("ALTER TABLE audit_log DISABLE TRIGGER USER")
+        work(connection)
+
+
+def _sql(statement: str, **params: object) -> Callable[[Connection], None]:
+    return lambda connection: connection.execute(sa.text(statement), params) and None
+
+
+def test_a_clean_chain_verifies_with_its_head(db: Database) -> None:
+    _entries(db)
+    report = _verify(db)
+    assert report.ok, report.reason
+    assert report.entries == 6
+    assert report.head is not None
+    assert report.head.id == 6
+
+
+@pytest.mark.parametrize(
+    "statement", ["UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"]
+)
+def test_the_table_refuses_update_and_delete(db: Database, statement: str) -> None:
+    _entries(db, 2)
+    with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as connection:
+        connection.exec_driver_sql(statement)
+    assert _verify(db).entries == 2
+
+
+@pytest.mark.postgres
+def test_postgresql_refuses_truncate(pg_db: Database) -> None:
+    _entries(pg_db, 1)
+    with pytest.raises(DBAPIError, match="append-only"), pg_db.engine.begin() as connection:
+        connection.exec_driver_sql("TRUNCATE audit_log CASCADE")
+
+
+TAMPERING = {
+    "edited": (_sql("UPDATE audit_log SET detail = '{\"n\": 99}' WHERE id = 3"), 3, "seal"),
+    "deleted": (_sql("DELETE FROM audit_log WHERE id = 3"), 4, "link"),
+    "inserted": (
+        _sql(
+            "INSERT INTO audit_log (id, at, actor_login, action, detail, prev_hash, hash) "
+            "SELECT 100, at, 'intruder', 'test.event', detail, hash, :forged "
+            "FROM audit_log WHERE id = 3",
+            forged="f" * 64,
+        ),
+        100,
+        "link",
+    ),
+    "reordered": (
+        _sql(
+            "UPDATE audit_log SET id = CASE id WHEN 3 THEN 1003 WHEN 4 THEN 3 END "
+            "WHERE id IN (3, 4)"
+        ),
+        3,
+        "link",
+    ),
+    "cut tail": (_sql("DELETE FROM audit_log WHERE id > 4"), 6, "cut from the end"),
+    "all rows cut": (_sql("DELETE FROM audit_log"), 6, "cut from the end"),
+    "head moved back": (
+        _sql(
+            'UPDATE desk_meta SET value = (SELECT \'{"id": 4, "hash": "\' || hash || '
+            '\'", "mac": "\' || :mac || \'"}\' FROM audit_log WHERE id = 4) '
+            "WHERE key = 'audit_head'",
+            mac="0" * 64,
+        ),
+        None,
+        "head record's seal",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(TAMPERING))
+def test_verify_finds_tampering_past_the_triggers(db: Database, kind: str) -> None:
+    _entries(db)
+    work, broken_at, said = TAMPERING[kind]
+    _as_attacker(db, work)
+    report = _verify(db)
+    assert not report.ok
+    assert said in (report.reason or "")
+    if broken_at is not None:
+        assert report.broken_at == broken_at
+
+
+def test_a_chain_recomputed_without_the_key_does_not_pass(db: Database) -> None:
+    """The attacker edits a row and reseals the whole chain and the head with their own key."""
+    _entries(db)
+    forged_key = b"attacker-has-no-access-to-the-real-key"
+
+    def reseal(connection: Connection) -> None:
+        connection.execute(sa.text("UPDATE audit_log SET detail = '{\"n\": 42}' WHERE id = 2"))
+        rows = connection.execute(
+            sa.text(
+                "SELECT id, at, actor_id, actor_login, action, target_type, target_id, detail "
+                "FROM audit_log ORDER BY id"
+            )
+        ).all()
+        prev = audit.GENESIS
+        for row in rows:
+            from desk.models import AuditEntry
+
+            entry = connection.execute(
+                sa.select(AuditEntry).where(AuditEntry.id == row.id)  # type: ignore[arg-type]
+            ).first()
+            assert entry is not None
+            canonical = audit._canonical(
+                at=entry.at,
+                actor_id=entry.actor_id,
+                actor_login=entry.actor_login,
+                action=entry.action,
+                target_type=entry.target_type,
+                target_id=entry.target_id,
+                detail=entry.detail,
+            )
+            sealed = audit._seal(forged_key, prev, canonical)
+            connection.execute(
+                sa.text("UPDATE audit_log SET prev_hash = :p, hash = :h WHERE id = :i"),
+                {"p": prev, "h": sealed, "i": row.id},
+            )
+            prev = sealed
+        mac = audit._head_mac(forged_key, rows[-1].id, prev)
+        value = f'{{"id": {rows[-1].id}, "hash": "{prev}", "mac": "{mac}"}}'
+        connection.execute(
+            sa.text("UPDATE desk_meta SET value = :v WHERE key = 'audit_head'"), {"v": value}
+        )
+
+    _as_attacker(db, reseal)
+    report = _verify(db)
+    assert not report.ok
+    assert report.broken_at == 1  # the first row no longer matches the real key's seal
+
+
+def test_a_recorded_head_must_still_be_in_the_chain(db: Database) -> None:
+    _entries(db, 4)
+    anchor = _verify(db).head
+    assert anchor is not None
+    assert _verify(db, anchors=[anchor]).ok
+    forged = audit.Head(anchor.id, "0" * 64)
+    report = _verify(db, anchors=[forged])
+    assert not report.ok
+    assert report.broken_at == anchor.id
+    gone = audit.Head(anchor.id + 50, anchor.hash)
+    assert "gone" in (_verify(db, anchors=[gone]).reason or "")
+
+
+def test_the_key_file_is_made_owner_only_and_kept(
+    db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv(audit.KEY_ENV)
+    _entries(db, 1)
+    path = tmp_path / "data" / audit.KEY_FILE
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    first = path.read_text()
+    _entries(db, 1)
+    assert path.read_text() == first
+    assert _verify(db).ok
+
+
+def test_another_key_or_none_is_refused_before_anything_is_written(
+    db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _entries(db, 2)
+    monkeypatch.setenv(audit.KEY_ENV, "another-center-another-key-0123456789")
+    with pytest.raises(audit.AuditKeyError, match="not the key"):
+        _entries(db, 1)
+    monkeypatch.delenv(audit.KEY_ENV)  # and no key file on this machine either
+    with pytest.raises(audit.AuditKeyError, match="no audit key"):
+        _verify(db)
+    assert not (tmp_path / "data" / audit.KEY_FILE).exists()
+
+
+def test_a_short_key_is_refused(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(audit.KEY_ENV, "short")
+    with pytest.raises(audit.AuditKeyError, match="at least 32"):
+        _entries(db, 1)
+
+
+def test_admin_actions_are_in_the_chain(db: Database) -> None:
+    users.add_user(
+        db,
+        actor=SHELL,
+        new=users.NewUser(login="a1", display_name="A", role=Role.AGENT, password="secret1"),
+    )
+    users.disable_user(db, actor=SHELL, login="a1")
+    report = _verify(db)
+    assert report.ok
+    assert report.entries == 2
