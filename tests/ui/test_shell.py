@@ -3,11 +3,11 @@ logs out to a clean login screen, the status line, Chinese, and the one error ha
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import typer
 from textual.app import App
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Input
@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Input
 from desk.app import DeskApp
 from desk.cli.common import State
 from desk.cli.console import launch
+from desk.cli.failures import CommandFailed
 from desk.clock import FixedClock
 from desk.infra.database import Database
 from desk.models import Shift
@@ -273,12 +274,18 @@ def test_launch_exits_non_zero_with_the_reason_on_an_old_schema(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _headless(monkeypatch)
-    with pytest.raises(typer.Exit) as stopped:
+    del capsys
+    with pytest.raises(CommandFailed) as missing:
         launch(State(db_url=f"sqlite:///{tmp_path / 'empty.db'}"))
-    assert stopped.value.exit_code == 2
-    err = capsys.readouterr().err
-    assert "error: the database is at revision none" in err
-    assert "desk db upgrade" in err
+    assert missing.value.code == 3
+    assert "no database at" in missing.value.message
+    assert not (tmp_path / "empty.db").exists()  # the console never makes a database
+    sqlite3.connect(tmp_path / "empty.db").close()  # an empty file: a schema out of date
+    with pytest.raises(CommandFailed) as stopped:
+        launch(State(db_url=f"sqlite:///{tmp_path / 'empty.db'}"))
+    assert stopped.value.code == 2
+    assert "the database is at revision none" in stopped.value.message
+    assert "desk db upgrade" in stopped.value.message
 
 
 def test_launch_exits_non_zero_on_a_broken_policy(
@@ -291,8 +298,9 @@ def test_launch_exits_non_zero_on_a_broken_policy(
     policy = tmp_path / "policy.toml"
     policy.write_text("version = 1\n[login]\nmax_failures = 0\n", encoding="utf-8")
     monkeypatch.setenv("DESK_POLICY", str(policy))
-    with pytest.raises(typer.Exit) as stopped:
+    del capsys
+    with pytest.raises(CommandFailed) as stopped:
         launch(State(db_url=sqlite_db.engine.url.render_as_string(hide_password=False)))
-    assert stopped.value.exit_code == 2
-    err = capsys.readouterr().err
-    assert "login.max_failures" in err
+    assert stopped.value.code == 2
+    assert "\n" not in stopped.value.message
+    assert "login.max_failures" in stopped.value.message

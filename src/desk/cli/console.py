@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 
-from desk.cli.common import State, fail
+from desk.cli.common import State, fail, sqlite_path
+from desk.cli.failures import EXIT_DATABASE, EXIT_USAGE
 
 
 def launch(state: State) -> None:
@@ -19,8 +20,13 @@ def launch(state: State) -> None:
 
     settings = state.settings()
     url = settings.resolved_database_url
-    if url.startswith("sqlite:///") and settings.database_url is None:
-        settings.ensure_data_dir()
+    path = sqlite_path(url)
+    if path is not None and not path.exists():  # the console never makes a database
+        fail(
+            f"no database at {path}: run `desk init` to create one, or `desk demo` to try "
+            "desk on a demo database",
+            code=EXIT_DATABASE,
+        )
     app = DeskApp(
         database_url=url,
         policy_path=settings.policy,
@@ -28,6 +34,7 @@ def launch(state: State) -> None:
     )
     app.run()
     if app.startup_error is not None:
-        fail(app.startup_error, code=2)
+        lines = [line.strip() for line in app.startup_error.splitlines() if line.strip()]
+        fail(" ".join(lines[:1] + ["; ".join(lines[1:])]).strip(), code=EXIT_USAGE)
     if app.return_code:
         fail("the console stopped with an error", code=app.return_code)
