@@ -48,7 +48,7 @@ SAMPLES = 60  # queries per kind
 ROUNDS = 2  # each query is timed this many times after one warm-up run
 EXACT_TARGET_MS = 1.0
 RANGE_TARGET_MS = 10.0
-ACTOR = Actor(user_id=0, login="bench", role=Role.AGENT)
+ACTOR = Actor(user_id=1, login="agent1", role=Role.AGENT)  # the demo's first agent
 
 Statement = tuple[str, Any]
 

@@ -96,7 +96,7 @@ def test_passwords_are_stored_as_argon2id(db: Database) -> None:
 
 @pytest.mark.parametrize("role", [r for r in Role if r is not Role.ADMIN])
 def test_only_admins_manage_users(db: Database, role: Role) -> None:
-    actor = Actor(user_id=0, login="x", role=role)
+    actor = Actor(user_id=ADMIN.user_id, login="x", role=role)  # what the actor claims
     with pytest.raises(PermissionDenied):
         users.list_users(db, actor=actor)
     with pytest.raises(PermissionDenied):
