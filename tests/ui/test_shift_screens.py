@@ -11,7 +11,7 @@ from textual.widgets import DataTable, TextArea
 from desk.clock import FixedClock
 from desk.infra.database import Database
 from desk.models import Callback, CallbackAttempt, Handover, Shift, StaffUser
-from desk.rules.permissions import system_actor
+from desk.rules.permissions import shell_actor, system_actor
 from desk.rules.policy import load_policy
 from desk.rules.vocab import Role
 from desk.screens.dialogs import ChoiceDialog
@@ -31,7 +31,7 @@ from tests.ui.conftest import (
 def _lead2(db: Database) -> None:
     users.add_user(
         db,
-        actor=None,
+        actor=shell_actor("test"),
         new=users.NewUser(login="lead2", display_name="陈班长", role=Role.LEAD, password=PASSWORD),
     )
 

@@ -13,7 +13,7 @@ with the key) in the same transaction as each entry, and every backup manifest c
 rows cut from the end show too: the table then ends before its head.
 
 **Append-only.** Triggers refuse UPDATE and DELETE of ``audit_log`` (and TRUNCATE on
-PostgreSQL); see migration 0007_admin_safety.
+PostgreSQL); see migration 0008_admin_safety.
 
 **One key per database.** The database keeps a fingerprint of the key that seals it
 (``desk_meta.audit_key_id``). A terminal with another key, or none, is refused before it

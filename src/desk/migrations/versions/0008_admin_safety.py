@@ -4,8 +4,8 @@
   (id -1, the admin at the command line), admins without a password.
 - ``audit_log``: triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL).
 
-Revision ID: 0007_admin_safety
-Revises: 0006_floor
+Revision ID: 0008_admin_safety
+Revises: 0007_shift_floor
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_admin_safety"
-down_revision: str | None = "0006_floor"
+revision: str = "0008_admin_safety"
+down_revision: str | None = "0007_shift_floor"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
