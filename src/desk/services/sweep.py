@@ -397,7 +397,7 @@ def _evaluate(
     )
 
 
-def _event_data(event: LadderEvent) -> dict[str, Any]:
+def ladder_event_data(event: LadderEvent) -> dict[str, Any]:
     """What a ladder event carries besides its columns (``late`` as of when it fell due)."""
     data: dict[str, Any] = {
         "due_at": event.due_at.astimezone(UTC).isoformat(),
@@ -426,7 +426,7 @@ def _step_row(step: PlannedStep) -> dict[str, Any]:
         "until": step.until,
         "late_after": step.late_after,
         "major_source": event.major_source.value if event.major_source is not None else None,
-        "data": _event_data(event),
+        "data": ladder_event_data(event),
     }
 
 

@@ -1,17 +1,10 @@
-"""Work orders (工单): creating one, reading one with its whole history, and every action of
-its life.
+"""Work orders (工单): creating one, and reading one with its whole history, clocks and
+attachments. The actions of its life are in :mod:`desk.services.work_order_actions`.
 
-Each public call is one transaction. It checks the permission first (:func:`require`), then
-asks :func:`desk.rules.work_orders.refusal` whether this person may take this action on this
-order in its state, writes the event, moves the status, re-plans the escalation ladder
-(:func:`desk.services.sweep.refresh_ladder`, which also keeps the clocks' due instants and the
-queue's nearest deadline) and raises the work-order change counter, so other terminals see it.
-
-**Saving over someone.** Every action names the ``version`` of the order the person saw. The
-row is updated only if its version is still that one (compare-and-set in the ``UPDATE``):
-otherwise :class:`WorkOrderChanged` says who changed it and when (the sweep counts: it raises
-the version when it changes a row), and nothing of this call is written; the screen keeps
-what the person typed.
+Each public call is one transaction that checks its permission first (:func:`require`).
+Creating writes the row, the ``created`` event and the disputed bill items, plans the
+escalation ladder (:func:`desk.services.sweep.refresh_ladder`, which sets the clocks' due
+instants and the queue's nearest deadline) and raises the work-order change counter.
 """
 
 from __future__ import annotations
@@ -45,7 +38,9 @@ from desk.models import (
 )
 from desk.rules.calendar import business_time_between, calendars_from_policy
 from desk.rules.clocks import TimelineEvent, work_order_clocks
-from desk.rules.ladder import MAJOR_KEY
+from desk.rules.ladder import (
+    MAJOR_KEY,
+)
 from desk.rules.masking import mask_name, mask_phone
 from desk.rules.permissions import Actor, Permission
 from desk.rules.policy import Policy, load_policy
@@ -63,7 +58,11 @@ from desk.rules.vocab import (
     WorkOrderSource,
     WorkOrderStatus,
 )
-from desk.rules.work_orders import Action, OrderState, allowed_actions
+from desk.rules.work_orders import (
+    Action,
+    OrderState,
+    allowed_actions,
+)
 from desk.services import changes
 from desk.services.access import require
 from desk.services.sweep import CLOCK_EVENT_KINDS, refresh_ladder
@@ -320,7 +319,7 @@ def may_see(actor: Actor, order: WorkOrder) -> bool:
     return True
 
 
-def _names(session: Session, ids: set[int]) -> dict[int, str]:
+def staff_names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     rows = session.exec(
@@ -338,7 +337,7 @@ def _departments(session: Session, ids: set[int]) -> dict[int, Department]:
     return {row.id: row for row in rows if row.id is not None}
 
 
-def _history(session: Session, work_order_id: int) -> list[WorkOrderEvent]:
+def history_of(session: Session, work_order_id: int) -> list[WorkOrderEvent]:
     return list(
         session.exec(
             select(WorkOrderEvent)
@@ -348,7 +347,7 @@ def _history(session: Session, work_order_id: int) -> list[WorkOrderEvent]:
     )
 
 
-def _timeline(events: Sequence[WorkOrderEvent]) -> list[TimelineEvent]:
+def timeline_of(events: Sequence[WorkOrderEvent]) -> list[TimelineEvent]:
     kinds = {kind.value: kind for kind in CLOCK_EVENT_KINDS}
     return [TimelineEvent(event.at, kinds[event.kind]) for event in events if event.kind in kinds]
 
@@ -360,7 +359,7 @@ def _clock_views(
     now: datetime,
     policy: Policy,
 ) -> tuple[ClockView, ...]:
-    timeline = _timeline(events)
+    timeline = timeline_of(events)
     if not timeline:
         return ()
     department_kind = DepartmentKind(department.kind) if department is not None else None
@@ -410,7 +409,7 @@ def _linked(order: WorkOrder) -> LinkedOrder:
 def _detail(session: Session, actor: Actor, order: WorkOrder, policy: Policy) -> WorkOrderDetail:
     assert order.id is not None
     now = now_of(session)
-    events = _history(session, order.id)
+    events = history_of(session, order.id)
     staff_ids = {event.actor_id for event in events if event.actor_id is not None}
     staff_ids |= {i for i in (order.created_by, order.updated_by) if i is not None}
     callbacks = list(
@@ -421,7 +420,7 @@ def _detail(session: Session, actor: Actor, order: WorkOrder, policy: Policy) ->
         )
     )
     staff_ids |= {row.owner_id for row in callbacks if row.owner_id is not None}
-    names = _names(session, staff_ids)
+    names = staff_names(session, staff_ids)
     department_ids = {event.department_id for event in events if event.department_id is not None}
     if order.department_id is not None:
         department_ids.add(order.department_id)
@@ -569,7 +568,7 @@ def work_order_detail(
 # --- creating --------------------------------------------------------------------------------
 
 
-def _text(value: str, *, name: str, limit: int, required: bool = True) -> str:
+def clean_text(value: str, *, name: str, limit: int, required: bool = True) -> str:
     cleaned = value.strip()
     if required and not cleaned:
         raise InvalidInput("must not be empty", field=name)
@@ -650,8 +649,8 @@ def _create(
     session: Session, *, actor: Actor, draft: WorkOrderDraft, policy: Policy
 ) -> WorkOrderView:
     require(session, actor, Permission.CREATE_WORK_ORDER)
-    title = _text(draft.title, name="title", limit=TITLE_MAX)
-    description = _text(draft.description, name="description", limit=DESCRIPTION_MAX)
+    title = clean_text(draft.title, name="title", limit=TITLE_MAX)
+    description = clean_text(draft.description, name="description", limit=DESCRIPTION_MAX)
     department, branch_id = _check_draft(session, draft)
     now = now_of(session)
     author = actor.user_id if actor.user_id > 0 else None
