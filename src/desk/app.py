@@ -30,7 +30,7 @@ from desk.screens.commands import KeymapCommands
 from desk.screens.dialogs import ErrorDialog, KeymapDialog
 from desk.screens.home import HomeScreen
 from desk.screens.login import LoginScreen
-from desk.screens.registry import SCREENS, entry, permitted
+from desk.screens.registry import SCREENS, entry, main_screen, permitted
 from desk.widgets.keys import key_label, keymap_of, translate_bindings
 
 if TYPE_CHECKING:
@@ -232,8 +232,9 @@ class DeskApp(App[None]):
         for screen in screens:
             self.add_mode(screen.id, partial(screen.factory, signed_in))
             self._session_modes.append(screen.id)
-        if screens:
-            landing = screens[0].id
+        main = main_screen(event.actor)
+        if main is not None:
+            landing = main
         else:
             landing = "home"
             self.add_mode(landing, partial(HomeScreen, signed_in))

@@ -22,6 +22,7 @@ from desk.models import Shift
 from desk.screens.dialogs import ErrorDialog, KeymapDialog
 from desk.screens.home import HomeScreen
 from desk.screens.lookup import LookupScreen
+from desk.screens.queue import QueueScreen
 from desk.services.users import actor_for_login
 from desk.widgets.status_line import StatusLine
 from tests.ui.conftest import (
@@ -39,12 +40,13 @@ from tests.ui.conftest import (
 
 LANDING = {
     "agent1": "lookup",
-    "lead1": "lookup",
-    "complaint1": "lookup",
-    "supervisor1": "lookup",
-    "handler1": "home",
+    "lead1": "queue",
+    "complaint1": "queue",
+    "supervisor1": "queue",
+    "handler1": "queue",
     "admin1": "home",
 }
+MAY_LOOK_UP = {"agent1", "lead1", "complaint1", "supervisor1"}
 
 
 def _f4_state(app: DeskApp) -> bool | None:
@@ -64,19 +66,23 @@ async def test_each_role_sees_only_its_screens(
         assert _f4_state(app) is None  # nothing of the shell before signing in
         await sign_in(pilot, login)
         assert app.current_mode == LANDING[login]
-        may_look_up = LANDING[login] == "lookup"
+        may_look_up = login in MAY_LOOK_UP
         assert _f4_state(app) is may_look_up
         await pilot.press("f4")
         await pilot.pause()
         if may_look_up:
             assert isinstance(app.screen, LookupScreen)
             assert not notes.messages
+        elif LANDING[login] == "queue":  # the handler: the department's queue stays
+            assert isinstance(app.screen, QueueScreen)
+            assert notes.messages == ["Your role may not open Customer lookup."]
+            assert "My department" in screen_text(pilot)
         else:
             assert isinstance(app.screen, HomeScreen)
             assert notes.messages == ["Your role may not open Customer lookup."]
             text = screen_text(pilot)
             assert login in text
-            assert ("Administrator" if login == "admin1" else "Back-office handler") in text
+            assert "Administrator" in text
             assert "F1" in text
             assert "Help" in text
             assert "F10" in text
@@ -144,6 +150,9 @@ async def test_f10_logs_out_to_a_clean_login_screen(sqlite_db: Database, clock: 
         assert app.focused is app.screen.query_one("#login", Input)
         assert _f4_state(app) is None
         await sign_in(pilot, "lead1")
+        assert app.current_mode == "queue"  # the lead's main screen
+        await pilot.press("f4")
+        await settle(pilot)
         assert app.current_mode == "lookup"
         assert app.screen.query_one("#query", Input).value == ""
         assert not app.screen.query_one("#results", DataTable).display

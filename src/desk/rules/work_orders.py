@@ -271,3 +271,48 @@ def nearest_deadline(clocks: Iterable[Clock]) -> NearestDeadline:
     if best is None:
         return NearestDeadline(None, None)
     return NearestDeadline(best.due_at, best.kind)
+
+
+# --- the queue's views -----------------------------------------------------------------------
+
+
+class QueueView(StrEnum):
+    """The lists of the work-order queue (F3)."""
+
+    NEW = "new"  # to dispatch: new and reopened
+    REPLIED = "replied"  # the department replied: to review
+    RETURNED = "returned"  # returned to the department, awaiting its new reply
+    OVERDUE = "overdue"  # 延时: an awaited clock's deadline has passed
+    CHASE = "chase"  # complaints in the chase ladder (reminded, escalation proposed or made)
+    MAJOR = "major"  # major complaints
+    DEPARTMENT = "department"  # the handler's own department's orders
+    CALLBACKS = "callbacks"  # callbacks to make: mine, or anyone's on the shift
+    ALL = "all"  # every open order
+
+
+QUEUE_VIEWS: dict[Role, tuple[QueueView, ...]] = {
+    Role.LEAD: (
+        QueueView.NEW,
+        QueueView.REPLIED,
+        QueueView.RETURNED,
+        QueueView.OVERDUE,
+        QueueView.CHASE,
+        QueueView.MAJOR,
+        QueueView.CALLBACKS,
+        QueueView.ALL,
+    ),
+    Role.COMPLAINT_LEAD: (
+        QueueView.CHASE,
+        QueueView.MAJOR,
+        QueueView.OVERDUE,
+        QueueView.REPLIED,
+        QueueView.CALLBACKS,
+        QueueView.ALL,
+    ),
+    Role.HANDLER: (QueueView.DEPARTMENT, QueueView.RETURNED, QueueView.OVERDUE),
+    Role.SUPERVISOR: (QueueView.MAJOR, QueueView.CHASE, QueueView.OVERDUE, QueueView.ALL),
+    Role.AGENT: (QueueView.CALLBACKS, QueueView.ALL),
+    Role.ADMIN: (),
+}
+"""The views each role's queue offers, its main view first. A handler's views hold only
+their own department's orders."""

@@ -17,6 +17,7 @@ from textual.screen import Screen
 
 from desk.i18n import N_
 from desk.rules.permissions import Actor, Permission, can
+from desk.rules.vocab import Role
 from desk.screens.base import SignedIn
 
 ScreenFactory = Callable[[SignedIn], Screen[Any]]
@@ -67,11 +68,39 @@ def _handover(signed_in: SignedIn) -> Screen[Any]:
     return HandoverScreen(signed_in)
 
 
+def _queue(signed_in: SignedIn) -> Screen[Any]:
+    from desk.screens.queue import QueueScreen
+
+    return QueueScreen(signed_in)
+
+
 SCREENS: tuple[ScreenEntry, ...] = (
+    ScreenEntry("f3", "queue", N_("screen.queue"), Permission.VIEW_WORK_ORDERS, _queue),
     ScreenEntry("f4", "lookup", N_("screen.lookup"), Permission.SEARCH_CUSTOMERS, _lookup),
     ScreenEntry("f5", "callbacks", N_("screen.callbacks"), Permission.MAKE_CALLBACKS, _callbacks),
     ScreenEntry("f6", "handover", N_("screen.handover"), Permission.SIGN_HANDOVER, _handover),
 )
+
+
+MAIN_SCREENS: dict[Role, tuple[str, ...]] = {
+    Role.AGENT: ("intake", "lookup"),
+    Role.LEAD: ("queue",),
+    Role.COMPLAINT_LEAD: ("queue",),
+    Role.HANDLER: ("queue",),
+    Role.SUPERVISOR: ("dashboard", "queue"),
+}
+"""Each role's main screen, where it lands after signing in: the first of these that exists
+and the role may open (else its first screen in key order)."""
+
+
+def main_screen(actor: Actor) -> str | None:
+    """Where ``actor`` lands after signing in (None: no screen, the welcome page)."""
+    screens = permitted(actor)
+    ids = {candidate.id for candidate in screens}
+    for wanted in MAIN_SCREENS.get(actor.role, ()):
+        if wanted in ids:
+            return wanted
+    return screens[0].id if screens else None
 
 
 def entry(screen_id: str) -> ScreenEntry:

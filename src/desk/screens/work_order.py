@@ -7,7 +7,7 @@ work_order_detail`) and drawn by :func:`render_detail`, a pure function of the r
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -32,11 +32,14 @@ from desk.rules.vocab import (
     WorkOrderSource,
     WorkOrderStatus,
 )
+from desk.rules.work_orders import Action, OrderState
 from desk.screens.base import SessionScreen, SignedIn
+from desk.screens.order_actions import ACTION_BINDINGS, ACTION_KEYS, OrderActions, OrderRef
 from desk.widgets.clocks import clock_line, short_time
 from desk.widgets.format import local_time, yuan
 
 if TYPE_CHECKING:
+    from desk.services.queue import FloorDirectory
     from desk.services.work_orders import WorkOrderDetail
 
 ESCALATION_LABELS: dict[int, str] = {
@@ -276,8 +279,8 @@ def render_detail(detail: WorkOrderDetail, now: datetime) -> Group:
     return Group(*parts)
 
 
-class WorkOrderScreen(SessionScreen):
-    """One work order, pushed over the screen that opened it."""
+class WorkOrderScreen(OrderActions, SessionScreen):
+    """One work order, pushed over the screen that opened it; its actions by key."""
 
     TITLE_MSGID = N_("screen.work_order")
     DEFAULT_CSS = """
@@ -287,12 +290,18 @@ class WorkOrderScreen(SessionScreen):
     BINDINGS = [
         Binding("escape", "back", N_("wo_key.back"), id="work_order.back"),
         Binding("ctrl+r", "reload", N_("wo_key.reload"), id="work_order.reload"),
+        *ACTION_BINDINGS,
     ]
 
     class DetailLoaded(Message):
         def __init__(self, detail: WorkOrderDetail) -> None:
             super().__init__()
             self.detail = detail
+
+    class DirectoryLoaded(Message):
+        def __init__(self, directory: FloorDirectory) -> None:
+            super().__init__()
+            self.directory = directory
 
     def __init__(self, signed_in: SignedIn, work_order_id: int) -> None:
         super().__init__(signed_in)
@@ -307,6 +316,7 @@ class WorkOrderScreen(SessionScreen):
         super().on_mount()
         self.query_one("#wo-scroll", VerticalScroll).focus()
         self.load()
+        self._load_directory()
 
     def load(self) -> None:
         self._read(self.work_order_id)
@@ -328,8 +338,54 @@ class WorkOrderScreen(SessionScreen):
         self.query_one("#wo-body", Static).update(render_detail(event.detail, event.detail.read_at))
         self.refresh_bindings()
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="wo-directory")
+    def _load_directory(self) -> None:
+        from desk.services.queue import floor_directory
+
+        self.post_message(
+            self.DirectoryLoaded(floor_directory(self.signed_in.db, actor=self.actor))
+        )
+
+    def on_work_order_screen_directory_loaded(self, event: DirectoryLoaded) -> None:
+        self.directory = event.directory
+
     def action_back(self) -> None:
         self.dismiss()
 
     def action_reload(self) -> None:
+        self.load()
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "order_action":
+            return self.order_action_allowed(str(parameters[0]))
+        return True
+
+    def current_orders(self, action: Action) -> Sequence[OrderRef]:  # noqa: ARG002 - one order
+        detail = self.detail
+        if detail is None:
+            return ()
+        order = detail.order
+        return [
+            OrderRef(
+                id=order.id,
+                number=order.number,
+                version=order.version,
+                state=OrderState(
+                    status=order.status,
+                    paused=order.waiting_reason is not None,
+                    category=order.category,
+                    department_id=order.department_id,
+                    escalation_level=order.escalation_level,
+                ),
+                children=sum(
+                    1 for child in detail.children if child.status is not WorkOrderStatus.CLOSED
+                ),
+            )
+        ]
+
+    def after_action(self, action: Action, result: object) -> None:
+        number = getattr(result, "number", "")
+        self.notify(_("queue.done", action=_(ACTION_KEYS[action][1]), number=number), markup=False)
         self.load()

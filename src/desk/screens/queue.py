@@ -1,0 +1,707 @@
+"""F3, the work-order queue: the queue beside the selected work order, and a strip of the
+shift's live figures.
+
+- **Views** (the role's, from :data:`desk.rules.work_orders.QUEUE_VIEWS`): keys ``1``–``9``
+  pick one, ``[``/``]`` step through them.
+- **Rows** by nearest deadline, each with its clock; ``PgDn``/``PgUp`` swap pages (keyset,
+  :func:`desk.services.queue.work_order_queue`); ``f`` filters by type, branch, department and
+  priority; ``Space`` marks rows for a batch dispatch; ``Enter`` opens the work order.
+- **Actions** by key on the selected (or marked) orders: :mod:`desk.screens.order_actions`.
+- **Other terminals**: once a second a worker reads the change counters (one row each,
+  :func:`desk.services.changes.counters`); only when one moved is the page read again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
+
+from desk.i18n import N_, vocab_label
+from desk.i18n import gettext as _
+from desk.rules.vocab import Priority, RequestType, WorkOrderStatus
+from desk.rules.work_orders import QUEUE_VIEWS, Action, OrderState, QueueView
+from desk.screens.base import SessionScreen, SignedIn
+from desk.screens.forms import ActionForm, ChoiceField, TextField
+from desk.screens.order_actions import ACTION_BINDINGS, ACTION_KEYS, OrderActions, OrderRef
+from desk.screens.work_order import ESCALATION_LABELS, event_text, status_text
+from desk.widgets.clocks import clock_cell, short_time
+from desk.widgets.format import local_time
+
+if TYPE_CHECKING:
+    from desk.services.queue import FloorDirectory, QueueFigures, QueueFilters, QueuePage
+    from desk.services.work_orders import WorkOrderDetail
+
+PAGE_SIZE = 50
+POLL_SECONDS = 1.0
+PREVIEW_DEBOUNCE = 0.15
+
+VIEW_LABELS: dict[str, str] = {
+    QueueView.NEW.value: N_("queue.view.new"),
+    QueueView.REPLIED.value: N_("queue.view.replied"),
+    QueueView.RETURNED.value: N_("queue.view.returned"),
+    QueueView.OVERDUE.value: N_("queue.view.overdue"),
+    QueueView.CHASE.value: N_("queue.view.chase"),
+    QueueView.MAJOR.value: N_("queue.view.major"),
+    QueueView.DEPARTMENT.value: N_("queue.view.department"),
+    QueueView.CALLBACKS.value: N_("queue.view.callbacks"),
+    QueueView.ALL.value: N_("queue.view.all"),
+}
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("mark", " "),
+    ("number", N_("queue.col.number")),
+    ("clock", N_("queue.col.clock")),
+    ("title", N_("queue.col.title")),
+    ("status", N_("queue.col.status")),
+    ("type", N_("queue.col.type")),
+    ("department", N_("queue.col.department")),
+)
+
+
+def views_of(signed_in: SignedIn) -> list[str]:
+    """The role's views."""
+    return [view.value for view in QUEUE_VIEWS.get(signed_in.actor.role, ())]
+
+
+def render_preview(detail: WorkOrderDetail, now: datetime) -> Group:
+    """The selected order beside the queue: what it is, where it stands, its clocks and the
+    last few events (the whole history is one Enter away)."""
+    order = detail.order
+    head = Text(order.number, style="bold")
+    parts: list[Any] = [head, Text(order.title), status_text(detail)]
+    facts = Table.grid(padding=(0, 1))
+    facts.add_column(style="dim", no_wrap=True)
+    facts.add_column()
+    facts.add_row(
+        _("work_order.category"),
+        f"{vocab_label(order.category, RequestType)} · {vocab_label(order.priority, Priority)}",
+    )
+    facts.add_row(_("work_order.department"), detail.department_name or _("work_order.none"))
+    if detail.customer_name_masked:
+        facts.add_row(_("work_order.customer"), detail.customer_name_masked)
+    parts.append(facts)
+    clocks = Table.grid(padding=(0, 1))
+    clocks.add_column(no_wrap=True)
+    clocks.add_column()
+    from desk.widgets.clocks import clock_line
+
+    for clock in detail.clocks:
+        clocks.add_row(
+            vocab_label(clock.kind),
+            clock_line(
+                state=clock.state,
+                due_at=clock.due_at,
+                remaining=clock.remaining,
+                breached=clock.breached,
+                overdue=clock.overdue,
+                stopped_at=clock.stopped_at,
+                now=now,
+            ),
+        )
+    parts.append(Text(""))
+    parts.append(clocks)
+    parts.append(Text(""))
+    for event in detail.events[-4:]:
+        line = Text(short_time(event.at, now) + " ", style="dim")
+        line.append(event_text(event.kind, event.data))
+        who = event.actor_name or _("work_order.desk")
+        line.append(f" · {who}", style="dim")
+        if event.reason:
+            line.append(f"\n  {event.reason}")
+        parts.append(line)
+    return Group(*parts)
+
+
+class QueueScreen(OrderActions, SessionScreen):
+    TITLE_MSGID = N_("screen.queue")
+    DEFAULT_CSS = """
+    QueueScreen #queue-strip { height: 1; padding: 0 1; background: $boost; }
+    QueueScreen #queue-views { height: 1; padding: 0 1; }
+    QueueScreen #queue-info { height: 1; padding: 0 1; color: $text-muted; }
+    QueueScreen #queue-split { height: 1fr; }
+    QueueScreen #queue-table { width: 3fr; height: 1fr; }
+    QueueScreen #queue-empty { width: 3fr; height: 1fr; padding: 1 2; color: $text-muted; }
+    QueueScreen #queue-preview { width: 2fr; min-width: 30; height: 1fr;
+        border-left: solid $primary; padding: 0 1; }
+    """
+    BINDINGS = [
+        Binding("enter", "open", N_("queue.key.open"), id="queue.open", show=False),
+        Binding("pagedown", "next_page", N_("key.next_page"), id="queue.next_page", priority=True),
+        Binding("pageup", "prev_page", N_("key.prev_page"), id="queue.prev_page", priority=True),
+        Binding(
+            "right_square_bracket",
+            "step_view(1)",
+            N_("queue.key.next_view"),
+            id="queue.next_view",
+            show=False,
+        ),
+        Binding(
+            "left_square_bracket",
+            "step_view(-1)",
+            N_("queue.key.prev_view"),
+            id="queue.prev_view",
+            show=False,
+        ),
+        *(
+            Binding(
+                str(n), f"pick_view({n})", N_("queue.key.view"), id=f"queue.view_{n}", show=False
+            )
+            for n in range(1, 10)
+        ),
+        Binding("space", "mark", N_("queue.key.mark"), id="queue.mark", show=False),
+        Binding("f", "filters", N_("queue.key.filters"), id="queue.filters"),
+        Binding("g", "go_to", N_("queue.key.go_to"), id="queue.go_to"),
+        Binding("ctrl+r", "reload", N_("wo_key.reload"), id="queue.reload", show=False),
+        *ACTION_BINDINGS,
+    ]
+
+    class PageLoaded(Message):
+        def __init__(self, seq: int, page: QueuePage, number: int) -> None:
+            super().__init__()
+            self.seq = seq
+            self.page = page
+            self.number = number
+
+    class FiguresLoaded(Message):
+        def __init__(self, figures: QueueFigures) -> None:
+            super().__init__()
+            self.figures = figures
+
+    class PreviewLoaded(Message):
+        def __init__(self, detail: WorkOrderDetail) -> None:
+            super().__init__()
+            self.detail = detail
+
+    class DirectoryLoaded(Message):
+        def __init__(self, directory: FloorDirectory) -> None:
+            super().__init__()
+            self.directory = directory
+
+    class Changed(Message):
+        """Another terminal (or this one) changed work orders or messages."""
+
+    def __init__(self, signed_in: SignedIn) -> None:
+        super().__init__(signed_in)
+        self.views = views_of(signed_in)
+        self.view = self.views[0] if self.views else QueueView.ALL.value
+        self.filters: QueueFilters | None = None
+        self.page: QueuePage | None = None
+        self.page_number = 1
+        self.marked: dict[int, OrderRef] = {}
+        self.preview: WorkOrderDetail | None = None
+        self.directory: FloorDirectory | None = None
+        self.figures: QueueFigures | None = None
+        self._seq = 0
+        self._request: tuple[str | None, str | None, int] = (None, None, 1)
+        self._seen: dict[str, int] | None = None
+        self._preview_timer: Timer | None = None
+
+    # --- layout ----------------------------------------------------------------------------
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="queue-strip", markup=False)
+        yield Static("", id="queue-views", markup=False)
+        yield Static("", id="queue-info", markup=False)
+        with Horizontal(id="queue-split"):
+            table: DataTable[str | Text] = DataTable(
+                id="queue-table", cursor_type="row", zebra_stripes=True
+            )
+            yield table
+            yield Static(_("queue.empty"), id="queue-empty", markup=False)
+            with VerticalScroll(id="queue-preview"):
+                yield Static("", id="queue-preview-body")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#queue-empty", Static).display = False
+        self._show_views()
+        self.query_one("#queue-table", DataTable).focus()
+        self.load(None, None, 1)
+        self._load_figures()
+        self._load_directory()
+        self.set_interval(POLL_SECONDS, self._poll)
+
+    # --- loading ---------------------------------------------------------------------------
+
+    def load(self, after: str | None, before: str | None, number: int) -> None:
+        self._seq += 1
+        self._request = (after, before, number)
+        self._read_page(self._seq, QueueView(self.view), self.filters, after, before, number)
+
+    def reload(self) -> None:
+        after, before, number = self._request
+        self.load(after, before, number)
+        self._load_figures()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="queue-page")
+    def _read_page(
+        self,
+        seq: int,
+        view: QueueView,
+        filters: QueueFilters | None,
+        after: str | None,
+        before: str | None,
+        number: int,
+    ) -> None:
+        from desk.services.queue import work_order_queue
+
+        page = work_order_queue(
+            self.signed_in.db,
+            actor=self.actor,
+            view=view,
+            filters=filters,
+            after=after,
+            before=before,
+            limit=PAGE_SIZE,
+            policy=self.signed_in.backend.policy,
+        )
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.PageLoaded(seq, page, number))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="queue-figures")
+    def _load_figures(self) -> None:
+        from desk.services.queue import queue_figures
+
+        figures = queue_figures(
+            self.signed_in.db, actor=self.actor, policy=self.signed_in.backend.policy
+        )
+        self.post_message(self.FiguresLoaded(figures))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="queue-directory")
+    def _load_directory(self) -> None:
+        from desk.services.queue import floor_directory
+
+        self.post_message(
+            self.DirectoryLoaded(floor_directory(self.signed_in.db, actor=self.actor))
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="queue-poll")
+    def _poll(self) -> None:
+        from desk.services.changes import Topic, counters
+
+        values = counters(self.signed_in.db, list(Topic))
+        seen = {topic.value: value for topic, value in values.items()}
+        if self._seen is not None and seen != self._seen:
+            self.post_message(self.Changed())
+        self._seen = seen
+
+    @on(Changed)
+    def _changed(self) -> None:
+        self.reload()
+        if self.preview is not None:
+            self._read_preview(self.preview.order.id)
+
+    @on(DirectoryLoaded)
+    def _directory_loaded(self, event: DirectoryLoaded) -> None:
+        self.directory = event.directory
+
+    @on(FiguresLoaded)
+    def _figures_loaded(self, event: FiguresLoaded) -> None:
+        self.figures = event.figures
+        self._show_strip()
+        self._show_views()
+
+    @on(PageLoaded)
+    def _page_loaded(self, event: PageLoaded) -> None:
+        if event.seq != self._seq:
+            return
+        self._show(event.page, event.number)
+
+    # --- showing ---------------------------------------------------------------------------
+
+    def _show_strip(self) -> None:
+        figures = self.figures
+        if figures is None:
+            return
+        text = Text()
+        labels = [
+            (QueueView.NEW, N_("queue.fig.new"), ""),
+            (QueueView.REPLIED, N_("queue.fig.replied"), ""),
+            (QueueView.DEPARTMENT, N_("queue.fig.department"), ""),
+            (QueueView.OVERDUE, N_("queue.fig.overdue"), "bold red"),
+            (QueueView.CHASE, N_("queue.fig.chase"), "magenta"),
+            (QueueView.MAJOR, N_("queue.fig.major"), "bold red"),
+            (QueueView.CALLBACKS, N_("queue.fig.callbacks"), ""),
+        ]
+        for view, msgid, style in labels:
+            if view not in figures.counts:
+                continue
+            count = figures.counts[view]
+            if text:
+                text.append(" · ")
+            text.append(_(msgid, count=count), style=style if count else "")
+        if figures.inbox_waiting is not None:
+            text.append(" · ")
+            text.append(_("queue.fig.inbox", count=figures.inbox_waiting))
+            if figures.inbox_overdue:
+                text.append(" ")
+                text.append(_("queue.fig.inbox_late", count=figures.inbox_overdue), "bold red")
+        self.query_one("#queue-strip", Static).update(text)
+
+    def _show_views(self) -> None:
+        text = Text()
+        for n, view in enumerate(self.views, start=1):
+            label = f"{n} {_(VIEW_LABELS[view])}"
+            if text:
+                text.append("  ")
+            text.append(label, style="bold reverse" if view == self.view else "")
+        self.query_one("#queue-views", Static).update(text)
+
+    def _columns(self, table: DataTable[Any]) -> None:
+        table.clear(columns=True)
+        for key, msgid in COLUMNS:
+            table.add_column(_(msgid) if msgid.strip() else msgid, key=key)
+
+    def _show(self, page: QueuePage, number: int) -> None:
+        self.page = page
+        self.page_number = number
+        table: DataTable[Any] = self.query_one("#queue-table", DataTable)
+        empty = self.query_one("#queue-empty", Static)
+        previous = self._current_id()
+        self._columns(table)
+        now = page.read_at
+        for row in page.rows:
+            mark = Text("✓", style="bold green") if row.id in self.marked else Text(" ")
+            title = Text(row.title)
+            if row.is_major:
+                title = Text(_("work_order.major") + " ", style="bold red") + title
+            status = vocab_label(row.status, WorkOrderStatus)
+            level = ESCALATION_LABELS.get(row.escalation_level)
+            if level and row.status is not WorkOrderStatus.CLOSED:
+                status += f" · {_(level)}"
+            table.add_row(
+                mark,
+                row.number,
+                clock_cell(
+                    clock=row.next_clock,
+                    due_at=row.next_due,
+                    remaining=row.remaining,
+                    now=now,
+                    waiting_reason=row.waiting_reason,
+                ),
+                title,
+                status,
+                vocab_label(row.category, RequestType),
+                row.department_name or "-",
+                key=str(row.id),
+            )
+        has_rows = bool(page.rows)
+        table.display = has_rows
+        empty.display = not has_rows
+        if not has_rows:
+            empty.update(_("queue.empty_filtered") if page.filters.active else _("queue.empty"))
+            self.preview = None
+            self.query_one("#queue-preview-body", Static).update("")
+        elif previous is not None:
+            index = next((i for i, row in enumerate(page.rows) if row.id == previous), None)
+            if index is not None:
+                table.move_cursor(row=index)
+        self._show_info()
+        self.refresh_bindings()
+        if has_rows:
+            self._schedule_preview()
+
+    def _show_info(self) -> None:
+        page = self.page
+        parts = []
+        if page is not None and page.rows:
+            parts.append(_("queue.info", page=self.page_number, count=len(page.rows)))
+        if self.filters is not None and self.filters.active:
+            parts.append(_("queue.filtered", filters=self._filter_text()))
+        if self.marked:
+            parts.append(_("queue.marked", count=len(self.marked)))
+        self.query_one("#queue-info", Static).update(" · ".join(parts))
+
+    def _filter_text(self) -> str:
+        filters = self.filters
+        if filters is None:
+            return ""
+        parts = []
+        if filters.category is not None:
+            parts.append(vocab_label(filters.category))
+        if filters.priority is not None:
+            parts.append(vocab_label(filters.priority))
+        directory = self.directory
+        if filters.department_id is not None and directory is not None:
+            parts.extend(d.name for d in directory.departments if d.id == filters.department_id)
+        if filters.branch_id is not None and directory is not None:
+            parts.extend(b.name for b in directory.branches if b.id == filters.branch_id)
+        return ", ".join(parts)
+
+    # --- the selected order ----------------------------------------------------------------
+
+    def _current_id(self) -> int | None:
+        table: DataTable[Any] = self.query_one("#queue-table", DataTable)
+        if not table.row_count or self.page is None or not self.page.rows:
+            return None
+        row_key, _column = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return int(row_key.value) if row_key.value is not None else None
+
+    def _current_row(self) -> Any:
+        current = self._current_id()
+        if current is None or self.page is None:
+            return None
+        return next((row for row in self.page.rows if row.id == current), None)
+
+    @on(DataTable.RowHighlighted, "#queue-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._schedule_preview()
+        self.refresh_bindings()
+
+    @on(DataTable.RowSelected, "#queue-table")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def _schedule_preview(self) -> None:
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+        current = self._current_id()
+        if current is None:
+            return
+        self._preview_timer = self.set_timer(PREVIEW_DEBOUNCE, lambda: self._read_preview(current))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="queue-preview")
+    def _read_preview(self, work_order_id: int) -> None:
+        from desk.services.work_orders import work_order_detail
+
+        detail = work_order_detail(
+            self.signed_in.db,
+            actor=self.actor,
+            work_order_id=work_order_id,
+            policy=self.signed_in.backend.policy,
+        )
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.PreviewLoaded(detail))
+
+    @on(PreviewLoaded)
+    def _preview_loaded(self, event: PreviewLoaded) -> None:
+        if event.detail.order.id != self._current_id():
+            return
+        self.preview = event.detail
+        self.query_one("#queue-preview-body", Static).update(
+            render_preview(event.detail, event.detail.read_at)
+        )
+
+    # --- keys ------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "order_action":
+            return self.order_action_allowed(str(parameters[0]))
+        if action == "next_page":
+            return bool(self.page and self.page.next_cursor) or None
+        if action == "prev_page":
+            return bool(self.page and self.page.prev_cursor) or None
+        if action == "pick_view":
+            return int(str(parameters[0])) <= len(self.views)
+        if action in ("mark", "open"):
+            return self._current_id() is not None
+        return True
+
+    def action_next_page(self) -> None:
+        if self.page is not None and self.page.next_cursor is not None:
+            self.load(self.page.next_cursor, None, self.page_number + 1)
+
+    def action_prev_page(self) -> None:
+        if self.page is not None and self.page.prev_cursor is not None:
+            self.load(None, self.page.prev_cursor, max(1, self.page_number - 1))
+
+    def action_pick_view(self, number: int) -> None:
+        if 1 <= number <= len(self.views):
+            self.switch_view(self.views[number - 1])
+
+    def action_step_view(self, step: int) -> None:
+        if self.views:
+            index = (self.views.index(self.view) + step) % len(self.views)
+            self.switch_view(self.views[index])
+
+    def switch_view(self, view: str) -> None:
+        if view == self.view:
+            return
+        self.view = view
+        self.marked.clear()
+        self.preview = None
+        self.page = None
+        self.query_one("#queue-preview-body", Static).update("")
+        self._show_views()
+        self.load(None, None, 1)
+        self.refresh_bindings()
+
+    def action_mark(self) -> None:
+        row = self._current_row()
+        if row is None:
+            return
+        if row.id in self.marked:
+            del self.marked[row.id]
+        else:
+            self.marked[row.id] = self._ref(row)
+        table: DataTable[Any] = self.query_one("#queue-table", DataTable)
+        mark = Text("✓", style="bold green") if row.id in self.marked else Text(" ")
+        table.update_cell(str(row.id), "mark", mark)
+        table.action_cursor_down()
+        self._show_info()
+        self.refresh_bindings()
+
+    def action_open(self) -> None:
+        current = self._current_id()
+        if current is None:
+            return
+        from desk.screens.work_order import WorkOrderScreen
+
+        self.app.push_screen(WorkOrderScreen(self.signed_in, current), lambda _r: self.reload())
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def action_go_to(self) -> None:
+        """Open any work order by its number (a closed one too: to reopen it)."""
+        signed_in = self.signed_in
+
+        def run(values: Any) -> int:
+            from desk.services.work_orders import work_order_detail
+
+            detail = work_order_detail(
+                signed_in.db,
+                actor=signed_in.actor,
+                number=values["number"],
+                policy=signed_in.backend.policy,
+            )
+            return detail.order.id
+
+        def found(work_order_id: int | None) -> None:
+            if work_order_id is not None:
+                from desk.screens.work_order import WorkOrderScreen
+
+                self.app.push_screen(
+                    WorkOrderScreen(signed_in, work_order_id), lambda _r: self.reload()
+                )
+
+        field = TextField("number", _("queue.go_to.number"), required=True, max_length=20)
+        self.app.push_screen(ActionForm(_("queue.go_to.title"), [field], run), found)
+
+    def action_filters(self) -> None:
+        from desk.services.queue import QueueFilters
+
+        directory = self.directory
+        current = self.filters or QueueFilters()
+        fields = [
+            ChoiceField(
+                "category",
+                _("queue.filter.category"),
+                tuple((c.value, vocab_label(c)) for c in RequestType),
+                value=current.category.value if current.category else None,
+                required=False,
+            ),
+            ChoiceField(
+                "priority",
+                _("queue.filter.priority"),
+                tuple((p.value, vocab_label(p)) for p in Priority),
+                value=current.priority.value if current.priority else None,
+                required=False,
+            ),
+            ChoiceField(
+                "department",
+                _("queue.filter.department"),
+                tuple((str(d.id), d.name) for d in directory.departments) if directory else (),
+                value=str(current.department_id) if current.department_id else None,
+                required=False,
+            ),
+            ChoiceField(
+                "branch",
+                _("queue.filter.branch"),
+                tuple((str(b.id), b.name) for b in directory.branches) if directory else (),
+                value=str(current.branch_id) if current.branch_id else None,
+                required=False,
+            ),
+        ]
+
+        def run(values: Any) -> QueueFilters:
+            return QueueFilters(
+                category=RequestType(values["category"]) if values["category"] else None,
+                priority=Priority(values["priority"]) if values["priority"] else None,
+                department_id=int(values["department"]) if values["department"] else None,
+                branch_id=int(values["branch"]) if values["branch"] else None,
+            )
+
+        def chosen(result: QueueFilters | None) -> None:
+            if result is None:
+                return
+            self.filters = result
+            self.marked.clear()
+            self.load(None, None, 1)
+
+        self.app.push_screen(ActionForm(_("queue.filter.title"), fields, run), chosen)
+
+    # --- the order actions -----------------------------------------------------------------
+
+    @staticmethod
+    def _ref(row: Any) -> OrderRef:
+        return OrderRef(
+            id=row.id,
+            number=row.number,
+            version=row.version,
+            state=OrderState(
+                status=row.status,
+                paused=row.waiting_reason is not None,
+                category=row.category,
+                department_id=row.department_id,
+                escalation_level=row.escalation_level,
+            ),
+            children=0,
+        )
+
+    def current_orders(self, action: Action) -> Sequence[OrderRef]:
+        if action is Action.DISPATCH and self.marked:
+            return list(self.marked.values())
+        row = self._current_row()
+        if row is None:
+            return ()
+        ref = self._ref(row)
+        preview = self.preview
+        if preview is not None and preview.order.id == row.id:
+            open_children = sum(
+                1 for c in preview.children if c.status is not WorkOrderStatus.CLOSED
+            )
+            ref = OrderRef(ref.id, ref.number, ref.version, ref.state, open_children)
+        return [ref]
+
+    def after_action(self, action: Action, result: object) -> None:
+        from desk.services.work_order_actions import DispatchResult
+
+        if isinstance(result, DispatchResult):
+            self.marked.clear()
+            text = _("queue.dispatched_several", count=len(result.dispatched))
+            for conflict in result.conflicts:
+                who = conflict.changed_by or _("work_order.desk")
+                if conflict.changed_at is not None:
+                    text += "\n" + _(
+                        "queue.dispatch_conflict",
+                        number=conflict.number,
+                        who=who,
+                        at=local_time(conflict.changed_at, "%H:%M:%S"),
+                    )
+                else:
+                    text += f"\n{conflict.number}: {conflict.message}"
+            self.notify(
+                text, severity="warning" if result.conflicts else "information", markup=False
+            )
+        else:
+            number = getattr(result, "number", "")
+            self.notify(
+                _("queue.done", action=_(ACTION_KEYS[action][1]), number=number), markup=False
+            )
+        self.reload()

@@ -1,0 +1,406 @@
+"""F3, the work-order queue, with the real keys: a work order's whole life across roles, the
+complaint chase, two leads on one order, a change on another terminal showing by itself, and
+the screen at 80×24 in Chinese."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import col, select
+from textual.pilot import Pilot
+from textual.widgets import DataTable, OptionList, Select
+
+from desk.clock import FixedClock
+from desk.infra.database import Database
+from desk.models import WorkOrderEvent
+from desk.rules.vocab import (
+    Channel,
+    Priority,
+    RequestType,
+    WorkOrderSource,
+    WorkOrderStatus,
+)
+from desk.screens.forms import ActionForm
+from desk.screens.queue import QueueScreen
+from desk.screens.work_order import WorkOrderScreen
+from desk.services import secrets
+from desk.services import work_order_actions as woa
+from desk.services.work_orders import (
+    WorkOrderDraft,
+    WorkOrderView,
+    create_work_order,
+    work_order_detail,
+)
+from tests.floor_world import POLICY, Floor, build_floor
+from tests.ui.conftest import PASSWORD, Notes, make_app, screen_text, settle, sign_in
+
+
+def floor_of(db: Database) -> Floor:
+    return build_floor(db, password_hash=secrets.hash_secret(PASSWORD))
+
+
+def new_order(
+    db: Database,
+    floor: Floor,
+    category: RequestType = RequestType.FAULT_REPORT,
+    title: str = "宽带断网",
+) -> WorkOrderView:
+    return create_work_order(
+        db,
+        actor=floor.actor("agent1"),
+        draft=WorkOrderDraft(
+            customer_id=floor.customers[0],
+            contact_id=None,
+            category=category,
+            topic=None,
+            title=title,
+            description="家中宽带从昨晚起无法上网",
+            priority=Priority.NORMAL,
+            department_id=None,
+            callback_number=None,
+            channel=Channel.PHONE,
+            source=WorkOrderSource.AGENT,
+            consent=True,
+        ),
+        policy=POLICY,
+    )
+
+
+def status_of(db: Database, floor: Floor, work_order_id: int) -> WorkOrderStatus:
+    detail = work_order_detail(
+        db, actor=floor.actor("lead1"), work_order_id=work_order_id, policy=POLICY
+    )
+    return detail.order.status
+
+
+def kinds(db: Database, work_order_id: int) -> list[str]:
+    return db.run(
+        lambda s: [
+            e.kind
+            for e in s.exec(
+                select(WorkOrderEvent)
+                .where(WorkOrderEvent.work_order_id == work_order_id)
+                .order_by(col(WorkOrderEvent.id))
+            )
+        ],
+        write=False,
+    )
+
+
+async def switch_user(pilot: Pilot[None], login: str) -> QueueScreen:
+    if pilot.app.signed_in is not None:  # type: ignore[attr-defined]
+        await pilot.press("f10")
+        await settle(pilot)
+    await sign_in(pilot, login)
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, QueueScreen)
+    return screen
+
+
+async def choose(pilot: Pilot[None], label: str) -> None:
+    """In a form, open the focused choice with Enter and walk down to ``label``."""
+    select_ = pilot.app.focused
+    assert isinstance(select_, Select)
+    await pilot.press("enter")
+    await pilot.pause()
+    options = pilot.app.screen.query_one(OptionList)
+    for _ in range(len(options.options) + 1):
+        highlighted = options.highlighted
+        if (
+            highlighted is not None
+            and str(options.get_option_at_index(highlighted).prompt) == label
+        ):
+            break
+        await pilot.press("down")
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def save(pilot: Pilot[None]) -> None:
+    await pilot.press("ctrl+s")
+    await settle(pilot)
+
+
+async def type_text(pilot: Pilot[None], text: str) -> None:
+    await pilot.press(*text)
+
+
+def rows(screen: QueueScreen) -> list[str]:
+    table = screen.query_one("#queue-table", DataTable)
+    if not table.display:
+        return []
+    return [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+
+
+async def test_a_work_orders_whole_life_by_keys_across_roles(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    db = sqlite_db
+    floor = floor_of(db)
+    order = new_order(db, floor)  # the agent created it (through the service)
+    notes = Notes()
+    app = make_app(db, clock)
+    async with app.run_test(size=(120, 36), message_hook=notes) as pilot:
+        # 2. The lead dispatches it to the east branch with a note.
+        queue = await switch_user(pilot, "lead1")
+        assert rows(queue) == [order.number]
+        assert queue.check_action("order_action", ("accept",)) is None  # dimmed: nothing to review
+        await pilot.press("d")
+        await settle(pilot)
+        assert isinstance(app.screen, ActionForm)
+        await choose(pilot, "城东分公司")
+        await pilot.press("tab")
+        await type_text(pilot, "qing shang men")
+        await save(pilot)
+        assert isinstance(app.screen, QueueScreen), screen_text(pilot)
+        assert status_of(db, floor, order.id) is WorkOrderStatus.DISPATCHED
+        assert rows(queue) == []  # gone from "to dispatch"
+
+        # 3. The branch's handler replies.
+        queue = await switch_user(pilot, "handler2")
+        assert rows(queue) == [order.number]
+        await pilot.press("y")
+        await settle(pilot)
+        await type_text(pilot, "fixed")
+        await save(pilot)
+        assert status_of(db, floor, order.id) is WorkOrderStatus.REPLIED
+
+        # 4. The lead returns it with a reason.
+        queue = await switch_user(pilot, "lead1")
+        await pilot.press("2")  # to review
+        await settle(pilot)
+        assert rows(queue) == [order.number]
+        await pilot.press("r")
+        await settle(pilot)
+        await save(pilot)  # no reason yet: the form says so and stays
+        assert isinstance(app.screen, ActionForm)
+        assert "please fill this in" in screen_text(pilot)
+        await type_text(pilot, "when")
+        await save(pilot)
+        assert status_of(db, floor, order.id) is WorkOrderStatus.DISPATCHED
+
+        # 5. The handler replies again.
+        queue = await switch_user(pilot, "handler2")
+        await pilot.press("y")
+        await settle(pilot)
+        await type_text(pilot, "fixed at 10")
+        await save(pilot)
+
+        # 6. The lead accepts; 7. the callback; 8. it closes.
+        queue = await switch_user(pilot, "lead1")
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        await save(pilot)
+        assert status_of(db, floor, order.id) is WorkOrderStatus.CALLBACK
+        clock.advance(timedelta(days=1, hours=6))
+        await pilot.press("7")  # my callbacks
+        await settle(pilot)
+        assert rows(queue) == [order.number]
+        await pilot.press("c")
+        await settle(pilot)
+        await choose(pilot, "Reached")
+        await pilot.press("tab")
+        await choose(pilot, "2 dissatisfied")
+        await save(pilot)
+        assert status_of(db, floor, order.id) is WorkOrderStatus.CLOSED
+        assert rows(queue) == []
+
+        # 9. The customer is not satisfied: the lead opens it by number and reopens it.
+        await pilot.press("g")
+        await settle(pilot)
+        await type_text(pilot, order.number)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, WorkOrderScreen)
+        await pilot.press("o")
+        await settle(pilot)
+        await type_text(pilot, "unhappy")
+        await save(pilot)
+        assert isinstance(app.screen, WorkOrderScreen)
+        assert status_of(db, floor, order.id) is WorkOrderStatus.REOPENED
+        assert "Reopened" in screen_text(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("1")
+        await settle(pilot)
+        assert rows(queue) == [order.number]  # to dispatch again
+    assert kinds(db, order.id) == [
+        "created",
+        "dispatched",
+        "replied",
+        "rejected",
+        "replied",
+        "accepted",
+        "callback_attempt",
+        "closed",
+        "reopened",
+    ]
+
+
+async def test_the_complaint_chase_by_keys(sqlite_db: Database, clock: FixedClock) -> None:
+    db = sqlite_db
+    floor = floor_of(db)
+    order = new_order(db, floor, RequestType.COMPLAINT, "乱扣费投诉")
+    woa.dispatch_work_order(
+        db,
+        actor=floor.actor("lead1"),
+        work_order_id=order.id,
+        version=order.version,
+        department_id=floor.branch,
+        note=None,
+        policy=POLICY,
+    )
+    clock.advance(timedelta(days=1, minutes=5))  # past the reply deadline
+    app = make_app(db, clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        # The lead may not escalate: the key is not even offered to the role.
+        queue = await switch_user(pilot, "lead1")
+        await pilot.press("8")  # all open
+        await settle(pilot)
+        assert queue.check_action("order_action", ("confirm_escalation",)) is None
+        assert queue.check_action("order_action", ("remind",)) is None
+
+        queue = await switch_user(pilot, "complaint1")
+        await settle(pilot)
+        await pilot.press("6")  # all open (the chase view fills once reminded)
+        await settle(pilot)
+        assert rows(queue) == [order.number]
+        await pilot.press("m")
+        await settle(pilot)
+        await type_text(pilot, "today please")
+        await save(pilot)
+        await pilot.press("1")  # chase
+        await settle(pilot)
+        assert rows(queue) == [order.number]
+        await pilot.press("e")
+        await settle(pilot)
+        await type_text(pilot, "branch cannot solve")
+        await save(pilot)
+        await pilot.press("E")
+        await settle(pilot)
+        await save(pilot)
+        detail = work_order_detail(
+            db, actor=floor.actor("complaint1"), work_order_id=order.id, policy=POLICY
+        )
+        assert detail.order.escalation_level == 3
+        assert detail.order.department_id == floor.hq
+        await pilot.press("h")
+        await settle(pilot)
+        await type_text(pilot, "refund all")
+        await save(pilot)
+    assert kinds(db, order.id)[-4:] == [
+        "reminder",
+        "escalation_proposed",
+        "escalation_confirmed",
+        "replied",
+    ]
+
+
+async def test_the_second_lead_is_told_who_dispatched_first_and_keeps_the_text(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    db = sqlite_db
+    floor = floor_of(db)
+    order = new_order(db, floor)
+    app = make_app(db, clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await switch_user(pilot, "lead2")
+        await pilot.press("d")
+        await settle(pilot)
+        await choose(pilot, "计费中心")
+        await pilot.press("tab")
+        await type_text(pilot, "mine")
+        # Meanwhile lead1 dispatches it from another terminal.
+        woa.dispatch_work_order(
+            db,
+            actor=floor.actor("lead1"),
+            work_order_id=order.id,
+            version=order.version,
+            department_id=floor.branch,
+            note="first",
+            policy=POLICY,
+        )
+        await save(pilot)
+        form = app.screen
+        assert isinstance(form, ActionForm)  # still open, the text kept
+        text = screen_text(pilot)
+        assert f"{order.number} was changed by 王班长" in text
+        assert form.values()["note"] == "mine"
+        await pilot.press("ctrl+r")  # reload: now dispatched, nothing to save against
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "now Dispatched" in text, text
+        await save(pilot)
+        assert isinstance(app.screen, ActionForm)
+        assert "not possible in this status" in screen_text(pilot)
+        assert app.screen.values()["note"] == "mine"
+        await pilot.press("escape")
+        await settle(pilot)
+    dispatched = [k for k in kinds(db, order.id) if k == "dispatched"]
+    assert dispatched == ["dispatched"]
+
+
+async def test_a_change_on_another_terminal_shows_by_itself(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    db = sqlite_db
+    floor = floor_of(db)
+    first = new_order(db, floor)
+    app = make_app(db, clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        queue = await switch_user(pilot, "lead1")
+        assert rows(queue) == [first.number]
+        await pilot.pause(1.2)  # the first poll notes the counters
+        second = new_order(db, floor, title="第二张")  # another terminal
+        for _ in range(40):
+            await pilot.pause(0.1)
+            if second.number in rows(queue):
+                break
+        assert rows(queue) == [first.number, second.number]
+        assert "2 to dispatch" in screen_text(pilot)
+
+
+async def test_batch_dispatch_by_marking_rows(sqlite_db: Database, clock: FixedClock) -> None:
+    db = sqlite_db
+    floor = floor_of(db)
+    orders = [new_order(db, floor, title=f"断网{n}") for n in range(3)]
+    notes = Notes()
+    app = make_app(db, clock)
+    async with app.run_test(size=(120, 36), message_hook=notes) as pilot:
+        await switch_user(pilot, "lead1")
+        await pilot.press("space", "space")  # marks the first two (the cursor moves down)
+        await pilot.pause()
+        assert "2 marked for dispatch" in screen_text(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        await choose(pilot, "网络维护")
+        await save(pilot)
+        assert "2 dispatched." in notes.messages
+    statuses = [status_of(db, floor, o.id) for o in orders]
+    assert statuses == [
+        WorkOrderStatus.DISPATCHED,
+        WorkOrderStatus.DISPATCHED,
+        WorkOrderStatus.NEW,
+    ]
+
+
+async def test_the_queue_reads_in_chinese_at_80_by_24(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    db = sqlite_db
+    floor = floor_of(db)
+    new_order(db, floor, RequestType.COMPLAINT, "彩铃包月未订购却扣费")
+    clock.advance(timedelta(minutes=10))
+    app = make_app(db, clock, language="zh_CN")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await switch_user(pilot, "lead1")
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "待派 1" in text
+        assert "1 待派单" in text
+        assert "派单 剩 20分钟" in text
+        assert "WO20261102000001" in text
+        assert len(text.splitlines()) == 24
