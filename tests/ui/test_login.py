@@ -120,7 +120,7 @@ async def test_a_login_submitted_before_the_data_layer_is_ready_waits_for_it(
         assert app.current_mode == "login"
         release.set()
         await settle(pilot)
-        assert app.current_mode == "lookup"
+        assert app.current_mode == "queue"  # the lead's main screen
 
 
 async def test_enter_with_an_empty_password_asks_for_it_and_tries_nothing(

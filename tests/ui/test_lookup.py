@@ -275,6 +275,8 @@ async def test_unmask_is_shown_and_logged_for_a_lead(
     app = make_app(sqlite_db, clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await sign_in(pilot, "lead1")
+        await pilot.press("f4")  # the lead lands on the queue
+        await settle(pilot)
         await search(pilot, "5678")
         await pilot.press("down", "enter")  # to the table, open the highlighted row
         await settle(pilot)

@@ -645,9 +645,11 @@ def _check_draft(session: Session, draft: WorkOrderDraft) -> tuple[Department | 
     return department, branch_id
 
 
-def _create(
+def create_in_session(
     session: Session, *, actor: Actor, draft: WorkOrderDraft, policy: Policy
 ) -> WorkOrderView:
+    """:func:`create_work_order` inside the caller's transaction (turning a message into a
+    work order does both in one)."""
     require(session, actor, Permission.CREATE_WORK_ORDER)
     title = clean_text(draft.title, name="title", limit=TITLE_MAX)
     description = clean_text(draft.description, name="description", limit=DESCRIPTION_MAX)
@@ -728,5 +730,6 @@ def create_work_order(
     names the field).
     """
     return db.run(
-        lambda session: _create(session, actor=actor, draft=draft, policy=policy), write=True
+        lambda session: create_in_session(session, actor=actor, draft=draft, policy=policy),
+        write=True,
     )
