@@ -35,8 +35,7 @@ from desk.rules.ladder import LadderEvent, due_ladder_events, ladder_key, snapsh
 from desk.rules.permissions import Actor, Permission, can
 from desk.rules.policy import Policy
 from desk.rules.vocab import (
-    CallbackKind,
-    CallbackPurpose,
+    CallbackOutcome,
     CallbackStatus,
     Channel,
     ClockKind,
@@ -60,6 +59,7 @@ from desk.rules.work_orders import (
 )
 from desk.services import changes
 from desk.services.access import require
+from desk.services.callbacks import add_work_order_callback, record_work_order_attempt
 from desk.services.sweep import ladder_event_data, refresh_ladder
 from desk.services.work_orders import (
     REASON_MAX,
@@ -428,24 +428,6 @@ def reply_work_order(
     return _do(db, work)
 
 
-def _add_callback(session: Session, order: WorkOrder, due_at: datetime, now: datetime) -> None:
-    """The work-order callback (回访): anyone on the shift, due when the callback clock says."""
-    if order.customer_id is None:
-        return
-    session.add(
-        Callback(
-            customer_id=order.customer_id,
-            work_order_id=order.id,
-            kind=CallbackKind.PHONE.value,
-            purpose=CallbackPurpose.ROUTINE.value,
-            due_at=due_at,
-            owner_id=None,
-            status=CallbackStatus.PENDING.value,
-            created_at=now,
-        )
-    )
-
-
 def accept_reply(
     db: Database,
     *,
@@ -479,7 +461,7 @@ def accept_reply(
         order.status = WorkOrderStatus.CALLBACK.value
         _touch(order, actor, now)
         _finish(session, [order], policy)
-        _add_callback(session, order, order.callback_due or now, now)
+        add_work_order_callback(session, work_order=order, now=now)
         session.flush()
         return view_of(order)
 
@@ -882,19 +864,17 @@ def record_callback_result(
         )
         order.callback_attempts = attempt
         unreachable = not reached and is_unreachable(attempt, policy)
-        if callback is not None:
-            callback.attempts += 1
-            callback.last_attempt_at = now
-            callback.owner_id = callback.owner_id or (actor.user_id if actor.user_id else None)
-            if reached:
-                callback.status = CallbackStatus.DONE.value
-                callback.satisfaction = satisfaction
-                callback.result = said or "reached"
-            elif unreachable:
-                callback.status = CallbackStatus.FAILED.value
-                callback.result = said or "unreachable"
-            else:
-                callback.result = said or "not reached"
+        record_work_order_attempt(
+            session,
+            work_order_id=work_order_id,
+            actor=actor,
+            reached=bool(reached),
+            satisfaction=satisfaction if reached else None,
+            note=said,
+            closes=bool(reached) or unreachable,
+            now=now,
+            policy=policy,
+        )
         if not closed_with_parent:
             if reached:
                 assert satisfaction is not None
@@ -954,9 +934,14 @@ def close_work_order(
         why = clean_text(reason or "", name="reason", limit=REASON_MAX)
         now = now_of(session)
         own = _pending_callback(session, order)
-        if own is not None:
+        if own is not None:  # closed without the call: it is called off
             own.status = CallbackStatus.CANCELLED.value
+            own.outcome = CallbackOutcome.CANCELLED.value
             own.result = why[:500]
+            own.closed_at = now
+            own.closed_by = actor.user_id if actor.user_id > 0 else None
+            own.updated_at = now
+            own.version += 1
         _close(session, order, actor=actor, now=now, reason=why, data={"by_hand": True})
         _touch(order, actor, now)
         touched = [order]
@@ -991,9 +976,11 @@ def close_work_order(
                         DepartmentKind(department.kind) if department is not None else None,
                     )
                 ]
-                previous = _pending_callback(session, child)
-                if previous is None:
-                    _add_callback(session, child, callback_due(now, rule, calendar), now)
+                # Due by the callback rule from now (the day after, from 15:30); the
+                # callback clock itself does not run on a closed order.
+                child.callback_due = callback_due(now, rule, calendar)
+                session.flush()
+                add_work_order_callback(session, work_order=child, now=now)
                 touched.append(child)
         _finish(session, touched, policy)
         return view_of(order)
