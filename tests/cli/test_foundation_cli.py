@@ -20,7 +20,13 @@ def url(tmp_path: Path) -> str:
 
 
 def _run(url: str, *args: str, input: str | None = None):  # type: ignore[no-untyped-def]
-    return runner.invoke(app, ["--db", url, *args], input=input)
+    """``--password P`` in ``args`` is given as ``--password-stdin`` with P on standard input."""
+    words = list(args)
+    if "--password" in words:
+        at = words.index("--password")
+        input = words[at + 1] + "\n"
+        words[at : at + 2] = ["--password-stdin"]
+    return runner.invoke(app, ["--db", url, *words], input=input)
 
 
 def test_init_creates_schema_and_first_admin_once(url: str) -> None:

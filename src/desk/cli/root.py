@@ -8,7 +8,7 @@ from desk.cli.common import State
 
 
 def register(app: typer.Typer) -> None:
-    from desk.cli import callbacks, db, demo, policy, sweep, user
+    from desk.cli import audit, backup, callbacks, db, demo, org, policy, sweep, user
 
     @app.callback(invoke_without_command=True)
     def root(
@@ -29,4 +29,7 @@ def register(app: typer.Typer) -> None:
     policy.register(app)
     demo.register(app)
     sweep.register(app)
+    org.register(app)
+    audit.register(app)
+    backup.register(app)
     callbacks.register(app)

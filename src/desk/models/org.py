@@ -17,6 +17,7 @@ class Branch(SQLModel, table=True):
     code: str = Field(max_length=16, unique=True)
     name: str = Field(max_length=64)
     region: str = Field(max_length=64, index=True)
+    active: bool = True
 
 
 class Department(SQLModel, table=True):

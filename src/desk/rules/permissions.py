@@ -30,6 +30,7 @@ class Permission(StrEnum):
     SIGN_HANDOVER = "sign_handover"
     VIEW_DASHBOARD = "view_dashboard"
     MANAGE_USERS = "manage_users"
+    MANAGE_ORG = "manage_org"  # branches and departments
     MANAGE_DATA = "manage_data"  # import, export, backup, restore
     RUN_SWEEP = "run_sweep"
     VIEW_AUDIT = "view_audit"
@@ -98,7 +99,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.ADMIN: frozenset(
-        {_P.MANAGE_USERS, _P.MANAGE_DATA, _P.RUN_SWEEP, _P.VIEW_AUDIT, _P.VIEW_DASHBOARD}
+        {
+            _P.MANAGE_USERS,
+            _P.MANAGE_ORG,
+            _P.MANAGE_DATA,
+            _P.RUN_SWEEP,
+            _P.VIEW_AUDIT,
+            _P.VIEW_DASHBOARD,
+        }
     ),
 }
 
