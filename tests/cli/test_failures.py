@@ -96,7 +96,9 @@ def test_a_directory_given_as_the_database(tmp_path: Path) -> None:
 
 def test_a_read_only_database(initialised: Path) -> None:
     url = f"sqlite:///file:{initialised}?mode=ro&uri=true"
-    result = _run("--db", url, "user", "add", "bob", "--role", "agent", "--password", "abcdef")
+    result = _run(
+        "--db", url, "user", "add", "bob", "--role", "agent", "--password-stdin", input="abcdef\n"
+    )
     _one_line_error(result, EXIT_DATABASE, "read-only", "nothing was changed")
     assert _run("--db", url, "user", "list").exit_code == 0  # reading still works
 
@@ -131,7 +133,15 @@ def test_a_full_disk(initialised: Path, small_disk: Path) -> None:
         except OSError:
             pass
     result = _run(
-        "--db", f"sqlite:///{path}", "user", "add", "bob", "--role", "agent", "--password", "abc123"
+        "--db",
+        f"sqlite:///{path}",
+        "user",
+        "add",
+        "bob",
+        "--role",
+        "agent",
+        "--password-stdin",
+        input="abc123\n",
     )
     _one_line_error(result, EXIT_DATABASE, "disk", "full")
     (small_disk / "filler").unlink()
@@ -168,9 +178,7 @@ def test_a_bad_desk_data_dir(tmp_path: Path, value: str, said: str) -> None:
 
 def test_a_non_utf8_argument(initialised: Path) -> None:
     bad = b"caf\xe9".decode("utf-8", "surrogateescape")  # what Python makes of Latin-1 argv
-    result = _run(
-        "--db", f"sqlite:///{initialised}", "user", "add", bad, "--role", "agent", "--password", "x"
-    )
+    result = _run("--db", f"sqlite:///{initialised}", "user", "add", bad, "--role", "agent")
     _one_line_error(result, EXIT_USAGE, "argument 5 is not valid UTF-8", "caf\\udce9")
 
 

@@ -12,11 +12,13 @@ import os
 import stat
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+from desk.clock import FixedClock
 from desk.infra.database import Database
 from desk.rules.permissions import shell_actor
 from desk.rules.vocab import DepartmentKind
@@ -112,22 +114,14 @@ def test_a_damaged_copy_or_manifest_replaces_nothing(db: Database, tmp_path: Pat
     assert _branch_codes(db) == {"HZ", "NB"}  # untouched
 
 
-def test_only_the_newest_copies_are_kept(db: Database, tmp_path: Path, clock) -> None:  # type: ignore[no-untyped-def]
-    from datetime import timedelta
-
+def test_only_the_newest_copies_are_kept(db: Database, tmp_path: Path, clock: FixedClock) -> None:
     made = []
     for _ in range(4):
-        made.append(backups.backup(db, actor=SHELL, directory=tmp_path, keep=2))
+        made.append(backups.backup(db, actor=SHELL, directory=tmp_path / "copies", keep=2))
         clock.advance(timedelta(days=1))
-    left = sorted(p.name for p in tmp_path.iterdir())
-    assert left == sorted(
-        [
-            made[2].path.name,
-            made[2].manifest_path.name,
-            made[3].path.name,
-            made[3].manifest_path.name,
-        ]
-    )
+    left = sorted(p.name for p in (tmp_path / "copies").iterdir())
+    kept = [name for m in made[2:] for name in (m.path.name, m.manifest_path.name)]
+    assert left == sorted(kept)
 
 
 def test_check_finds_a_broken_chain(db: Database) -> None:
