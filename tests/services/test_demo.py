@@ -19,6 +19,7 @@ from desk.clock import FixedClock
 from desk.demo import (
     DEMO_PASSWORD,
     DEMO_USERS,
+    DemoBuildFailed,
     DemoParams,
     NotEmpty,
     build_demo,
@@ -603,24 +604,33 @@ def test_the_helper_process_builds_the_same_rows(
     assert _customers(single) == _customers(forked)
     schema = "SELECT type, name, sql FROM sqlite_master ORDER BY type, name"
     assert _rows(single, schema) == _rows(forked, schema)
-    assert not [path for path in tmp_path.iterdir() if ".demo-part" in path.name]
+    assert not [path for path in tmp_path.iterdir() if ".building" in path.name]
 
 
-def test_a_failing_helper_fails_the_build_and_changes_nothing(
+def test_a_failing_helper_fails_the_build_naming_the_step_and_keeps_nothing(
     tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The helper process's file lacks a table (as a full disk or a broken schema would
+    break it): the build fails naming the helper's step, in one line, and the target is
+    as it was, with no scratch file left."""
     template: Path = request.getfixturevalue("_sqlite_template")
     db = _fresh_sqlite(tmp_path / "demo.db", template)
+    from desk.demo import builder
 
-    def broken(*args: object) -> None:
-        raise OSError("disk on fire")
-
-    monkeypatch.setattr("desk.demo.floor.write_shift_records", broken)
-    with pytest.raises(RuntimeError, match="disk on fire"):
+    real = builder._table_statements
+    monkeypatch.setattr(
+        builder,
+        "_table_statements",
+        lambda scratch, tables: real(scratch, tuple(t for t in tables if t != "handover")),
+    )
+    with pytest.raises(DemoBuildFailed) as failed:
         build_demo(db, DemoParams(customers=300, days=3, seed=1), parallel=True)
+    assert failed.value.step == "shift notes and handovers"
+    assert "no such table: handover" in failed.value.message
+    assert "\n" not in failed.value.message
     assert _scalar(db, "SELECT COUNT(*) FROM customer") == 0
     assert _scalar(db, "SELECT COUNT(*) FROM staff_user WHERE NOT is_system") == 0
-    assert not [path for path in tmp_path.iterdir() if ".demo-part" in path.name]
+    assert not [path for path in tmp_path.iterdir() if ".building" in path.name]
 
 
 def test_the_end_state_is_the_migrated_schema(
@@ -700,7 +710,7 @@ def test_shipped_articles_parse_and_bad_ones_are_named() -> None:
 
 @pytest.mark.postgres
 def test_a_postgresql_demo_with_ids_past_the_32_bit_products_builds(
-    request: pytest.FixtureRequest,
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Account, bill and payment ids start past 60,000 (as in a large or long-lived database):
     a product such as ``account_id * 40503`` then leaves 32 bits, so every set-based statement
@@ -709,13 +719,20 @@ def test_a_postgresql_demo_with_ids_past_the_32_bit_products_builds(
     engine = create_engine(url)
     truncate_all(engine)
     try:
-        with engine.begin() as connection:
-            for table in ("account", "bill", "payment", "bill_item"):
-                connection.exec_driver_sql(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 60000)"
-                )
+        real_upgrade = migrations.upgrade
+
+        def upgrade_then_start_high(scratch: Database) -> None:
+            real_upgrade(scratch)
+            with scratch.engine.begin() as connection:
+                for table in ("account", "bill", "payment", "bill_item"):
+                    connection.exec_driver_sql(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 60000)"
+                    )
+
+        monkeypatch.setattr(migrations, "upgrade", upgrade_then_start_high)
         db = Database(engine=engine, clock=FixedClock(T0))
         build_demo(db, DemoParams(customers=300, days=3, seed=3))
+        monkeypatch.undo()
         assert _scalar(db, "SELECT MIN(id) FROM account") == 60_001
         assert _scalar(db, "SELECT COUNT(*) FROM account") == 300
         assert _scalar(db, "SELECT MIN(account_id) FROM bill") == 60_001

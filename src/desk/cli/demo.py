@@ -28,13 +28,6 @@ def _sqlite_file(url: str) -> Path | None:
     return Path(database)
 
 
-def _remove_sqlite(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        candidate = path.with_name(path.name + suffix)
-        if candidate.exists():
-            candidate.unlink()
-
-
 def demo(
     ctx: typer.Context,
     customers: int = typer.Option(
@@ -100,24 +93,15 @@ def demo(
             f"seed {seed}"
         )
         if path is not None:
-            db.dispose()
-            _remove_sqlite(path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            db = Database.from_url(url)
-            from desk.infra import migrations
-
-            migrations.upgrade(db)
-        else:
-            demo_service.reset_schema(db)
         try:
-            summary = demo_service.build_demo(db, params, progress=_progress)
+            demo_service.build_demo(db, params, progress=_progress, replace=True)
         except DeskError as error:
             fail(error.message)
         size = ""
         if path is not None and path.exists():
             size = f", {path.stat().st_size / 1_000_000:,.0f} MB"
         _echo(f"demo database ready in {time.perf_counter() - started:.1f} s{size}")
-        del summary
     db.dispose()
     if not no_launch:
         from desk.cli.console import launch

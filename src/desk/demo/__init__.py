@@ -1,7 +1,8 @@
-"""``desk demo``: a realistic, reproducible demo database (DESIGN.md §5).
+"""``desk demo``: a realistic, reproducible demo database.
 
-:func:`build_demo` fills an empty migrated database; :func:`demo_params` reads back what a
-demo database was built from. Testers can derive any demo customer's service password with
+:func:`build_demo` builds one in a scratch place and makes it the database (an empty one, or
+a demo it replaces); :func:`demo_params` reads back what a demo database was built from.
+Testers can derive any demo customer's service password with
 :func:`demo_service_password` (from the customer number alone, e.g. ``C000000001``); every
 demo user's password is :data:`DEMO_PASSWORD`. The showcase work orders (every status, the
 complaint chase at each level, major complaints, a re-dispatch, a reopen, a customer waiting)
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import inspect
 from sqlmodel import Session, col, select
 
-from desk.demo.builder import NotEmpty, build_demo
+from desk.demo.builder import DemoBuildFailed, NotEmpty, build_demo
 from desk.demo.model import (
     DEMO_PASSWORD,
     DEMO_USERS,
@@ -32,6 +33,7 @@ from desk.models import Customer, Meta, StaffUser
 __all__ = [
     "DEMO_PASSWORD",
     "DEMO_USERS",
+    "DemoBuildFailed",
     "DemoParams",
     "DemoSummary",
     "DemoTarget",
@@ -42,7 +44,6 @@ __all__ = [
     "demo_params",
     "demo_service_password",
     "inspect_target",
-    "reset_schema",
 ]
 
 
@@ -79,13 +80,3 @@ def inspect_target(db: Database) -> DemoTarget:
     return DemoTarget(
         True, current, DemoParams.from_meta(meta), meta.get("demo_built_at"), has_data
     )
-
-
-def reset_schema(db: Database) -> None:
-    """Drop every desk table through the migrations and create them again, empty.
-
-    Only for a demo database or an empty one: callers check :func:`inspect_target` first.
-    """
-    if migrations.current_revision(db) is not None:
-        migrations.downgrade(db, "base")
-    migrations.upgrade(db)

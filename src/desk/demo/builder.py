@@ -1,38 +1,43 @@
-"""Building a demo database: every step set-based, on one connection, in one transaction.
+"""Building a demo database: set-based, in a scratch place moved into the target at the end.
 
 Rows are made in Python only where they need Python (names and their search keys, ID cards,
 contacts, work-order histories) and written with ``executemany`` (SQLite) or ``COPY``
 (PostgreSQL); accounts, bills and payments are ``INSERT … SELECT`` over the customers.
 
-On SQLite the build connection runs with ``synchronous=OFF``, an in-memory journal and
-foreign-key checks off (every id is assigned here, in order), restored when it ends; the
-secondary indexes and the full-text triggers are dropped while loading and re-created from
-their stored definitions, and the full-text index is rebuilt in one pass. A large build
-forks a helper process for phones, contacts and work orders (a second core), whose rows are
-copied in at the end. On PostgreSQL the id sequences are moved past the ids written.
-``ANALYZE`` ends it. The end state is the migrated schema holding the data.
+The build writes into a scratch place (:mod:`desk.demo.place`): a file next to the target on
+SQLite, a schema of the target database on PostgreSQL. What checks and indexes rows is set
+aside while loading and made again from its stored definitions (:mod:`desk.demo.sink`); on
+SQLite the loading connection also runs with ``synchronous=OFF`` and foreign-key checks off
+(every id is assigned here, in order). The full-text index is rebuilt in one pass. Then the
+escalation ladder's plans of open orders, ``ANALYZE``, and the scratch place becomes the
+target in one step; a build that fails or is killed leaves the target as it was.
+
+A large build runs the phones, contacts, work orders and everything around them in a helper
+process (:mod:`multiprocessing`, forked where the platform can: a second core) while this
+process writes customers, accounts and bills: on SQLite into a file of its own, copied in at
+the end; on PostgreSQL straight into the scratch schema over its own connection. The helper
+dies with its parent. Both ways build the same rows.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
-import signal
-import sqlite3
+import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC
 from functools import cache
-from pathlib import Path
-from typing import NoReturn, TypeVar
+from multiprocessing.connection import Connection as Pipe
+from typing import Any, TypeVar, cast
 
 from argon2 import PasswordHasher
-from sqlalchemy import create_engine
+from sqlalchemy import column, insert, select, table
 from sqlalchemy.engine import Connection
-from sqlalchemy.pool import NullPool
+from sqlalchemy.exc import DBAPIError
 
 from desk.demo import contacts, customers, floor, org, scenarios
 from desk.demo.model import (
@@ -42,7 +47,8 @@ from desk.demo.model import (
     DemoSummary,
     Progress,
 )
-from desk.demo.sink import SavedObject, Sink
+from desk.demo.place import ScratchPlace, create_part_file, scratch_place
+from desk.demo.sink import FOREIGN_KEY, SavedObject, Sink
 from desk.demo.work_orders import (
     WORK_ORDER_COLUMNS,
     Plan,
@@ -53,6 +59,7 @@ from desk.demo.work_orders import (
 from desk.demo.world import World
 from desk.infra.database import Database
 from desk.infra.errors import DeskError
+from desk.models import metadata
 from desk.rules.policy import Policy, load_policy
 from desk.services import audit
 from desk.services.sweep import plan_ladder, prime_ladder
@@ -94,12 +101,47 @@ ID_TABLES = (
     "canned_reply",
     "audit_log",
 )
+PEOPLE_TABLES = ("customer", "account", "bill", "payment")
+ACTIVITY_TABLES = (
+    "customer_phone",
+    "contact",
+    "work_order",
+    "work_order_event",
+    "callback",
+    "verification_attempt",
+    "shift_note",
+    "handover",
+)
 WORK_ORDER_BATCH = 20_000
 BILL_ITEM_SAMPLE = 200  # the first customers always have a 详单, for testers
+PARALLEL_MIN_CUSTOMERS = 50_000
+PG_WORK_MEM = "256MB"  # the bills' sort and the index builds of one session, not the server's
 
 
 class NotEmpty(DeskError):
     title = "Database not empty"
+
+
+class DemoBuildFailed(DeskError):
+    """A step of the build failed; ``step`` names it. Nothing of the build was kept."""
+
+    title = "Demo build failed"
+
+    def __init__(self, step: str, reason: str) -> None:
+        super().__init__(f'demo build failed at "{step}": {reason} (nothing was kept)')
+        self.step = step
+        self.reason = reason
+
+
+def one_line(error: BaseException) -> str:
+    """What went wrong, in one line: a database error's own first line, else the error."""
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        first = (str(error.orig).strip().splitlines() or [""])[0]
+        return f"{type(error.orig).__name__}: {first}"
+    if isinstance(error, DeskError):
+        return error.message
+    first = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
 def _quiet(_step: str, _rows: int, _seconds: float) -> None:
@@ -107,16 +149,23 @@ def _quiet(_step: str, _rows: int, _seconds: float) -> None:
 
 
 class _Steps:
+    """Runs the build's steps: reports each (rows, seconds), and names the one that fails."""
+
     def __init__(self, sink: Sink, progress: Progress) -> None:
         self.sink = sink
         self.progress = progress
 
-    def run(self, label: str, table: str | None, work: Callable[[], T]) -> T:
+    def run(self, label: str, table_name: str | None, work: Callable[[], T]) -> T:
         before = sum(self.sink.rows_written.values())
         start = time.perf_counter()
-        result = work()
+        try:
+            result = work()
+        except DemoBuildFailed:
+            raise
+        except Exception as error:
+            raise DemoBuildFailed(label, one_line(error)) from error
         rows = sum(self.sink.rows_written.values()) - before
-        if isinstance(result, int) and table is None:
+        if isinstance(result, int) and table_name is None:
             rows = result
         self.progress(label, rows, time.perf_counter() - start)
         return result
@@ -129,31 +178,99 @@ def build_demo(
     policy: Policy | None = None,
     progress: Progress | None = None,
     parallel: bool | None = None,
+    replace: bool = False,
 ) -> DemoSummary:
-    """Fill an empty, migrated database with a demo built from ``params``.
+    """Build a demo from ``params`` and make it the database ``db``.
+
+    ``db`` must be empty (a migrated schema without data, or no schema yet), or hold a demo
+    and ``replace`` be true; a database with other data is refused (:class:`NotEmpty`). The
+    build happens in a scratch place that becomes ``db`` only once complete: a failure
+    (:class:`DemoBuildFailed`, naming the step) or a kill leaves ``db`` as it was.
 
     Everything derives from ``random.Random(params.seed)`` (and streams seeded from it) and
     the instant of ``db.clock``: the same parameters at the same instant build the same rows.
-    The whole build is one transaction: a failure leaves the database as it was.
-
-    On SQLite with a file, a large build (``parallel`` None: from
-    :data:`PARALLEL_MIN_CUSTOMERS` customers; True/False forces it) generates the contacts,
-    work orders and everything around them in a forked helper process, into a scratch file
-    next to the database, while this process writes customers, accounts and bills; the rows
-    are then copied in with ``INSERT … SELECT``. Both ways build the same rows.
+    ``parallel`` (None: from :data:`PARALLEL_MIN_CUSTOMERS` customers) runs the contacts, work
+    orders and everything around them in a helper process; both ways build the same rows.
     """
     policy = policy or load_policy()
     report = progress or _quiet
     started = time.perf_counter()
-    now = db.clock.now().astimezone(UTC).replace(microsecond=0)
-    scratch = _scratch_path(db, params, parallel)
-    if scratch is not None:
-        _prepare_scratch(db, scratch)
+    empty_and_current = _check_target(db, replace=replace)
+    place = scratch_place(db)
+    if parallel is None:
+        parallel = params.customers >= PARALLEL_MIN_CUSTOMERS
+    parallel = parallel and can_fork()
+    try:
+        scratch = _timed(
+            report,
+            "scratch database (migrated)",
+            lambda: place.prepare(from_target=empty_and_current),
+        )
+        rows, built_at = _build(scratch, place, params, policy, report, parallel=parallel)
+        _timed(report, "moved into place", place.adopt)
+    except BaseException as error:
+        place.discard()
+        if isinstance(error, Exception) and not isinstance(error, DeskError):
+            raise DemoBuildFailed("building the demo", one_line(error)) from error
+        raise
+    return DemoSummary(
+        params=params, rows=rows, seconds=time.perf_counter() - started, built_at=built_at
+    )
+
+
+def _timed(report: Progress, label: str, work: Callable[[], T]) -> T:
+    start = time.perf_counter()
+    try:
+        result = work()
+    except DeskError:
+        raise
+    except Exception as error:
+        raise DemoBuildFailed(label, one_line(error)) from error
+    report(label, 0, time.perf_counter() - start)
+    return result
+
+
+def _check_target(db: Database, *, replace: bool) -> bool:
+    """Refuse a target holding data, unless it is a demo to replace. Returns whether the
+    target is an empty database at the current schema."""
+    from desk.demo import inspect_target
+
+    target = inspect_target(db)
+    if not target.has_data:
+        return target.has_schema and target.schema_current
+    if target.params is not None and replace:
+        return False
+    what = "a demo" if target.params is not None else "data"
+    raise NotEmpty(
+        f"the database already holds {what}: a demo is built only into an empty database"
+        + (" (or replaces a demo)" if target.params is None else "")
+    )
+
+
+def _build(
+    scratch: Database,
+    place: ScratchPlace,
+    params: DemoParams,
+    policy: Policy,
+    report: Progress,
+    *,
+    parallel: bool,
+) -> tuple[dict[str, int], str]:
+    now = scratch.clock.now().astimezone(UTC).replace(microsecond=0)
+    part_url = place.part_url() if parallel else None
+    with scratch.engine.connect() as connection:
+        steps = _Steps(Sink(connection), report)
+        tables = BULK_TABLES if scratch.is_sqlite else None
+        with connection.begin():
+            saved = steps.run(
+                "checks and indexes set aside", None, lambda: Sink(connection).suspend(tables)
+            )
+    if part_url is not None:
+        create_part_file(part_url, _table_statements(scratch, ACTIVITY_TABLES))
     helper: _Helper | None = None
     try:
-        with _build_connection(db, attach=scratch) as connection:
+        with _loading_connection(scratch, attach=part_url) as connection:
             sink = Sink(connection)
-            _require_empty(sink)
             w = World(
                 sink=sink,
                 params=params,
@@ -162,7 +279,6 @@ def build_demo(
                 now_s=int(now.timestamp()),
             )
             steps = _Steps(sink, report)
-            saved = sink.suspend(BULK_TABLES, triggers=True)
             password_hash, service_hashes = steps.run("password hashes (argon2id)", None, _hashes)
             steps.run(
                 "branches, departments, staff, shifts",
@@ -172,16 +288,20 @@ def build_demo(
             steps.run("customer profiles drawn", None, lambda: _draw_customers(w))
             steps.run("contact schedule drawn", None, lambda: _draw_schedule(w))
             showcase = scenarios.plan_scenarios(w)
-            # Customers before what refers to them (PostgreSQL checks foreign keys as rows
-            # arrive); neither part draws from the other's random stream, so the order, or
-            # running the second in a helper process, changes no row.
-            helper = _fork_activity(w, steps, showcase, scratch) if scratch else None
-            _people(w, steps, saved, service_hashes)
+            # Neither part draws from the other's random stream, so running the activity in
+            # a helper process, before or after the people, changes no row.
+            if parallel:
+                job = _HelperJob(part_url or place.url, _portable(w), showcase)
+                helper = _Helper(job, report)
+            _people(w, steps, saved)
             if helper is None:
                 locks = _activity(w, steps, showcase)
             else:
-                locks = steps.run("waiting for the helper process", None, lambda: helper.wait())
-                steps.run("contacts, work orders … copied in", None, lambda: _merge(w, scratch))
+                outcome = steps.run("waiting for the helper process", None, helper.wait)
+                locks = outcome.locks
+                _add_counts(sink.rows_written, outcome.rows_written)
+                if part_url is not None:
+                    steps.run("contacts, work orders … copied in", None, lambda: _merge(w))
             floor.apply_locks(w, locks)
             steps.run(
                 "knowledge base and canned replies",
@@ -190,16 +310,21 @@ def build_demo(
             )
             built_at = now.isoformat()
             floor.write_meta(w, built_at)
-            steps.run("indexes", None, lambda: _finish(sink, saved))
+            foreign_keys = _take_foreign_keys(saved)
+            steps.run("indexes and keys", None, lambda: _finish(sink, saved))
+            steps.run("statistics (ANALYZE)", None, lambda: _analyze(sink))
             # The escalation sweep's plans: open orders are replayed once here, so the first
-            # sweep (the console's timer or `desk sweep`) only stores what falls due.
+            # sweep (the console's timer or `desk sweep`) only stores what falls due. Before
+            # the foreign keys come back: an order updated twice in one transaction has its
+            # keys checked again at each update.
             steps.run("ladder: open orders marked", None, lambda: prime_ladder(connection))
             steps.run(
                 "ladder: plans of open orders",
                 None,
                 lambda: plan_ladder(connection, policy=policy, now=now),
             )
-            steps.run("statistics (ANALYZE)", None, lambda: _analyze(sink))
+            if foreign_keys:
+                steps.run("foreign keys checked", None, lambda: _restore(sink, foreign_keys))
             rows = dict(sink.rows_written)
             rows.update(w.counts)
             for status, count in sink.rows(
@@ -209,33 +334,28 @@ def build_demo(
     finally:
         if helper is not None:
             helper.stop()
-        if scratch is not None:
-            _remove_scratch(db, scratch)
-    db.run(
+    scratch.run(
         lambda session: audit.record(
             session,
             action="demo.build",
             actor_login="desk demo",
             target_type="database",
-            detail={**params.as_meta(), "rows": sum(sink.rows_written.values())},
+            detail={**params.as_meta(), "rows": sum(rows.values())},
         ),
         write=True,
     )
-    return DemoSummary(
-        params=params, rows=rows, seconds=time.perf_counter() - started, built_at=built_at
-    )
+    return rows, built_at
 
 
-def _people(w: World, steps: _Steps, saved: list[SavedObject], hashes: list[str]) -> None:
+def _people(w: World, steps: _Steps, saved: list[SavedObject]) -> None:
     """Customers, accounts, bills and payments, their indexes and the 详单 sample."""
     sink = w.sink
-    steps.run("customers", "customer", lambda: customers.write_customers(w, hashes))
+    _, service_hashes = _hashes()
+    steps.run("customers", "customer", lambda: customers.write_customers(w, service_hashes))
     steps.run("accounts (set-based)", None, lambda: customers.write_accounts(w))
     steps.run("bills and payments (set-based)", None, lambda: _bills(w, saved))
-    people = [item for item in saved if item.table in PEOPLE_TABLES]
+    people = _take(saved, lambda item: item.table in PEOPLE_TABLES)
     steps.run("customer indexes and full-text search", None, lambda: _restore(sink, people))
-    for item in people:
-        saved.remove(item)
     sample = customers.bill_item_sample(w, max(2_000, w.n // 200), BILL_ITEM_SAMPLE)
     steps.run(
         "itemized bill records (详单, a sample)",
@@ -280,135 +400,153 @@ def _activity(w: World, steps: _Steps, showcase: list[scenarios.Scenario]) -> li
     )
 
 
-# --- the helper process (SQLite) ------------------------------------------------------------
-
-PARALLEL_MIN_CUSTOMERS = 50_000
-ACTIVITY_TABLES = (
-    "customer_phone",
-    "contact",
-    "work_order",
-    "work_order_event",
-    "callback",
-    "verification_attempt",
-    "shift_note",
-    "handover",
-)
-PEOPLE_TABLES = ("customer", "account", "bill", "payment")
-
-
-def _scratch_path(db: Database, params: DemoParams, parallel: bool | None) -> Path | None:
-    database = db.engine.url.database
-    if not db.is_sqlite or not database or database == ":memory:" or not hasattr(os, "fork"):
-        return None
-    if parallel is None:
-        parallel = params.customers >= PARALLEL_MIN_CUSTOMERS
-    if not parallel:
-        return None
-    path = Path(database)
-    return path.with_name(path.name + ".demo-part")
-
-
-def _prepare_scratch(db: Database, scratch: Path) -> None:
-    """A scratch database with the activity tables (no indexes), ready before the build's
-    transaction begins (SQLite attaches databases only outside a transaction)."""
-    _remove_scratch(db, scratch)
-    with db.engine.connect() as connection:
-        ddl = [
-            str(row[0])
-            for row in connection.exec_driver_sql(
-                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ("
-                + ", ".join(f"'{name}'" for name in ACTIVITY_TABLES)
-                + ")"
-            )
-        ]
-    part = sqlite3.connect(scratch, isolation_level=None)
-    try:
-        for statement in ddl:
-            part.execute(statement)
-        part.execute("CREATE TABLE demo_lock (customer_id INTEGER, at INTEGER)")
-    finally:
-        part.close()
-
-
-def _remove_scratch(db: Database, scratch: Path) -> None:
-    del db
-    for suffix in ("", "-journal", "-wal", "-shm", ".error"):
-        leftover = scratch.with_name(scratch.name + suffix)
-        if leftover.exists():
-            leftover.unlink()
+# --- the helper process ---------------------------------------------------------------------
 
 
 @dataclass
+class _HelperJob:
+    url: str  # where the helper writes: its SQLite part file, or the PostgreSQL scratch schema
+    world: World  # without its sink
+    showcase: list[scenarios.Scenario]
+
+
+@dataclass
+class _HelperOutcome:
+    locks: list[tuple[int, int]]
+    rows_written: dict[str, int] = field(default_factory=dict)
+
+
+def _portable(w: World) -> World:
+    """A copy of the world that can cross to another process (no connection)."""
+    return replace(w, sink=cast(Sink, None))
+
+
+def can_fork() -> bool:
+    """Whether a helper process can start as a fork of this one (it then inherits the drawn
+    world instead of drawing it again; where a platform cannot fork, the build runs in one
+    process)."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 class _Helper:
-    pid: int
-    scratch: Path
-    done: bool = False
+    """The activity part of the build in a child process (:mod:`multiprocessing`, forked: it
+    inherits the drawn world, and opens a connection of its own). It reports progress and its
+    outcome through a pipe, and exits when this process dies."""
+
+    def __init__(self, job: _HelperJob, progress: Progress) -> None:
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        self.process = context.Process(
+            target=_helper_main, args=(job, send), name="desk-demo-helper", daemon=True
+        )
+        self.process.start()
+        send.close()
+        self._progress = progress
+        self._last: tuple[Any, ...] | None = None
+        self._listener = threading.Thread(target=self._listen, daemon=True)
+        self._listener.start()
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                message = self._receive.recv()
+            except (EOFError, OSError):
+                return
+            if message[0] == "progress":
+                self._progress(*message[1:])
+            else:
+                self._last = message
+                return
+
+    def wait(self) -> _HelperOutcome:
+        self._listener.join()
+        self.process.join()
+        last = self._last
+        if last is None:
+            raise DemoBuildFailed(
+                "helper process", f"it ended without reporting (exit code {self.process.exitcode})"
+            )
+        if last[0] == "failed":
+            raise DemoBuildFailed(str(last[1]), str(last[2]))
+        outcome: _HelperOutcome = last[1]
+        return outcome
 
     def stop(self) -> None:
-        """End the helper if the build failed before waiting for it."""
-        if not self.done:
-            os.kill(self.pid, signal.SIGTERM)
-            os.waitpid(self.pid, 0)
-            self.done = True
-
-    def wait(self) -> list[tuple[int, int]]:
-        _pid, status = os.waitpid(self.pid, 0)
-        self.done = True
-        error = self.scratch.with_name(self.scratch.name + ".error")
-        if os.waitstatus_to_exitcode(status) != 0:
-            detail = error.read_text(encoding="utf-8") if error.exists() else "no details"
-            raise RuntimeError(f"the demo helper process failed:\n{detail}")
-        part = sqlite3.connect(self.scratch)
-        try:
-            return [(int(a), int(b)) for a, b in part.execute("SELECT * FROM demo_lock")]
-        finally:
-            part.close()
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self._receive.close()
 
 
-def _fork_activity(
-    w: World, steps: _Steps, showcase: list[scenarios.Scenario], scratch: Path
-) -> _Helper:
-    """Run :func:`_activity` in a forked process writing into ``scratch``."""
-    pid = os.fork()
-    if pid:
-        return _Helper(pid, scratch)
-    _helper_main(w, steps, showcase, scratch)
+def _die_with_parent() -> None:
+    """In the child: exit as soon as the parent process is gone (killed or ended)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        multiprocessing.connection.wait([sentinel])
+        os._exit(70)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _helper_main(
-    w: World, steps: _Steps, showcase: list[scenarios.Scenario], scratch: Path
-) -> NoReturn:
-    code = 1
-    try:  # the child: never touch the parent's connection, never return
-        engine = create_engine(f"sqlite:///{scratch}", poolclass=NullPool)
+def _helper_main(job: _HelperJob, send: Pipe) -> None:
+    _die_with_parent()
+    from desk.infra.database import create_engine
+
+    w = job.world
+    engine = create_engine(job.url)
+    try:
         with engine.connect() as connection:
-            driver = connection.connection.driver_connection
-            assert driver is not None
-            driver.execute("PRAGMA journal_mode=OFF")
-            driver.execute("PRAGMA synchronous=OFF")
-            driver.execute("PRAGMA cache_size=-400000")  # the phone index takes random keys
+            _tune(connection, part=True)
             with connection.begin():
                 w.sink = Sink(connection)
-                locks = _activity(w, _Steps(w.sink, steps.progress), showcase)
-                w.sink.insert("demo_lock", ("customer_id", "at"), locks)
-        code = 0
-    except BaseException:  # report to the parent, whatever it was
-        scratch.with_name(scratch.name + ".error").write_text(
-            traceback.format_exc(), encoding="utf-8"
-        )
+                steps = _Steps(w.sink, lambda *message: send.send(("progress", *message)))
+                locks = _activity(w, steps, job.showcase)
+        send.send(("done", _HelperOutcome(locks, dict(w.sink.rows_written))))
+    except DemoBuildFailed as error:
+        send.send(("failed", error.step, error.reason))
+    except BaseException as error:  # report whatever it was, in one line
+        send.send(("failed", "helper process", one_line(error)))
     finally:
-        os._exit(code)
+        engine.dispose()
+        send.close()
 
 
-def _merge(w: World, scratch: Path | None) -> int:
-    """Copy the helper's tables into the build (same columns, same order)."""
-    del scratch
+def _table_statements(db: Database, tables: tuple[str, ...]) -> list[str]:
+    """SQLite: the ``CREATE TABLE`` statements of ``tables``, for the helper's part file."""
+    with db.engine.connect() as connection:
+        found = {
+            str(name): str(ddl)
+            for name, ddl in connection.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
+            )
+        }
+    return [found[name] for name in tables]
+
+
+def _merge(w: World) -> int:
+    """Copy the helper's tables into the build (same columns)."""
     total = 0
-    for table in ACTIVITY_TABLES:
-        count = w.sink.execute(f"INSERT INTO main.{table} SELECT * FROM part.{table}")
-        w.sink.rows_written[table] = w.sink.rows_written.get(table, 0) + count
-        total += count
+    for name in ACTIVITY_TABLES:
+        names = [item.name for item in metadata.tables[name].columns]
+        source = table(name, *(column(item) for item in names), schema="part")
+        target = table(name, *(column(item) for item in names), schema="main")
+        result = w.sink.connection.execute(
+            insert(target).from_select(names, select(*source.columns))
+        )
+        total += result.rowcount
     return total
+
+
+def _add_counts(into: dict[str, int], more: dict[str, int]) -> None:
+    for key, value in more.items():
+        into[key] = into.get(key, 0) + value
+
+
+# --- steps ----------------------------------------------------------------------------------
 
 
 def _draw_customers(w: World) -> int:
@@ -425,25 +563,37 @@ def _draw_schedule(w: World) -> int:
 def _hashes() -> tuple[str, list[str]]:
     """One argon2id hash of ``demo123`` for every demo user, one per service password.
 
-    The demo's secrets are published (DESIGN.md §5, :func:`demo_service_password`), so they
-    are hashed with light argon2id parameters (verification reads the parameters from the
-    hash itself) and once per process.
+    The demo's secrets are published (:func:`~desk.demo.model.demo_service_password`), so
+    they are hashed with light argon2id parameters (verification reads the parameters from
+    the hash itself) and once per process.
     """
     hasher = PasswordHasher(time_cost=1, memory_cost=8_192, parallelism=1)
     return hasher.hash(DEMO_PASSWORD), [hasher.hash(secret) for secret in SERVICE_PASSWORDS]
 
 
+def _take(saved: list[SavedObject], wanted: Callable[[SavedObject], bool]) -> list[SavedObject]:
+    """Remove and return the saved objects ``wanted`` picks, except foreign keys (made
+    again last, once every table holds its rows)."""
+    taken = [item for item in saved if wanted(item) and item.kind != FOREIGN_KEY]
+    for item in taken:
+        saved.remove(item)
+    return taken
+
+
+def _take_foreign_keys(saved: list[SavedObject]) -> list[SavedObject]:
+    taken = [item for item in saved if item.kind == FOREIGN_KEY]
+    for item in taken:
+        saved.remove(item)
+    return taken
+
+
 def _bills(w: World, saved: list[SavedObject]) -> int:
     """Bills and payments, then the bill indexes (the arrears update reads through one)."""
     customers.write_bills(w)
-    bills = int(w.sink.scalar("SELECT COUNT(*) FROM bill") or 0)
-    payments = int(w.sink.scalar("SELECT COUNT(*) FROM payment") or 0)
+    bills, payments = w.sink.count("bill"), w.sink.count("payment")
     w.sink.rows_written["bill"] = bills
     w.sink.rows_written["payment"] = payments
-    bill_indexes = [item for item in saved if item.table == "bill"]
-    w.sink.restore(bill_indexes)
-    for item in bill_indexes:
-        saved.remove(item)
+    w.sink.restore(_take(saved, lambda item: item.table == "bill"))
     w.counts["customers_in_arrears"] = customers.settle_arrears(w)
     return bills + payments
 
@@ -474,49 +624,66 @@ def _analyze(sink: Sink) -> int:
     keeps the same statistics tables at a fraction of a full scan of a few gigabytes."""
     if sink.is_sqlite:
         sink.connection.exec_driver_sql("PRAGMA analysis_limit=1000")
-    sink.connection.exec_driver_sql("ANALYZE")
-    return 0
+        sink.connection.exec_driver_sql("ANALYZE")
+        return 0
+    # PostgreSQL: the scratch schema's tables only (a bare ANALYZE covers the whole database).
+    names = [
+        str(name)
+        for (name,) in sink.rows(
+            "SELECT c.relname FROM pg_class c WHERE c.relkind = 'r' "
+            "AND c.relnamespace = current_schema()::regnamespace ORDER BY c.relname"
+        )
+    ]
+    quote = sink.connection.dialect.identifier_preparer.quote
+    sink.connection.exec_driver_sql("ANALYZE " + ", ".join(quote(name) for name in names))
+    return len(names)
 
 
-def _require_empty(sink: Sink) -> None:
-    for table in ("customer", "staff_user", "work_order", "contact"):
-        people = " WHERE NOT is_system" if table == "staff_user" else ""  # desk's own actors
-        if sink.scalar(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table}{people} LIMIT 1) t"):
-            raise NotEmpty(
-                f"the database already holds data ({table}): a demo is built only "
-                "into an empty database"
-            )
+def _tune(connection: Connection, *, part: bool = False) -> None:
+    """Session settings for loading. SQLite: no syncs, no foreign-key checks (restored by the
+    caller), a big page cache; the helper's part file needs no journal at all. PostgreSQL:
+    UTC for the instants written as text, no wait for the WAL flush, room to sort."""
+    driver: Any = connection.connection.driver_connection
+    if connection.dialect.name == "sqlite":
+        driver.execute("PRAGMA foreign_keys=OFF")
+        driver.execute("PRAGMA synchronous=OFF")
+        driver.execute("PRAGMA journal_mode=OFF" if part else "PRAGMA journal_mode=MEMORY")
+        driver.execute("PRAGMA cache_size=-400000")
+        driver.execute("PRAGMA temp_store=MEMORY")
+        return
+    for statement in (
+        "SET TIME ZONE 'UTC'",
+        "SET synchronous_commit = off",
+        f"SET work_mem = '{PG_WORK_MEM}'",
+        f"SET maintenance_work_mem = '{PG_WORK_MEM}'",
+    ):
+        connection.exec_driver_sql(statement)
+    connection.commit()
 
 
 @contextmanager
-def _build_connection(db: Database, *, attach: Path | None = None) -> Iterator[Connection]:
-    """One connection in one writing transaction, tuned for loading; ``attach`` is the
-    helper's scratch database (the transaction then begins deferred, so the helper can write
-    the scratch file until it is read)."""
+def _loading_connection(db: Database, *, attach: str | None = None) -> Iterator[Connection]:
+    """One connection in one transaction, tuned for loading; ``attach`` is the helper's part
+    file (SQLite; the transaction then begins deferred, so the helper can write the file until
+    it is read)."""
     with db.engine.connect() as connection:
         connection = connection.execution_options(desk_write=attach is None)
-        if db.is_sqlite:
-            driver = connection.connection.driver_connection
-            assert driver is not None
-            mode = driver.execute("PRAGMA journal_mode").fetchone()[0]
-            driver.execute("PRAGMA foreign_keys=OFF")
-            driver.execute("PRAGMA synchronous=OFF")
-            driver.execute("PRAGMA journal_mode=MEMORY")
-            driver.execute("PRAGMA cache_size=-400000")
-            driver.execute("PRAGMA temp_store=MEMORY")
-            if attach is not None:
-                driver.execute("ATTACH DATABASE ? AS part", (str(attach),))
-            try:
-                with connection.begin():
-                    yield connection
-            finally:
-                if attach is not None:
-                    driver.execute("DETACH DATABASE part")
-                driver.execute(f"PRAGMA journal_mode={mode}")
-                driver.execute("PRAGMA synchronous=FULL")
-                driver.execute("PRAGMA foreign_keys=ON")
-        else:
+        if not db.is_sqlite:
+            _tune(connection)
             with connection.begin():
-                connection.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
-                connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
                 yield connection
+            return
+        driver: Any = connection.connection.driver_connection
+        mode = driver.execute("PRAGMA journal_mode").fetchone()[0]
+        _tune(connection)
+        if attach is not None:
+            driver.execute("ATTACH DATABASE ? AS part", (attach.removeprefix("sqlite:///"),))
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            if attach is not None:
+                driver.execute("DETACH DATABASE part")
+            driver.execute(f"PRAGMA journal_mode={mode}")
+            driver.execute("PRAGMA synchronous=FULL")
+            driver.execute("PRAGMA foreign_keys=ON")
