@@ -5,8 +5,9 @@ For every kind, :data:`SAMPLES` queries are drawn from the dataset itself (real 
 initials, real full-pinyin prefixes, real work-order and customer numbers). Each figure is
 the median first-page time over those queries, through the service (its own transaction,
 permission check, SQL, masking), next to the baseline: the very statements the service sent,
-captured at the DBAPI level and replayed through a plain ``sqlite3`` connection held open
-(same SQL, no service around it). The gap between the two is what the service layer costs.
+captured at the DBAPI level and replayed through a bare driver connection held open
+(``sqlite3`` or ``psycopg``; same SQL, no service around it). The gap between the two is what
+the service layer costs. The same figures are taken on SQLite and on PostgreSQL.
 
 Also measured:
 
@@ -15,18 +16,12 @@ Also measured:
   count (what a scan costs);
 - an empty read transaction through ``Database.session``: the fixed cost every call pays.
 
-With ``DESK_BENCH_PG_URL`` set to a PostgreSQL database holding a dataset (same schema, any
-size), the kinds are measured there too (``search.pg.*``), against psycopg replaying the
-same statements.
-
-Run on its own: ``python -m bench.figures.search DB_FILE [--pg URL]``.
+Run on its own: ``python -m bench.figures.search URL`` (a database holding a demo).
 """
 
 from __future__ import annotations
 
-import os
 import random
-import sqlite3
 import statistics
 import sys
 import time
@@ -36,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.core import BenchContext, Figure
+from bench.core import BenchContext, Figure, Raw
 from sqlalchemy import event
 
 from desk.infra.database import Database
@@ -114,10 +109,10 @@ def _queries(
 
 
 def _sample_rows(
-    fetch: Callable[[str, Sequence[Any]], list[Any]], rng: random.Random
+    fetch: Callable[[str, Sequence[Any]], list[Any]], rng: random.Random, samples: int = SAMPLES
 ) -> tuple[list[Any], list[str]]:
     top = int(fetch("SELECT MAX(id) FROM customer", ())[0][0] or 0)
-    ids = sorted({rng.randint(1, top) for _ in range(SAMPLES * 2)})[: SAMPLES * 2] if top else []
+    ids = sorted({rng.randint(1, top) for _ in range(samples * 2)})[: samples * 2] if top else []
     rng.shuffle(ids)
     rows: list[Any] = []
     for customer_id in ids:
@@ -130,11 +125,11 @@ def _sample_rows(
         )
         if found and found[0][4]:
             rows.append(found[0])
-        if len(rows) == SAMPLES:
+        if len(rows) == samples:
             break
     top_order = int(fetch("SELECT MAX(id) FROM work_order", ())[0][0] or 0)
     orders: list[str] = []
-    for _ in range(SAMPLES * 3 if top_order else 0):
+    for _ in range(samples * 3 if top_order else 0):
         found = fetch(
             "SELECT number FROM work_order WHERE customer_id IS NOT NULL AND id = "
             + str(rng.randint(1, top_order)),
@@ -142,7 +137,7 @@ def _sample_rows(
         )
         if found:
             orders.append(str(found[0][0]))
-        if len(orders) == SAMPLES:
+        if len(orders) == samples:
             break
     return rows, orders
 
@@ -258,35 +253,16 @@ def _kind_figures(
     return figures
 
 
-@contextmanager
-def _sqlite(path: Path) -> Iterator[sqlite3.Connection]:
-    connection = sqlite3.connect(path)
-    try:
-        yield connection
-    finally:
-        connection.close()
+# --- the big match, LIKE scans, the session ------------------------------------------------
 
 
-def _fetcher(connection: sqlite3.Connection) -> Callable[[str, Sequence[Any]], list[Any]]:
-    return lambda sql, params: connection.execute(sql, tuple(params)).fetchall()
-
-
-def _replayer(connection: sqlite3.Connection) -> Callable[[str, Any], object]:
-    return lambda statement, params: connection.execute(statement, params).fetchall()
-
-
-# --- SQLite ---------------------------------------------------------------------------------
-
-
-def _commonest_first_char(raw: sqlite3.Connection) -> tuple[str, int]:
-    row = raw.execute(
-        "SELECT substr(name, 1, 1) AS s, COUNT(*) AS n FROM customer GROUP BY s "
+def _commonest_first_char(raw: Raw) -> tuple[str, int]:
+    row = raw.fetch(
+        "SELECT substr(name, 1, 1) AS s, COUNT(*) AS n FROM customer GROUP BY substr(name, 1, 1) "
         "ORDER BY n DESC LIMIT 1"
-    ).fetchone()
+    )[0]
     char = str(row[0])
-    matches = raw.execute(
-        "SELECT COUNT(*) FROM customer_fts WHERE customer_fts MATCH ?", (f'"{char}"',)
-    ).fetchone()[0]
+    matches = raw.scalar("SELECT COUNT(*) FROM customer WHERE name LIKE ?", (f"%{char}%",))
     return char, int(matches)
 
 
@@ -317,15 +293,15 @@ def _big_match(db: Database, char: str, matches: int) -> _BigMatch:
     return _BigMatch(char, matches, first, deep, _statements(db, [char]))
 
 
-def _big_match_figures(big: _BigMatch, raw: sqlite3.Connection) -> list[Figure]:
-    baseline = _median_over([big.char] * 30, _replay(_replayer(raw), big.plans))
+def _big_match_figures(big: _BigMatch, raw: Raw) -> list[Figure]:
+    baseline = _median_over([big.char] * 30, _replay(raw.replay, big.plans))
     figures = [
         Figure(
             name="search.big_match_first_page",
             value=round(big.first, 3),
             unit="ms",
             baseline=round(baseline, 3),
-            baseline_label="sqlite3 replay of the same statements",
+            baseline_label=f"{raw.label} replay of the same statements",
             target=RANGE_TARGET_MS,
             note=f"'{big.char}' (the commonest surname) matches {big.matches} customers; "
             "first page of 50",
@@ -344,16 +320,14 @@ def _big_match_figures(big: _BigMatch, raw: sqlite3.Connection) -> list[Figure]:
     return figures
 
 
-def _like_figures(raw: sqlite3.Connection, fragments: Sequence[str]) -> list[Figure]:
+def _like_figures(raw: Raw, fragments: Sequence[str]) -> list[Figure]:
     def first_page(fragment: str) -> object:
-        return raw.execute(
+        return raw.fetch(
             "SELECT id FROM customer WHERE name LIKE ? ORDER BY id LIMIT 51", (f"%{fragment}%",)
-        ).fetchall()
+        )
 
     def full_count(fragment: str) -> object:
-        return raw.execute(
-            "SELECT COUNT(*) FROM customer WHERE name LIKE ?", (f"%{fragment}%",)
-        ).fetchall()
+        return raw.fetch("SELECT COUNT(*) FROM customer WHERE name LIKE ?", (f"%{fragment}%",))
 
     chosen = list(fragments)[:20]
     return [
@@ -361,103 +335,82 @@ def _like_figures(raw: sqlite3.Connection, fragments: Sequence[str]) -> list[Fig
             name="search.like_scan_first_page",
             value=round(_median_over(chosen, first_page), 3),
             unit="ms",
-            note="context: sqlite3 LIKE '%x%' for the same 1-character fragments, first page "
-            "(a scan that stops early only for common characters)",
+            note=f"context: {raw.label} LIKE '%x%' for the same 1-character fragments, first "
+            "page (a scan that stops early only for common characters)",
         ),
         Figure(
             name="search.like_scan_count",
             value=round(_median_over(chosen, full_count), 3),
             unit="ms",
-            note="context: sqlite3 LIKE '%x%' counted over the whole customer table (a full scan)",
+            note=f"context: {raw.label} LIKE '%x%' counted over the whole customer table "
+            "(a full scan)",
         ),
     ]
 
 
 def _session_figure(ctx: BenchContext) -> Figure:
-    """Measured with no other connection open, as in a console: closing the last connection
-    of a WAL database checkpoints it, and the next one starts cold."""
+    """Measured with no other connection open, as in a console: on SQLite, closing the last
+    connection of a WAL database checkpoints it, and the next one starts cold."""
 
     def empty() -> None:
         with ctx.db.session(write=False):
             pass
 
     def raw_open() -> None:
-        connection = sqlite3.connect(ctx.db_path)
-        connection.execute("SELECT 1").fetchall()
-        connection.close()
+        with ctx.raw() as raw:
+            raw.fetch("SELECT 1")
 
     value = _median_over(["x"] * 40, lambda _q: empty())
     baseline = _median_over(["x"] * 40, lambda _q: raw_open())
+    label = "sqlite3.connect" if ctx.is_sqlite else "psycopg.connect"
     return Figure(
         name="search.session_overhead",
         value=round(value, 3),
         unit="ms",
         baseline=round(baseline, 3),
-        baseline_label="sqlite3.connect + SELECT 1 + close",
+        baseline_label=f"{label} + SELECT 1 + close",
         note="an empty read transaction through Database.session, the fixed cost of every "
-        "service call: a new connection per transaction (NullPool), its PRAGMAs, a cold page "
-        "cache and schema",
+        "service call (a pooled connection: its PRAGMAs or its round trips, BEGIN and COMMIT)",
     )
 
 
-def _pg_figures(url: str, seed: int) -> list[Figure]:
-    import psycopg
-
-    db = Database.from_url(url)
-    plain = url.replace("postgresql+psycopg://", "postgresql://")
-    try:
-        with psycopg.connect(plain, autocommit=True) as raw:
-            rows, orders = _sample_rows(
-                lambda sql, params: list(raw.execute(sql, tuple(params)).fetchall()),
-                random.Random(seed),
-            )
-            count = int(raw.execute("SELECT COUNT(*) FROM customer").fetchone()[0])  # type: ignore[index]
-        measured = _through_service(db, _queries(rows, orders, random.Random(seed + 1)))
-        with psycopg.connect(plain, autocommit=True) as raw:
-            return _kind_figures(
-                "search.pg",
-                measured,
-                lambda statement, params: raw.execute(statement, params).fetchall(),
-                "psycopg replay of the same statements",
-                f"PostgreSQL, {count} customers; ",
-            )
-    finally:
-        db.dispose()
-
-
 def measure(ctx: BenchContext) -> list[Figure]:
-    """Service figures are taken with no other connection open on the file (as in a console
-    session); the raw baselines afterwards, on one sqlite3 connection held open."""
-    with _sqlite(ctx.db_path) as raw:
-        rows, orders = _sample_rows(_fetcher(raw), random.Random(ctx.seed))
+    """Service figures are taken with no other connection open on the database (as in a
+    console session); the raw baselines afterwards, on one bare connection held open."""
+    with ctx.raw() as raw:
+        rows, orders = _sample_rows(raw.fetch, random.Random(ctx.seed), ctx.samples(SAMPLES))
         char, matches = _commonest_first_char(raw)
     queries = _queries(rows, orders, random.Random(ctx.seed + 1))
     measured = _through_service(ctx.db, queries)
     big = _big_match(ctx.db, char, matches)
     session = _session_figure(ctx)
-    with _sqlite(ctx.db_path) as raw:
+    with ctx.raw() as raw:
         figures = _kind_figures(
-            "search", measured, _replayer(raw), "sqlite3 replay of the same statements", ""
+            "search",
+            measured,
+            raw.replay,
+            f"{raw.label} replay of the same statements",
+            f"{ctx.database_label}; ",
         )
         figures += _big_match_figures(big, raw)
         figures += _like_figures(raw, queries["name_1char"])
     figures.append(session)
-    pg_url = os.environ.get("DESK_BENCH_PG_URL")
-    if pg_url:
-        figures += _pg_figures(pg_url, ctx.seed)
     return figures
 
 
 def _main(argv: list[str]) -> None:
-    if not argv:
-        print("usage: python -m bench.figures.search DB_FILE [--pg URL]")
+    if len(argv) != 1:
+        print("usage: python -m bench.figures.search URL")
         raise SystemExit(2)
-    path = Path(argv[0])
-    if "--pg" in argv:
-        os.environ["DESK_BENCH_PG_URL"] = argv[argv.index("--pg") + 1]
-    db = Database.from_url(f"sqlite:///{path}")
-    customers = int(sqlite3.connect(path).execute("SELECT COUNT(*) FROM customer").fetchone()[0])
-    ctx = BenchContext(db_path=path, db=db, customers=customers, days=0, seed=1)
+    from desk.demo import demo_params
+
+    url = argv[0]
+    db = Database.from_url(url)
+    params = demo_params(db)
+    path = Path(url.split("///", 1)[1]) if url.startswith("sqlite") else None
+    ctx = BenchContext(
+        db=db, customers=params.customers if params else 0, days=0, seed=1, url=url, db_path=path
+    )
     for figure in measure(ctx):
         ratio = f"{figure.ratio:7.1f}×" if figure.ratio is not None else "        "
         base = f"{figure.baseline:8.3f}" if figure.baseline is not None else "        "

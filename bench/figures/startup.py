@@ -117,7 +117,7 @@ def _environment(data_dir: Path) -> dict[str, str]:
 
 
 def measure(ctx: BenchContext) -> list[Figure]:
-    url = f"sqlite:///{ctx.db_path}"
+    url = ctx.url
     from desk.services.setup import is_demo
 
     demo = is_demo(ctx.db)
@@ -126,7 +126,7 @@ def measure(ctx: BenchContext) -> list[Figure]:
     samples: dict[str, list[float]] = {"bare": [], "launch": [], "usable": [], "command": []}
     with tempfile.TemporaryDirectory() as data_dir:
         env = _environment(Path(data_dir))
-        for _ in range(RUNS):  # interleaved, so a busy moment hits all three alike
+        for _ in range(1 if ctx.quick else RUNS):  # interleaved: a busy moment hits all alike
             samples["bare"].extend(_until([python, "-c", _BARE], (BARE_PAINTED,), env))
             times = _until([python, "-c", _LAUNCH.format(url=url)], launch_markers, env)
             samples["launch"].append(times[0])

@@ -13,9 +13,10 @@ built). On the copy, at the demo's build instant ``T`` (``desk_meta.demo_built_a
 - ``sweep.steady_hourly_max``: the slowest of the hourly sweeps through the following day
   (office hours open and close in it; the 1-hour figure alone may fall in a quiet hour).
 
-Baselines, same copy, same run: raw ``sqlite3`` doing the set-based part alone, rolled back —
+Baselines, same copy, same run: the bare driver doing the set-based part alone, rolled back —
 the candidate ``SELECT … WHERE ladder_next_at <= ?`` through the index, plus an
-``INSERT OR IGNORE … SELECT`` of a reply breach for every candidate whose reply is overdue.
+``INSERT … SELECT`` of a reply breach for every candidate whose reply is overdue (ignoring one
+already stored).
 
 Run on its own: ``python -m bench.figures.sweep DB_FILE`` (a dataset built by ``bench/run.py
 --backlog 300000 --keep DIR``).
@@ -23,16 +24,14 @@ Run on its own: ``python -m bench.figures.sweep DB_FILE`` (a dataset built by ``
 
 from __future__ import annotations
 
-import shutil
-import sqlite3
 import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from bench.core import BenchContext, Figure
+from bench.core import BenchContext, Figure, Raw
 
 if TYPE_CHECKING:
     from desk.services.sweep import SweepReport
@@ -43,73 +42,62 @@ HOURS_AFTER = 24
 
 _CANDIDATES = "SELECT id FROM work_order WHERE ladder_next_at <= ?"
 _BREACHES = """
-INSERT OR IGNORE INTO work_order_event
+INSERT {ignore} INTO work_order_event
     (work_order_id, at, kind, department_id, clock, ladder_key)
 SELECT id, ?, 'breach', department_id, 'reply', 'breach:reply:c' || cycle
 FROM work_order
 WHERE ladder_next_at <= ? AND reply_due <= ? AND status IN ('dispatched', 'reopened')
+{conflict}
 """
 
 
-def _stamp(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+def _instant(raw: Raw, instant: datetime) -> Any:
+    """An instant as the bare driver binds it: SQLAlchemy's stored text on SQLite."""
+    if raw.dialect == "sqlite":
+        return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return instant
 
 
-def _copy(source: Path, target: Path) -> None:
-    with sqlite3.connect(source) as connection:
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    for suffix in ("", "-wal", "-shm"):
-        leftover = target.with_name(target.name + suffix)
-        if leftover.exists():
-            leftover.unlink()
-    shutil.copyfile(source, target)
-
-
-def _raw_set_based(path: Path, now: datetime) -> tuple[float, int]:
+def _raw_set_based(ctx: BenchContext, now: datetime) -> tuple[float, int]:
     """Seconds for the raw set-based part at ``now`` (rolled back), and the candidates."""
-    connection = sqlite3.connect(path, isolation_level=None)
-    try:
+    sqlite = ctx.is_sqlite
+    breaches = _BREACHES.format(
+        ignore="OR IGNORE" if sqlite else "", conflict="" if sqlite else "ON CONFLICT DO NOTHING"
+    )
+    with ctx.raw() as raw:
+        at = _instant(raw, now)
         started = time.perf_counter()
-        connection.execute("BEGIN IMMEDIATE")
-        candidates = len(connection.execute(_CANDIDATES, (_stamp(now),)).fetchall())
-        connection.execute(_BREACHES, (_stamp(now), _stamp(now), _stamp(now)))
+        raw.execute("BEGIN IMMEDIATE" if sqlite else "BEGIN")
+        candidates = len(raw.fetch(_CANDIDATES, (at,)))
+        raw.execute(breaches, (at, at, at))
         seconds = time.perf_counter() - started
-        connection.execute("ROLLBACK")
-    finally:
-        connection.close()
+        raw.execute("ROLLBACK")
     return seconds, candidates
 
 
-def _facts(path: Path) -> tuple[datetime, int]:
-    with sqlite3.connect(path) as connection:
-        row = connection.execute(
-            "SELECT value FROM desk_meta WHERE key = 'demo_built_at'"
-        ).fetchone()
-        open_orders = connection.execute(
-            "SELECT COUNT(*) FROM work_order WHERE status <> 'closed'"
-        ).fetchone()[0]
-        if row is None:
-            row = connection.execute("SELECT MAX(created_at) FROM work_order").fetchone()
-    built = datetime.fromisoformat(str(row[0]))
+def _facts(ctx: BenchContext) -> tuple[datetime, int]:
+    with ctx.raw() as raw:
+        value = raw.scalar("SELECT value FROM desk_meta WHERE key = 'demo_built_at'")
+        open_orders = raw.scalar("SELECT COUNT(*) FROM work_order WHERE status <> 'closed'")
+        if value is None:
+            value = raw.scalar("SELECT MAX(created_at) FROM work_order")
+    built = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return (built if built.tzinfo else built.replace(tzinfo=UTC)), int(open_orders)
 
 
 def measure(ctx: BenchContext) -> list[Figure]:
-    from desk.infra.database import Database
     from desk.rules.permissions import system_actor
     from desk.rules.policy import load_policy
     from desk.services.sweep import prime_ladder, run_sweep
 
-    built, open_orders = _facts(ctx.db_path)
+    built, open_orders = _facts(ctx)
     scale = f"{open_orders:,} open work orders, {ctx.customers:,} customers"
     if open_orders < OPEN_WANTED:
         scale += f" (fewer than the {OPEN_WANTED:,} of the target: build with --backlog)"
-    copy = ctx.db_path.with_name("sweep-scratch.db")
-    _copy(ctx.db_path, copy)
-    db = Database.from_url(f"sqlite:///{copy}")
     policy = load_policy(None)
     actor = system_actor()
-    try:
+    with ctx.copy() as copy:
+        db = copy.db
         started = time.perf_counter()
         with db.connection(write=True) as connection:
             primed = prime_ladder(connection)
@@ -126,12 +114,7 @@ def measure(ctx: BenchContext) -> list[Figure]:
             run_sweep(db, actor=actor, policy=policy, now=built + timedelta(hours=n))
             for n in range(2, HOURS_AFTER + 2)
         ]
-    finally:
-        db.dispose()
-        for suffix in ("", "-wal", "-shm"):
-            leftover = copy.with_name(copy.name + suffix)
-            if leftover.exists():
-                leftover.unlink()
+        label = "sqlite3" if copy.is_sqlite else "psycopg"
     slowest = max(hourly, key=lambda report: report.seconds)
     ctx.extra["sweep"] = {
         "catch_up": catch_up.as_dict(),
@@ -152,7 +135,7 @@ def measure(ctx: BenchContext) -> list[Figure]:
             f"stored, {report.candidates:,} work orders"
         )
 
-    raw_label = "sqlite3: candidate SELECT by index + INSERT OR IGNORE…SELECT of reply breaches"
+    raw_label = f"{label}: candidate SELECT by index + INSERT…SELECT of reply breaches"
     return [
         Figure(
             name="sweep.prime",

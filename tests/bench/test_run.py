@@ -7,6 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from desk.infra.database import create_engine
+from tests.conftest import truncate_all
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -51,10 +56,65 @@ def test_runs_the_foundation_figures_and_writes_json(tmp_path: Path) -> None:
     assert data["failed_topics"] == []
     for name in figures:
         assert name in result.stdout  # the printed table
-    assert (keep / "bench.db").exists()
+    assert (keep / "bench-2000.db").exists()
 
 
 def test_unknown_topic_is_refused(tmp_path: Path) -> None:
     result = _run("--customers", "100", "--only", "nosuchtopic", cwd=tmp_path)
     assert result.returncode != 0
     assert "nosuchtopic" in result.stderr
+
+
+@pytest.mark.postgres
+def test_compares_sqlite_and_postgresql_and_prints_growth(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Two sizes on both databases: every figure on each, one table side by side per size,
+    and one table of growth from the first size."""
+    pg_url: str = request.getfixturevalue("_pg_url")
+    engine = create_engine(pg_url)
+    out = tmp_path / "result.json"
+    try:
+        result = _run(
+            "--customers",
+            "200,400",
+            "--days",
+            "3",
+            "--only",
+            "foundation,card,search,terminals",
+            "--compare",
+            "--quick",
+            "--db",
+            pg_url,
+            "--out",
+            str(out),
+            cwd=tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        data = json.loads(out.read_text(encoding="utf-8"))
+        runs = [(run["run"]["database"], run["run"]["customers"]) for run in data["runs"]]
+        assert runs == [("SQLite", 200), ("PostgreSQL", 200), ("SQLite", 400), ("PostgreSQL", 400)]
+        names = [sorted(figure["name"] for figure in run["figures"]) for run in data["runs"]]
+        assert all(found == names[0] for found in names)
+        expected = {"demo.build", "search.phone_exact", "card.open", "terminals.lookup_p99"}
+        assert expected <= set(names[0])
+        for run in data["runs"]:
+            for figure in run["figures"]:
+                if figure["name"] == "terminals.errors":
+                    assert figure["value"] == 0, figure["note"]
+                elif figure["name"] in {"demo.build", "card.open", "search.phone_exact"}:
+                    assert figure["value"] > 0, figure
+                    assert figure["baseline"] > 0, figure
+        out_text = result.stdout
+        growth = next(line for line in out_text.splitlines() if "× 2 data" in line)
+        assert "SQLite 0.0002M" in growth
+        assert "PostgreSQL 0.0004M" in growth
+        side_by_side = [
+            line
+            for line in out_text.splitlines()
+            if line.startswith("figure") and "baseline" in line and "PostgreSQL" in line
+        ]
+        assert len(side_by_side) == 2  # one table per size
+    finally:
+        truncate_all(engine)
+        engine.dispose()
