@@ -119,6 +119,63 @@ def _pg_url(worker_id: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def _own_pg_database(_pg_url: str) -> Iterator[str]:
+    url = make_url(_pg_url)
+    name = f"{url.database}_own"
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    own_url = url.set(database=name).render_as_string(hide_password=False)
+    db = Database.from_url(own_url)
+    migrations.upgrade(db)
+    db.dispose()
+    try:
+        yield own_url
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture
+def own_pg_url(_own_pg_database: str) -> str:
+    """A migrated, empty PostgreSQL database of this worker's own, for tests that end its
+    connections as a server restart would: nothing else connects to it."""
+    end_connections(_own_pg_database, allow_new=True)
+    engine = sa.create_engine(_own_pg_database)
+    try:
+        truncate_all(engine)
+    finally:
+        engine.dispose()
+    return _own_pg_database
+
+
+def end_connections(url: str, *, allow_new: bool | None = None) -> int:
+    """Terminate every backend connected to the database of ``url`` (a database the test
+    created: never anyone else's), as a server restart would; ``allow_new`` False keeps new
+    connections out until called again with True. Returns how many were ended."""
+    parsed = make_url(normalise_url(url))
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            if allow_new is not None:
+                connection.exec_driver_sql(
+                    f'ALTER DATABASE "{parsed.database}" ALLOW_CONNECTIONS {str(allow_new).lower()}'
+                )
+            ended = connection.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": parsed.database},
+            ).scalar_one()
+    finally:
+        admin.dispose()
+    return int(ended)
+
+
+@pytest.fixture(scope="session")
 def _pg_engine(_pg_url: str) -> Iterator[sa.Engine]:
     engine = create_engine(_pg_url)
     yield engine

@@ -337,9 +337,13 @@ class DeskApp(App[None]):
             self.handle_worker_error(error)
 
     def handle_worker_error(self, error: BaseException) -> None:
-        """The one place a failing worker ends: a readable dialog; the console goes on."""
-        from desk.infra.errors import DeskError
+        """The one place a failing worker ends: a readable dialog; the console goes on. A
+        database out of reach is one line: the next action reconnects by itself."""
+        from desk.infra.errors import DatabaseUnavailable, DeskError
 
+        if isinstance(error, DatabaseUnavailable):
+            self.notify(_("connection.lost"), severity="error", markup=False)
+            return
         if isinstance(error, DeskError):
             msgid = next(
                 (

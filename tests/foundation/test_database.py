@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,9 @@ from sqlmodel import select
 
 from desk.infra import migrations
 from desk.infra.database import Database, create_engine, normalise_url
+from desk.infra.errors import DatabaseUnavailable
 from desk.models import Meta
+from tests.conftest import end_connections
 
 
 def test_sqlite_pragmas(sqlite_db: Database) -> None:
@@ -141,15 +144,67 @@ def test_migrations_match_the_models(db: Database) -> None:
     assert remaining == []
 
 
-def test_a_connection_the_server_dropped_is_retried(pg_db: Database) -> None:
-    """No pre-ping per call: a pooled connection that died is replaced on the retry."""
-    pid = pg_db.run(lambda s: s.execute(text("SELECT pg_backend_pid()")).scalar(), write=False)
-    killer = create_engine(pg_db.engine.url.render_as_string(hide_password=False))
-    with killer.connect() as other:
-        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        other.commit()
-    killer.dispose()
-    assert pg_db.run(lambda s: s.execute(text("SELECT 1")).scalar(), write=False) == 1
+@pytest.mark.postgres
+def test_pooled_connections_the_server_ended_are_replaced_at_checkout(own_pg_url: str) -> None:
+    """Two idle pooled connections whose backends the server ended: whoever checks them out
+    next (a bare session, which is not retried) gets fresh ones, not AdminShutdown."""
+    db = Database.from_url(own_pg_url)
+    try:
+        with db.session(write=False) as first, db.session(write=False) as second:
+            pids = {
+                first.execute(text("SELECT pg_backend_pid()")).scalar(),
+                second.execute(text("SELECT pg_backend_pid()")).scalar(),
+            }
+        assert len(pids) == 2
+        assert end_connections(own_pg_url) == 2
+        time.sleep(0.05)  # the server's goodbye reaches the sockets
+        for _ in range(3):
+            with db.session(write=False) as session:
+                assert session.execute(text("SELECT pg_backend_pid()")).scalar() not in pids
+    finally:
+        db.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_inside_a_transaction_is_run_again(own_pg_url: str) -> None:
+    """The server ends the connection while the work runs: the whole transaction runs again
+    on a fresh connection (the first attempt wrote nothing)."""
+    db = Database.from_url(own_pg_url)
+    attempts: list[int] = []
+
+    def work(session):  # type: ignore[no-untyped-def]
+        attempts.append(session.execute(text("SELECT pg_backend_pid()")).scalar())
+        if len(attempts) == 1:
+            end_connections(own_pg_url)
+            session.execute(text("SELECT pg_sleep(0.05)"))
+        return session.execute(text("SELECT 1")).scalar()
+
+    try:
+        assert db.run(work, write=True) == 1
+        assert len(attempts) == 2
+        assert attempts[0] != attempts[1]
+    finally:
+        db.dispose()
+
+
+@pytest.mark.postgres
+def test_a_database_out_of_reach_is_said_in_one_line_then_recovers(own_pg_url: str) -> None:
+    """A restart seen from desk: every connection ended and none accepted for a while. The
+    call fails as DatabaseUnavailable (one line, after the retries); once the server takes
+    connections again the same Database works, nothing restarted."""
+    db = Database.from_url(own_pg_url)
+    try:
+        assert db.run(lambda s: s.execute(text("SELECT 1")).scalar(), write=False) == 1
+        end_connections(own_pg_url, allow_new=False)
+        with pytest.raises(DatabaseUnavailable) as caught:
+            db.run(lambda s: s.execute(text("SELECT 1")).scalar(), write=False)
+        assert "\n" not in caught.value.message
+        assert "database" in caught.value.message
+        end_connections(own_pg_url, allow_new=True)
+        assert db.run(lambda s: s.execute(text("SELECT 2")).scalar(), write=False) == 2
+    finally:
+        end_connections(own_pg_url, allow_new=True)
+        db.dispose()
 
 
 def test_sqlite_connections_are_pooled(sqlite_db: Database) -> None:

@@ -2,7 +2,10 @@
 
 SQLite runs with WAL, ``foreign_keys=ON``, a ``busy_timeout`` and ``synchronous=FULL``; a
 writing transaction begins with ``BEGIN IMMEDIATE`` so two terminals never deadlock on a lock
-upgrade. PostgreSQL runs through psycopg; serialization failures and deadlocks are retried.
+upgrade. PostgreSQL runs through psycopg with a pool of connections per process; a pooled
+connection the server closed (a restart, an administrator) is found at checkout, without a
+round trip, and replaced. Serialization failures, deadlocks and lost connections are retried by
+:mod:`desk.infra.retry`; a database that stays out of reach is :class:`DatabaseUnavailable`.
 
 Each public service call is one transaction: decorate it with :func:`reads` or :func:`writes`.
 The decorated function takes a :class:`Session` first; callers pass a :class:`Database`.
@@ -11,7 +14,7 @@ The decorated function takes a :class:`Session` first; callers pass a :class:`Da
 from __future__ import annotations
 
 import functools
-import time
+import select
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,17 +24,17 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy import Engine, event
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlmodel import Session
 
 from desk.clock import Clock, SystemClock
+from desk.infra.errors import DatabaseUnavailable
+from desk.infra.retry import retry_transient
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock detected
-MAX_ATTEMPTS = 6
 
 
 def normalise_url(url: str) -> str:
@@ -59,8 +62,35 @@ def create_engine(url: str, *, echo: bool = False) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    # No pre-ping round trip per call: a connection found dead is retried once by Database.run.
-    return sa_create_engine(url, echo=echo, pool_size=5, max_overflow=5, pool_recycle=1800)
+    # One pool per process. No pre-ping round trip per call: a connection the server closed
+    # is found at checkout by looking at its socket (see _configure_postgresql).
+    engine = sa_create_engine(url, echo=echo, pool_size=5, max_overflow=5, pool_recycle=1800)
+    _configure_postgresql(engine)
+    return engine
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if closed_by_server(dbapi_connection):
+            # The pool drops this one and checks out a fresh connection in its place.
+            raise DisconnectionError("the server closed this pooled connection")
+
+
+def closed_by_server(dbapi_connection: Any) -> bool:
+    """Has the server ended this idle connection? An idle session is sent nothing unless it
+    listens for notifications (desk does not), so a readable socket means the server said
+    goodbye (terminated the backend, shut down) or the connection broke. A local poll, no
+    round trip: ~1 µs against the ~100 µs of a ping."""
+    if getattr(dbapi_connection, "closed", False) or getattr(dbapi_connection, "broken", False):
+        return True
+    try:
+        descriptor = dbapi_connection.fileno()
+    except Exception:  # noqa: BLE001 - a connection without a socket is no use either
+        return True
+    poller = select.poll()
+    poller.register(descriptor, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -84,16 +114,6 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
-def _is_retryable(error: DBAPIError) -> bool:
-    if error.connection_invalidated:  # the server went away; the pool has dropped it
-        return True
-    sqlstate = getattr(error.orig, "sqlstate", None)
-    if sqlstate in RETRY_SQLSTATES:
-        return True
-    # SQLite: a busy database after busy_timeout is worth one more try.
-    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
-
-
 @dataclass
 class Database:
     """An engine plus the clock the services read the time from."""
@@ -109,10 +129,18 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
+    def connect(self) -> Connection:
+        """A connection from the pool; :class:`DatabaseUnavailable` when the database cannot
+        be reached (a transient error: :func:`desk.infra.retry.retry_transient` tries again)."""
+        try:
+            return self.engine.connect()
+        except DBAPIError as error:
+            raise DatabaseUnavailable.unreachable() from error
+
     @contextmanager
     def session(self, *, write: bool) -> Iterator[Session]:
         """One transaction: committed on success, rolled back on any error."""
-        with self.engine.connect() as connection:
+        with self.connect() as connection:
             connection = connection.execution_options(desk_write=write)
             with connection.begin(), Session(bind=connection, expire_on_commit=False) as session:
                 session.info["now"] = self.clock.now()
@@ -123,24 +151,21 @@ class Database:
     @contextmanager
     def connection(self, *, write: bool) -> Iterator[Connection]:
         """A Core connection in one transaction, for set-based bulk work."""
-        with self.engine.connect() as connection:
+        with self.connect() as connection:
             connection = connection.execution_options(desk_write=write)
             with connection.begin():
                 yield connection
 
     def run(self, work: Callable[[Session], R], *, write: bool) -> R:
-        """Run ``work`` in one transaction, retrying serialization failures and deadlocks."""
-        delay = 0.02
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                with self.session(write=write) as session:
-                    return work(session)
-            except DBAPIError as error:
-                if attempt == MAX_ATTEMPTS or not _is_retryable(error):
-                    raise
-                time.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")  # pragma: no cover
+        """Run ``work`` in one transaction, run again from the start on a transient error
+        (serialization failure, deadlock, lost connection, busy SQLite: see
+        :mod:`desk.infra.retry`)."""
+
+        def attempt() -> R:
+            with self.session(write=write) as session:
+                return work(session)
+
+        return retry_transient(attempt)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -173,4 +198,5 @@ reads = _transactional(write=False)
 """A read-only service call: one transaction, ``BEGIN`` (deferred) on SQLite."""
 
 writes = _transactional(write=True)
-"""A writing service call: one transaction, ``BEGIN IMMEDIATE`` on SQLite, retried on PostgreSQL."""
+"""A writing service call: one transaction, ``BEGIN IMMEDIATE`` on SQLite; retried like
+:func:`reads`."""

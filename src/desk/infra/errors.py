@@ -47,3 +47,19 @@ class AccountLocked(DeskError):
 
 class SchemaOutOfDate(DeskError):
     title = "Database needs an upgrade"
+
+
+class DatabaseUnavailable(DeskError):
+    """The database could not be reached, or dropped the connection and kept failing.
+
+    Nothing was written by the call that failed; the next call connects afresh."""
+
+    title = "Database unavailable"
+
+    @classmethod
+    def unreachable(cls) -> DatabaseUnavailable:
+        return cls("the database cannot be reached; desk reconnects on the next try")
+
+    @classmethod
+    def lost(cls) -> DatabaseUnavailable:
+        return cls("the connection to the database was lost; desk reconnects on the next try")

@@ -43,13 +43,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Table, bindparam, insert, text, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 from desk.clock import as_utc
 from desk.infra import leases
-from desk.infra.database import MAX_ATTEMPTS, RETRY_SQLSTATES, Database, now_of
+from desk.infra.database import Database, now_of
 from desk.infra.errors import DeskError, InvalidInput
+from desk.infra.retry import retry_transient
 from desk.models import Meta, metadata
 from desk.rules.calendar import BusinessCalendar, calendars_from_policy
 from desk.rules.clocks import TimelineEvent
@@ -933,12 +933,6 @@ def _own_connection(db: Database) -> Iterator[Connection]:
                 driver.execute(f"PRAGMA cache_size={SQLITE_DEFAULT_CACHE}")
 
 
-def _retryable(error: DBAPIError) -> bool:
-    if getattr(error.orig, "sqlstate", None) in RETRY_SQLSTATES:
-        return True  # PostgreSQL: a deadlock with someone saving a work order
-    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
-
-
 def _in_batch(
     connection: Connection,
     work: Callable[[Connection], _T],
@@ -947,26 +941,22 @@ def _in_batch(
     holder: str,
     ttl: timedelta,
 ) -> _T:
-    """``work`` in one writing transaction that first renews the lease; retried on a deadlock
-    or a busy database, like :meth:`Database.run`."""
-    delay = 0.02
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            with connection.begin():
-                if not leases.renew(
-                    connection, name=SWEEP_LEASE, holder=holder, now=db.clock.now(), ttl=ttl
-                ):
-                    raise LeaseLost(
-                        "another sweep took over the lease: this one stopped (its earlier "
-                        "batches are kept)"
-                    )
-                return work(connection)
-        except DBAPIError as error:
-            if attempt == MAX_ATTEMPTS or not _retryable(error):
-                raise
-            time.sleep(delay)
-            delay *= 2
-    raise AssertionError("unreachable")  # pragma: no cover
+    """``work`` in one writing transaction that first renews the lease; retried from its start
+    on a transient error (a deadlock, a busy database, a lost connection), like every
+    transaction (:func:`desk.infra.retry.retry_transient`)."""
+
+    def attempt() -> _T:
+        with connection.begin():
+            if not leases.renew(
+                connection, name=SWEEP_LEASE, holder=holder, now=db.clock.now(), ttl=ttl
+            ):
+                raise LeaseLost(
+                    "another sweep took over the lease: this one stopped (its earlier "
+                    "batches are kept)"
+                )
+            return work(connection)
+
+    return retry_transient(attempt)
 
 
 def _chunks(ids: Sequence[int], size: int) -> Iterable[Sequence[int]]:
