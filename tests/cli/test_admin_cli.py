@@ -10,7 +10,10 @@ from typer.testing import CliRunner
 
 from desk.cli import _register, app
 from desk.infra.database import Database
+from desk.rules.policy import load_policy
 from desk.services import users
+
+POLICY = load_policy()
 
 _register()
 runner = CliRunner()
@@ -48,8 +51,11 @@ def test_a_password_from_stdin_keeps_its_spaces(url: str) -> None:
     )
     assert added.exit_code == 0, added.output
     db = Database.from_url(url)
-    assert users.authenticate(db, login="agent7", password="  two words  ").actor is not None
-    assert users.authenticate(db, login="agent7", password="two words").actor is None
+    assert (
+        users.authenticate(db, login="agent7", password="  two words  ", policy=POLICY).actor
+        is not None
+    )
+    assert users.authenticate(db, login="agent7", password="two words", policy=POLICY).actor is None
 
 
 def test_a_prompted_password_is_asked_twice(url: str) -> None:
@@ -110,7 +116,7 @@ def test_desk_own_actors_are_listed_on_request_and_not_managed(url: str) -> None
     assert refused.exit_code == 1
     assert "desk's own actor" in refused.stderr
     db = Database.from_url(url)
-    assert users.authenticate(db, login="system", password="!").actor is None
+    assert users.authenticate(db, login="system", password="!", policy=POLICY).actor is None
 
 
 def test_control_characters_in_a_name_are_refused(url: str) -> None:

@@ -12,8 +12,11 @@ from desk.cli import _register, app
 from desk.cli.common import State
 from desk.demo import DemoParams, inspect_target
 from desk.infra.database import Database
+from desk.rules.policy import load_policy
 from desk.services import users
 from desk.services.setup import initialise
+
+POLICY = load_policy()
 
 _register()
 runner = CliRunner()
@@ -35,7 +38,9 @@ def test_builds_then_reuses_then_rebuilds(tmp_path: Path) -> None:
     assert "demo database ready" in first.output
     db = Database.from_url(url)
     assert inspect_target(db).params == DemoParams(customers=500, days=5, seed=1)
-    assert users.authenticate(db, login="agent1", password="demo123").actor is not None
+    assert (
+        users.authenticate(db, login="agent1", password="demo123", policy=POLICY).actor is not None
+    )
     db.dispose()
 
     second = _demo("--no-launch", *SMALL, url=url)
@@ -94,7 +99,9 @@ def test_refuses_a_database_that_is_not_a_demo(tmp_path: Path) -> None:
     assert "not a demo database" in result.output
     db = Database.from_url(url)
     assert inspect_target(db).params is None  # untouched
-    assert users.authenticate(db, login="admin", password="secret1").actor is not None
+    assert (
+        users.authenticate(db, login="admin", password="secret1", policy=POLICY).actor is not None
+    )
 
 
 def test_refuses_an_in_memory_database() -> None:

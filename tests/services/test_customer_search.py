@@ -6,9 +6,10 @@ derived search keys the import and the demo write (``desk.rules.names``).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -32,6 +33,7 @@ from desk.services.search import (
     CustomerHit,
     SearchKind,
     SearchPage,
+    Unsearchable,
     classify_query,
     search_customers,
 )
@@ -426,6 +428,65 @@ def test_paging_phone_then_id_tails_shows_each_customer_once(
     assert ids[-1] not in ids_of(forward)
 
 
+def _reforged(cursor: str, change: Callable[[list[Any]], None]) -> str:
+    """A real cursor, decoded, edited by ``change`` and encoded again (what someone editing
+    the page marker by hand could send: its fingerprint still matches the query)."""
+    payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    change(payload)
+    raw = json.dumps(payload, ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _set(index: int, value: object, part: int | None = None) -> Callable[[list[Any]], None]:
+    def change(payload: list[Any]) -> None:
+        if part is None:
+            payload[index] = value
+        else:
+            payload[index][part] = value
+
+    return change
+
+
+FORGERIES = {
+    "text for an id": ("张", _set(3, "abc", 0)),
+    "an id past 64 bits": ("张", _set(3, 2**70, 0)),
+    "a negative id": ("张", _set(3, -1, 0)),
+    "a float id": ("张", _set(3, 1.5, 0)),
+    "true for an id": ("张", _set(3, True, 0)),
+    "a NUL byte in a text key": ("zs", _set(3, "zs\x00", 0)),
+    "an id for a text key": ("zs", _set(3, 7, 0)),
+    "text for the id after a text key": ("zs", _set(3, "x", 1)),
+    "a key too short": ("zs", _set(3, ["zs"])),
+    "a stream that does not exist": ("zs", _set(2, 9)),
+    "a negative place": ("张", _set(4, -5)),
+    "an older version": ("张", _set(0, 1)),
+}
+
+
+@pytest.mark.parametrize("forgery", list(FORGERIES))
+def test_a_forged_cursor_is_invalid_input_never_a_database_error(
+    db: Database, people: dict[str, int], staff: dict[Role, Actor], forgery: str
+) -> None:
+    query, change = FORGERIES[forgery]
+    agent = staff[Role.AGENT]
+    first = search_customers(db, actor=agent, query=query, limit=1)
+    assert first.next_cursor is not None
+    forged = _reforged(first.next_cursor, change)
+    for direction in ("after", "before"):
+        with pytest.raises(InvalidInput) as refused:
+            search_customers(db, actor=agent, query=query, limit=1, **{direction: forged})
+        assert refused.value.field == "cursor"
+
+
+@pytest.mark.parametrize("query", ["张\x00", "\x00", "1381234\x005678", "zs\x1b[2J"])
+def test_a_control_character_in_a_query_is_invalid_input(
+    db: Database, people: dict[str, int], staff: dict[Role, Actor], query: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        search_customers(db, actor=staff[Role.AGENT], query=query)
+    assert refused.value.field == "query"
+
+
 def test_cursors_are_checked(
     db: Database, people: dict[str, int], staff: dict[Role, Actor]
 ) -> None:
@@ -483,9 +544,21 @@ def statements(db: Database) -> Iterator[list[str]]:
 def test_a_query_that_means_nothing_reads_no_table(
     db: Database, people: dict[str, int], staff: dict[Role, Actor], statements: list[str]
 ) -> None:
-    for query in ["", "   ", "z", "7", "123", "%%", "张3", "ab!cd"]:
+    why = {
+        "": (None, ""),
+        "   ": (None, ""),
+        "z": (Unsearchable.TOO_SHORT, ""),
+        "7": (Unsearchable.TOO_SHORT, ""),
+        "123": (Unsearchable.TOO_SHORT, ""),
+        "%%": (Unsearchable.CHARACTERS, "%"),
+        "张3": (Unsearchable.MIXED, ""),
+        "ab!cd": (Unsearchable.CHARACTERS, "!"),
+        "张三!?": (Unsearchable.CHARACTERS, "!?"),
+        "1234567890123456789": (Unsearchable.TOO_LONG, ""),
+    }
+    for query, (reason, odd) in why.items():
         page = search_customers(db, actor=staff[Role.AGENT], query=query)
-        assert page == SearchPage(query, (), (), None, None)
+        assert page == SearchPage(query, (), (), None, None, unsearchable=reason, odd=odd)
     # Only the check that the agent is still an active user reads a table.
     reads = [s for s in statements if re.search(r"\bFROM\b", s, re.IGNORECASE)]
     assert reads
@@ -501,9 +574,18 @@ def test_a_query_that_means_nothing_reads_no_table(
 def test_search_never_fails_on_any_text(
     db: Database, people: dict[str, int], staff: dict[Role, Actor], query: str
 ) -> None:
+    """Any text is a page or InvalidInput naming the query (a control character, a NUL byte:
+    nothing the database would refuse ever reaches it)."""
+    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", query):
+        with pytest.raises(InvalidInput) as refused:
+            search_customers(db, actor=staff[Role.AGENT], query=query, limit=3)
+        assert refused.value.field == "query"
+        return
     page = search_customers(db, actor=staff[Role.AGENT], query=query, limit=3)
     assert page.kinds == classify_query(query)
     assert len(page.hits) <= 3
+    if page.kinds:
+        assert page.unsearchable is None
 
 
 # --- the plans: index order, no sort of the whole match set -----------------------------------

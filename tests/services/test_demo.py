@@ -59,6 +59,8 @@ from desk.services.audit import verify_chain
 from desk.services.secrets import verify_secret
 from tests.conftest import T0, truncate_all
 
+POLICY = load_policy()
+
 PARAMS = DemoParams(customers=2_000, days=10, seed=7)
 
 
@@ -242,7 +244,7 @@ def test_every_role_has_its_demo_user_and_demo123_logs_in(demo_db: Database) -> 
     roles = {row[0] for row in _rows(demo_db, "SELECT DISTINCT role FROM staff_user")}
     assert roles == {role.value for role in Role}
     for login, role in DEMO_USERS.items():
-        outcome = users.authenticate(demo_db, login=login, password=DEMO_PASSWORD)
+        outcome = users.authenticate(demo_db, login=login, password=DEMO_PASSWORD, policy=POLICY)
         assert outcome.actor is not None, login
         assert outcome.actor.role is role
     handler_department = _scalar(
@@ -251,7 +253,9 @@ def test_every_role_has_its_demo_user_and_demo123_logs_in(demo_db: Database) -> 
         "WHERE u.login = 'handler1'",
     )
     assert handler_department in (DepartmentKind.NETWORK.value, DepartmentKind.BRANCH.value)
-    assert users.authenticate(demo_db, login="agent1", password="wrong").actor is None
+    assert (
+        users.authenticate(demo_db, login="agent1", password="wrong", policy=POLICY).actor is None
+    )
 
 
 def test_departments_and_calendars(demo_db: Database) -> None:

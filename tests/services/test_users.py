@@ -12,8 +12,11 @@ from desk.infra.database import Database
 from desk.infra.errors import InvalidInput, NotFound, PermissionDenied
 from desk.models import AuditEntry, StaffUser
 from desk.rules.permissions import Actor, shell_actor
+from desk.rules.policy import LoginPolicy, load_policy
 from desk.rules.vocab import Role
 from desk.services import users
+
+POLICY = load_policy()
 
 ADMIN = shell_actor("test")
 
@@ -35,7 +38,7 @@ def _actions(db: Database) -> list[str]:
 
 def test_login_succeeds_and_is_audited(db: Database) -> None:
     _add(db, "agent1")
-    outcome = users.authenticate(db, login="Agent1 ", password="secret1")
+    outcome = users.authenticate(db, login="Agent1 ", password="secret1", policy=POLICY)
     assert outcome.actor is not None
     assert outcome.actor.login == "agent1"
     assert outcome.actor.role is Role.AGENT
@@ -44,8 +47,8 @@ def test_login_succeeds_and_is_audited(db: Database) -> None:
 
 def test_unknown_user_and_wrong_password_fail_alike(db: Database) -> None:
     _add(db, "agent1")
-    unknown = users.authenticate(db, login="nobody", password="secret1")
-    wrong = users.authenticate(db, login="agent1", password="wrong")
+    unknown = users.authenticate(db, login="nobody", password="secret1", policy=POLICY)
+    wrong = users.authenticate(db, login="agent1", password="wrong", policy=POLICY)
     assert unknown.failure is wrong.failure is users.LoginFailure.INVALID
     assert unknown.actor is None
     assert wrong.actor is None
@@ -53,17 +56,21 @@ def test_unknown_user_and_wrong_password_fail_alike(db: Database) -> None:
 
 def test_five_failures_lock_for_thirty_minutes(db: Database, clock: FixedClock) -> None:
     _add(db, "agent1")
-    outcomes = [users.authenticate(db, login="agent1", password="bad") for _ in range(5)]
+    outcomes = [
+        users.authenticate(db, login="agent1", password="bad", policy=POLICY) for _ in range(5)
+    ]
     assert [o.failure for o in outcomes] == [users.LoginFailure.INVALID] * 4 + [
         users.LoginFailure.LOCKED
     ]
     assert outcomes[-1].locked_until == clock.now() + timedelta(minutes=30)
     # even the right password is refused while locked
-    assert users.authenticate(db, login="agent1", password="secret1").failure is (
+    assert users.authenticate(db, login="agent1", password="secret1", policy=POLICY).failure is (
         users.LoginFailure.LOCKED
     )
     clock.advance(timedelta(minutes=31))
-    assert users.authenticate(db, login="agent1", password="secret1").actor is not None
+    assert (
+        users.authenticate(db, login="agent1", password="secret1", policy=POLICY).actor is not None
+    )
     actions = _actions(db)
     assert actions.count("login.failed") == 5
     assert "login.locked" in actions
@@ -73,15 +80,17 @@ def test_five_failures_lock_for_thirty_minutes(db: Database, clock: FixedClock) 
 def test_disabled_user_cannot_log_in(db: Database) -> None:
     _add(db, "agent1")
     users.disable_user(db, actor=ADMIN, login="agent1")
-    assert users.authenticate(db, login="agent1", password="secret1").actor is None
+    assert users.authenticate(db, login="agent1", password="secret1", policy=POLICY).actor is None
 
 
 def test_reset_password_lifts_the_lock(db: Database) -> None:
     _add(db, "agent1")
     for _ in range(5):
-        users.authenticate(db, login="agent1", password="bad")
+        users.authenticate(db, login="agent1", password="bad", policy=POLICY)
     users.reset_password(db, actor=ADMIN, login="agent1", password="newpass1")
-    assert users.authenticate(db, login="agent1", password="newpass1").actor is not None
+    assert (
+        users.authenticate(db, login="agent1", password="newpass1", policy=POLICY).actor is not None
+    )
 
 
 def test_passwords_are_stored_as_argon2id(db: Database) -> None:
@@ -130,20 +139,39 @@ def test_duplicate_login_and_unknown_department_name_the_field(db: Database) -> 
 def test_failures_outside_the_window_do_not_add_up(db: Database, clock: FixedClock) -> None:
     _add(db, "agent1")
     for _ in range(4):
-        users.authenticate(db, login="agent1", password="bad", failure_window_minutes=30)
+        users.authenticate(db, login="agent1", password="bad", policy=POLICY)
     clock.advance(timedelta(minutes=31))  # the fifth failure comes too late to count
-    outcome = users.authenticate(db, login="agent1", password="bad", failure_window_minutes=30)
+    outcome = users.authenticate(db, login="agent1", password="bad", policy=POLICY)
     assert outcome.failure is users.LoginFailure.INVALID
-    assert users.authenticate(db, login="agent1", password="secret1").actor is not None
+    assert (
+        users.authenticate(db, login="agent1", password="secret1", policy=POLICY).actor is not None
+    )
+
+
+def test_the_lockout_numbers_come_from_the_policy(db: Database, clock: FixedClock) -> None:
+    strict = POLICY.model_copy(
+        update={"login": LoginPolicy(max_failures=2, failure_window_minutes=5, lock_minutes=90)}
+    )
+    _add(db, "agent1")
+    first = users.authenticate(db, login="agent1", password="bad", policy=strict)
+    second = users.authenticate(db, login="agent1", password="bad", policy=strict)
+    assert first.failure is users.LoginFailure.INVALID
+    assert second.failure is users.LoginFailure.LOCKED
+    assert second.locked_until == clock.now() + timedelta(minutes=90)
+    clock.advance(timedelta(minutes=89))
+    locked = users.authenticate(db, login="agent1", password="secret1", policy=strict)
+    assert locked.failure is users.LoginFailure.LOCKED
 
 
 def test_a_success_clears_the_failures(db: Database) -> None:
     _add(db, "agent1")
     for _ in range(4):
-        users.authenticate(db, login="agent1", password="bad")
-    assert users.authenticate(db, login="agent1", password="secret1").actor is not None
+        users.authenticate(db, login="agent1", password="bad", policy=POLICY)
+    assert (
+        users.authenticate(db, login="agent1", password="secret1", policy=POLICY).actor is not None
+    )
     for _ in range(4):
-        assert users.authenticate(db, login="agent1", password="bad").failure is (
+        assert users.authenticate(db, login="agent1", password="bad", policy=POLICY).failure is (
             users.LoginFailure.INVALID
         )
 

@@ -152,9 +152,7 @@ class LoginScreen(DeskScreen):
             backend.db,
             login=login,
             password=password,
-            max_failures=backend.policy.login.max_failures,
-            failure_window_minutes=backend.policy.login.failure_window_minutes,
-            lock_minutes=backend.policy.login.lock_minutes,
+            policy=backend.policy,
         )
         self.post_message(self.Checked(outcome))
 

@@ -40,15 +40,35 @@ import json
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    FromClause,
+    Integer,
+    Select,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    collate,
+    column,
+    exists,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    table,
+)
 from sqlmodel import Session
 
 from desk.infra.database import reads
 from desk.infra.errors import InvalidInput
+from desk.models import metadata
 from desk.rules.masking import mask_id_card, mask_name, mask_phone
 from desk.rules.names import has_cjk, prefix_upper_bound, reverse
 from desk.rules.permissions import Actor, Permission
@@ -84,19 +104,46 @@ class CustomerHit:
     matched_by: SearchKind
 
 
+class Unsearchable(StrEnum):
+    """Why a query means no search at all."""
+
+    TOO_SHORT = "too_short"  # one letter, 1-3 digits: too many matches to mean anything
+    TOO_LONG = "too_long"  # more digits than any number desk knows (18)
+    CHARACTERS = "characters"  # characters no kind searches: punctuation, symbols, emoji …
+    MIXED = "mixed"  # Chinese characters together with letters or digits
+
+
 @dataclass(frozen=True, slots=True)
 class SearchPage:
+    """One page of a search. ``start`` is the place of its first hit among all matches
+    (0 on the first page), so ``start + len(hits)`` matches are known to exist, all of them
+    when ``next_cursor`` is None. A query that means nothing gives no kinds and says why
+    (``unsearchable``, with the characters no search reads in ``odd``)."""
+
     query: str
     kinds: tuple[SearchKind, ...]
     hits: tuple[CustomerHit, ...]
     next_cursor: str | None
     prev_cursor: str | None
+    start: int = 0
+    unsearchable: Unsearchable | None = None
+    odd: str = ""
+
+    @property
+    def matches_known(self) -> int:
+        """Matches up to the end of this page (a lower bound while ``more``)."""
+        return self.start + len(self.hits)
+
+    @property
+    def more(self) -> bool:
+        """Are there matches after this page? (Counting them all would be slow.)"""
+        return self.next_cursor is not None
 
 
 # --- what a query means -------------------------------------------------------------------
 
 _IGNORED = re.compile(r"[\s\-()]+")
-_WORK_ORDER = re.compile(r"^WO[0-9]{4,}$", re.IGNORECASE)
+_WORK_ORDER_NO = re.compile(r"^WO[0-9]{4,}$", re.IGNORECASE)
 _CUSTOMER_NO = re.compile(r"^[A-Za-z]{1,4}[0-9]{3,}$")
 _LATIN = re.compile(r"^[A-Za-z]+$")
 _DIGITS_X = re.compile(r"^[0-9]+[Xx]?$")
@@ -104,6 +151,8 @@ _MOBILE = re.compile(r"^1[0-9]{10}$")
 _FIXED_LINE = re.compile(r"^0[0-9]{9,11}$")
 _NAME_CHARS = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff·•]+$")
 _NAME_SEPARATORS = "·•"
+_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_SEARCHABLE_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff·•A-Za-z0-9+]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +163,21 @@ class _Query:
     compact: str = ""  # without spaces, hyphens, parentheses
     digits: str = ""  # phone-like: without a +86 / 0086 country code
     fragment: str = ""  # CJK fragment without separators
+    problem: Unsearchable | None = None  # why it means nothing (no kinds)
+    odd: str = ""  # the characters no search reads
+
+
+def _nothing(compact: str) -> _Query:
+    """A query of no kind, and why."""
+    odd = "".join(dict.fromkeys(char for char in compact if not _SEARCHABLE_CHAR.match(char)))
+    if odd:
+        return _Query((), problem=Unsearchable.CHARACTERS, odd=odd)
+    if _CJK_CHAR.search(compact) and re.search(r"[A-Za-z0-9]", compact):
+        return _Query((), problem=Unsearchable.MIXED)
+    digits = _phone_digits(compact).upper()
+    if _DIGITS_X.match(digits) and len(digits) > 18:
+        return _Query((), problem=Unsearchable.TOO_LONG)
+    return _Query((), problem=Unsearchable.TOO_SHORT)
 
 
 def _phone_digits(compact: str) -> str:
@@ -128,7 +192,7 @@ def _interpret(text_: str) -> _Query:
     compact = _IGNORED.sub("", unicodedata.normalize("NFKC", text_ or ""))
     if not compact:
         return _Query(())
-    if _WORK_ORDER.match(compact):
+    if _WORK_ORDER_NO.match(compact):
         return _Query((SearchKind.WORK_ORDER,), compact=compact.upper())
     if _NAME_CHARS.match(compact) and has_cjk(compact):
         fragment = "".join(char for char in compact if char not in _NAME_SEPARATORS)
@@ -136,7 +200,7 @@ def _interpret(text_: str) -> _Query:
     if _LATIN.match(compact):
         lowered = compact.lower()
         if len(lowered) < 2:
-            return _Query(())
+            return _nothing(compact)
         latin = (
             (SearchKind.PINYIN_INITIALS, SearchKind.PINYIN_FULL)
             if len(lowered) <= 4
@@ -147,12 +211,12 @@ def _interpret(text_: str) -> _Query:
         return _Query((SearchKind.CUSTOMER_NO,), compact=compact)
     digits = _phone_digits(compact)
     if not _DIGITS_X.match(digits):
-        return _Query(())
+        return _nothing(compact)
     if _MOBILE.match(digits) or _FIXED_LINE.match(digits):
         return _Query((SearchKind.PHONE_EXACT,), compact=compact, digits=digits)
     upper = digits.upper()
     if len(upper) < MIN_SUFFIX_DIGITS or len(upper) > 18:
-        return _Query(())
+        return _nothing(compact)
     kinds: list[SearchKind] = []
     if upper.isdigit() and len(upper) >= 8:
         kinds.append(SearchKind.CUSTOMER_NO)
@@ -175,13 +239,27 @@ def _fixed_line_forms(digits: str) -> list[str]:
     return [f"{digits[:area]}-{digits[area:]}"]
 
 
-_DETAIL_COLUMNS = (
-    "c.customer_no, c.name, c.id_card_no, c.tier, c.big_customer_class, c.status, c.region, "
-    "c.arrears_cents, (SELECT x.phone FROM customer_phone x WHERE x.customer_id = c.id "
-    "ORDER BY x.is_primary DESC, x.id LIMIT 1) AS primary_phone"
-)
-
 # --- streams: one per kind ----------------------------------------------------------------
+
+_CUSTOMER: Table = metadata.tables["customer"]
+_PHONE: Table = metadata.tables["customer_phone"]
+_WORK_ORDER: Table = metadata.tables["work_order"]
+# Outside the metadata (migrations 0001 and 0002 make them): FTS5 on SQLite, grams on PostgreSQL.
+_FTS = table("customer_fts", column("rowid", Integer), column("customer_fts", Text))
+_GRAMS = table("customer_name_gram", column("gram", Text), column("customer_id", Integer))
+_SIMPLE: ColumnElement[Any] = literal_column(
+    "'simple'"
+)  # the text-search configuration the names are read with
+
+
+def _bytewise(expression: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+    """A text expression compared byte-wise (so a prefix range is contiguous and indexed)."""
+    return collate(expression, "C") if dialect == "postgresql" else expression
+
+
+def _limit(name: str) -> BindParameter[int]:
+    """A row limit written into the statement as a number (as the planner best sees it)."""
+    return bindparam(name, type_=Integer, literal_execute=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,39 +267,68 @@ class _Row:
     key: tuple[Any, ...]
     customer_id: int
     phone: str | None
-    details: tuple[Any, ...]  # the columns of _DETAIL_COLUMNS
+    details: tuple[Any, ...]  # the columns of _details()
 
 
-@dataclass(frozen=True, slots=True)
-class _Sql:
-    """A fragment of SQL and its bound values."""
+@dataclass(frozen=True)
+class _Source:
+    """Where a stream's rows come from: what to read (``from_``), its order (``keys``, the
+    first one text when ``text_key``), the customer each row is, the phone it shows (if the
+    stream matches phones), its conditions, and the customer row already in ``from_`` (to
+    test the earlier streams against; None: joined when needed)."""
 
-    sql: str
-    params: dict[str, Any] = field(default_factory=dict)
+    from_: FromClause
+    keys: tuple[ColumnElement[Any], ...]
+    customer_id: ColumnElement[Any]
+    where: tuple[ColumnElement[bool], ...]
+    text_key: bool = False
+    phone: ColumnElement[Any] | None = None
+    customer: FromClause | None = None
+    group_by: tuple[ColumnElement[Any], ...] = ()
 
 
-def _c(expression: str, dialect: str) -> str:
-    """A text expression compared byte-wise (so a prefix range is contiguous and indexed)."""
-    return f'{expression} COLLATE "C"' if dialect == "postgresql" else expression
+_STATEMENTS: dict[tuple[Any, ...], tuple[Select[Any], bool]] = {}
+"""Each statement shape built once: a stream, its place, its database, its direction, whether
+it starts after a key, and the earlier streams it leaves out."""
 
 
 class _Stream:
-    """The rows of one kind, in one stable order, read by keyset from either end."""
+    """The rows of one kind, in one stable order, read by keyset from either end.
+
+    A kind says where its rows come from (:meth:`source`), how to tell whether a customer row
+    matches it (:meth:`matches`, used to leave out of later streams the customers an earlier
+    one showed) and the values it binds (:meth:`params`); the page query around them is the
+    same for every kind (:meth:`statement`)."""
 
     kind: SearchKind
-    key_size = 1
+    key_types: tuple[type, ...] = (int,)
 
     def __init__(self, query: _Query, tag: str, dialect: str) -> None:
         self.query = query
         self.tag = tag  # prefix of this stream's bound parameter names
         self.dialect = dialect
 
-    def p(self, name: str) -> str:
-        return f"{self.tag}_{name}"
+    def p(self, name: str) -> BindParameter[Any]:
+        return bindparam(f"{self.tag}_{name}")
 
-    def matches(self, customer: str) -> _Sql:
-        """A predicate on the customer row ``customer``: does this stream match it?"""
+    @property
+    def variant(self) -> int:
+        """What besides the kind changes the statement's shape (0 for most kinds)."""
+        return 0
+
+    def params(self) -> dict[str, Any]:
         raise NotImplementedError
+
+    def source(self) -> _Source:
+        raise NotImplementedError
+
+    def matches(self, customer: FromClause) -> ColumnElement[bool]:
+        """Does this stream match the customer row ``customer``?"""
+        raise NotImplementedError
+
+    @property
+    def shape(self) -> tuple[Any, ...]:
+        return (type(self), self.tag, self.dialect, self.variant)
 
     def fetch(
         self,
@@ -232,118 +339,148 @@ class _Stream:
         limit: int,
         exclude: Sequence[_Stream],
     ) -> list[_Row]:
-        raise NotImplementedError
-
-    # helpers for the concrete streams
-
-    def _keyset(self, columns: Sequence[str], key: tuple[Any, ...] | None, forward: bool) -> _Sql:
-        """Rows strictly after (or before) ``key`` in the order of ``columns``.
-
-        Written as ``a >= k0 AND (a > k0 OR b > k1)`` so every planner starts the index
-        range at ``k0``; only the few rows equal on ``a`` are filtered.
-        """
-        if key is None:
-            return _Sql("1=1")
-        gt, ge = (">", ">=") if forward else ("<", "<=")
-        params = {self.p(f"k{index}"): value for index, value in enumerate(key)}
-        if len(columns) == 1:
-            return _Sql(f"{columns[0]} {gt} :{self.p('k0')}", params)
-        first, second = columns
-        sql = (
-            f"{first} {ge} :{self.p('k0')} AND ({first} {gt} :{self.p('k0')} "
-            f"OR {second} {gt} :{self.p('k1')})"
+        """Up to ``limit`` rows after (``forward``) or before ``key`` in this stream's order,
+        none of a customer that an ``exclude`` stream matches, with the hit's details."""
+        statement, has_phone = self.statement(
+            forward=forward, keyed=key is not None, exclude=exclude
         )
-        return _Sql(sql, params)
-
-    @staticmethod
-    def _exclusions(exclude: Sequence[_Stream], customer: str) -> _Sql:
-        parts: list[str] = []
-        params: dict[str, Any] = {}
+        params: dict[str, Any] = {"limit": limit, **self.params()}
         for other in exclude:
-            predicate = other.matches(customer)
-            parts.append(f"NOT ({predicate.sql})")
-            params.update(predicate.params)
-        return _Sql(" AND ".join(parts) if parts else "1=1", params)
-
-    @staticmethod
-    def _order(columns: Sequence[str], forward: bool) -> str:
-        direction = "" if forward else " DESC"
-        return ", ".join(f"{column}{direction}" for column in columns)
-
-    def _run(
-        self,
-        session: Session,
-        sql: str,
-        params: dict[str, Any],
-        *,
-        forward: bool,
-        phone: bool = False,
-        text_key: bool = False,
-    ) -> list[_Row]:
-        """Run a stream's page query (columns ``k0[, k1], cid[, phone]``) with the hit
-        details joined on, in one statement: the page is cut first, then ≤ limit customer
-        rows are read by primary key."""
-        keys = [f"s.k{index}" for index in range(self.key_size)]
-        if text_key:
-            keys[0] = _c(keys[0], self.dialect)
-        outer = (
-            f"SELECT s.*, {_DETAIL_COLUMNS} FROM ({sql}) s JOIN customer c ON c.id = s.cid "
-            f"ORDER BY {self._order(keys, forward)}"
-        )
+            params.update(other.params())
+        if key is not None:
+            params.update({f"{self.tag}_k{index}": value for index, value in enumerate(key)})
+        size = len(self.key_types)
+        rest = size + (2 if has_phone else 1)
         out: list[_Row] = []
-        for row in session.execute(text(outer), params).all():
+        # Core through the transaction's connection: no ORM around a statement of columns.
+        for row in session.connection().execute(statement, params).all():
             values = tuple(row)
-            size = self.key_size
-            rest = size + (2 if phone else 1)
             out.append(
                 _Row(
                     key=values[:size],
                     customer_id=int(values[size]),
-                    phone=values[size + 1] if phone else None,
+                    phone=values[size + 1] if has_phone else None,
                     details=values[rest:],
                 )
             )
         return out
 
+    def statement(
+        self, *, forward: bool, keyed: bool, exclude: Sequence[_Stream]
+    ) -> tuple[Select[Any], bool]:
+        """The page statement of this shape (built once), and whether it returns a phone."""
+        shape = (*self.shape, forward, keyed, tuple(other.shape for other in exclude))
+        found = _STATEMENTS.get(shape)
+        if found is None:
+            source = self.source()
+            built = self._build(source, forward=forward, keyed=keyed, exclude=exclude)
+            found = _STATEMENTS[shape] = (built, source.phone is not None)
+        return found
+
+    def _build(
+        self, source: _Source, *, forward: bool, keyed: bool, exclude: Sequence[_Stream]
+    ) -> Select[Any]:
+        """The page of this stream, cut first (the index delivers the order, the scan stops
+        after ``limit`` rows), then joined to ≤ limit customer rows for the details."""
+        from_, customer = source.from_, source.customer
+        if exclude and customer is None:
+            customer = _CUSTOMER.alias("c")
+            from_ = from_.join(customer, customer.c.id == source.customer_id)
+        order = [
+            _bytewise(key, self.dialect) if index == 0 and source.text_key else key
+            for index, key in enumerate(source.keys)
+        ]
+        conditions = list(source.where)
+        if keyed:
+            conditions.append(self._keyset(order, forward))
+        assert customer is not None or not exclude
+        conditions += [not_(other.matches(customer)) for other in exclude if customer is not None]
+        columns = [key.label(f"k{index}") for index, key in enumerate(source.keys)]
+        columns.append(source.customer_id.label("cid"))
+        if source.phone is not None:
+            columns.append(source.phone.label("phone"))
+        page = (
+            select(*columns)
+            .select_from(from_)
+            .where(*conditions)
+            .group_by(*source.group_by)
+            .order_by(*(key if forward else key.desc() for key in order))
+            .limit(_limit("limit"))
+            .subquery("s")
+        )
+        hit = _CUSTOMER.alias("hit")
+        first = _PHONE.alias("first_phone")
+        primary = (
+            select(first.c.phone)
+            .where(first.c.customer_id == hit.c.id)
+            .order_by(first.c.is_primary.desc(), first.c.id)
+            .limit(_limit("one"))
+            .scalar_subquery()
+        )
+        keys: list[ColumnElement[Any]] = [page.c[f"k{i}"] for i in range(len(source.keys))]
+        if source.text_key:
+            keys[0] = _bytewise(keys[0], self.dialect)
+        return (
+            select(
+                *page.c,
+                hit.c.customer_no,
+                hit.c.name,
+                hit.c.id_card_no,
+                hit.c.tier,
+                hit.c.big_customer_class,
+                hit.c.status,
+                hit.c.region,
+                hit.c.arrears_cents,
+                primary.label("primary_phone"),
+            )
+            .select_from(page.join(hit, hit.c.id == page.c.cid))
+            .order_by(*(key if forward else key.desc() for key in keys))
+            .params(one=1)
+        )
+
+    def _keyset(self, order: Sequence[ColumnElement[Any]], forward: bool) -> ColumnElement[bool]:
+        """Rows strictly after (or before) the key in the order of ``order``.
+
+        Written as ``a >= k0 AND (a > k0 OR b > k1)`` so every planner starts the index
+        range at ``k0``; only the few rows equal on ``a`` are filtered.
+        """
+        k0 = self.p("k0")
+        if len(order) == 1:
+            return order[0] > k0 if forward else order[0] < k0
+        first, second = order
+        k1 = self.p("k1")
+        if forward:
+            return and_(first >= k0, or_(first > k0, second > k1))
+        return and_(first <= k0, or_(first < k0, second < k1))
+
 
 class _CustomerRange(_Stream):
     """A prefix range over a search column of ``customer``, ordered by (column, id)."""
 
-    key_size = 2
+    key_types = (str, int)
     column = ""
 
     def bounds(self) -> tuple[str, str]:
         raise NotImplementedError
 
-    def matches(self, customer: str) -> _Sql:
+    def params(self) -> dict[str, Any]:
         low, high = self.bounds()
-        column = _c(f"{customer}.{self.column}", self.dialect)
-        return _Sql(
-            f"{column} >= :{self.p('lo')} AND {column} < :{self.p('hi')}",
-            {self.p("lo"): low, self.p("hi"): high},
-        )
+        return {f"{self.tag}_lo": low, f"{self.tag}_hi": high}
 
-    def fetch(
-        self,
-        session: Session,
-        *,
-        key: tuple[Any, ...] | None,
-        forward: bool,
-        limit: int,
-        exclude: Sequence[_Stream],
-    ) -> list[_Row]:
-        column = _c(f"c.{self.column}", self.dialect)
-        columns = (column, "c.id")
-        within = self.matches("c")
-        keyset = self._keyset(columns, key, forward)
-        others = self._exclusions(exclude, "c")
-        sql = (
-            f"SELECT c.{self.column} AS k0, c.id AS k1, c.id AS cid FROM customer c "
-            f"WHERE {within.sql} AND {keyset.sql} AND {others.sql} "
-            f"ORDER BY {self._order(columns, forward)} LIMIT {int(limit)}"
+    def matches(self, customer: FromClause) -> ColumnElement[bool]:
+        column_ = _bytewise(customer.c[self.column], self.dialect)
+        return and_(column_ >= self.p("lo"), column_ < self.p("hi"))
+
+    def source(self) -> _Source:
+        c = _CUSTOMER.alias("c")
+        return _Source(
+            from_=c,
+            keys=(c.c[self.column], c.c.id),
+            customer_id=c.c.id,
+            where=(self.matches(c),),
+            text_key=True,
+            customer=c,
         )
-        params = {**within.params, **keyset.params, **others.params}
-        return self._run(session, sql, params, forward=forward, text_key=True)
 
 
 class _IdSuffix(_CustomerRange):
@@ -376,169 +513,107 @@ class _PhoneSuffix(_Stream):
     with two matching phones appears once, under the first of them."""
 
     kind = SearchKind.PHONE_SUFFIX
-    key_size = 2
+    key_types = (str, int)
 
-    def _range(self, alias: str) -> _Sql:
+    def params(self) -> dict[str, Any]:
         low = reverse(self.query.digits)
-        column = _c(f"{alias}.phone_rev", self.dialect)
-        return _Sql(
-            f"{column} >= :{self.p('lo')} AND {column} < :{self.p('hi')}",
-            {self.p("lo"): low, self.p("hi"): prefix_upper_bound(low)},
-        )
+        return {
+            f"{self.tag}_lo": low,
+            f"{self.tag}_hi": prefix_upper_bound(low),
+            f"{self.tag}_like": low + "%",
+        }
 
-    def _ends_with(self, alias: str) -> _Sql:
-        """The same test as :meth:`_range` for one known row (reached by ``customer_id``):
-        a pattern no planner mistakes for an index range. Digits only, nothing to escape."""
-        return _Sql(
-            f"{alias}.phone_rev LIKE :{self.p('like')}",
-            {self.p("like"): reverse(self.query.digits) + "%"},
-        )
+    def _ends_with(self, phone: FromClause) -> ColumnElement[bool]:
+        """The same test as the range for one known row (reached by ``customer_id``): a
+        pattern no planner mistakes for an index range. Digits only, nothing to escape."""
+        return phone.c.phone_rev.like(self.p("like"))
 
-    def matches(self, customer: str) -> _Sql:
-        within = self._ends_with("x")
-        return _Sql(
-            f"EXISTS (SELECT 1 FROM customer_phone x WHERE x.customer_id = {customer}.id "
-            f"AND {within.sql})",
-            within.params,
-        )
+    def matches(self, customer: FromClause) -> ColumnElement[bool]:
+        x = _PHONE.alias("x")
+        return exists().where(x.c.customer_id == customer.c.id, self._ends_with(x))
 
-    def fetch(
-        self,
-        session: Session,
-        *,
-        key: tuple[Any, ...] | None,
-        forward: bool,
-        limit: int,
-        exclude: Sequence[_Stream],
-    ) -> list[_Row]:
-        rev = _c("p.phone_rev", self.dialect)
-        columns = (rev, "p.id")
-        within = self._range("p")
-        earlier = self._ends_with("q")
-        keyset = self._keyset(columns, key, forward)
-        others = self._exclusions(exclude, "c")
-        join = "JOIN customer c ON c.id = p.customer_id " if exclude else ""
-        q_rev, p_rev = _c("q.phone_rev", self.dialect), rev
-        sql = (
-            f"SELECT p.phone_rev AS k0, p.id AS k1, p.customer_id AS cid, p.phone AS phone "
-            f"FROM customer_phone p {join}"
-            f"WHERE {within.sql} AND {keyset.sql} AND {others.sql} "
-            f"AND NOT EXISTS (SELECT 1 FROM customer_phone q "
-            f"WHERE q.customer_id = p.customer_id AND q.id <> p.id AND {earlier.sql} "
-            f"AND ({q_rev} < {p_rev} OR ({q_rev} = {p_rev} AND q.id < p.id))) "
-            f"ORDER BY {self._order(columns, forward)} LIMIT {int(limit)}"
+    def source(self) -> _Source:
+        p, q = _PHONE.alias("p"), _PHONE.alias("q")
+        p_rev = _bytewise(p.c.phone_rev, self.dialect)
+        q_rev = _bytewise(q.c.phone_rev, self.dialect)
+        earlier = exists().where(
+            q.c.customer_id == p.c.customer_id,
+            q.c.id != p.c.id,
+            self._ends_with(q),
+            or_(q_rev < p_rev, and_(q_rev == p_rev, q.c.id < p.c.id)),
         )
-        params = {**within.params, **earlier.params, **keyset.params, **others.params}
-        return self._run(session, sql, params, forward=forward, phone=True, text_key=True)
+        return _Source(
+            from_=p,
+            keys=(p.c.phone_rev, p.c.id),
+            customer_id=p.c.customer_id,
+            where=(p_rev >= self.p("lo"), p_rev < self.p("hi"), not_(earlier)),
+            text_key=True,
+            phone=p.c.phone,
+        )
 
 
 class _PhoneExact(_Stream):
     kind = SearchKind.PHONE_EXACT
 
-    def _numbers(self) -> list[str]:
+    def params(self) -> dict[str, Any]:
         digits = self.query.digits
         forms = [digits, self.query.compact, *_fixed_line_forms(digits)]
-        return list(dict.fromkeys(forms))
+        return {f"{self.tag}_numbers": list(dict.fromkeys(forms))}
 
-    def _in(self, alias: str) -> _Sql:
-        numbers = self._numbers()
-        names = [self.p(f"n{index}") for index in range(len(numbers))]
-        placeholders = ", ".join(f":{name}" for name in names)
-        return _Sql(f"{alias}.phone IN ({placeholders})", dict(zip(names, numbers, strict=True)))
+    def _numbers(self) -> BindParameter[Any]:
+        return bindparam(f"{self.tag}_numbers", expanding=True)
 
-    def matches(self, customer: str) -> _Sql:
-        within = self._in("x")
-        return _Sql(
-            f"EXISTS (SELECT 1 FROM customer_phone x WHERE x.customer_id = {customer}.id "
-            f"AND {within.sql})",
-            within.params,
+    def matches(self, customer: FromClause) -> ColumnElement[bool]:
+        x = _PHONE.alias("x")
+        return exists().where(x.c.customer_id == customer.c.id, x.c.phone.in_(self._numbers()))
+
+    def source(self) -> _Source:
+        p = _PHONE.alias("p")
+        return _Source(
+            from_=p,
+            keys=(p.c.customer_id,),
+            customer_id=p.c.customer_id,
+            where=(p.c.phone.in_(self._numbers()),),
+            phone=func.min(p.c.phone),
+            group_by=(p.c.customer_id,),
         )
-
-    def fetch(
-        self,
-        session: Session,
-        *,
-        key: tuple[Any, ...] | None,
-        forward: bool,
-        limit: int,
-        exclude: Sequence[_Stream],
-    ) -> list[_Row]:
-        within = self._in("p")
-        keyset = self._keyset(("p.customer_id",), key, forward)
-        others = self._exclusions(exclude, "c")
-        join = "JOIN customer c ON c.id = p.customer_id " if exclude else ""
-        sql = (
-            f"SELECT p.customer_id AS k0, p.customer_id AS cid, MIN(p.phone) AS phone "
-            f"FROM customer_phone p {join}"
-            f"WHERE {within.sql} AND {keyset.sql} AND {others.sql} "
-            f"GROUP BY p.customer_id "
-            f"ORDER BY {self._order(('p.customer_id',), forward)} LIMIT {int(limit)}"
-        )
-        params = {**within.params, **keyset.params, **others.params}
-        return self._run(session, sql, params, forward=forward, phone=True)
 
 
 class _CustomerNo(_Stream):
     kind = SearchKind.CUSTOMER_NO
 
-    def matches(self, customer: str) -> _Sql:
+    def params(self) -> dict[str, Any]:
         forms = list(dict.fromkeys([self.query.compact, self.query.compact.upper()]))
-        names = [self.p(f"n{index}") for index in range(len(forms))]
-        placeholders = ", ".join(f":{name}" for name in names)
-        return _Sql(
-            f"{customer}.customer_no IN ({placeholders})", dict(zip(names, forms, strict=True))
-        )
+        return {f"{self.tag}_forms": forms}
 
-    def fetch(
-        self,
-        session: Session,
-        *,
-        key: tuple[Any, ...] | None,
-        forward: bool,
-        limit: int,
-        exclude: Sequence[_Stream],
-    ) -> list[_Row]:
-        within = self.matches("c")
-        keyset = self._keyset(("c.id",), key, forward)
-        others = self._exclusions(exclude, "c")
-        sql = (
-            f"SELECT c.id AS k0, c.id AS cid FROM customer c WHERE {within.sql} AND {keyset.sql} "
-            f"AND {others.sql} ORDER BY {self._order(('c.id',), forward)} LIMIT {int(limit)}"
+    def matches(self, customer: FromClause) -> ColumnElement[bool]:
+        return customer.c.customer_no.in_(bindparam(f"{self.tag}_forms", expanding=True))
+
+    def source(self) -> _Source:
+        c = _CUSTOMER.alias("c")
+        return _Source(
+            from_=c, keys=(c.c.id,), customer_id=c.c.id, where=(self.matches(c),), customer=c
         )
-        params = {**within.params, **keyset.params, **others.params}
-        return self._run(session, sql, params, forward=forward)
 
 
 class _WorkOrderNo(_Stream):
     kind = SearchKind.WORK_ORDER
 
-    def matches(self, customer: str) -> _Sql:
-        return _Sql(
-            f"EXISTS (SELECT 1 FROM work_order x WHERE x.customer_id = {customer}.id "
-            f"AND x.number = :{self.p('number')})",
-            {self.p("number"): self.query.compact},
-        )
+    def params(self) -> dict[str, Any]:
+        return {f"{self.tag}_number": self.query.compact}
 
-    def fetch(
-        self,
-        session: Session,
-        *,
-        key: tuple[Any, ...] | None,
-        forward: bool,
-        limit: int,
-        exclude: Sequence[_Stream],
-    ) -> list[_Row]:
-        keyset = self._keyset(("w.customer_id",), key, forward)
-        others = self._exclusions(exclude, "c")
-        join = "JOIN customer c ON c.id = w.customer_id " if exclude else ""
-        sql = (
-            f"SELECT w.customer_id AS k0, w.customer_id AS cid FROM work_order w {join}"
-            f"WHERE w.number = :{self.p('number')} AND w.customer_id IS NOT NULL "
-            f"AND {keyset.sql} AND {others.sql} "
-            f"ORDER BY {self._order(('w.customer_id',), forward)} LIMIT {int(limit)}"
+    def matches(self, customer: FromClause) -> ColumnElement[bool]:
+        x = _WORK_ORDER.alias("x")
+        return exists().where(x.c.customer_id == customer.c.id, x.c.number == self.p("number"))
+
+    def source(self) -> _Source:
+        w = _WORK_ORDER.alias("w")
+        return _Source(
+            from_=w,
+            keys=(w.c.customer_id,),
+            customer_id=w.c.customer_id,
+            where=(w.c.number == self.p("number"), w.c.customer_id.is_not(None)),
         )
-        params = {self.p("number"): self.query.compact, **keyset.params, **others.params}
-        return self._run(session, sql, params, forward=forward)
 
 
 class _NameFragment(_Stream):
@@ -553,89 +628,58 @@ class _NameFragment(_Stream):
     kind = SearchKind.NAME_FRAGMENT
     GRAM = 3
 
+    @property
+    def variant(self) -> int:
+        return int(self.dialect == "postgresql" and len(self.query.fragment) > self.GRAM)
+
     def spaced(self) -> str:
         return " ".join(self.query.fragment)
 
-    def phrase(self) -> str:
-        return '"' + self.spaced().replace('"', '""') + '"'
-
-    def _tsquery(self, customer: str) -> _Sql:
-        return _Sql(
-            f"to_tsvector('simple', {customer}.name_spaced) @@ "
-            f"phraseto_tsquery('simple', :{self.p('spaced')})",
-            {self.p("spaced"): self.spaced()},
-        )
-
-    def matches(self, customer: str) -> _Sql:
+    def params(self) -> dict[str, Any]:
         if self.dialect == "sqlite":
-            return _Sql(
-                f"EXISTS (SELECT 1 FROM customer_fts x WHERE customer_fts MATCH "
-                f":{self.p('phrase')} AND x.rowid = {customer}.id)",
-                {self.p("phrase"): self.phrase()},
-            )
-        return self._tsquery(customer)
-
-    def fetch(
-        self,
-        session: Session,
-        *,
-        key: tuple[Any, ...] | None,
-        forward: bool,
-        limit: int,
-        exclude: Sequence[_Stream],
-    ) -> list[_Row]:
-        if self.dialect == "sqlite":
-            return self._fetch_fts5(session, key=key, forward=forward, limit=limit, exclude=exclude)
-        return self._fetch_grams(session, key=key, forward=forward, limit=limit, exclude=exclude)
-
-    def _fetch_fts5(
-        self,
-        session: Session,
-        *,
-        key: tuple[Any, ...] | None,
-        forward: bool,
-        limit: int,
-        exclude: Sequence[_Stream],
-    ) -> list[_Row]:
-        keyset = self._keyset(("f.rowid",), key, forward)
-        others = self._exclusions(exclude, "c")
-        join = "JOIN customer c ON c.id = f.rowid " if exclude else ""
-        sql = (
-            f"SELECT f.rowid AS k0, f.rowid AS cid FROM customer_fts f {join}"
-            f"WHERE customer_fts MATCH :{self.p('phrase')} AND {keyset.sql} AND {others.sql} "
-            f"ORDER BY {self._order(('f.rowid',), forward)} LIMIT {int(limit)}"
-        )
-        params = {self.p("phrase"): self.phrase(), **keyset.params, **others.params}
-        return self._run(session, sql, params, forward=forward)
-
-    def _fetch_grams(
-        self,
-        session: Session,
-        *,
-        key: tuple[Any, ...] | None,
-        forward: bool,
-        limit: int,
-        exclude: Sequence[_Stream],
-    ) -> list[_Row]:
-        fragment = self.query.fragment
-        keyset = self._keyset(("g.customer_id",), key, forward)
-        others = self._exclusions(exclude, "c")
-        longer = len(fragment) > self.GRAM
-        check = self._tsquery("c") if longer else _Sql("1=1")
-        join = "JOIN customer c ON c.id = g.customer_id " if exclude or longer else ""
-        sql = (
-            f"SELECT g.customer_id AS k0, g.customer_id AS cid FROM customer_name_gram g {join}"
-            f"WHERE g.gram = :{self.p('gram')} AND {keyset.sql} AND {check.sql} "
-            f"AND {others.sql} "
-            f"ORDER BY {self._order(('g.customer_id',), forward)} LIMIT {int(limit)}"
-        )
-        params = {
-            self.p("gram"): fragment[: self.GRAM],
-            **keyset.params,
-            **check.params,
-            **others.params,
+            return {f"{self.tag}_phrase": '"' + self.spaced().replace('"', '""') + '"'}
+        return {
+            f"{self.tag}_gram": self.query.fragment[: self.GRAM],
+            f"{self.tag}_spaced": self.spaced(),
         }
-        return self._run(session, sql, params, forward=forward)
+
+    def _phrase(self, customer: FromClause) -> ColumnElement[bool]:
+        vector = func.to_tsvector(_SIMPLE, customer.c.name_spaced)
+        return vector.op("@@")(func.phraseto_tsquery(_SIMPLE, self.p("spaced")))
+
+    def matches(self, customer: FromClause) -> ColumnElement[bool]:
+        if self.dialect == "sqlite":
+            x = _FTS.alias("x")
+            return exists().where(
+                x.c.customer_fts.op("MATCH")(self.p("phrase")), x.c.rowid == customer.c.id
+            )
+        return self._phrase(customer)
+
+    def source(self) -> _Source:
+        if self.dialect == "sqlite":
+            f = _FTS.alias("f")
+            return _Source(
+                from_=f,
+                keys=(f.c.rowid,),
+                customer_id=f.c.rowid,
+                where=(f.c.customer_fts.op("MATCH")(self.p("phrase")),),
+            )
+        g = _GRAMS.alias("g")
+        if not self.variant:
+            return _Source(
+                from_=g,
+                keys=(g.c.customer_id,),
+                customer_id=g.c.customer_id,
+                where=(g.c.gram == self.p("gram"),),
+            )
+        c = _CUSTOMER.alias("c")
+        return _Source(
+            from_=g.join(c, c.c.id == g.c.customer_id),
+            keys=(g.c.customer_id,),
+            customer_id=g.c.customer_id,
+            where=(g.c.gram == self.p("gram"), self._phrase(c)),
+            customer=c,
+        )
 
 
 _STREAMS: dict[SearchKind, type[_Stream]] = {
@@ -652,7 +696,18 @@ _STREAMS: dict[SearchKind, type[_Stream]] = {
 
 # --- cursors ------------------------------------------------------------------------------
 
-_CURSOR_VERSION = 1
+_CURSOR_VERSION = 2
+_MAX_ID = 2**63 - 1  # ids are 64-bit at most
+_MAX_KEY_TEXT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class _Cursor:
+    """A row of the walk: its stream, its key in that stream, its place among all matches."""
+
+    stream: int
+    key: tuple[Any, ...]
+    place: int
 
 
 def _fingerprint(query: _Query) -> str:
@@ -660,36 +715,44 @@ def _fingerprint(query: _Query) -> str:
     return hashlib.sha256(text_.encode()).hexdigest()[:12]
 
 
-def _encode_cursor(query: _Query, stream: int, key: tuple[Any, ...]) -> str:
+def _encode_cursor(query: _Query, cursor: _Cursor) -> str:
     payload = json.dumps(
-        [_CURSOR_VERSION, _fingerprint(query), stream, list(key)],
+        [_CURSOR_VERSION, _fingerprint(query), cursor.stream, list(cursor.key), cursor.place],
         ensure_ascii=False,
         separators=(",", ":"),
     )
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(
-    cursor: str, query: _Query, streams: Sequence[_Stream]
-) -> tuple[int, tuple[Any, ...]]:
+def _valid_part(part: object, expected: type) -> bool:
+    if expected is int:
+        return type(part) is int and 0 <= part <= _MAX_ID
+    return type(part) is str and len(part) <= _MAX_KEY_TEXT and "\x00" not in part
+
+
+def _decode_cursor(cursor: str, query: _Query, streams: Sequence[_Stream]) -> _Cursor:
+    """The cursor a page gave, checked whole: anything not made by :func:`_encode_cursor`
+    for this query (edited, truncated, from another search, a key of the wrong type or out of
+    range) is :class:`InvalidInput`, before any of it reaches the database."""
     problem = InvalidInput("this page marker does not belong to this search", field="cursor")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
         raise problem from error
-    if not (isinstance(payload, list) and len(payload) == 4):
+    if not (isinstance(payload, list) and len(payload) == 5):
         raise problem
-    version, fingerprint, stream, key = payload
+    version, fingerprint, stream, key, place = payload
     if version != _CURSOR_VERSION or fingerprint != _fingerprint(query):
         raise problem
-    if not (isinstance(stream, int) and 0 <= stream < len(streams) and isinstance(key, list)):
+    if not (type(stream) is int and 0 <= stream < len(streams) and isinstance(key, list)):
         raise problem
-    if len(key) != streams[stream].key_size or not all(
-        isinstance(part, (int, str)) and not isinstance(part, bool) for part in key
-    ):
+    expected = streams[stream].key_types
+    if len(key) != len(expected) or not all(map(_valid_part, key, expected)):
         raise problem
-    return stream, tuple(key)
+    if not (type(place) is int and 0 <= place <= _MAX_ID):
+        raise problem
+    return _Cursor(stream, tuple(key), place)
 
 
 # --- the search ---------------------------------------------------------------------------
@@ -699,7 +762,7 @@ def _walk(
     session: Session,
     streams: Sequence[_Stream],
     *,
-    start: tuple[int, tuple[Any, ...]] | None,
+    start: _Cursor | None,
     forward: bool,
     want: int,
 ) -> list[tuple[int, _Row]]:
@@ -708,7 +771,7 @@ def _walk(
     if start is None:
         index, key = (0 if forward else len(streams) - 1), None
     else:
-        index, key = start[0], start[1]
+        index, key = start.stream, start.key
     out: list[tuple[int, _Row]] = []
     step = 1 if forward else -1
     while 0 <= index < len(streams) and len(out) < want:
@@ -748,6 +811,9 @@ def _hits(streams: Sequence[_Stream], rows: Sequence[tuple[int, _Row]]) -> tuple
     return tuple(hits)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 @reads
 def search_customers(
     session: Session,
@@ -762,13 +828,17 @@ def search_customers(
 
     ``after=page.next_cursor`` gives the next page, ``before=page.prev_cursor`` the previous
     one, in the same display order. A blank query, or one that means nothing, gives an empty
-    page without touching the customer table.
+    page without touching the customer table (``unsearchable`` says why). A query holding a
+    control character (a NUL byte, an escape) or a cursor this search did not make is
+    :class:`InvalidInput`.
     """
     require(session, actor, Permission.SEARCH_CUSTOMERS)
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"must be between 1 and {MAX_LIMIT}", field="limit")
     if after is not None and before is not None:
         raise InvalidInput("give either after or before, not both", field="cursor")
+    if _CONTROL.search(query or ""):
+        raise InvalidInput("holds a control character, which no search can match", field="query")
     interpreted = _interpret(query)
     dialect = str(session.info.get("dialect", "sqlite"))
     streams = [
@@ -776,7 +846,9 @@ def search_customers(
         for index, kind in enumerate(interpreted.kinds)
     ]
     if not streams:
-        return SearchPage(query, (), (), None, None)
+        return SearchPage(
+            query, (), (), None, None, unsearchable=interpreted.problem, odd=interpreted.odd
+        )
     forward = before is None
     cursor = after if forward else before
     start = _decode_cursor(cursor, interpreted, streams) if cursor is not None else None
@@ -785,13 +857,26 @@ def search_customers(
     rows = rows[:limit]
     if not forward:
         rows.reverse()
+    if start is None:
+        first_place = 0
+    elif forward:
+        first_place = start.place + 1
+    else:
+        first_place = max(0, start.place - len(rows))
     hits = _hits(streams, rows)
-    first = _encode_cursor(interpreted, rows[0][0], rows[0][1].key) if rows else None
-    last = _encode_cursor(interpreted, rows[-1][0], rows[-1][1].key) if rows else None
+    cursors = (
+        [
+            _encode_cursor(interpreted, _Cursor(index, row.key, first_place + offset))
+            for offset, (index, row) in ((0, rows[0]), (len(rows) - 1, rows[-1]))
+        ]
+        if rows
+        else [None, None]
+    )
+    first, last = cursors
     if forward:
         next_cursor = last if more else None
         prev_cursor = first if cursor is not None else None
     else:
         next_cursor = last
         prev_cursor = first if more else None
-    return SearchPage(query, interpreted.kinds, hits, next_cursor, prev_cursor)
+    return SearchPage(query, interpreted.kinds, hits, next_cursor, prev_cursor, start=first_place)

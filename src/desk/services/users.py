@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -16,7 +16,16 @@ from sqlmodel import Session, col, select
 from desk.infra.database import Database, now_of, reads, writes
 from desk.infra.errors import InvalidInput, NotFound
 from desk.models import Department, StaffUser
+from desk.rules.login import (
+    LoginState,
+    after_failure,
+    after_success,
+    counted_failures,
+    is_locked,
+    reserve_attempt,
+)
 from desk.rules.permissions import SYSTEM_USERS, Actor, Permission
+from desk.rules.policy import LoginPolicy, Policy
 from desk.rules.text import control_characters, plain_text_problem
 from desk.rules.vocab import Role
 from desk.services import audit
@@ -376,17 +385,9 @@ class LoginOutcome:
     locked_until: datetime | None = None
 
 
-def authenticate(
-    db: Database,
-    *,
-    login: str,
-    password: str,
-    max_failures: int = 5,
-    failure_window_minutes: int = 30,
-    lock_minutes: int = 30,
-) -> LoginOutcome:
-    """Check a login; ``max_failures`` failures in a row, each within
-    ``failure_window_minutes`` of the one before, lock the account for ``lock_minutes``.
+def authenticate(db: Database, *, login: str, password: str, policy: Policy) -> LoginOutcome:
+    """Check a login; failed logins lock the account as :mod:`desk.rules.login` says, with the
+    numbers of ``policy.login``.
 
     Three steps, so no write lock is held while the password is hashed (argon2id takes about
     half a second, and on SQLite every other terminal would wait for it):
@@ -405,10 +406,7 @@ def authenticate(
     name = login.strip().lower()
     if len(password) > MAX_PASSWORD_LENGTH:
         password = ""  # never hashed at length; fails like any wrong password
-    reserved = db.run(
-        lambda session: _reserve(session, name, max_failures, failure_window_minutes),
-        write=True,
-    )
+    reserved = db.run(lambda session: _reserve(session, name, policy.login), write=True)
     if isinstance(reserved, LoginOutcome):
         return reserved
     if reserved is None:  # unknown login: the same work as a known one, then the record
@@ -425,21 +423,29 @@ def authenticate(
         return LoginOutcome(None, LoginFailure.INVALID)
     user_id, stored_hash = reserved
     matches = verify_secret(stored_hash, password)
-    return db.run(
-        lambda session: _settle(session, user_id, matches, max_failures, lock_minutes),
-        write=True,
-    )
+    return db.run(lambda session: _settle(session, user_id, matches, policy.login), write=True)
+
+
+def _state(user: StaffUser) -> LoginState:
+    return LoginState(user.failed_logins, user.last_failed_login_at, user.locked_until)
+
+
+def _store(user: StaffUser, state: LoginState) -> None:
+    user.failed_logins = state.failed_logins
+    user.last_failed_login_at = state.last_failed_at
+    user.locked_until = state.locked_until
 
 
 def _reserve(
-    session: Session, name: str, max_failures: int, window_minutes: int
+    session: Session, name: str, policy: LoginPolicy
 ) -> LoginOutcome | tuple[int, str] | None:
     now = now_of(session)
     user = session.exec(select(StaffUser).where(StaffUser.login == name).with_for_update()).first()
     if user is None or user.is_system:
         return None
     assert user.id is not None
-    if user.locked_until is not None and user.locked_until > now:
+    state = _state(user)
+    if is_locked(state, now):
         audit.record(
             session,
             action="login.refused_locked",
@@ -448,34 +454,27 @@ def _reserve(
             target_id=user.id,
         )
         return LoginOutcome(None, LoginFailure.LOCKED, user.locked_until)
-    window = timedelta(minutes=window_minutes)
-    if user.last_failed_login_at is None or now - user.last_failed_login_at > window:
-        user.failed_logins = 0  # an old failure no longer counts towards the lock
-    if user.failed_logins >= max_failures:  # the limit is in flight: refuse unevaluated
+    reserved = reserve_attempt(state, now, policy)
+    if reserved is None:  # the limit is in flight: refuse unevaluated
         audit.record(
             session,
             action="login.refused_in_flight",
             actor_login=user.login,
             target_type="staff_user",
             target_id=user.id,
-            detail={"failures": user.failed_logins},
+            detail={"failures": counted_failures(state, now, policy)},
         )
         return LoginOutcome(None, LoginFailure.INVALID)
-    user.failed_logins += 1
-    user.last_failed_login_at = now
+    _store(user, reserved)
     session.add(user)
     return user.id, user.password_hash
 
 
-def _settle(
-    session: Session, user_id: int, matches: bool, max_failures: int, lock_minutes: int
-) -> LoginOutcome:
+def _settle(session: Session, user_id: int, matches: bool, policy: LoginPolicy) -> LoginOutcome:
     now = now_of(session)
     user = session.exec(select(StaffUser).where(StaffUser.id == user_id).with_for_update()).one()
     if matches and user.active:
-        user.failed_logins = 0
-        user.last_failed_login_at = None
-        user.locked_until = None
+        _store(user, after_success())
         user.last_login_at = now
         session.add(user)
         view = _view(session, user)
@@ -500,11 +499,11 @@ def _settle(
         target_id=user.id,
         detail=detail,
     )
-    if user.failed_logins >= max_failures and (
-        user.locked_until is None or user.locked_until <= now
-    ):
-        user.locked_until = now + timedelta(minutes=lock_minutes)
-        user.failed_logins = 0
+    before = _state(user)
+    after = after_failure(before, now, policy)
+    if is_locked(after, now) and not is_locked(before, now):
+        assert after.locked_until is not None
+        _store(user, after)
         session.add(user)
         audit.record(
             session,
@@ -512,7 +511,7 @@ def _settle(
             actor_login=user.login,
             target_type="staff_user",
             target_id=user.id,
-            detail={"until": user.locked_until.isoformat()},
+            detail={"until": after.locked_until.isoformat()},
         )
-        return LoginOutcome(None, LoginFailure.LOCKED, user.locked_until)
+        return LoginOutcome(None, LoginFailure.LOCKED, after.locked_until)
     return LoginOutcome(None, LoginFailure.INVALID)
