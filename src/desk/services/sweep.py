@@ -32,7 +32,6 @@ console runs :func:`sweep_if_due` on a timer as :func:`desk.rules.permissions.sy
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -41,8 +40,30 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, insert, text, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Delete,
+    FromClause,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session
 
 from desk.clock import as_utc
@@ -50,6 +71,7 @@ from desk.infra import leases
 from desk.infra.database import Database, now_of
 from desk.infra.errors import DeskError, InvalidInput
 from desk.infra.retry import retry_transient
+from desk.infra.sql import id_in, id_list
 from desk.models import Meta, metadata
 from desk.rules.calendar import BusinessCalendar, calendars_from_policy
 from desk.rules.clocks import TimelineEvent
@@ -81,6 +103,7 @@ from desk.services import audit, changes
 from desk.services.access import require
 
 _T = TypeVar("_T")
+_S = TypeVar("_S")
 
 SWEEP_LEASE = "sweep"
 LAST_RUN_KEY = "sweep_last_run"
@@ -90,7 +113,6 @@ STORE_BATCH_FACTOR = 10  # storing planned steps is cheap: ten times as many ord
 SQLITE_SWEEP_CACHE_KIB = 262_144  # page cache of the sweep's own SQLite connection
 SQLITE_DEFAULT_CACHE = -2_000  # SQLite's defaults, restored after the sweep
 SQLITE_WAL_AUTOCHECKPOINT = 1_000
-_SQLITE_INSTANT = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a datetime in SQLite
 LEASE_TTL = timedelta(minutes=5)
 
 LADDER_KINDS: tuple[EventKind, ...] = (
@@ -122,6 +144,8 @@ _MAJOR = EventKind.MAJOR_FLAGGED.value
 _WORK_ORDER: Table = metadata.tables["work_order"]
 _EVENT: Table = metadata.tables["work_order_event"]
 _STEP: Table = metadata.tables["ladder_step"]
+_DEPARTMENT: Table = metadata.tables["department"]
+_META: Table = metadata.tables["desk_meta"]
 _INSTANT = _WORK_ORDER.c.ladder_next_at.type  # binds an aware instant as each database stores it
 
 # Enum lookups by stored value, built once (calling an enum class costs more than a dict).
@@ -231,26 +255,45 @@ def _required_instant(value: object) -> datetime:
     return instant
 
 
-_ORDER_QUERY = """
-SELECT id, customer_id, category, priority, channel, source, status, is_major, major_source,
-       department_id, created_at, escalation_level,
-       dispatch_due, reply_due, resolution_due, callback_due, next_due, next_clock
-FROM work_order
-WHERE id {in_ids} {due_by}
-ORDER BY id
-{lock}
-"""
-_CLOCK_KIND_LIST = ", ".join(f"'{kind.value}'" for kind in sorted(CLOCK_EVENT_KINDS))
-_EVENT_QUERY = f"""
-SELECT work_order_id, at, kind, ladder_key
-FROM work_order_event
-WHERE work_order_id {{in_ids}} AND (ladder_key IS NOT NULL OR kind IN ({_CLOCK_KIND_LIST}))
-ORDER BY work_order_id, at, id
-"""
-_COMPLAINT_QUERY = """
-SELECT customer_id, created_at FROM work_order
-WHERE category = :complaint AND customer_id {in_customers}
-"""
+_CLOCK_KINDS = sorted(kind.value for kind in CLOCK_EVENT_KINDS)
+
+
+def _orders_query(dialect: str, *, due: bool) -> Select[Any]:
+    """The orders among ``:ids`` (only those marked by ``:due_by`` when ``due``), locked on
+    PostgreSQL: a sweep skips rows someone is saving, a refresh waits for them."""
+    w = _WORK_ORDER.c
+    query = (
+        select(
+            w.id, w.customer_id, w.category, w.priority, w.channel, w.source, w.status,
+            w.is_major, w.major_source, w.department_id, w.created_at, w.escalation_level,
+            w.dispatch_due, w.reply_due, w.resolution_due, w.callback_due, w.next_due,
+            w.next_clock,
+        )
+        .where(id_in(w.id, "ids", dialect))
+        .order_by(w.id)
+    )  # fmt: skip
+    if due:
+        query = query.where(w.ladder_next_at <= bindparam("due_by", type_=_INSTANT))
+    return query.with_for_update(skip_locked=due)
+
+
+def _events_query(dialect: str) -> Select[Any]:
+    e = _EVENT.c
+    return (
+        select(e.work_order_id, e.at, e.kind, e.ladder_key)
+        .where(
+            id_in(e.work_order_id, "ids", dialect),
+            or_(e.ladder_key.is_not(None), e.kind.in_(_CLOCK_KINDS)),
+        )
+        .order_by(e.work_order_id, e.at, e.id)
+    )
+
+
+def _complaints_query(dialect: str) -> Select[Any]:
+    w = _WORK_ORDER.c
+    return select(w.customer_id, w.created_at).where(
+        w.category == RequestType.COMPLAINT.value, id_in(w.customer_id, "customers", dialect)
+    )
 
 
 def _load(
@@ -261,18 +304,9 @@ def _load(
     count. On PostgreSQL the rows are locked for the transaction: a sweep (``due_by`` given)
     skips rows someone is saving right now (that save refreshes them and the mark stays for
     the next sweep); a refresh waits for them."""
-    lock = ""
-    if connection.dialect.name == "postgresql":
-        lock = "FOR UPDATE SKIP LOCKED" if due_by is not None else "FOR UPDATE"
-    query = _sql(
-        connection,
-        _ORDER_QUERY.format(
-            in_ids="{in_ids}",
-            due_by="AND ladder_next_at <= :due_by" if due_by is not None else "",
-            lock=lock,
-        ),
-    )
-    params: dict[str, Any] = {"ids": _id_list(connection, ids)}
+    dialect = connection.dialect.name
+    query = _statement(_orders_query, dialect, due=due_by is not None)
+    params: dict[str, Any] = {"ids": id_list(ids, dialect)}
     if due_by is not None:
         params["due_by"] = due_by
     orders: dict[int, _Order] = {}
@@ -301,7 +335,7 @@ def _load(
     if not orders:
         return []
     for work_order_id, at, kind, key in connection.execute(
-        _sql(connection, _EVENT_QUERY), {"ids": _id_list(connection, list(orders))}
+        _statement(_events_query, dialect), {"ids": id_list(orders, dialect)}
     ):
         order = orders[work_order_id]
         if key is not None:
@@ -328,9 +362,9 @@ def _count_complaints(connection: Connection, orders: Iterable[_Order], policy: 
         return
     customers = sorted({order.customer_id for order in undecided if order.customer_id is not None})
     times: dict[int, list[datetime]] = {}
+    dialect = connection.dialect.name
     for customer_id, created_at in connection.execute(
-        _sql(connection, _COMPLAINT_QUERY),
-        {"complaint": RequestType.COMPLAINT.value, "customers": _id_list(connection, customers)},
+        _statement(_complaints_query, dialect), {"customers": id_list(customers, dialect)}
     ):
         times.setdefault(customer_id, []).append(_required_instant(created_at))
     for order in undecided:
@@ -341,7 +375,7 @@ def _count_complaints(connection: Connection, orders: Iterable[_Order], policy: 
 
 
 def _department_kinds(connection: Connection) -> dict[int, DepartmentKind | None]:
-    rows = connection.execute(text("SELECT id, kind FROM department"))
+    rows = connection.execute(select(_DEPARTMENT.c.id, _DEPARTMENT.c.kind))
     return {row[0]: _DEPARTMENT_KINDS.get(row[1]) for row in rows}
 
 
@@ -454,7 +488,10 @@ _UPDATE_NEXT = (
     .where(_WORK_ORDER.c.id == bindparam("b_id"))
     .values(ladder_next_at=bindparam("b_next"))
 )
-_DELETE_PLANS = "DELETE FROM ladder_step WHERE work_order_id {in_ids}"
+
+
+def _delete_plans(dialect: str) -> Delete:
+    return delete(_STEP).where(id_in(_STEP.c.work_order_id, "ids", dialect))
 
 
 @dataclass
@@ -482,9 +519,9 @@ def _replan(
         return result
     departments = _department_kinds(connection)
     outcomes = {order.id: _evaluate(order, departments, now, policy, calendars) for order in orders}
+    dialect = connection.dialect.name
     connection.execute(
-        _sql(connection, _DELETE_PLANS),
-        {"ids": _id_list(connection, [order.id for order in orders])},
+        _statement(_delete_plans, dialect), {"ids": id_list((o.id for o in orders), dialect)}
     )
     rows = [_step_row(step) for outcome in outcomes.values() for step in outcome.plan]
     if rows:
@@ -523,49 +560,97 @@ def _replan(
 
 # --- storing what is due ---------------------------------------------------------------------
 
-_DUE = "s.due_at <= :now AND s.work_order_id {in_ids}"
-_VALID = "(s.until IS NULL OR s.until > :now)"
-_COLUMNS = "work_order_id, at, kind, department_id, clock, ladder_key, data"
-_SQLITE_DATA = (
-    "CASE WHEN s.late_after IS NOT NULL AND :now > s.late_after "
-    "THEN json_set(s.data, '$.late', json('true')) ELSE s.data END"
-)
-_POSTGRES_DATA = (
-    "CASE WHEN s.late_after IS NOT NULL AND :now > s.late_after "
-    """THEN (s.data::jsonb || '{"late": true}'::jsonb)::json ELSE s.data END"""
-)
-_SQLITE_MAJORS = """
-SELECT work_order_id, major_source FROM ladder_step
-WHERE kind = 'major_flagged' AND work_order_id {in_ids}
-"""
-_SQLITE_STORE = f"""
-INSERT INTO work_order_event ({_COLUMNS})
-SELECT s.work_order_id, :now, s.kind, s.department_id, s.clock, s.ladder_key, {_SQLITE_DATA}
-FROM ladder_step s WHERE {_DUE} AND {_VALID}
-ON CONFLICT (work_order_id, ladder_key) DO NOTHING
-RETURNING work_order_id, kind
-"""
-_SQLITE_CONSUME = f"DELETE FROM ladder_step AS s WHERE {_DUE}"
-_POSTGRES_STORE = f"""
-WITH due AS (
-    DELETE FROM ladder_step s WHERE {_DUE}
-    RETURNING s.*
-), stored AS (
-    INSERT INTO work_order_event ({_COLUMNS})
-    SELECT s.work_order_id, :now, s.kind, s.department_id, s.clock, s.ladder_key,
-           {_POSTGRES_DATA}
-    FROM due s WHERE {_VALID}
-    ON CONFLICT (work_order_id, ladder_key) DO NOTHING
-    RETURNING work_order_id, kind, ladder_key
-)
-SELECT stored.work_order_id, stored.kind, due.major_source
-FROM stored JOIN due USING (work_order_id, ladder_key)
-"""
-_COUNT_DUE = f"SELECT COUNT(*) FROM ladder_step s WHERE {_DUE}"
-# No ORDER BY or DISTINCT: either makes SQLite walk the primary key instead of the range.
-_DUE_ORDERS = "SELECT work_order_id FROM ladder_step WHERE due_at <= :now"
-_MARKED = "SELECT id FROM work_order WHERE ladder_next_at <= :now"
-_FLAGS = "SELECT id, escalation_level, is_major FROM work_order WHERE id {in_ids}"
+_NOW = bindparam("now", type_=_INSTANT)
+
+
+def _due(dialect: str) -> ColumnElement[bool]:
+    """The planned steps due by ``:now`` of the orders ``:ids``."""
+    return and_(_STEP.c.due_at <= _NOW, id_in(_STEP.c.work_order_id, "ids", dialect))
+
+
+def _stored_event(step: FromClause, dialect: str) -> Select[Any]:
+    """The events to store for the due steps in ``step``: a warning only until its clock's
+    deadline (``until``), a reminder marked late once past ``late_after``."""
+    s = step.c
+    late = and_(s.late_after.is_not(None), s.late_after < _NOW)
+    marked: ColumnElement[Any]
+    if dialect == "postgresql":
+        marked = cast(cast(s.data, JSONB).op("||")(func.jsonb_build_object("late", true())), JSON)
+    else:
+        marked = func.json_set(s.data, "$.late", func.json("true"))
+    data = case((late, marked), else_=s.data)
+    return select(
+        s.work_order_id, _NOW, s.kind, s.department_id, s.clock, s.ladder_key, data
+    ).where(or_(s.until.is_(None), s.until > _NOW))
+
+
+_STORED_COLUMNS = ("work_order_id", "at", "kind", "department_id", "clock", "ladder_key", "data")
+
+
+def _store_sqlite(dialect: str) -> ReturningInsert[Any]:
+    """Insert the due steps as events (a conflict on (order, ladder key) means stored
+    already), returning what was stored."""
+    chosen = _stored_event(_STEP, dialect).where(_due(dialect))
+    return (
+        sqlite_insert(_EVENT)
+        .from_select(_STORED_COLUMNS, chosen)
+        .on_conflict_do_nothing(index_elements=["work_order_id", "ladder_key"])
+        .returning(_EVENT.c.work_order_id, _EVENT.c.kind)
+    )
+
+
+def _sqlite_majors(dialect: str) -> Select[Any]:
+    return select(_STEP.c.work_order_id, _STEP.c.major_source).where(
+        _STEP.c.kind == _MAJOR, id_in(_STEP.c.work_order_id, "ids", dialect)
+    )
+
+
+def _consume(dialect: str) -> Delete:
+    return delete(_STEP).where(_due(dialect))
+
+
+def _store_postgresql(dialect: str) -> Select[Any]:
+    """One statement: delete the due steps, insert them as events (a conflict means stored
+    already), and return what was stored with its major source."""
+    due = delete(_STEP).where(_due(dialect)).returning(*_STEP.c).cte("due")
+    stored = (
+        pg_insert(_EVENT)
+        .from_select(_STORED_COLUMNS, _stored_event(due, dialect))
+        .on_conflict_do_nothing(index_elements=["work_order_id", "ladder_key"])
+        .returning(_EVENT.c.work_order_id, _EVENT.c.kind, _EVENT.c.ladder_key)
+        .cte("stored")
+    )
+    return select(stored.c.work_order_id, stored.c.kind, due.c.major_source).select_from(
+        stored.join(
+            due,
+            and_(
+                due.c.work_order_id == stored.c.work_order_id,
+                due.c.ladder_key == stored.c.ladder_key,
+            ),
+        )
+    )
+
+
+def _count_due(dialect: str) -> Select[Any]:
+    return select(func.count()).select_from(_STEP).where(_due(dialect))
+
+
+def _due_orders(dialect: str) -> Select[Any]:
+    # No ORDER BY or DISTINCT: either makes SQLite walk the primary key instead of the range.
+    del dialect
+    return select(_STEP.c.work_order_id).where(_STEP.c.due_at <= _NOW)
+
+
+def _marked(dialect: str) -> Select[Any]:
+    del dialect
+    return select(_WORK_ORDER.c.id).where(_WORK_ORDER.c.ladder_next_at <= _NOW)
+
+
+def _flags(dialect: str) -> Select[Any]:
+    w = _WORK_ORDER.c
+    return select(w.id, w.escalation_level, w.is_major).where(id_in(w.id, "ids", dialect))
+
+
 _SET_LEVEL = (
     update(_WORK_ORDER)
     .where(_WORK_ORDER.c.id == bindparam("b_id"))
@@ -578,30 +663,16 @@ _SET_MAJOR = (
 )
 
 
-def _sql(connection: Connection, template: str) -> Any:
-    """``template`` as a statement for this database: ``{in_ids}``/``{in_customers}`` become a
-    membership test in one bound list (a JSON array on SQLite, an array on PostgreSQL: one
-    parameter, however many ids), and ``:now`` binds an instant as the columns store it."""
-    if connection.dialect.name == "postgresql":
-        sql = template.replace("{in_ids}", "= ANY(:ids)").replace(
-            "{in_customers}", "= ANY(:customers)"
-        )
-    else:
-        sql = template.replace("{in_ids}", "IN (SELECT value FROM json_each(:ids))").replace(
-            "{in_customers}", "IN (SELECT value FROM json_each(:customers))"
-        )
-    query = text(sql)
-    if ":now" in sql:
-        query = query.bindparams(bindparam("now", type_=_INSTANT))
-    if ":due_by" in sql:
-        query = query.bindparams(bindparam("due_by", type_=_INSTANT))
-    return query
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
 
 
-def _id_list(connection: Connection, ids: Iterable[int]) -> Any:
-    """Ids bound for ``{in_ids}``/``{in_customers}`` (see :func:`_sql`)."""
-    values = [int(value) for value in ids]
-    return values if connection.dialect.name == "postgresql" else json.dumps(values)
+def _statement(build: Callable[..., _S], dialect: str, **flags: bool) -> _S:
+    """The statement ``build`` makes for this database (and flags), built once."""
+    key = (build, dialect, *sorted(flags.items()))
+    found = _STATEMENTS.get(key)
+    if found is None:
+        found = _STATEMENTS[key] = build(dialect, **flags)
+    return found
 
 
 @dataclass
@@ -615,27 +686,30 @@ class _Stored:
 def _store_due(connection: Connection, *, now: datetime, ids: Sequence[int]) -> _Stored:
     """Store the planned steps due by ``now`` of the work orders ``ids`` as events, raise
     escalation levels and major flags for what was stored, and drop the consumed steps."""
-    params = {"now": now, "ids": _id_list(connection, ids)}
+    dialect = connection.dialect.name
+    params = {"now": now, "ids": id_list(ids, dialect)}
     result = _Stored(orders=len(ids))
     stored: list[tuple[int, str, str | None]] = []
-    if connection.dialect.name == "postgresql":
-        result.steps = int(connection.execute(_sql(connection, _COUNT_DUE), params).scalar_one())
+    if dialect == "postgresql":
+        count = connection.execute(_statement(_count_due, dialect), params).scalar_one()
+        result.steps = int(count)
         if result.steps:
             stored = [
                 (row[0], row[1], row[2])
-                for row in connection.execute(_sql(connection, _POSTGRES_STORE), params)
+                for row in connection.execute(_statement(_store_postgresql, dialect), params)
             ]
     else:  # one writer at a time: the insert and the delete see the same steps
-        cursor = connection.execute(_sql(connection, _SQLITE_STORE), params).cursor
-        assert cursor is not None
-        rows = [(int(row[0]), str(row[1])) for row in cursor.fetchall()]  # there may be many
+        found = connection.execute(_statement(_store_sqlite, dialect), params).all()
+        rows = [(int(row[0]), str(row[1])) for row in found]
         flagged = [work_order_id for work_order_id, kind in rows if kind == _MAJOR]
         majors: dict[int, str] = {}
         if flagged:
-            query = _sql(connection, _SQLITE_MAJORS)
-            majors = dict(connection.execute(query, {"ids": _id_list(connection, flagged)}).all())
+            query = _statement(_sqlite_majors, dialect)
+            found_majors = connection.execute(query, {"ids": id_list(flagged, dialect)}).all()
+            majors = {int(row[0]): str(row[1]) for row in found_majors if row[1] is not None}
         stored = [(work_order_id, kind, majors.get(work_order_id)) for work_order_id, kind in rows]
-        result.steps = int(connection.execute(_sql(connection, _SQLITE_CONSUME), params).rowcount)
+        consumed = connection.execute(_statement(_consume, dialect), params)
+        result.steps = int(consumed.rowcount)
     levels: dict[int, int] = {}
     sources: dict[int, str] = {}
     counts = result.inserted
@@ -654,7 +728,7 @@ def _store_due(connection: Connection, *, now: datetime, ids: Sequence[int]) -> 
     current = {
         row[0]: (row[1], bool(row[2]))
         for row in connection.execute(
-            _sql(connection, _FLAGS), {"ids": _id_list(connection, touched)}
+            _statement(_flags, dialect), {"ids": id_list(touched, dialect)}
         )
     }
     raise_levels = [
@@ -718,12 +792,14 @@ def prime_ladder(connection: Connection) -> int:
     calls it itself for a database it never swept or whose policy changed. Closed orders are
     left alone: their clocks no longer move.
     """
+    w = _WORK_ORDER.c
     result = connection.execute(
-        text(
-            "UPDATE work_order SET ladder_next_at = created_at "
-            "WHERE status <> :closed AND (ladder_next_at IS NULL OR ladder_next_at > created_at)"
-        ),
-        {"closed": WorkOrderStatus.CLOSED.value},
+        update(_WORK_ORDER)
+        .where(
+            w.status != WorkOrderStatus.CLOSED.value,
+            or_(w.ladder_next_at.is_(None), w.ladder_next_at > w.created_at),
+        )
+        .values(ladder_next_at=w.created_at)
     )
     return int(result.rowcount)
 
@@ -742,7 +818,7 @@ def plan_ladder(
     open order); without it, the first sweep does the same work."""
     calendars = calendars_from_policy(policy)
     replayed = 0
-    for chunk in _chunks(_ids(connection, _MARKED, now), batch_size):
+    for chunk in _chunks(_ids(connection, _marked, now), batch_size):
         done = _replan(connection, chunk, now=now, due_by=now, policy=policy, calendars=calendars)
         replayed += done.orders
     _record_policy(connection, policy_fingerprint(policy))
@@ -861,7 +937,7 @@ def _sweep(
                 return _in_batch(connection, work, db=db, holder=holder, ttl=lease_ttl)
 
             primed = batch(lambda c: _prime_for(c, policy))
-            marked = batch(lambda c: _ids(c, _MARKED, at))
+            marked = batch(lambda c: _ids(c, _marked, at))
             for chunk in _chunks(marked, batch_size):
 
                 def replay(c: Connection, chunk: Sequence[int] = chunk) -> _Replayed:
@@ -872,7 +948,7 @@ def _sweep(
                 replayed += done.orders
                 examined.update(chunk)
                 updated |= done.updated
-            due = batch(lambda c: _ids(c, _DUE_ORDERS, at))
+            due = batch(lambda c: _ids(c, _due_orders, at))
             for chunk in _chunks(due, batch_size * STORE_BATCH_FACTOR):
 
                 def store(c: Connection, chunk: Sequence[int] = chunk) -> _Stored:
@@ -964,26 +1040,17 @@ def _chunks(ids: Sequence[int], size: int) -> Iterable[Sequence[int]]:
         yield ids[start : start + size]
 
 
-def _ids(connection: Connection, sql: str, now: datetime) -> list[int]:
-    """The distinct ids selected by ``sql`` at ``now``, in order (a read through an index,
-    before the batches; straight from the driver's cursor, as there may be many)."""
-    cursor = connection.connection.cursor()
-    try:
-        if connection.dialect.name == "postgresql":
-            cursor.execute(sql.replace(":now", "%s"), (as_utc(now),))
-        else:  # SQLite stores instants as UTC text in this format
-            cursor.execute(sql.replace(":now", "?"), (as_utc(now).strftime(_SQLITE_INSTANT),))
-        return sorted({row[0] for row in cursor.fetchall()})
-    finally:
-        cursor.close()
+def _ids(connection: Connection, build: Callable[[str], Select[Any]], now: datetime) -> list[int]:
+    """The distinct ids ``build`` selects at ``now``, in order (a read through an index,
+    before the batches; plain tuples, as there may be many)."""
+    query = _statement(build, connection.dialect.name)
+    return sorted({row[0] for row in connection.execute(query, {"now": now})})
 
 
 def _prime_for(connection: Connection, policy: Policy) -> int:
     """Prime every open order when the plans were made under another policy (or never)."""
     fingerprint = policy_fingerprint(policy)
-    recorded = connection.execute(
-        text("SELECT value FROM desk_meta WHERE key = :key"), {"key": POLICY_KEY}
-    ).scalar()
+    recorded = connection.execute(select(_META.c.value).where(_META.c.key == POLICY_KEY)).scalar()
     if recorded == fingerprint:
         return 0
     primed = prime_ladder(connection)
@@ -992,11 +1059,8 @@ def _prime_for(connection: Connection, policy: Policy) -> int:
 
 
 def _record_policy(connection: Connection, fingerprint: str) -> None:
-    connection.execute(text("DELETE FROM desk_meta WHERE key = :key"), {"key": POLICY_KEY})
-    connection.execute(
-        text("INSERT INTO desk_meta (key, value) VALUES (:key, :value)"),
-        {"key": POLICY_KEY, "value": fingerprint},
-    )
+    connection.execute(delete(_META).where(_META.c.key == POLICY_KEY))
+    connection.execute(insert(_META).values(key=POLICY_KEY, value=fingerprint))
 
 
 def _finish(session: Session, actor: Actor, report: SweepReport) -> None:
