@@ -8,7 +8,7 @@ from desk.cli.common import State
 
 
 def register(app: typer.Typer) -> None:
-    from desk.cli import audit, backup, callbacks, db, demo, org, policy, sweep, user
+    from desk.cli import audit, backup, callbacks, db, demo, inbox, org, policy, sweep, user
 
     @app.callback(invoke_without_command=True)
     def root(
@@ -33,3 +33,4 @@ def register(app: typer.Typer) -> None:
     audit.register(app)
     backup.register(app)
     callbacks.register(app)
+    inbox.register(app)

@@ -43,6 +43,7 @@ from desk.rules.vocab import (
     ClockKind,
     ContactOutcome,
     DepartmentKind,
+    InboxChannel,
     PersonalDataField,
     Priority,
     RequestType,
@@ -592,6 +593,30 @@ class StaffingPolicy(_Frozen):
     max_occupancy_percent: Annotated[float, Field(gt=0, le=100)]
 
 
+class InboxPolicy(_Frozen):
+    """Messages left outside a call (客户留言, 网上工单): how soon each channel's customers get
+    a first response (a recorded answer, or a work order made of their message), in business
+    minutes on ``calendar``."""
+
+    calendar: str = "center"
+    response_due: dict[InboxChannel, PositiveInt] = Field(
+        default_factory=lambda: {
+            InboxChannel.WEB: 240,
+            InboxChannel.VOICEMAIL: 120,
+            InboxChannel.WECHAT: 60,
+            InboxChannel.QQ: 60,
+            InboxChannel.EMAIL: 480,
+        }
+    )
+
+    @model_validator(mode="after")
+    def _every_channel(self) -> InboxPolicy:
+        missing = [channel.value for channel in InboxChannel if channel not in self.response_due]
+        if missing:
+            raise ValueError(f"response_due has no value for {', '.join(missing)}")
+        return self
+
+
 class LoginPolicy(_Frozen):
     max_failures: PositiveInt
     """Failed logins within ``failure_window_minutes`` that lock the account."""
@@ -618,6 +643,7 @@ class Policy(_Frozen):
     login: LoginPolicy
     shifts: ShiftsPolicy
     quality: QualityPolicy
+    inbox: InboxPolicy = Field(default_factory=InboxPolicy)
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Policy:
@@ -670,6 +696,9 @@ def reference_problems(raw: Mapping[str, Any]) -> list[PolicyProblem]:
         if isinstance(clock_calendar, Mapping):
             for clock, value in clock_calendar.items():
                 check(f"sla.clock_calendar.{clock}", value, allow_department=True)
+    inbox = raw.get("inbox")
+    if isinstance(inbox, Mapping):
+        check("inbox.calendar", inbox.get("calendar"))
     return problems
 
 

@@ -2,7 +2,8 @@
 shift's live figures.
 
 - **Views** (the role's, from :data:`desk.rules.work_orders.QUEUE_VIEWS`): keys ``1``–``9``
-  pick one, ``[``/``]`` step through them.
+  pick one, ``[``/``]`` step through them; a lead's last view is the inbox of messages
+  (:mod:`desk.screens.inbox`).
 - **Rows** by nearest deadline, each with its clock; ``PgDn``/``PgUp`` swap pages (keyset,
   :func:`desk.services.queue.work_order_queue`); ``f`` filters by type, branch, department and
   priority; ``Space`` marks rows for a batch dispatch; ``Enter`` opens the work order.
@@ -31,16 +32,27 @@ from textual.worker import get_current_worker
 
 from desk.i18n import N_, vocab_label
 from desk.i18n import gettext as _
+from desk.rules.permissions import Permission, can
 from desk.rules.vocab import Priority, RequestType, WorkOrderStatus
 from desk.rules.work_orders import QUEUE_VIEWS, Action, OrderState, QueueView
 from desk.screens.base import SessionScreen, SignedIn
 from desk.screens.forms import ActionForm, ChoiceField, TextField
+from desk.screens.inbox import (
+    INBOX,
+    INBOX_BINDINGS,
+    INBOX_COLUMNS,
+    INBOX_KEYS,
+    InboxActions,
+    message_cells,
+    render_message,
+)
 from desk.screens.order_actions import ACTION_BINDINGS, ACTION_KEYS, OrderActions, OrderRef
 from desk.screens.work_order import ESCALATION_LABELS, event_text, status_text
 from desk.widgets.clocks import clock_cell, short_time
 from desk.widgets.format import local_time
 
 if TYPE_CHECKING:
+    from desk.services.inbox import InboxPage, MessageRow
     from desk.services.queue import FloorDirectory, QueueFigures, QueueFilters, QueuePage
     from desk.services.work_orders import WorkOrderDetail
 
@@ -58,6 +70,7 @@ VIEW_LABELS: dict[str, str] = {
     QueueView.DEPARTMENT.value: N_("queue.view.department"),
     QueueView.CALLBACKS.value: N_("queue.view.callbacks"),
     QueueView.ALL.value: N_("queue.view.all"),
+    INBOX: N_("queue.view.inbox"),
 }
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -72,8 +85,11 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 def views_of(signed_in: SignedIn) -> list[str]:
-    """The role's views."""
-    return [view.value for view in QUEUE_VIEWS.get(signed_in.actor.role, ())]
+    """The role's views, and the inbox for those who turn messages into work orders."""
+    views = [view.value for view in QUEUE_VIEWS.get(signed_in.actor.role, ())]
+    if can(signed_in.actor, Permission.DISPATCH_WORK_ORDER):
+        views.append(INBOX)
+    return views
 
 
 def render_preview(detail: WorkOrderDetail, now: datetime) -> Group:
@@ -125,7 +141,7 @@ def render_preview(detail: WorkOrderDetail, now: datetime) -> Group:
     return Group(*parts)
 
 
-class QueueScreen(OrderActions, SessionScreen):
+class QueueScreen(InboxActions, OrderActions, SessionScreen):
     TITLE_MSGID = N_("screen.queue")
     DEFAULT_CSS = """
     QueueScreen #queue-strip { height: 1; padding: 0 1; background: $boost; }
@@ -166,10 +182,18 @@ class QueueScreen(OrderActions, SessionScreen):
         Binding("g", "go_to", N_("queue.key.go_to"), id="queue.go_to"),
         Binding("ctrl+r", "reload", N_("wo_key.reload"), id="queue.reload", show=False),
         *ACTION_BINDINGS,
+        *INBOX_BINDINGS,
     ]
 
     class PageLoaded(Message):
         def __init__(self, seq: int, page: QueuePage, number: int) -> None:
+            super().__init__()
+            self.seq = seq
+            self.page = page
+            self.number = number
+
+    class InboxLoaded(Message):
+        def __init__(self, seq: int, page: InboxPage, number: int) -> None:
             super().__init__()
             self.seq = seq
             self.page = page
@@ -199,6 +223,7 @@ class QueueScreen(OrderActions, SessionScreen):
         self.view = self.views[0] if self.views else QueueView.ALL.value
         self.filters: QueueFilters | None = None
         self.page: QueuePage | None = None
+        self.inbox_page: InboxPage | None = None
         self.page_number = 1
         self.marked: dict[int, OrderRef] = {}
         self.preview: WorkOrderDetail | None = None
@@ -239,6 +264,9 @@ class QueueScreen(OrderActions, SessionScreen):
     def load(self, after: str | None, before: str | None, number: int) -> None:
         self._seq += 1
         self._request = (after, before, number)
+        if self.view == INBOX:
+            self._read_inbox(self._seq, after, before, number)
+            return
         self._read_page(self._seq, QueueView(self.view), self.filters, after, before, number)
 
     def reload(self) -> None:
@@ -270,6 +298,71 @@ class QueueScreen(OrderActions, SessionScreen):
         )
         if not get_current_worker().is_cancelled:
             self.post_message(self.PageLoaded(seq, page, number))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="queue-page")
+    def _read_inbox(self, seq: int, after: str | None, before: str | None, number: int) -> None:
+        from desk.services.inbox import inbox_page
+
+        page = inbox_page(
+            self.signed_in.db, actor=self.actor, after=after, before=before, limit=PAGE_SIZE
+        )
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.InboxLoaded(seq, page, number))
+
+    @on(InboxLoaded)
+    def _inbox_loaded(self, event: InboxLoaded) -> None:
+        if event.seq != self._seq or self.view != INBOX:
+            return
+        self._show_inbox(event.page, event.number)
+
+    def _show_inbox(self, page: InboxPage, number: int) -> None:
+        self.inbox_page = page
+        self.page_number = number
+        table: DataTable[Any] = self.query_one("#queue-table", DataTable)
+        empty = self.query_one("#queue-empty", Static)
+        previous = self._current_id()
+        table.clear(columns=True)
+        for key, msgid in INBOX_COLUMNS:
+            table.add_column(_(msgid) if msgid.strip() else msgid, key=key)
+        for message in page.rows:
+            table.add_row(*message_cells(message, page.read_at), key=str(message.id))
+        has_rows = bool(page.rows)
+        table.display = has_rows
+        empty.display = not has_rows
+        if not has_rows:
+            empty.update(_("inbox.empty"))
+            self.query_one("#queue-preview-body", Static).update("")
+        elif previous is not None:
+            index = next((i for i, row in enumerate(page.rows) if row.id == previous), None)
+            if index is not None:
+                table.move_cursor(row=index)
+        info = _("inbox.info", page=number, count=len(page.rows)) if has_rows else ""
+        self.query_one("#queue-info", Static).update(info)
+        self.refresh_bindings()
+        self._show_message()
+
+    def _show_message(self) -> None:
+        message = self.current_message()
+        body = self.query_one("#queue-preview-body", Static)
+        if message is None or self.inbox_page is None:
+            body.update("")
+            return
+        body.update(render_message(message, self.inbox_page.read_at))
+
+    def current_message(self) -> MessageRow | None:
+        if self.view != INBOX or self.inbox_page is None:
+            return None
+        current = self._current_id()
+        return next((row for row in self.inbox_page.rows if row.id == current), None)
+
+    def after_inbox_action(self, name: str, result: object) -> None:
+        from desk.services.work_orders import WorkOrderView
+
+        if isinstance(result, WorkOrderView):
+            self.notify(_("inbox.converted", number=result.number), markup=False)
+        else:
+            self.notify(_("inbox.done", action=_(INBOX_KEYS_LABEL[name])), markup=False)
+        self.reload()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="queue-figures")
     def _load_figures(self) -> None:
@@ -445,21 +538,27 @@ class QueueScreen(OrderActions, SessionScreen):
 
     def _current_id(self) -> int | None:
         table: DataTable[Any] = self.query_one("#queue-table", DataTable)
-        if not table.row_count or self.page is None or not self.page.rows:
+        rows = self.inbox_page.rows if self.view == INBOX and self.inbox_page else None
+        if rows is None and self.page is not None:
+            rows = self.page.rows  # type: ignore[assignment]
+        if not table.row_count or not rows:
             return None
         row_key, _column = table.coordinate_to_cell_key(table.cursor_coordinate)
         return int(row_key.value) if row_key.value is not None else None
 
     def _current_row(self) -> Any:
         current = self._current_id()
-        if current is None or self.page is None:
+        if current is None or self.page is None or self.view == INBOX:
             return None
         return next((row for row in self.page.rows if row.id == current), None)
 
     @on(DataTable.RowHighlighted, "#queue-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        self._schedule_preview()
+        if self.view == INBOX:
+            self._show_message()
+        else:
+            self._schedule_preview()
         self.refresh_bindings()
 
     @on(DataTable.RowSelected, "#queue-table")
@@ -500,25 +599,33 @@ class QueueScreen(OrderActions, SessionScreen):
     # --- keys ------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        inbox = self.view == INBOX
         if action == "order_action":
-            return self.order_action_allowed(str(parameters[0]))
+            return False if inbox else self.order_action_allowed(str(parameters[0]))
+        if action == "inbox_action":
+            return self.inbox_action_allowed(str(parameters[0])) if inbox else False
+        current: Any = self.inbox_page if inbox else self.page
         if action == "next_page":
-            return bool(self.page and self.page.next_cursor) or None
+            return bool(current and current.next_cursor) or None
         if action == "prev_page":
-            return bool(self.page and self.page.prev_cursor) or None
+            return bool(current and current.prev_cursor) or None
         if action == "pick_view":
             return int(str(parameters[0])) <= len(self.views)
         if action in ("mark", "open"):
-            return self._current_id() is not None
+            return not inbox and self._current_id() is not None
+        if action == "filters":
+            return not inbox
         return True
 
     def action_next_page(self) -> None:
-        if self.page is not None and self.page.next_cursor is not None:
-            self.load(self.page.next_cursor, None, self.page_number + 1)
+        current: Any = self.inbox_page if self.view == INBOX else self.page
+        if current is not None and current.next_cursor is not None:
+            self.load(current.next_cursor, None, self.page_number + 1)
 
     def action_prev_page(self) -> None:
-        if self.page is not None and self.page.prev_cursor is not None:
-            self.load(None, self.page.prev_cursor, max(1, self.page_number - 1))
+        current: Any = self.inbox_page if self.view == INBOX else self.page
+        if current is not None and current.prev_cursor is not None:
+            self.load(None, current.prev_cursor, max(1, self.page_number - 1))
 
     def action_pick_view(self, number: int) -> None:
         if 1 <= number <= len(self.views):
@@ -536,6 +643,7 @@ class QueueScreen(OrderActions, SessionScreen):
         self.marked.clear()
         self.preview = None
         self.page = None
+        self.inbox_page = None
         self.query_one("#queue-preview-body", Static).update("")
         self._show_views()
         self.load(None, None, 1)
@@ -705,3 +813,6 @@ class QueueScreen(OrderActions, SessionScreen):
                 _("queue.done", action=_(ACTION_KEYS[action][1]), number=number), markup=False
             )
         self.reload()
+
+
+INBOX_KEYS_LABEL = {name: msgid for name, (_key, msgid) in INBOX_KEYS.items()}
