@@ -97,6 +97,8 @@ ENTRY_POINTS: dict[str, Permission | frozenset[Permission] | None] = {
     "backups.backup": Permission.MANAGE_DATA,
     "backups.restore": Permission.MANAGE_DATA,
     "backups.check": Permission.MANAGE_DATA,
+    "imports.run_import": Permission.MANAGE_DATA,
+    "exports.export": Permission.MANAGE_DATA,
     "users.set_role": Permission.MANAGE_USERS,
     "users.set_department": Permission.MANAGE_USERS,
 }

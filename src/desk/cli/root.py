@@ -8,7 +8,19 @@ from desk.cli.common import State
 
 
 def register(app: typer.Typer) -> None:
-    from desk.cli import audit, backup, callbacks, db, demo, inbox, org, policy, sweep, user
+    from desk.cli import (
+        audit,
+        backup,
+        callbacks,
+        db,
+        demo,
+        inbox,
+        org,
+        policy,
+        sweep,
+        transfer,
+        user,
+    )
 
     @app.callback(invoke_without_command=True)
     def root(
@@ -32,5 +44,6 @@ def register(app: typer.Typer) -> None:
     org.register(app)
     audit.register(app)
     backup.register(app)
+    transfer.register(app)
     callbacks.register(app)
     inbox.register(app)

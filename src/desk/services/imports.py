@@ -1,0 +1,1032 @@
+"""Imports of customers, bills and tickets (work orders) from CSV and XLSX files.
+
+**Reading.** CSV in UTF-8, UTF-8 with a byte-order mark, or GBK/GB18030 (detected: a BOM,
+then strict UTF-8, then charset-normalizer; or given), any line endings; XLSX through
+openpyxl (the first sheet). Row numbers are the file's own: the header is row 1.
+
+**Mapping.** A TOML file says which source column fills which desk field (``[columns]``),
+fixed values (``[constants]``), values made from other fields (``[templates]``, e.g. a
+placeholder name ``"Customer {customer_no}"``, always reported), value translations
+(``[values.FIELD]``), date formats (``[dates]``) and the checks a file needs (a second date
+column that must agree, a zero-padded code). Without ``--map`` the columns are desk's own
+field names. ``data/mappings/`` ships the mappings of the two sample files.
+
+**Validating.** Every row goes through a pydantic model; a rejected row is reported with its
+row number, field and reason and nothing of it is written. A row that is kept but was
+repaired or guessed at (a padded zip code, a blank total, disagreeing dates) is reported as a
+warning with its row number too: nothing is changed silently.
+
+**Writing.** Good rows are upserted by natural key (customer number; account and period;
+ticket number), in batches of :data:`BATCH` rows, one transaction each, with SQLAlchemy Core
+executemany: rows that exist and differ are updated, rows that exist and match are left
+alone, so a second run of the same file changes nothing. A killed import keeps the batches it
+committed, each whole; running it again completes it. ``dry_run`` does all of it inside
+transactions that are rolled back.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.engine import Connection
+
+from desk.infra.database import Database
+from desk.infra.errors import InvalidInput
+from desk.models import metadata
+from desk.rules.names import name_keys, reverse
+from desk.rules.permissions import Actor, Permission
+from desk.rules.text import plain_text_problem
+from desk.rules.vocab import (
+    Channel,
+    CustomerStatus,
+    EventKind,
+    Priority,
+    RequestType,
+    Tier,
+    WorkOrderSource,
+    WorkOrderStatus,
+)
+from desk.services import audit
+from desk.services.access import require
+
+BATCH = 5_000
+MAX_PROBLEMS = 1_000  # reported in full up to this many; the counts are always exact
+GB_ENCODINGS = {"gb2312", "gbk", "gb18030", "hz", "cp936"}
+
+
+class ImportKind(StrEnum):
+    CUSTOMERS = "customers"
+    BILLS = "bills"
+    TICKETS = "tickets"
+
+
+class ImportError_(InvalidInput):
+    """A file or mapping that cannot be imported at all (not a row)."""
+
+    title = "Import"
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def detect_encoding(data: bytes) -> str:
+    """The text encoding of ``data``: a BOM, strict UTF-8, else GB18030 when
+    charset-normalizer names a Chinese encoding; anything else is refused."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200_000]).best()
+    if best is not None and best.encoding.replace("_", "").lower() in GB_ENCODINGS:
+        return "gb18030"
+    if best is not None:
+        try:
+            data.decode("gb18030")
+            return "gb18030"
+        except UnicodeDecodeError:
+            pass
+    raise ImportError_(
+        "cannot tell the file's encoding (not UTF-8, not GBK/GB18030): give --encoding",
+        field="encoding",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    encoding: str
+    headers: list[str]
+    rows: list[tuple[int, dict[str, str]]]  # (row number in the file, header -> cell)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def read_file(path: Path, *, encoding: str | None = None) -> SourceFile:
+    """The header and rows of a CSV or XLSX file."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return _read_xlsx(path)
+    data = path.read_bytes()
+    chosen = encoding or detect_encoding(data)
+    try:
+        text = data.decode(chosen)
+    except (UnicodeDecodeError, LookupError) as error:
+        raise ImportError_(f"the file is not {chosen}: {error}", field="encoding") from error
+    text = text.removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        headers = [h.strip() for h in next(reader)]
+    except StopIteration as error:
+        raise ImportError_("the file is empty", field="file") from error
+    except csv.Error as error:
+        raise ImportError_(f"not a CSV file: {error}", field="file") from error
+    rows: list[tuple[int, dict[str, str]]] = []
+    try:
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue
+            rows.append((reader.line_num, dict(zip(headers, cells, strict=False))))
+    except csv.Error as error:
+        raise ImportError_(f"row {reader.line_num}: {error}", field="file") from error
+    return SourceFile(chosen, headers, rows)
+
+
+def _read_xlsx(path: Path) -> SourceFile:
+    from openpyxl import load_workbook  # type: ignore[import-untyped]
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # noqa: BLE001 - openpyxl raises many kinds for a bad file
+        raise ImportError_(f"not an XLSX workbook: {error}", field="file") from error
+    try:
+        sheet = book.worksheets[0]
+        values = sheet.iter_rows(values_only=True)
+        try:
+            headers = [_cell(v).strip() for v in next(values)]
+        except StopIteration as error:
+            raise ImportError_("the sheet is empty", field="file") from error
+        rows = []
+        for number, cells in enumerate(values, start=2):
+            texts = [_cell(v) for v in cells]
+            if any(t.strip() for t in texts):
+                rows.append((number, dict(zip(headers, texts, strict=False))))
+    finally:
+        book.close()
+    return SourceFile("xlsx", headers, rows)
+
+
+# --- mapping ---------------------------------------------------------------------------------
+
+
+class DateCheck(BaseModel):
+    """A date read from ``column`` with ``format``; when ``check_column`` holds the same date
+    written another way (``check_format``), a disagreement is reported for the row."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str
+    format: str
+    check_column: str | None = None
+    check_format: str | None = None
+    time_column: str | None = None
+    time_format: str | None = None
+    expect_from: date | None = None  # the period the file covers: a date outside it whose
+    expect_to: date | None = None  # day and month swapped falls inside is reported and swapped
+
+
+class PadCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str
+    digits: int = Field(ge=1, le=20)
+
+
+class ImportMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: ImportKind
+    description: str = ""
+    encoding: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    constants: dict[str, str] = Field(default_factory=dict)
+    templates: dict[str, str] = Field(default_factory=dict)
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
+    dates: dict[str, DateCheck] = Field(default_factory=dict)
+    pad: dict[str, PadCheck] = Field(default_factory=dict)
+    warn_blank: dict[str, str] = Field(default_factory=dict)  # source column -> why it matters
+    truncate: dict[str, int] = Field(default_factory=dict)  # desk field -> longest kept, warned
+
+
+def load_mapping(path: Path | None, kind: ImportKind) -> ImportMapping:
+    """The mapping at ``path`` (or the identity mapping), checked against ``kind``."""
+    if path is None:
+        return ImportMapping(kind=kind)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        mapping = ImportMapping(**raw)
+    except FileNotFoundError as error:
+        raise ImportError_(f"no mapping file {path}", field="--map") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ImportError_(f"{path} is not TOML: {error}", field="--map") from error
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ImportError_(f"{path}: {where}: {first['msg']}", field="--map") from error
+    if mapping.kind is not kind:
+        raise ImportError_(f"{path} maps {mapping.kind.value}, not {kind.value}", field="--map")
+    known = set(ROW_MODELS[kind].model_fields)
+    unknown = sorted(
+        (
+            set(mapping.columns)
+            | set(mapping.constants)
+            | set(mapping.templates)
+            | set(mapping.dates)
+            | set(mapping.pad)
+        )
+        - known
+    )
+    if unknown:
+        raise ImportError_(
+            f"{path}: unknown {kind.value} field(s) {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(known))})",
+            field="--map",
+        )
+    return mapping
+
+
+def shipped_mapping(name: str) -> Path:
+    """A mapping shipped in ``data/mappings``."""
+    return Path(str(files("desk.data").joinpath("mappings", name)))
+
+
+# --- row models ------------------------------------------------------------------------------
+
+
+def _text(value: object) -> object:
+    if isinstance(value, str):
+        value = value.strip()
+        problem = plain_text_problem(str(value), multiline=True)
+        if problem:
+            raise ValueError(problem)
+        return value or None
+    return value
+
+
+def _money_cents(value: object) -> object:
+    if value is None or isinstance(value, int):
+        return value
+    text = str(value).strip().replace(",", "").replace("¥", "").replace("￥", "")
+    if not text:
+        return None
+    try:
+        amount = Decimal(text)
+    except InvalidOperation as error:
+        raise ValueError(f"{value!r} is not an amount") from error
+    if not amount.is_finite() or abs(amount) > Decimal("1e10"):
+        raise ValueError(f"{value!r} is out of range")
+    cents = amount * 100
+    if cents != cents.to_integral_value():
+        raise ValueError(f"{value!r} has more than 2 decimals")
+    return int(cents)
+
+
+def _flag(value: object) -> object:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("yes", "y", "true", "1", "是"):
+            return True
+        if lowered in ("no", "n", "false", "0", "否", ""):
+            return False
+        raise ValueError(f"{value!r} is not yes or no")
+    return value
+
+
+def _optional_date(value: object) -> object:
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return date.fromisoformat(text[:10])
+        except ValueError as error:
+            raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from error
+    return value
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=4000)
+
+
+class CustomerRow(_Row):
+    customer_no: str = Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=64)
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{5,20}$")
+    id_card_no: str | None = Field(default=None, pattern=r"^[0-9]{17}[0-9Xx]$")
+    region: str = Field(min_length=1, max_length=64)
+    tier: Tier = Tier.STANDARD
+    status: CustomerStatus = CustomerStatus.ACTIVE
+    is_member: bool = False
+    address: str | None = Field(default=None, max_length=200)
+    birthday: date | None = None
+    member_since: date | None = None
+    balance_cents: int = Field(default=0, ge=-(10**12), le=10**12)
+    arrears_cents: int = Field(default=0, ge=0, le=10**12)
+
+    _texts = field_validator("customer_no", "name", "region", "address", mode="before")(_text)
+    _flags = field_validator("is_member", mode="before")(_flag)
+    _dates = field_validator("birthday", "member_since", mode="before")(_optional_date)
+    _money = field_validator("balance_cents", "arrears_cents", mode="before")(_money_cents)
+
+    @field_validator("phone", "id_card_no", mode="before")
+    @classmethod
+    def _compact(cls, value: object) -> object:
+        if isinstance(value, str):
+            return re.sub(r"[\s-]", "", value) or None
+        return value
+
+    @field_validator("tier", "status", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or None
+        return value
+
+
+class BillRow(_Row):
+    account_no: str = Field(min_length=1, max_length=20)
+    period: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+    amount_cents: int = Field(ge=0, le=10**12)
+    paid_cents: int = Field(default=0, ge=0, le=10**12)
+    due_date: date
+
+    _texts = field_validator("account_no", "period", mode="before")(_text)
+    _money = field_validator("amount_cents", "paid_cents", mode="before")(_money_cents)
+    _dates = field_validator("due_date", mode="before")(_optional_date)
+
+
+class TicketRow(_Row):
+    number: str = Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_.-]+$")
+    title: str = Field(min_length=1, max_length=120)
+    description: str = Field(default="", max_length=4000)
+    category: RequestType = RequestType.COMPLAINT
+    channel: Channel = Channel.PHONE
+    source: WorkOrderSource = WorkOrderSource.AGENT
+    status: WorkOrderStatus = WorkOrderStatus.NEW
+    priority: Priority = Priority.NORMAL
+    created_at: datetime
+    customer_no: str | None = Field(default=None, max_length=20)
+    on_behalf: bool = False
+    city: str | None = Field(default=None, max_length=64)
+    state: str | None = Field(default=None, max_length=64)
+    zip: str | None = Field(default=None, max_length=10)
+
+    _texts = field_validator(
+        "number", "title", "description", "customer_no", "city", "state", "zip", mode="before"
+    )(_text)
+    _flags = field_validator("on_behalf", mode="before")(_flag)
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _no_none(cls, value: object) -> object:
+        return "" if value is None else value
+
+    @field_validator("created_at", mode="before")
+    @classmethod
+    def _instant(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value.strip())
+            except ValueError as error:
+                raise ValueError(f"{value!r} is not a date and time") from error
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+ROW_MODELS: dict[ImportKind, type[_Row]] = {
+    ImportKind.CUSTOMERS: CustomerRow,
+    ImportKind.BILLS: BillRow,
+    ImportKind.TICKETS: TicketRow,
+}
+NATURAL_KEYS: dict[ImportKind, tuple[str, ...]] = {
+    ImportKind.CUSTOMERS: ("customer_no",),
+    ImportKind.BILLS: ("account_no", "period"),
+    ImportKind.TICKETS: ("number",),
+}
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    row: int
+    field: str
+    reason: str
+    severity: Literal["rejected", "warning"] = "rejected"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "field": self.field,
+            "reason": self.reason,
+            "severity": self.severity,
+        }
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.field}: {self.reason}"
+
+
+@dataclass
+class ImportReport:
+    kind: ImportKind
+    file: str
+    encoding: str
+    dry_run: bool
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    warned: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def problem(self, problem: RowProblem) -> None:
+        if problem.severity == "rejected":
+            self.rejected += 1
+        else:
+            self.warned += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "file": self.file,
+            "encoding": self.encoding,
+            "dry_run": self.dry_run,
+            "read": self.read,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "warnings": self.warned,
+            "notes": self.notes,
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+# --- mapping rows ----------------------------------------------------------------------------
+
+
+class _Rejected(Exception):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+def _parse_date(text: str, fmt: str) -> datetime:
+    """A date (and time) as written in a file; the file's zone is decided by the caller."""
+    return datetime.strptime(text.strip(), fmt)  # noqa: DTZ007 - made aware by the caller
+
+
+def _map_row(
+    mapping: ImportMapping, number: int, cells: Mapping[str, str], report: ImportReport
+) -> dict[str, object]:
+    values: dict[str, object] = dict(mapping.constants)
+    for desk_field, column in mapping.columns.items():
+        values[desk_field] = cells.get(column, "")
+    if not mapping.columns and not mapping.templates:  # the file speaks desk's field names
+        values.update({k: v for k, v in cells.items() if k})
+    for desk_field, translations in mapping.values.items():
+        raw = str(values.get(desk_field, "") or "").strip()
+        if raw in translations:
+            values[desk_field] = translations[raw]
+        elif raw and translations:
+            raise _Rejected(desk_field, f"{raw!r} is not one of {', '.join(sorted(translations))}")
+    for desk_field, pad in mapping.pad.items():
+        raw = (cells.get(pad.column) or "").strip()
+        if raw.isdigit() and len(raw) < pad.digits:
+            padded = raw.zfill(pad.digits)
+            report.problem(
+                RowProblem(
+                    number,
+                    pad.column,
+                    f"{raw!r} has {len(raw)} digit(s), not {pad.digits}: a leading zero was "
+                    f"lost; stored as {padded}",
+                    "warning",
+                )
+            )
+            raw = padded
+        values[desk_field] = raw
+    for desk_field, spec in mapping.dates.items():
+        values[desk_field] = _mapped_date(spec, number, cells, report)
+    for column, why in mapping.warn_blank.items():
+        if not (cells.get(column) or "").strip():
+            report.problem(RowProblem(number, column, f"blank: {why}", "warning"))
+    for desk_field, template in mapping.templates.items():
+        fields = {**cells, **{k: ("" if v is None else v) for k, v in values.items()}}
+        try:
+            values[desk_field] = template.format_map(fields)
+        except (KeyError, ValueError, IndexError) as error:
+            raise _Rejected(
+                desk_field, f"template {template!r} cannot be filled: {error}"
+            ) from error
+    for desk_field, limit in mapping.truncate.items():
+        value = values.get(desk_field)
+        if isinstance(value, str) and len(value.strip()) > limit:
+            cut = value.strip()[: limit - 1] + "…"
+            report.problem(
+                RowProblem(
+                    number,
+                    desk_field,
+                    f"{len(value.strip())} characters, at most {limit}: shortened to {cut!r} "
+                    "(the whole text is kept where the mapping puts it)",
+                    "warning",
+                )
+            )
+            values[desk_field] = cut
+    return values
+
+
+def _mapped_date(
+    spec: DateCheck, number: int, cells: Mapping[str, str], report: ImportReport
+) -> datetime:
+    raw = (cells.get(spec.column) or "").strip()
+    try:
+        day = _parse_date(raw, spec.format)
+    except ValueError as error:
+        raise _Rejected(spec.column, f"{raw!r} is not a date like {spec.format}") from error
+    if spec.check_column and spec.check_format:
+        other_raw = (cells.get(spec.check_column) or "").strip()
+        try:
+            other = _parse_date(other_raw, spec.check_format)
+        except ValueError:
+            report.problem(
+                RowProblem(number, spec.check_column, f"{other_raw!r} is not a date", "warning")
+            )
+        else:
+            if other.date() != day.date():
+                mirrored = other.day == day.month and other.month == day.day
+                why = "day and month swapped" if mirrored else "they differ"
+                report.problem(
+                    RowProblem(
+                        number,
+                        spec.check_column,
+                        f"{other_raw!r} disagrees with {spec.column} {raw!r} ({why}); "
+                        f"{spec.column} is used: {day.date().isoformat()}",
+                        "warning",
+                    )
+                )
+    if spec.expect_from and spec.expect_to:
+        low, high = spec.expect_from, spec.expect_to
+        if not low <= day.date() <= high:
+            swapped: datetime | None
+            try:
+                swapped = day.replace(month=day.day, day=day.month)
+            except ValueError:
+                swapped = None
+            if swapped is not None and low <= swapped.date() <= high:
+                report.problem(
+                    RowProblem(
+                        number,
+                        spec.column,
+                        f"{raw!r} reads as {day.date().isoformat()}, outside the file's period "
+                        f"{low.isoformat()}..{high.isoformat()}; day and month look swapped: "
+                        f"stored as {swapped.date().isoformat()}",
+                        "warning",
+                    )
+                )
+                day = swapped
+            else:
+                report.problem(
+                    RowProblem(
+                        number,
+                        spec.column,
+                        f"{raw!r} reads as {day.date().isoformat()}, outside the file's period "
+                        f"{low.isoformat()}..{high.isoformat()}; stored as read",
+                        "warning",
+                    )
+                )
+    if spec.time_column and spec.time_format:
+        time_raw = (cells.get(spec.time_column) or "").strip()
+        try:
+            moment = _parse_date(time_raw, spec.time_format)
+        except ValueError as error:
+            raise _Rejected(spec.time_column, f"{time_raw!r} is not a time") from error
+        day = day.replace(hour=moment.hour, minute=moment.minute, second=moment.second)
+    return day.replace(tzinfo=UTC) if day.tzinfo is None else day
+
+
+def _validated(
+    kind: ImportKind,
+    mapping: ImportMapping,
+    source: SourceFile,
+    report: ImportReport,
+) -> Iterator[tuple[int, _Row]]:
+    model = ROW_MODELS[kind]
+    seen: dict[tuple[object, ...], int] = {}
+    keys = NATURAL_KEYS[kind]
+    missing = sorted(
+        {c for c in mapping.columns.values() if c not in source.headers}
+        | {d.column for d in mapping.dates.values() if d.column not in source.headers}
+    )
+    if missing:
+        raise ImportError_(
+            f"the file has no column {', '.join(repr(m) for m in missing)} "
+            f"(it has: {', '.join(source.headers)})",
+            field="--map",
+        )
+    for number, cells in source.rows:
+        report.read += 1
+        try:
+            values = _map_row(mapping, number, cells, report)
+            values = {
+                k: (None if v == "" else v) for k, v in values.items() if k in model.model_fields
+            }
+            row = model(**values)
+        except _Rejected as rejected:
+            report.problem(RowProblem(number, rejected.field, rejected.reason))
+            continue
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "row"
+            report.problem(
+                RowProblem(number, where, str(first["msg"]).removeprefix("Value error, "))
+            )
+            continue
+        key = tuple(getattr(row, k) for k in keys)
+        if key in seen:
+            report.problem(
+                RowProblem(
+                    number, keys[0], f"{key[0]!r} repeats row {seen[key]}; the first is kept"
+                )
+            )
+            continue
+        seen[key] = number
+        yield number, row
+
+
+def _batches(rows: Iterable[tuple[int, _Row]]) -> Iterator[list[tuple[int, _Row]]]:
+    batch: list[tuple[int, _Row]] = []
+    for item in rows:
+        batch.append(item)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+_CUSTOMER: Table = metadata.tables["customer"]
+_PHONE: Table = metadata.tables["customer_phone"]
+_ACCOUNT: Table = metadata.tables["account"]
+_BILL: Table = metadata.tables["bill"]
+_ORDER: Table = metadata.tables["work_order"]
+_EVENT: Table = metadata.tables["work_order_event"]
+
+
+def _customer_values(row: CustomerRow) -> dict[str, object]:
+    keys = name_keys(row.name)
+    id_card = (row.id_card_no or "").upper()
+    return {
+        "name": row.name,
+        "name_spaced": keys.spaced,
+        "name_pinyin": keys.pinyin,
+        "name_initials": keys.initials,
+        "id_card_no": id_card,
+        "id_card_rev": reverse(id_card),
+        "region": row.region,
+        "tier": row.tier.value,
+        "status": row.status.value,
+        "is_member": row.is_member,
+        "address": row.address,
+        "birthday": row.birthday,
+        "member_since": row.member_since,
+        "balance_cents": row.balance_cents,
+        "arrears_cents": row.arrears_cents,
+    }
+
+
+def _upsert(
+    connection: Connection,
+    table: Table,
+    key_columns: tuple[str, ...],
+    wanted: dict[tuple[object, ...], dict[str, object]],
+    *,
+    extra_on_insert: dict[str, object],
+    extra_on_update: dict[str, object] | None = None,
+) -> tuple[list[tuple[object, ...]], int, int]:
+    """Insert the missing keys, update the differing ones, leave the equal ones. Returns
+    (inserted keys, updated count, unchanged count)."""
+    if not wanted:
+        return [], 0, 0
+    compared = sorted({name for values in wanted.values() for name in values})
+    columns = [table.c[name] for name in (*key_columns, *compared)]
+    existing: dict[tuple[object, ...], dict[str, object]] = {}
+    keys = list(wanted)
+    first = table.c[key_columns[0]]
+    for start in range(0, len(keys), 900):
+        chunk = keys[start : start + 900]
+        query = select(*columns).where(first.in_({key[0] for key in chunk}))
+        for found in connection.execute(query).mappings():
+            key = tuple(found[name] for name in key_columns)
+            if key in wanted:
+                existing[key] = dict(found)
+    inserts = [
+        {**dict(zip(key_columns, key, strict=True)), **values, **extra_on_insert}
+        for key, values in wanted.items()
+        if key not in existing
+    ]
+    updates = []
+    unchanged = 0
+    for key, values in wanted.items():
+        if key not in existing:
+            continue
+        now = existing[key]
+        if all(_same(now[name], value) for name, value in values.items()):
+            unchanged += 1
+            continue
+        updates.append(
+            {
+                **{f"k_{n}": v for n, v in zip(key_columns, key, strict=True)},
+                **values,
+                **(extra_on_update or {}),
+            }
+        )
+    if inserts:
+        connection.execute(table.insert(), inserts)
+    if updates:
+        names = [name for name in updates[0] if not name.startswith("k_")]
+        statement = (
+            update(table)
+            .where(*(table.c[n] == bindparam(f"k_{n}") for n in key_columns))
+            .values({name: bindparam(name) for name in names})
+        )
+        connection.execute(statement, updates)
+    inserted_keys = [key for key in wanted if key not in existing]
+    return inserted_keys, len(updates), unchanged
+
+
+def _same(stored: object, wanted: object) -> bool:
+    if isinstance(stored, datetime) and isinstance(wanted, datetime):
+        stored = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
+        return stored == wanted
+    return stored == wanted
+
+
+def _write_customers(
+    connection: Connection, batch: list[tuple[int, _Row]], report: ImportReport, now: datetime
+) -> None:
+    rows = [(n, r) for n, r in batch if isinstance(r, CustomerRow)]
+    phones = {r.phone: (n, r.customer_no) for n, r in rows if r.phone}
+    owners: dict[str, str] = {}
+    phone_list = list(phones)
+    for start in range(0, len(phone_list), 900):
+        query = (
+            select(_PHONE.c.phone, _CUSTOMER.c.customer_no)
+            .join(_CUSTOMER, _CUSTOMER.c.id == _PHONE.c.customer_id)
+            .where(_PHONE.c.phone.in_(phone_list[start : start + 900]))
+        )
+        owners.update({str(phone): str(owner) for phone, owner in connection.execute(query)})
+    kept: list[tuple[int, CustomerRow]] = []
+    for number, row in rows:
+        owner = owners.get(row.phone or "")
+        if owner is not None and owner != row.customer_no:
+            report.problem(RowProblem(number, "phone", f"{row.phone} belongs to customer {owner}"))
+            continue
+        kept.append((number, row))
+    wanted: dict[tuple[object, ...], dict[str, object]] = {
+        (row.customer_no,): _customer_values(row) for _, row in kept
+    }
+    inserted, updated, unchanged = _upsert(
+        connection, _CUSTOMER, ("customer_no",), wanted, extra_on_insert={"created_at": now}
+    )
+    report.inserted += len(inserted)
+    report.updated += updated
+    report.unchanged += unchanged
+    new_phones = [
+        (row.customer_no, row.phone) for _, row in kept if row.phone and row.phone not in owners
+    ]
+    if new_phones:
+        ids = dict(
+            connection.execute(
+                select(_CUSTOMER.c.customer_no, _CUSTOMER.c.id).where(
+                    _CUSTOMER.c.customer_no.in_({no for no, _ in new_phones})
+                )
+            ).all()
+        )
+        has_primary = set(
+            connection.execute(
+                select(_PHONE.c.customer_id).where(
+                    _PHONE.c.customer_id.in_(set(ids.values())), _PHONE.c.is_primary.is_(True)
+                )
+            ).scalars()
+        )
+        connection.execute(
+            _PHONE.insert(),
+            [
+                {
+                    "customer_id": ids[no],
+                    "phone": phone,
+                    "phone_rev": reverse(phone),
+                    "kind": "fixed" if phone.startswith("0") else "mobile",
+                    "is_primary": ids[no] not in has_primary,
+                }
+                for no, phone in new_phones
+            ],
+        )
+
+
+def _write_bills(
+    connection: Connection, batch: list[tuple[int, _Row]], report: ImportReport, now: datetime
+) -> None:
+    rows = [(n, r) for n, r in batch if isinstance(r, BillRow)]
+    accounts = {
+        no: (account_id, customer_id)
+        for no, account_id, customer_id in connection.execute(
+            select(_ACCOUNT.c.account_no, _ACCOUNT.c.id, _ACCOUNT.c.customer_id).where(
+                _ACCOUNT.c.account_no.in_({r.account_no for _, r in rows})
+            )
+        )
+    }
+    wanted: dict[tuple[object, ...], dict[str, object]] = {}
+    for number, row in rows:
+        if row.account_no not in accounts:
+            report.problem(RowProblem(number, "account_no", f"no account {row.account_no!r}"))
+            continue
+        if row.paid_cents > row.amount_cents:
+            report.problem(RowProblem(number, "paid_cents", "more than the amount billed"))
+            continue
+        account_id, customer_id = accounts[row.account_no]
+        status = (
+            "paid"
+            if row.paid_cents >= row.amount_cents
+            else "partial"
+            if row.paid_cents
+            else "unpaid"
+        )
+        wanted[(account_id, row.period)] = {
+            "customer_id": customer_id,
+            "amount_cents": row.amount_cents,
+            "paid_cents": row.paid_cents,
+            "due_date": row.due_date,
+            "status": status,
+        }
+    inserted, updated, unchanged = _upsert(
+        connection, _BILL, ("account_id", "period"), wanted, extra_on_insert={"issued_at": now}
+    )
+    report.inserted += len(inserted)
+    report.updated += updated
+    report.unchanged += unchanged
+
+
+def _write_tickets(
+    connection: Connection, batch: list[tuple[int, _Row]], report: ImportReport, now: datetime
+) -> None:
+    rows = [(n, r) for n, r in batch if isinstance(r, TicketRow)]
+    customer_nos = {r.customer_no for _, r in rows if r.customer_no}
+    customers = (
+        dict(
+            connection.execute(
+                select(_CUSTOMER.c.customer_no, _CUSTOMER.c.id).where(
+                    _CUSTOMER.c.customer_no.in_(customer_nos)
+                )
+            ).all()
+        )
+        if customer_nos
+        else {}
+    )
+    wanted: dict[tuple[object, ...], dict[str, object]] = {}
+    details: dict[str, dict[str, object]] = {}
+    for number, row in rows:
+        customer_id = None
+        if row.customer_no:
+            customer_id = customers.get(row.customer_no)
+            if customer_id is None:
+                report.problem(
+                    RowProblem(number, "customer_no", f"no customer {row.customer_no!r}")
+                )
+                continue
+        closed = row.status is WorkOrderStatus.CLOSED
+        wanted[(row.number,)] = {
+            "customer_id": customer_id,
+            "category": row.category.value,
+            "title": row.title,
+            "description": row.description,
+            "priority": row.priority.value,
+            "channel": row.channel.value,
+            "source": row.source.value,
+            "status": row.status.value,
+            "created_at": row.created_at,
+            "ladder_next_at": None if closed else row.created_at,
+        }
+        details[row.number] = {
+            "imported": report.file,
+            "row": number,
+            "on_behalf": row.on_behalf,
+            **{k: v for k, v in (("city", row.city), ("state", row.state), ("zip", row.zip)) if v},
+        }
+    inserted, updated, unchanged = _upsert(
+        connection,
+        _ORDER,
+        ("number",),
+        wanted,
+        extra_on_insert={"updated_at": now, "version": 1},
+        extra_on_update={"updated_at": now},
+    )
+    if inserted:
+        ids = dict(
+            connection.execute(
+                select(_ORDER.c.number, _ORDER.c.id).where(
+                    _ORDER.c.number.in_({key[0] for key in inserted})
+                )
+            ).all()
+        )
+        connection.execute(
+            _EVENT.insert(),
+            [
+                {
+                    "work_order_id": ids[key[0]],
+                    "at": wanted[key]["created_at"],
+                    "kind": EventKind.CREATED.value,
+                    "to_status": wanted[key]["status"],
+                    "reason": "imported",
+                    "data": details[str(key[0])],
+                }
+                for key in inserted
+            ],
+        )
+    report.inserted += len(inserted)
+    report.updated += updated
+    report.unchanged += unchanged
+
+
+WRITERS = {
+    ImportKind.CUSTOMERS: _write_customers,
+    ImportKind.BILLS: _write_bills,
+    ImportKind.TICKETS: _write_tickets,
+}
+
+
+class _DryRun(Exception):
+    pass
+
+
+def run_import(
+    db: Database,
+    *,
+    actor: Actor,
+    kind: ImportKind,
+    path: Path,
+    mapping_path: Path | None = None,
+    encoding: str | None = None,
+    dry_run: bool = False,
+) -> ImportReport:
+    """Import ``path`` as ``kind``; see the module's documentation."""
+    db.run(lambda session: require(session, actor, Permission.MANAGE_DATA), write=False)
+    kind = ImportKind(kind)
+    mapping = load_mapping(mapping_path, kind)
+    source = read_file(path, encoding=encoding or mapping.encoding)
+    report = ImportReport(kind=kind, file=path.name, encoding=source.encoding, dry_run=dry_run)
+    for desk_field, template in mapping.templates.items():
+        report.notes.append(f"{desk_field} is made from {template!r}, not read from the file")
+    writer = WRITERS[kind]
+    for batch in _batches(_validated(kind, mapping, source, report)):
+        now = db.clock.now()
+        with db.engine.connect() as connection:
+            connection = connection.execution_options(desk_write=True)
+            transaction = connection.begin()
+            try:
+                writer(connection, batch, report, now)
+                if dry_run:
+                    transaction.rollback()
+                else:
+                    transaction.commit()
+            except BaseException:
+                transaction.rollback()
+                raise
+    if not dry_run:
+        db.run(
+            lambda session: audit.record(
+                session,
+                action=f"import.{kind.value}",
+                actor=actor,
+                target_type="import",
+                detail={
+                    k: v for k, v in report.as_dict().items() if k not in ("problems", "notes")
+                },
+            ),
+            write=True,
+        )
+    return report

@@ -1,0 +1,333 @@
+"""Imports on both databases: encodings, XLSX, mappings, the sample files' traps (in fixtures
+made here, never read from elsewhere), idempotent upserts, a killed import, fuzzed cells."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from desk.infra.database import Database
+from desk.rules.permissions import shell_actor
+from desk.services import imports
+from desk.services.imports import ImportKind
+
+SHELL = shell_actor("test")
+
+TELCO_HEADER = (
+    "customerID,gender,SeniorCitizen,Partner,Dependents,tenure,PhoneService,MultipleLines,"
+    "InternetService,OnlineSecurity,OnlineBackup,DeviceProtection,TechSupport,StreamingTV,"
+    "StreamingMovies,Contract,PaperlessBilling,PaymentMethod,MonthlyCharges,TotalCharges,Churn"
+)
+TELCO_ROWS = [
+    "7590-VHVEG,Female,0,Yes,No,1,No,No phone service,DSL,No,Yes,No,No,No,No,"
+    "Month-to-month,Yes,Electronic check,29.85,29.85,No",
+    "5575-GNVDE,Male,0,No,No,34,Yes,No,DSL,Yes,No,Yes,No,No,No,One year,No,Mailed check,"
+    "56.95,1889.5,No",
+    "4472-LVYGI,Female,0,Yes,Yes,0,No,No phone service,DSL,Yes,No,Yes,Yes,Yes,No,Two year,Yes,"
+    "Bank transfer (automatic),52.55, ,No",
+    "3668-QPYBK,Male,0,No,No,2,Yes,No,DSL,Yes,Yes,No,No,No,No,Month-to-month,Yes,Mailed check,"
+    "53.85,108.15,Yes",
+]
+COMCAST_HEADER = [
+    "Ticket #",
+    "Customer Complaint",
+    "Date",
+    "Date_month_year",
+    "Time",
+    "Received Via",
+    "City",
+    "State",
+    "Zip code",
+    "Status",
+    "Filing on Behalf of Someone",
+]
+COMCAST_ROWS = [
+    [
+        "250635",
+        "Comcast Cable Internet Speeds",
+        "22-04-15",
+        "22-Apr-15",
+        "3:53:50 PM",
+        "Customer Care Call",
+        "Abingdon",
+        "Maryland",
+        "21009",
+        "Closed",
+        "No",
+    ],
+    [
+        "223441",
+        "Payment disappear - service got disconnected",
+        "06-12-15",
+        "06-Dec-15",
+        "10:22:56 AM",
+        "Internet",
+        "Acworth",
+        "Georgia",
+        "30102",
+        "Open",
+        "Yes",
+    ],
+    [
+        "242732",
+        "Speed and Service",
+        "18-04-15",
+        "18-Apr-15",
+        "9:55:47 AM",
+        "Internet",
+        "Boston",
+        "Massachusetts",
+        "2135",
+        "Pending",
+        "No",
+    ],
+    [
+        "277946",
+        "Data cap",
+        "05-07-15",
+        "05-Jul-15",
+        "11:59:35 AM",
+        "Internet",
+        "Acworth",
+        "Georgia",
+        "30101",
+        "Weird",
+        "No",
+    ],
+    [
+        "250635",
+        "Duplicate of the first",
+        "22-04-15",
+        "22-Apr-15",
+        "3:53:50 PM",
+        "Customer Care Call",
+        "Abingdon",
+        "Maryland",
+        "21009",
+        "Closed",
+        "No",
+    ],
+]
+
+
+def _telco(tmp_path: Path) -> Path:
+    path = tmp_path / "telco.csv"
+    path.write_text("\n".join([TELCO_HEADER, *TELCO_ROWS]) + "\n", encoding="utf-8")
+    return path
+
+
+def _comcast(tmp_path: Path) -> Path:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COMCAST_HEADER)
+    writer.writerows(COMCAST_ROWS)
+    path = tmp_path / "comcast.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
+    return path
+
+
+def _run(
+    db: Database, kind: ImportKind, path: Path, mapping: str | None = None, **kwargs: object
+) -> imports.ImportReport:
+    mapping_path = imports.shipped_mapping(mapping) if mapping else None
+    return imports.run_import(
+        db,
+        actor=SHELL,
+        kind=kind,
+        path=path,
+        mapping_path=mapping_path,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _count(db: Database, table: str) -> int:
+    with db.engine.connect() as connection:
+        return int(connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+
+
+def test_the_telco_sample_imports_with_its_traps_reported(db: Database, tmp_path: Path) -> None:
+    report = _run(db, ImportKind.CUSTOMERS, _telco(tmp_path), "telco_customer_churn.toml")
+    assert (report.read, report.inserted, report.rejected) == (4, 4, 0)
+    assert [(p.row, p.field, p.severity) for p in report.problems] == [
+        (4, "TotalCharges", "warning")
+    ]
+    assert any("not read from the file" in note for note in report.notes)
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT customer_no, name, status, is_member FROM customer ORDER BY customer_no")
+        ).all()
+    assert [(r[0], r[1], r[2], bool(r[3])) for r in rows][:2] == [
+        ("3668-QPYBK", "Telco 3668-QPYBK", "closed", False),
+        ("4472-LVYGI", "Telco 4472-LVYGI", "active", True),
+    ]
+    again = _run(db, ImportKind.CUSTOMERS, _telco(tmp_path), "telco_customer_churn.toml")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 4)
+
+
+def test_the_comcast_sample_imports_with_its_traps_reported(db: Database, tmp_path: Path) -> None:
+    report = _run(db, ImportKind.TICKETS, _comcast(tmp_path), "comcast_complaints.toml")
+    assert report.encoding == "utf-8-sig"
+    assert (report.read, report.inserted, report.rejected) == (5, 3, 2)
+    found = {(p.row, p.field, p.severity) for p in report.problems}
+    assert (3, "Date_month_year", "warning") in found  # day and month swapped
+    assert (4, "Zip code", "warning") in found  # 2135 lost its leading zero
+    assert (5, "status", "rejected") in found  # "Weird" is no status
+    assert (6, "number", "rejected") in found  # the ticket repeats row 2
+    with db.engine.connect() as connection:
+        swapped = connection.execute(
+            text("SELECT created_at, status FROM work_order WHERE number = 'CC-223441'")
+        ).one()
+        events = connection.execute(
+            text("SELECT COUNT(*) FROM work_order_event WHERE kind = 'created'")
+        ).scalar_one()
+    assert str(swapped[0]).startswith("2015-06-12")
+    assert swapped[1] == "new"
+    assert events == 3
+    again = _run(db, ImportKind.TICKETS, _comcast(tmp_path), "comcast_complaints.toml")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
+    assert _count(db, "work_order_event") == 3
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-8", "utf-8-sig"])
+def test_encodings_are_detected(db: Database, tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "people.csv"
+    body = "customer_no,name,phone,region\r\nC1,张三丰,13812345678,杭州\r\nC2,李四,,宁波\r\n"
+    path.write_bytes(body.encode(encoding))
+    report = _run(db, ImportKind.CUSTOMERS, path)
+    assert (report.inserted, report.rejected) == (2, 0)
+    with db.engine.connect() as connection:
+        names = connection.execute(text("SELECT name FROM customer ORDER BY customer_no")).scalars()
+        assert list(names) == ["张三丰", "李四"]
+
+
+def test_an_xlsx_file(db: Database, tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["customer_no", "name", "phone", "region", "balance_cents"])
+    sheet.append(["C1", "王芳", 13900001111, "杭州", 12.5])
+    sheet.append(["C2", "", 13900002222, "杭州", 1])
+    path = tmp_path / "people.xlsx"
+    book.save(path)
+    report = _run(db, ImportKind.CUSTOMERS, path)
+    assert report.inserted == 1
+    assert [(p.row, p.field) for p in report.problems] == [(3, "name")]
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT balance_cents FROM customer")).scalar_one() == 1250
+
+
+def test_a_dry_run_writes_nothing(db: Database, tmp_path: Path) -> None:
+    report = _run(
+        db, ImportKind.CUSTOMERS, _telco(tmp_path), "telco_customer_churn.toml", dry_run=True
+    )
+    assert report.inserted == 4
+    assert _count(db, "customer") == 0
+    assert _count(db, "audit_log") == 0
+
+
+def test_changed_rows_are_updated_and_phones_stay_with_their_owner(
+    db: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("customer_no,name,phone,region\nC1,张三,13800000001,杭州\n", encoding="utf-8")
+    _run(db, ImportKind.CUSTOMERS, path)
+    path.write_text(
+        "customer_no,name,phone,region\nC1,张三丰,13800000001,杭州\nC2,李四,13800000001,杭州\n",
+        encoding="utf-8",
+    )
+    report = _run(db, ImportKind.CUSTOMERS, path)
+    assert (report.inserted, report.updated, report.rejected) == (0, 1, 1)
+    assert [(p.row, p.field) for p in report.problems] == [(3, "phone")]
+
+
+def test_a_killed_import_keeps_whole_batches_and_a_rerun_completes_it(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imports, "BATCH", 3)
+    path = tmp_path / "p.csv"
+    lines = ["customer_no,name,phone,region"] + [
+        f"C{n},客户{n},1380000{n:04d},杭州" for n in range(10)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    real = imports.WRITERS[ImportKind.CUSTOMERS]
+    calls = {"n": 0}
+
+    def dies_in_the_third_batch(connection, batch, report, now):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        real(connection, batch, report, now)
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # the process is stopped mid-transaction
+
+    monkeypatch.setitem(imports.WRITERS, ImportKind.CUSTOMERS, dies_in_the_third_batch)
+    with pytest.raises(KeyboardInterrupt):
+        _run(db, ImportKind.CUSTOMERS, path)
+    assert _count(db, "customer") == 6  # two whole batches, nothing of the third
+    assert _count(db, "customer_phone") == 6
+    monkeypatch.setitem(imports.WRITERS, ImportKind.CUSTOMERS, real)
+    report = _run(db, ImportKind.CUSTOMERS, path)
+    assert (report.inserted, report.unchanged) == (4, 6)
+    assert _count(db, "customer") == 10
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"", "empty"),
+        (b"\xff\xfe\x00\x00garbage\x81\x82", "encoding"),
+    ],
+)
+def test_files_that_cannot_be_read_are_named(
+    db: Database, tmp_path: Path, content: bytes, said: str
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(imports.ImportError_, match=said):
+        _run(db, ImportKind.CUSTOMERS, path)
+
+
+def test_a_mapping_for_another_kind_or_a_missing_column_is_refused(
+    db: Database, tmp_path: Path
+) -> None:
+    with pytest.raises(imports.ImportError_, match="maps customers"):
+        _run(db, ImportKind.TICKETS, _telco(tmp_path), "telco_customer_churn.toml")
+    with pytest.raises(imports.ImportError_, match="no column"):
+        _run(db, ImportKind.TICKETS, _telco(tmp_path), "comcast_complaints.toml")
+
+
+CELL = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=30)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=st.lists(st.tuples(CELL, CELL, CELL, CELL, CELL, CELL), min_size=1, max_size=6))
+def test_fuzzed_customer_cells_are_rejected_by_row_or_imported_whole(
+    sqlite_db: Database, tmp_path: Path, rows: list[tuple[str, ...]]
+) -> None:
+    db = sqlite_db
+    with db.engine.begin() as connection:
+        connection.execute(text("DELETE FROM customer_phone"))
+        connection.execute(text("DELETE FROM customer"))
+    path = tmp_path / "fuzz.csv"
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["customer_no", "name", "phone", "region", "tier", "balance_cents"])
+    writer.writerows(rows)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    try:
+        report = _run(db, ImportKind.CUSTOMERS, path)
+    except imports.ImportError_:
+        return  # a file-level refusal (e.g. a cell the CSV reader cannot parse), nothing written
+    assert report.inserted + report.updated + report.unchanged + report.rejected <= report.read
+    assert _count(db, "customer") == report.inserted
+    for problem in report.problems:
+        assert problem.row >= 2
+        assert problem.field
