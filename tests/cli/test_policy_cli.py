@@ -115,3 +115,31 @@ def test_show_follows_desk_policy(
     refused = runner.invoke(app, ["policy", "show"])
     assert refused.exit_code == 1
     assert "sla.complaint.reply_due: must be > 0" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("login.lock_minutes", 999_999_999_999),
+        ("login.max_failures", 10**30),
+        ("login.failure_window_minutes", 1_000_001),
+    ],
+)
+def test_check_refuses_numbers_the_code_cannot_handle(
+    shipped: Path, tmp_path: Path, key: str, value: int
+) -> None:
+    """A lock of 999,999,999,999 minutes would overflow and so disable the lockout."""
+    section, name = key.split(".")
+    text = shipped.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    start = lines.index(f"[{section}]")
+    for index in range(start + 1, len(lines)):
+        if lines[index].split("=")[0].strip() == name:
+            lines[index] = f"{name} = {value}"
+            break
+    policy = tmp_path / "policy.toml"
+    policy.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["policy", "check", str(policy)])
+    assert result.exit_code == 1
+    assert key in result.output
+    assert "1000000" in result.output

@@ -52,12 +52,31 @@ def ladder_event_count(url: str) -> int:
     return int(count or 0)
 
 
+LATER = timedelta(hours=1)
+
+
+@pytest.fixture
+def an_hour_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The present is an hour after the demo was built (so warnings have fallen due)."""
+    from desk.clock import SystemClock
+
+    monkeypatch.setattr(SystemClock, "now", lambda self: datetime.now(UTC) + LATER)
+
+
+def the_present() -> str:
+    """Now, by the clock desk reads (a sweep may not run at a later instant)."""
+    from desk.clock import SystemClock
+
+    return SystemClock().now().astimezone().isoformat(timespec="seconds")
+
+
 def an_hour_ahead() -> str:
-    return (datetime.now(UTC) + timedelta(hours=1)).astimezone().isoformat(timespec="seconds")
+    return (datetime.now(UTC) + LATER).astimezone().isoformat(timespec="seconds")
 
 
+@pytest.mark.usefixtures("an_hour_later")
 def test_a_second_run_at_the_same_now_reports_no_changes(demo_url: str) -> None:
-    now = an_hour_ahead()
+    now = the_present()
     first = sweep(demo_url, "--now", now)
     assert first.exit_code == 0, first.output
     for kind in ("warning", "breach", "reminder", "escalation_proposed", "major_flagged"):
@@ -78,9 +97,10 @@ def test_a_second_run_at_the_same_now_reports_no_changes(demo_url: str) -> None:
     assert report["now"] == datetime.fromisoformat(now).astimezone(UTC).isoformat()
 
 
+@pytest.mark.usefixtures("an_hour_later")
 def test_the_first_run_reports_what_it_stored(demo_url: str) -> None:
     before = ladder_event_count(demo_url)
-    result = sweep(demo_url, "--now", an_hour_ahead(), "--format", "json")
+    result = sweep(demo_url, "--now", the_present(), "--format", "json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert set(report["inserted"]) == {
@@ -118,8 +138,24 @@ def test_a_sweep_running_elsewhere_makes_this_one_skip(demo_url: str) -> None:
     assert leases.acquire(db, name=SWEEP_LEASE, holder="console:lead1", ttl=timedelta(minutes=5))
     db.dispose()
     before = ladder_event_count(demo_url)
-    result = sweep(demo_url, "--now", an_hour_ahead())
-    assert result.exit_code == 0, result.output
-    assert "skipped" in result.output
-    assert "console:lead1" in result.output
+    result = sweep(demo_url)
+    assert result.exit_code == 4, result.output  # cron sees the skip
+    assert "skipped" in result.stdout
+    assert "error: sweep skipped" in result.stderr
+    assert "console:lead1" in result.stderr
+    assert ladder_event_count(demo_url) == before
+
+
+def test_a_future_now_is_refused_and_a_dry_run_looks_ahead_writing_nothing(
+    demo_url: str,
+) -> None:
+    before = ladder_event_count(demo_url)
+    refused = sweep(demo_url, "--now", an_hour_ahead())
+    assert refused.exit_code == 2
+    assert "later than the present" in refused.stderr
+    ahead = sweep(demo_url, "--now", an_hour_ahead(), "--dry-run", "--format", "json")
+    assert ahead.exit_code == 0, ahead.output
+    preview = json.loads(ahead.stdout)
+    assert preview["dry_run"] is True
+    assert preview["steps_due"] + preview["orders_to_replay"] > 0
     assert ladder_event_count(demo_url) == before

@@ -98,6 +98,7 @@ ENTRY_POINTS: dict[str, Permission | frozenset[Permission] | None] = {
     "backups.restore": Permission.MANAGE_DATA,
     "backups.check": Permission.MANAGE_DATA,
     "imports.run_import": Permission.MANAGE_DATA,
+    "sweep.preview_sweep": Permission.RUN_SWEEP,
     "exports.export": Permission.MANAGE_DATA,
     "users.set_role": Permission.MANAGE_USERS,
     "users.set_department": Permission.MANAGE_USERS,

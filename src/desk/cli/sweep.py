@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -14,10 +13,12 @@ from desk.cli.common import (
     emit_json,
     fail,
     open_database,
+    os_user,
     policy_failure,
     shell_actor,
     state_of,
 )
+from desk.cli.failures import EXIT_SKIPPED, EXIT_USAGE
 
 if TYPE_CHECKING:
     from desk.services.sweep import SweepReport
@@ -44,41 +45,69 @@ def parse_now(value: str | None) -> datetime | None:
 
 
 def sweep(
-    ctx: typer.Context, now: str | None = NOW_OPTION, output: OutputFormat = FORMAT_OPTION
+    ctx: typer.Context,
+    now: str | None = NOW_OPTION,
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Count what is due by --now (may be in the future); write nothing."
+    ),
+    output: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Apply every warning, breach, reminder, escalation and major flag due by now, once.
 
-    Safe to run from cron next to open consoles: a sweep already running elsewhere makes this
-    one skip (and say so); a second run at the same --now changes nothing.
+    Safe to run from cron next to open consoles: a sweep already running elsewhere (or one
+    killed within the lease's 5 minutes) makes this one skip, say so and exit 4; a second run
+    at the same --now changes nothing. --now may not be later than the present: breaches that
+    have not happened would be stored for good (--dry-run may look ahead).
     """
     instant = parse_now(now)
-    from desk.infra.errors import DeskError
     from desk.infra.leases import make_holder
     from desk.rules.policy import PolicyError, load_policy
-    from desk.services.sweep import run_sweep
+    from desk.services.sweep import preview_sweep, run_sweep
 
     state = state_of(ctx)
+    db = open_database(state)
+    present = db.clock.now()
+    if dry_run:
+        preview = preview_sweep(db, actor=shell_actor(), now=instant or present)
+        if output is OutputFormat.JSON:
+            emit_json(preview.as_dict())
+        else:
+            typer.echo(
+                f"dry run at {preview.now.isoformat()}: {preview.steps_due:,} planned steps due "
+                f"on {preview.orders_with_steps_due:,} work orders, "
+                f"{preview.orders_to_replay:,} histories to replay first; nothing written"
+            )
+        return
+    if instant is not None and instant > present:
+        fail(
+            f"--now: {instant.isoformat()} is later than the present ({present.isoformat()}); "
+            "a sweep stores what is due for good: use --dry-run to look ahead",
+            code=EXIT_USAGE,
+        )
     try:
         policy = load_policy(state.settings().policy)
     except PolicyError as error:
         policy_failure(error)
-    db = open_database(state)
     try:
         report = run_sweep(
             db,
             actor=shell_actor(),
             policy=policy,
             now=instant,
-            holder=make_holder(f"cli:{getpass.getuser()}"),
+            holder=make_holder(f"cli:{os_user()}"),
         )
-    except DeskError as error:
-        fail(error.message)
     finally:
         db.dispose()
     if output is OutputFormat.JSON:
         emit_json(report.as_dict())
     else:
         typer.echo(describe(report))
+    if report.skipped_because_leased:
+        fail(
+            f"sweep skipped: another sweep holds the lease ({report.held_by or 'unknown'}); "
+            "a killed sweep's lease lapses within 5 minutes",
+            code=EXIT_SKIPPED,
+        )
 
 
 def describe(report: SweepReport) -> str:

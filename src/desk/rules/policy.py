@@ -58,8 +58,12 @@ DEPARTMENT_CALENDAR: Final = "department"
 
 _SKIP_REFERENCES: Final = "skip_references"
 
-PositiveInt = Annotated[int, Field(gt=0)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
+# Every count and duration (seconds, minutes, hours or days) the rules add to an instant stays
+# below this: a million days still lands before the year 9999 that datetime can hold, and a
+# lock of 999,999,999,999 minutes is refused instead of overflowing (and so disabling it).
+MAX_POLICY_NUMBER = 1_000_000
+PositiveInt = Annotated[int, Field(gt=0, le=MAX_POLICY_NUMBER)]
+NonNegativeInt = Annotated[int, Field(ge=0, le=MAX_POLICY_NUMBER)]
 Percent = Annotated[float, Field(ge=0, le=100)]
 
 
@@ -208,7 +212,7 @@ class ArrearsPolicy(_Frozen):
     """欠费: callers owing more than ``refuse_above_cents`` are refused these request types."""
 
     refuse_request_types: tuple[RequestType, ...]
-    refuse_above_cents: int = Field(ge=0)
+    refuse_above_cents: int = Field(ge=0, le=10**12)
 
 
 class WeeklyHours(_Frozen):

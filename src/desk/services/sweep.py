@@ -888,6 +888,39 @@ def sweep_if_due(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SweepPreview:
+    """What a sweep at ``now`` would look at, counted without writing anything."""
+
+    now: datetime
+    orders_with_steps_due: int
+    steps_due: int
+    orders_to_replay: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "now": self.now.isoformat(),
+            "dry_run": True,
+            "orders_with_steps_due": self.orders_with_steps_due,
+            "steps_due": self.steps_due,
+            "orders_to_replay": self.orders_to_replay,
+        }
+
+
+def preview_sweep(db: Database, *, actor: Actor, now: datetime) -> SweepPreview:
+    """Count the planned steps due by ``now`` and the orders whose history a sweep would
+    replay first (read-only: for ``desk sweep --dry-run``, also at a future instant)."""
+    at = as_utc(now)
+    with db.connection(write=False) as connection:
+        db.run(lambda session: require(session, actor, Permission.RUN_SWEEP), write=False)
+        due = _ids(connection, _DUE_ORDERS, at)
+        steps = connection.execute(
+            text("SELECT COUNT(*) FROM ladder_step WHERE due_at <= :now"), {"now": at}
+        ).scalar_one()
+        marked = _ids(connection, _MARKED, at)
+    return SweepPreview(at, len(due), int(steps), len(marked))
+
+
 def last_sweep(db: Database) -> datetime | None:
     """When the last sweep finished (by the database clock), or None."""
 
