@@ -907,12 +907,12 @@ class SweepPreview:
         }
 
 
-def preview_sweep(db: Database, *, actor: Actor, now: datetime) -> SweepPreview:
-    """Count the planned steps due by ``now`` and the orders whose history a sweep would
-    replay first (read-only: for ``desk sweep --dry-run``, also at a future instant)."""
-    at = as_utc(now)
+def preview_sweep(db: Database, *, actor: Actor, now: datetime | None = None) -> SweepPreview:
+    """Count the planned steps due by ``now`` (default: the present) and the orders whose
+    history a sweep would replay first (read-only: ``desk sweep --dry-run``, also ahead)."""
+    db.run(lambda session: require(session, actor, Permission.RUN_SWEEP), write=False)
+    at = as_utc(now) if now is not None else db.clock.now()
     with db.connection(write=False) as connection:
-        db.run(lambda session: require(session, actor, Permission.RUN_SWEEP), write=False)
         due = _ids(connection, _DUE_ORDERS, at)
         steps = connection.execute(
             text("SELECT COUNT(*) FROM ladder_step WHERE due_at <= :now"), {"now": at}
