@@ -913,11 +913,11 @@ def preview_sweep(db: Database, *, actor: Actor, now: datetime | None = None) ->
     db.run(lambda session: require(session, actor, Permission.RUN_SWEEP), write=False)
     at = as_utc(now) if now is not None else db.clock.now()
     with db.connection(write=False) as connection:
-        due = _ids(connection, _DUE_ORDERS, at)
+        due = _ids(connection, _due_orders, at)
         steps = connection.execute(
-            text("SELECT COUNT(*) FROM ladder_step WHERE due_at <= :now"), {"now": at}
+            select(func.count()).select_from(_STEP).where(_STEP.c.due_at <= _NOW), {"now": at}
         ).scalar_one()
-        marked = _ids(connection, _MARKED, at)
+        marked = _ids(connection, _marked, at)
     return SweepPreview(at, len(due), int(steps), len(marked))
 
 
