@@ -44,6 +44,8 @@ OWED_SINCE = date(2026, 9, 1)
 SUBJECTS: list[Subject] = [*RequestType, *AccountData]
 NEEDS_VERIFIED = {
     RequestType.SERVICE_REQUEST,
+    AccountData.CURRENT_BILL,
+    AccountData.PAYMENTS,
     AccountData.ITEMIZED_DETAIL,
     AccountData.HISTORY_BILLS,
     AccountData.BALANCE,

@@ -198,7 +198,11 @@ async def sign_in(pilot: Pilot[None], login: str, password: str = PASSWORD) -> N
 
 
 async def search(pilot: Pilot[None], text: str) -> None:
-    """Replace the query by ``text`` (Esc clears the field) and type it key by key."""
+    """Replace the query by ``text`` (Esc clears the field) and type it key by key; from
+    another screen (an agent lands on the F2 workspace) F4 goes to lookup first."""
+    if not pilot.app.screen.query("#query"):
+        await pilot.press("f4")
+        await settle(pilot)
     field = pilot.app.screen.query_one("#query", Input)
     if field.value:
         field.focus()

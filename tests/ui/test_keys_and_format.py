@@ -36,11 +36,23 @@ def test_every_binding_has_an_id_and_a_msgid_description(owner: type) -> None:
 def test_each_registered_screen_has_a_key_a_title_and_a_permission() -> None:
     keys = [screen.key for screen in SCREENS]
     assert len(set(keys)) == len(keys)
-    assert {screen.id for screen in SCREENS} == {"queue", "lookup", "callbacks", "handover"}
+    assert {screen.id for screen in SCREENS} == {
+        "workspace",
+        "queue",
+        "lookup",
+        "callbacks",
+        "handover",
+    }
     for screen in SCREENS:
         assert screen.title in catalog("en")
-    assert [s.id for s in permitted(Actor(1, "a", Role.AGENT))] == ["queue", "lookup", "callbacks"]
+    assert [s.id for s in permitted(Actor(1, "a", Role.AGENT))] == [
+        "workspace",
+        "queue",
+        "lookup",
+        "callbacks",
+    ]
     assert [s.id for s in permitted(Actor(1, "l", Role.LEAD))] == [
+        "workspace",
         "queue",
         "lookup",
         "callbacks",
@@ -48,7 +60,7 @@ def test_each_registered_screen_has_a_key_a_title_and_a_permission() -> None:
     ]
     assert [s.id for s in permitted(Actor(1, "h", Role.HANDLER))] == ["queue"]
     assert permitted(Actor(1, "x", Role.ADMIN)) == []
-    assert main_screen(Actor(1, "a", Role.AGENT)) == "lookup"
+    assert main_screen(Actor(1, "a", Role.AGENT)) == "workspace"
     assert main_screen(Actor(1, "l", Role.LEAD)) == "queue"
     assert main_screen(Actor(1, "s", Role.SUPERVISOR)) == "queue"
     assert main_screen(Actor(1, "x", Role.ADMIN)) is None

@@ -40,7 +40,7 @@ async def test_typing_login_then_enter_moves_to_password_and_enter_signs_in(
         assert app.focused is app.screen.query_one("#password", Input)
         await pilot.press(*PASSWORD, "enter")
         await settle(pilot)
-        assert app.current_mode == "lookup"
+        assert app.current_mode == "workspace"  # an agent's main screen
         assert app.signed_in is not None
         assert app.signed_in.actor.login == "agent1"
     assert [row.action for row in audit_rows(sqlite_db, "login.")] == ["login.ok"]

@@ -61,6 +61,8 @@ async def test_every_search_kind_finds_the_right_customer(db: Database, clock: F
     app = make_app(db, clock)
     async with app.run_test(size=(140, 30)) as pilot:
         await sign_in(pilot, "agent1")
+        await pilot.press("f4")  # agents and leads land on F2
+        await settle(pilot)
         found = {}
         for query in KINDS:
             await search(pilot, query)
@@ -92,6 +94,8 @@ async def test_paging_forward_and_back_swaps_pages_of_fifty(
     app = make_app(sqlite_db, clock)
     async with app.run_test(size=(120, 30)) as pilot:
         await sign_in(pilot, "agent1")
+        await pilot.press("f4")  # agents and leads land on F2
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, LookupScreen)
         await search(pilot, "张")
@@ -131,6 +135,8 @@ async def test_empty_no_match_and_too_short_are_said_plainly(
     app = make_app(sqlite_db, clock)
     async with app.run_test(size=(120, 30)) as pilot:
         await sign_in(pilot, "agent1")
+        await pilot.press("f4")  # agents and leads land on F2
+        await settle(pilot)
         empty = app.screen.query_one("#lookup-empty", Static)
         assert "Type to search customers" in screen_text(pilot)
         await search(pilot, "9999")
@@ -158,6 +164,8 @@ async def test_a_stale_answer_never_overwrites_a_newer_query(
     app = make_app(sqlite_db, clock)
     async with app.run_test(size=(120, 30), message_hook=keep_answers) as pilot:
         await sign_in(pilot, "agent1")
+        await pilot.press("f4")  # agents and leads land on F2
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, LookupScreen)
         await search(pilot, "张")
@@ -185,6 +193,8 @@ async def test_the_card_shows_masked_data_and_esc_returns_to_the_same_results(
     app = make_app(sqlite_db, clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await sign_in(pilot, "agent1")
+        await pilot.press("f4")  # agents and leads land on F2
+        await settle(pilot)
         await search(pilot, "1")  # too short: nothing
         await search(pilot, "13812345678")
         await pilot.press("enter")  # exactly one hit: Enter in the field opens it
@@ -224,6 +234,8 @@ async def test_enter_on_a_row_opens_that_customer(sqlite_db: Database, clock: Fi
     app = make_app(sqlite_db, clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await sign_in(pilot, "agent1")
+        await pilot.press("f4")  # agents and leads land on F2
+        await settle(pilot)
         await search(pilot, "01234")
         names = [row[0] for row in table_rows(pilot)]
         assert sorted(names) == ["张**", "欧阳**"]
@@ -248,6 +260,8 @@ async def test_unmask_is_denied_for_an_agent_and_logged(
     app = make_app(sqlite_db, clock)
     async with app.run_test(size=(120, 40), message_hook=notes) as pilot:
         await sign_in(pilot, "agent1")
+        await pilot.press("f4")  # agents and leads land on F2
+        await settle(pilot)
         await search(pilot, "13812345678")
         await pilot.press("enter")
         await settle(pilot)
@@ -309,6 +323,8 @@ async def test_chinese_and_latin_names_line_up_in_the_results(
     app = make_app(sqlite_db, clock)
     async with app.run_test(size=(140, 30)) as pilot:
         await sign_in(pilot, "agent1")
+        await pilot.press("f4")  # agents and leads land on F2
+        await settle(pilot)
         await search(pilot, "01234")
         table = app.screen.query_one("#results", DataTable)
         assert table.row_count == 3

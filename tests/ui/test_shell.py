@@ -39,7 +39,7 @@ from tests.ui.conftest import (
 )
 
 LANDING = {
-    "agent1": "lookup",
+    "agent1": "workspace",  # an agent's main screen is the F2 workspace
     "lead1": "queue",
     "complaint1": "queue",
     "supervisor1": "queue",
@@ -97,6 +97,8 @@ async def test_f1_lists_the_keys_of_the_screen_and_the_app(
     app = make_app(sqlite_db, clock)
     async with app.run_test(size=(100, 40)) as pilot:
         await sign_in(pilot, "agent1")
+        await pilot.press("f4")
+        await settle(pilot)
         await pilot.press("f1")
         await pilot.pause()
         dialog = app.screen
@@ -107,7 +109,7 @@ async def test_f1_lists_the_keys_of_the_screen_and_the_app(
         assert rows["F10"] == ("Log out", True)
         assert rows["PgDn"] == ("Next page", False)  # no results yet: dimmed
         assert rows["Esc"] == ("Back to the search field", True)
-        assert "F2" not in rows  # intake does not exist yet: not bound, not listed
+        assert rows["F2"] == ("Workspace", True)
         text = screen_text(pilot)
         assert "Keys — Customer lookup" in text
         assert "Next page" in text
@@ -221,6 +223,8 @@ async def test_a_failing_worker_shows_the_error_dialog_and_the_console_goes_on(
     app = make_app(sqlite_db, clock)
     async with app.run_test(size=(100, 30)) as pilot:
         await sign_in(pilot, "agent1")
+        await pilot.press("f4")
+        await settle(pilot)
         with sqlite_db.engine.begin() as connection:  # the name index is gone
             connection.exec_driver_sql("DROP TABLE customer_fts")
         await search(pilot, "张")

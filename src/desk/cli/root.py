@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
         inbox,
         org,
         policy,
+        ring,
         sweep,
         transfer,
         user,
@@ -47,3 +48,4 @@ def register(app: typer.Typer) -> None:
     transfer.register(app)
     callbacks.register(app)
     inbox.register(app)
+    ring.register(app)

@@ -4,8 +4,16 @@ from sqlmodel import SQLModel
 
 from desk.models.audit import AuditEntry
 from desk.models.callbacks import Callback, CallbackAttempt
-from desk.models.contacts import Contact, VerificationAttempt
-from desk.models.customers import Account, Bill, BillItem, Customer, CustomerPhone, Payment
+from desk.models.contacts import Contact, ContactRing, VerificationAttempt
+from desk.models.customers import (
+    Account,
+    AccountAddOn,
+    Bill,
+    BillItem,
+    Customer,
+    CustomerPhone,
+    Payment,
+)
 from desk.models.handover import Handover
 from desk.models.inbox import InboxMessage
 from desk.models.knowledge import CannedReply, KnowledgeArticle
@@ -19,6 +27,7 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "Account",
+    "AccountAddOn",
     "AuditEntry",
     "Bill",
     "BillItem",
@@ -28,6 +37,7 @@ __all__ = [
     "ChangeCounter",
     "CannedReply",
     "Contact",
+    "ContactRing",
     "Customer",
     "CustomerPhone",
     "Department",

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Index
+from sqlalchemy import JSON, Index
 from sqlmodel import Field, SQLModel
 
 
 class Contact(SQLModel, table=True):
+    """One contact. Open (``ended_at`` None) while the agent works it: the row is then the
+    agent's draft, saved as they go (``draft`` holds what the forms hold), so it survives a
+    logout, a crash and a restart. ``version`` guards concurrent saves."""
+
     __tablename__ = "contact"
     __table_args__ = (
         Index("ix_contact_offered", "offered_at"),
@@ -35,6 +40,24 @@ class Contact(SQLModel, table=True):
     refusal_reason: str | None = Field(default=None, max_length=32)
     satisfaction: int | None = None  # 1 (very unhappy) … 5 (very happy)
     summary: str | None = Field(default=None, max_length=2000)
+    draft: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    updated_at: datetime | None = None
+    version: int = 1
+
+
+class ContactRing(SQLModel, table=True):
+    """A call rung to an agent's console and not yet taken (``desk ring``).
+
+    Small by design: a row lives from the ring until the agent answers it or it expires
+    (stored as abandoned), so the consoles' poll reads a handful of rows at most.
+    """
+
+    __tablename__ = "contact_ring"
+
+    contact_id: int = Field(foreign_key="contact.id", primary_key=True)
+    agent_id: int = Field(foreign_key="staff_user.id", index=True)
+    offered_at: datetime
+    expires_at: datetime
 
 
 class VerificationAttempt(SQLModel, table=True):
@@ -49,4 +72,5 @@ class VerificationAttempt(SQLModel, table=True):
     agent_id: int | None = Field(default=None, foreign_key="staff_user.id")
     method: str = Field(max_length=24)  # VerificationMethod
     success: bool
+    by_holder: bool = True  # the account holder answered (not someone on their behalf)
     at: datetime

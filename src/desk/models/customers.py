@@ -49,7 +49,11 @@ class Customer(SQLModel, table=True):
     member_since: date | None = None
     last_activity_at: datetime | None = None  # last customer-driven activity
     verification_locked_at: datetime | None = None  # set by the 5th failure, lifted by a lead
+    verification_lock_lifted_at: datetime | None = None  # failures before it no longer count
     created_at: datetime
+    updated_at: datetime | None = None
+    updated_by: int | None = Field(default=None, foreign_key="staff_user.id")
+    version: int = 1  # guards concurrent saves of the customer's data
 
 
 class CustomerPhone(SQLModel, table=True):
@@ -77,6 +81,23 @@ class Account(SQLModel, table=True):
     monthly_fee_cents: int = 0
     status: str = Field(default="active", max_length=16)
     opened_on: date
+
+
+class AccountAddOn(SQLModel, table=True):
+    """An add-on (增值业务, 流量包) on an account, from ``added_at`` until ``removed_at``."""
+
+    __tablename__ = "account_add_on"
+    __table_args__ = (Index("ix_account_add_on_account", "account_id", "removed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    code: str = Field(max_length=16)
+    name: str = Field(max_length=64)
+    monthly_fee_cents: int = 0
+    added_at: datetime
+    added_by: int | None = Field(default=None, foreign_key="staff_user.id")
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    removed_at: datetime | None = None
 
 
 class Bill(SQLModel, table=True):

@@ -34,6 +34,8 @@ class Permission(StrEnum):
     MANAGE_DATA = "manage_data"  # import, export, backup, restore
     RUN_SWEEP = "run_sweep"
     VIEW_AUDIT = "view_audit"
+    RING_AGENTS = "ring_agents"  # the telephony side offers a call to an agent (desk ring)
+    CHANGE_ACCOUNTS = "change_accounts"  # service requests (业务受理) for a verified caller
 
 
 _P = Permission
@@ -46,6 +48,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.TAKE_CONTACTS,
             _P.VERIFY_CALLER,
             _P.VIEW_BILLS,
+            _P.CHANGE_ACCOUNTS,
             _P.CREATE_WORK_ORDER,
             _P.VIEW_WORK_ORDERS,
             _P.MAKE_CALLBACKS,
@@ -61,6 +64,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.VERIFY_CALLER,
             _P.LIFT_VERIFICATION_LOCK,
             _P.VIEW_BILLS,
+            _P.CHANGE_ACCOUNTS,
             _P.CREATE_WORK_ORDER,
             _P.VIEW_WORK_ORDERS,
             _P.DISPATCH_WORK_ORDER,
@@ -106,6 +110,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.RUN_SWEEP,
             _P.VIEW_AUDIT,
             _P.VIEW_DASHBOARD,
+            _P.RING_AGENTS,
         }
     ),
 }

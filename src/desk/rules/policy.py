@@ -47,6 +47,7 @@ from desk.rules.vocab import (
     PersonalDataField,
     Priority,
     RequestType,
+    ServiceRequestKind,
     SpotCheckTarget,
     Tier,
     WorkOrderSource,
@@ -184,6 +185,8 @@ class VerificationPolicy(_Frozen):
     """Request types that need a caller verified in the current contact."""
     required_for_account_data: tuple[AccountData, ...]
     """Account data that need a verified caller to be read out or changed."""
+    required_for_service_requests: tuple[ServiceRequestKind, ...] = tuple(ServiceRequestKind)
+    """Service requests (plan change, add-on, …) that need a verified caller."""
     holder_must_verify: bool
     """Someone calling on behalf of the holder gets no such service until the holder verifies."""
     max_failures: PositiveInt
@@ -628,6 +631,69 @@ class LoginPolicy(_Frozen):
     lock_minutes: PositiveInt
 
 
+class RoutingPolicy(_Frozen):
+    """Priority and department proposed for a new work order (the agent may change both).
+
+    The department's kind comes from ``by_topic`` when the topic is listed there, else from
+    ``by_request_type``; a kind of ``branch`` means the customer's own branch office when
+    the customer has one. The priority is urgent when the contact came in on one of
+    ``urgent_channels``, the customer's tier is in ``urgent_tiers``, the customer is a big
+    customer and ``urgent_big_customer`` is set, or the topic is in ``urgent_topics``.
+    """
+
+    by_request_type: dict[RequestType, DepartmentKind]
+    by_topic: dict[str, DepartmentKind] = Field(default_factory=dict)
+    urgent_channels: tuple[Channel, ...] = ()
+    urgent_tiers: tuple[Tier, ...] = ()
+    urgent_big_customer: bool = False
+    urgent_topics: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _every_type(self) -> RoutingPolicy:
+        missing = [kind.value for kind in RequestType if kind not in self.by_request_type]
+        if missing:
+            raise ValueError(f"by_request_type lacks {', '.join(missing)}")
+        return self
+
+
+class Offer(_Frozen):
+    """A plan or an add-on an agent can put on an account; fee in cents a month."""
+
+    code: str = Field(min_length=1, max_length=16)
+    name: str = Field(min_length=1, max_length=64)
+    monthly_fee_cents: NonNegativeInt
+
+
+class OffersPolicy(_Frozen):
+    """What a service request may change an account to (套餐, 增值业务/流量包)."""
+
+    plans: tuple[Offer, ...] = Field(min_length=1)
+    add_ons: tuple[Offer, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique(self) -> OffersPolicy:
+        codes = [offer.code for offer in (*self.plans, *self.add_ons)]
+        twice = sorted({code for code in codes if codes.count(code) > 1})
+        if twice:
+            raise ValueError(f"offer codes listed twice: {', '.join(twice)}")
+        return self
+
+    def plan(self, code: str) -> Offer | None:
+        return next((offer for offer in self.plans if offer.code == code), None)
+
+    def add_on(self, code: str) -> Offer | None:
+        return next((offer for offer in self.add_ons if offer.code == code), None)
+
+
+class ContactsPolicy(_Frozen):
+    """Contacts on the agent's console."""
+
+    ring_timeout_seconds: PositiveInt
+    """A call rung to an agent and not taken within this is stored as abandoned."""
+    service_password_length: PositiveInt = 6
+    """A new service password has exactly this many digits."""
+
+
 class Policy(_Frozen):
     """The whole policy in force."""
 
@@ -647,6 +713,9 @@ class Policy(_Frozen):
     login: LoginPolicy
     shifts: ShiftsPolicy
     quality: QualityPolicy
+    routing: RoutingPolicy
+    offers: OffersPolicy
+    contacts: ContactsPolicy
     inbox: InboxPolicy = Field(default_factory=InboxPolicy)
 
     @model_validator(mode="after")

@@ -39,13 +39,15 @@ from desk.rules.vocab import (
     PersonalDataField,
     RefusalReason,
     RequestType,
+    ServiceRequestKind,
     VerificationMethod,
     VerificationOutcome,
     VerifyReason,
 )
 
-Subject = RequestType | AccountData
-"""What the caller asks for: a request type, or a kind of account data."""
+Subject = RequestType | AccountData | ServiceRequestKind
+"""What the caller asks for: a request type, a kind of account data, or one service request
+(plan change, add-on, …), which counts as a ``service_request`` for the arrears gate."""
 
 
 @dataclass(frozen=True)
@@ -103,11 +105,16 @@ def needs_verification(subject: Subject, policy: Policy) -> bool:
     rules = policy.verification
     if isinstance(subject, RequestType):
         return subject in rules.required_for
+    if isinstance(subject, ServiceRequestKind):
+        return subject in rules.required_for_service_requests
     return subject in rules.required_for_account_data
 
 
 def arrears_gate_applies(subject: Subject, policy: Policy) -> bool:
-    """Whether a caller in arrears is refused ``subject`` (account data never is)."""
+    """Whether a caller in arrears is refused ``subject`` (account data never is; a single
+    service request is when ``service_request`` is)."""
+    if isinstance(subject, ServiceRequestKind):
+        return RequestType.SERVICE_REQUEST in policy.arrears.refuse_request_types
     return isinstance(subject, RequestType) and subject in policy.arrears.refuse_request_types
 
 

@@ -208,6 +208,7 @@ class AccountData(StrEnum):
     HISTORY_BILLS = "history_bills"  # 历史账单
     BALANCE = "balance"  # 余额
     PERSONAL_DATA_CHANGE = "personal_data_change"  # 资料变更
+    PAYMENTS = "payments"  # 缴费记录 (the last payment is a verification answer)
 
 
 class PersonalDataField(StrEnum):
@@ -223,6 +224,27 @@ class RefusalReason(StrEnum):
 
     ARREARS = "arrears"  # 欠费
     VERIFICATION_LOCKED = "verification_locked"
+    NOT_VERIFIED = "not_verified"  # the caller could not be verified
+    NO_CONSENT = "no_consent"  # the caller did not agree to a work order
+    OTHER = "other"
+
+
+class ServiceRequestKind(StrEnum):
+    """业务受理: what a service request changes on the account."""
+
+    PLAN_CHANGE = "plan_change"  # 套餐变更
+    ADD_ON = "add_on"  # 增值业务/流量包订购
+    SUSPEND = "suspend"  # 停机保号
+    RESUME = "resume"  # 复机
+    PASSWORD_RESET = "password_reset"  # 服务密码重置
+
+
+class ContactState(StrEnum):
+    """Where a contact stands on the agent's console."""
+
+    RINGING = "ringing"  # offered to an agent, not answered yet
+    ACTIVE = "active"  # answered (or started by the agent), not closed
+    CLOSED = "closed"
 
 
 class VerificationOutcome(StrEnum):

@@ -23,6 +23,7 @@ from textual.widgets import Static
 
 from desk.i18n import N_, vocab_label
 from desk.i18n import gettext as _
+from desk.rules.permissions import Permission, can
 from desk.rules.vocab import (
     BigCustomerClass,
     Channel,
@@ -46,12 +47,6 @@ FIELD_LABELS: dict[str, str] = {
     "address": N_("card.field.address"),
 }
 """The fields ``unmask_field`` can reveal, as named on screen (a test checks all are here)."""
-
-BILL_STATUS_LABELS: dict[str, str] = {
-    "paid": N_("bill_status.paid"),
-    "partial": N_("bill_status.partial"),
-    "unpaid": N_("bill_status.unpaid"),
-}
 
 
 def _facts(rows: Iterable[tuple[str, RenderableType | str]]) -> Table:
@@ -124,11 +119,6 @@ def render_card(card: CustomerCard) -> Group:
     manager = (
         " ".join(x for x in (card.account_manager_name, card.account_manager_phone) if x) or "-"
     )
-    latest_bill = "-"
-    if card.latest_bill_period is not None:
-        status = card.latest_bill_status or ""
-        shown = _(BILL_STATUS_LABELS[status]) if status in BILL_STATUS_LABELS else status
-        latest_bill = f"{card.latest_bill_period}  {yuan(card.latest_bill_cents)}  {shown}"
     standing = _facts(
         [
             (_("card.tier"), vocab_label(card.tier, Tier)),
@@ -139,19 +129,12 @@ def render_card(card: CustomerCard) -> Group:
             ),
             (_("card.account_manager"), manager),
             (_("card.status"), vocab_label(card.status, CustomerStatus)),
-            (_("card.balance"), yuan(card.balance_cents)),
             (
                 _("card.arrears"),
                 Text(yuan(card.arrears_cents), style="bold red") if card.arrears_cents else yuan(0),
             ),
             (_("card.plan"), card.plan_name or "-"),
-            (
-                _("card.current_bill", period=card.current_period),
-                yuan(card.current_month_bill_cents)
-                if card.current_month_bill_cents is not None
-                else "-",
-            ),
-            (_("card.latest_bill"), latest_bill),
+            (_("card.account_data"), Text(_("card.account_hidden"), style="dim italic")),
         ]
     )
 
@@ -231,9 +214,13 @@ def render_card(card: CustomerCard) -> Group:
 
 class CustomerCardScreen(SessionScreen):
     TITLE_MSGID = N_("screen.card")
+    # Keys of the card: a later key is one more line here (and its action below).
     BINDINGS = [
         Binding("escape", "back", N_("key.back_to_results"), id="card.back"),
+        Binding("f4", "lookup", N_("card_key.lookup"), id="card.lookup"),
         Binding("ctrl+u", "unmask", N_("key.unmask"), id="card.unmask"),
+        Binding("ctrl+t", "take_contact", N_("card_key.take_contact"), id="card.take_contact"),
+        Binding("ctrl+l", "lift_lock", N_("card_key.lift_lock"), id="card.lift_lock"),
     ]
 
     class CardLoaded(Message):
@@ -285,10 +272,59 @@ class CustomerCardScreen(SessionScreen):
     def check_action(self, action: str, _parameters: tuple[object, ...]) -> bool | None:
         if action == "unmask":
             return True if self.card is not None else None
+        if action == "take_contact":
+            allowed = can(self.actor, Permission.TAKE_CONTACTS)
+            return True if allowed and self.card is not None else None
+        if action == "lift_lock":
+            allowed = can(self.actor, Permission.LIFT_VERIFICATION_LOCK)
+            locked = self.card is not None and self.card.verification_locked
+            return True if allowed and locked else None
         return True
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    def action_lookup(self) -> None:
+        """F4 on the card: back to the lookup field (the card was opened from it)."""
+        app = self.app
+        self.dismiss(None)
+
+        def focus_query() -> None:
+            for field in app.screen.query("#query"):
+                field.focus()
+
+        app.call_after_refresh(focus_query)
+
+    async def action_take_contact(self) -> None:
+        """Start a contact with this customer in the workspace (F2)."""
+        from desk.screens.workspace import WorkspaceScreen
+
+        if self.card is None:
+            return
+        customer_id = self.card.id
+        await self.app.run_action("open_screen('workspace')")
+        screen = self.app.screen
+        if isinstance(screen, WorkspaceScreen):
+            screen.start_for_customer(customer_id)
+
+    def action_lift_lock(self) -> None:
+        from desk.screens.workspace_dialogs import ReasonDialog
+
+        if self.card is None or not self.card.verification_locked:
+            return
+        self.app.push_screen(ReasonDialog(_("ws.lift_title"), _("ws.lift_prompt")), self._lift_with)
+
+    def _lift_with(self, reason: str | None) -> None:
+        if reason:
+            self._lift(reason)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="lift")
+    def _lift(self, reason: str) -> None:
+        from desk.services.verification import lift_lock
+
+        lift_lock(self.signed_in.db, actor=self.actor, customer_id=self.customer_id, reason=reason)
+        self.app.call_from_thread(self.notify, _("ws.lock_lifted"), markup=False)
+        self._load()
 
     def action_unmask(self) -> None:
         card = self.card

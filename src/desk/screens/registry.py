@@ -50,6 +50,12 @@ class ScreenEntry:
         ]
 
 
+def _workspace(signed_in: SignedIn) -> Screen[Any]:
+    from desk.screens.workspace import WorkspaceScreen
+
+    return WorkspaceScreen(signed_in)
+
+
 def _lookup(signed_in: SignedIn) -> Screen[Any]:
     from desk.screens.lookup import LookupScreen
 
@@ -75,6 +81,7 @@ def _queue(signed_in: SignedIn) -> Screen[Any]:
 
 
 SCREENS: tuple[ScreenEntry, ...] = (
+    ScreenEntry("f2", "workspace", N_("screen.workspace"), Permission.TAKE_CONTACTS, _workspace),
     ScreenEntry("f3", "queue", N_("screen.queue"), Permission.VIEW_WORK_ORDERS, _queue),
     ScreenEntry("f4", "lookup", N_("screen.lookup"), Permission.SEARCH_CUSTOMERS, _lookup),
     ScreenEntry("f5", "callbacks", N_("screen.callbacks"), Permission.MAKE_CALLBACKS, _callbacks),
@@ -83,7 +90,7 @@ SCREENS: tuple[ScreenEntry, ...] = (
 
 
 MAIN_SCREENS: dict[Role, tuple[str, ...]] = {
-    Role.AGENT: ("intake", "lookup"),
+    Role.AGENT: ("workspace", "lookup"),
     Role.LEAD: ("queue",),
     Role.COMPLAINT_LEAD: ("queue",),
     Role.HANDLER: ("queue",),

@@ -1,11 +1,14 @@
 """The customer card and audited unmasking.
 
 **The card and unmasking.** Personal data leaves this module masked (``desk.rules.masking``);
-the account manager is staff-facing and shown as is. Views of a big customer's card (class
-A/B/C) are audited (``customer.card_view``); other card views are not, so the common pop-up
-stays a read-only transaction. Every :func:`unmask_field` call is audited
-(``customer.unmask``, outcome granted / denied / not_found), a denial included: its entry is
-committed before :class:`PermissionDenied` is raised.
+the account manager is staff-facing and shown as is. Every card view is audited
+(``customer.card_view``, with the contact it was opened in, if any), in the same transaction
+that reads the card, so what was shown is what was logged. Account data (balance, bills,
+payments) is not on the card: it is read for a verified caller through
+:mod:`desk.services.bills`; the card carries only the arrears, which decide what a caller may
+ask for. Every :func:`unmask_field` call is audited (``customer.unmask``, outcome granted /
+denied / not_found), a denial included: its entry is committed before
+:class:`PermissionDenied` is raised.
 """
 
 from __future__ import annotations
@@ -17,12 +20,10 @@ from enum import StrEnum
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from desk.clock import SHANGHAI
-from desk.infra.database import Database, now_of
+from desk.infra.database import Database, now_of, writes
 from desk.infra.errors import NotFound, PermissionDenied
 from desk.models import (
     Account,
-    Bill,
     Branch,
     Contact,
     Customer,
@@ -90,19 +91,14 @@ class CustomerCard:
     status: str
     region: str
     branch_name: str | None
-    balance_cents: int
     arrears_cents: int
     arrears_since: date | None
     birthday_month_day: str | None  # "MM-DD": the year is never shown
     verification_locked: bool
     verification_locked_at: datetime | None
+    has_service_password: bool
     plan_name: str | None  # of the main (oldest active) account
     accounts: int
-    current_period: str  # YYYY-MM in Asia/Shanghai
-    current_month_bill_cents: int | None  # None: no bill for the current period yet
-    latest_bill_period: str | None
-    latest_bill_cents: int | None
-    latest_bill_status: str | None
     open_work_orders: tuple[OpenWorkOrder, ...]  # newest first, at most 20
     open_work_orders_total: int
     recent_contacts: tuple[RecentContact, ...]  # newest first, at most 10
@@ -110,7 +106,7 @@ class CustomerCard:
     repeat_request_types: tuple[str, ...]  # request types contacted about in the last 7 days
     customer_since: datetime
     last_activity_at: datetime | None
-    view_audited: bool  # big customers' card views are in the audit log
+    version: int  # of the customer's data, for a change made from the card
 
     @property
     def is_big_customer(self) -> bool:
@@ -135,7 +131,7 @@ def _is_overdue(order: WorkOrder, now: datetime) -> bool:
     )
 
 
-def _card(session: Session, customer: Customer, *, audited: bool) -> CustomerCard:
+def _card(session: Session, customer: Customer) -> CustomerCard:
     assert customer.id is not None
     now = now_of(session)
     customer_id = customer.id
@@ -150,18 +146,6 @@ def _card(session: Session, customer: Customer, *, audited: bool) -> CustomerCar
         .where(Account.customer_id == customer_id)
         .order_by(col(Account.status) != "active", col(Account.opened_on), col(Account.id))
     ).all()
-    period = now.astimezone(SHANGHAI).strftime("%Y-%m")
-    current_bill = session.exec(
-        select(func.sum(Bill.amount_cents)).where(
-            Bill.customer_id == customer_id, Bill.period == period
-        )
-    ).one()
-    latest_bill = session.exec(
-        select(Bill)
-        .where(Bill.customer_id == customer_id)
-        .order_by(col(Bill.period).desc(), col(Bill.id).desc())
-        .limit(1)
-    ).first()
     open_statuses = [s.value for s in WorkOrderStatus if s is not WorkOrderStatus.CLOSED]
     open_filter = (
         col(WorkOrder.customer_id) == customer_id,
@@ -213,19 +197,14 @@ def _card(session: Session, customer: Customer, *, audited: bool) -> CustomerCar
         status=customer.status,
         region=customer.region,
         branch_name=branch.name if branch else None,
-        balance_cents=customer.balance_cents,
         arrears_cents=customer.arrears_cents,
         arrears_since=customer.arrears_since,
         birthday_month_day=customer.birthday.strftime("%m-%d") if customer.birthday else None,
         verification_locked=customer.verification_locked_at is not None,
         verification_locked_at=customer.verification_locked_at,
+        has_service_password=bool(customer.service_password_hash),
         plan_name=accounts[0].plan_name if accounts else None,
         accounts=len(accounts),
-        current_period=period,
-        current_month_bill_cents=int(current_bill) if current_bill is not None else None,
-        latest_bill_period=latest_bill.period if latest_bill else None,
-        latest_bill_cents=latest_bill.amount_cents if latest_bill else None,
-        latest_bill_status=latest_bill.status if latest_bill else None,
         open_work_orders=tuple(
             OpenWorkOrder(
                 id=order.id or 0,
@@ -257,19 +236,19 @@ def _card(session: Session, customer: Customer, *, audited: bool) -> CustomerCar
         repeat_request_types=tuple(sorted(str(kind) for kind in repeat_types if kind)),
         customer_since=customer.created_at,
         last_activity_at=customer.last_activity_at,
-        view_audited=audited,
+        version=customer.version,
     )
 
 
-def _read_card(session: Session, *, actor: Actor, customer_id: int) -> CustomerCard:
-    require(session, actor, Permission.VIEW_CUSTOMER_CARD)
-    customer = session.get(Customer, customer_id)
-    if customer is None:
-        raise NotFound(f"no customer with id {customer_id}")
-    return _card(session, customer, audited=False)
+@writes
+def customer_card(
+    session: Session, *, actor: Actor, customer_id: int, contact_id: int | None = None
+) -> CustomerCard:
+    """The pop-up card: masked personal data, standing, open work orders, recent contacts.
 
-
-def _audit_card_view(session: Session, *, actor: Actor, customer_id: int) -> CustomerCard:
+    Every view is audited (``customer.card_view``, naming ``contact_id`` when the card was
+    opened for a contact), in the transaction that reads the card.
+    """
     require(session, actor, Permission.VIEW_CUSTOMER_CARD)
     customer = session.get(Customer, customer_id)
     if customer is None:
@@ -280,27 +259,9 @@ def _audit_card_view(session: Session, *, actor: Actor, customer_id: int) -> Cus
         actor=actor,
         target_type="customer",
         target_id=customer_id,
-        detail={"big_customer_class": customer.big_customer_class},
+        detail={"big_customer_class": customer.big_customer_class, "contact": contact_id},
     )
-    return _card(session, customer, audited=True)
-
-
-def customer_card(db: Database, *, actor: Actor, customer_id: int) -> CustomerCard:
-    """The pop-up card: masked personal data, standing, open work orders, recent contacts.
-
-    Views of a big customer's card (class A/B/C) are audited: the card is then built again
-    in the writing transaction that records the view, so what was shown is what was logged.
-    Other cards are read in one read-only transaction.
-    """
-    card = db.run(
-        lambda session: _read_card(session, actor=actor, customer_id=customer_id), write=False
-    )
-    if not card.is_big_customer:
-        return card
-    return db.run(
-        lambda session: _audit_card_view(session, actor=actor, customer_id=customer_id),
-        write=True,
-    )
+    return _card(session, customer)
 
 
 # --- unmasking ----------------------------------------------------------------------------

@@ -1,0 +1,329 @@
+"""The agent's workspace (F2): how fast a caller appears, a ring pops, a key paints, the
+knowledge base answers.
+
+Each figure runs the real console in-process (``App.run_test``, a headless terminal of
+160×48) on the benchmark's dataset and times from the moment the input is posted to the
+moment the screen has refreshed after handling it (a ``call_after_refresh`` callback), so
+the test driver's own pauses are not counted:
+
+- ``workspace.enter_to_card``: a known caller's number typed, Enter posted, until the card
+  pane is painted (contact started, card read and audited, verification state read, card
+  rendered). Baseline: the same customer's phone lookup and card reads as raw ``sqlite3``
+  statements on a connection held open.
+- ``workspace.ring_to_pop``: ``ring()`` returns (the ``desk ring`` command's work done) until
+  the incoming call is painted on the console, which polls every 0.5 s. Baseline: the poll's
+  read on raw ``sqlite3``.
+- ``workspace.keystroke_to_frame``: a character typed into the notes until the frame after it;
+  median over 60 keys. Baseline: the same on a bare Textual app holding one ``TextArea``.
+- ``workspace.kb_query``: a knowledge query over 10,000 articles (the shipped ones, varied),
+  median over word queries in Chinese and English, index warm. Baseline: the ``LIKE`` scan
+  the index replaces, on raw ``sqlite3`` over the same table.
+
+Run on its own: ``python -m bench.figures.workspace DB_FILE``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.core import BenchContext, Figure, median_ms
+
+SAMPLES = 15
+KEYS = 60
+KB_ARTICLES = 10_000
+KB_QUERIES = ("宽带 慢", "流量包", "停机保号", "国际漫游", "broadband slow", "roaming", "服务密码")
+ENTER_TARGET_MS = 100.0
+RING_TARGET_MS = 1000.0
+KEY_TARGET_MS = 16.0
+KB_TARGET_MS = 20.0
+
+
+def _agent(db: Any) -> Any:
+    """An agent of the dataset, with a known password hash replaced for signing in."""
+    from sqlmodel import select
+
+    from desk.models import StaffUser
+    from desk.rules.permissions import Actor
+    from desk.rules.vocab import Role
+
+    def find(session: Any) -> Any:
+        return session.exec(select(StaffUser).where(StaffUser.login == "agent1")).one()
+
+    user = db.run(find, write=False)
+    return Actor(user.id, user.login, Role(user.role), user.display_name)
+
+
+def _phones(path: Path, count: int) -> list[str]:
+    with sqlite3.connect(path) as raw:
+        rows = raw.execute(
+            "SELECT phone FROM customer_phone WHERE is_primary AND phone LIKE '1%' "
+            "ORDER BY id LIMIT ?",
+            (count * 40,),
+        ).fetchall()
+    random.Random(7).shuffle(rows)
+    return [row[0] for row in rows[:count]]
+
+
+def _raw_card(raw: sqlite3.Connection, phone: str) -> None:
+    (customer_id,) = raw.execute(
+        "SELECT customer_id FROM customer_phone WHERE phone = ?", (phone,)
+    ).fetchone()
+    raw.execute("SELECT * FROM customer WHERE id = ?", (customer_id,)).fetchone()
+    raw.execute("SELECT phone FROM customer_phone WHERE customer_id = ?", (customer_id,)).fetchall()
+    raw.execute("SELECT * FROM account WHERE customer_id = ?", (customer_id,)).fetchall()
+    raw.execute(
+        "SELECT * FROM work_order WHERE customer_id = ? AND status != 'closed' "
+        "ORDER BY created_at DESC LIMIT 20",
+        (customer_id,),
+    ).fetchall()
+    raw.execute(
+        "SELECT * FROM contact WHERE customer_id = ? ORDER BY offered_at DESC LIMIT 10",
+        (customer_id,),
+    ).fetchall()
+
+
+async def _after_refresh(app: Any) -> None:
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    app.call_after_refresh(lambda: done.done() or done.set_result(None))
+    await done
+
+
+async def _until(app: Any, condition: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.perf_counter() + within
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the console did not get there in time")
+        await asyncio.sleep(0.001)
+    await _after_refresh(app)
+
+
+def _sign_in_directly(app: Any, actor: Any) -> None:
+    from desk.screens.login import LoginScreen
+
+    app.post_message(LoginScreen.LoggedIn(actor))
+
+
+async def _console_figures(ctx: BenchContext) -> dict[str, list[float]]:
+    from textual import events
+
+    from desk.app import DeskApp
+    from desk.rules.permissions import shell_actor
+    from desk.rules.policy import load_policy
+    from desk.rules.vocab import ContactOutcome, RequestType
+    from desk.screens.workspace import WorkspaceScreen
+    from desk.screens.workspace_dialogs import RingDialog
+    from desk.services.contacts import ContactDraft, close_contact, decline_ring, open_contact, ring
+
+    db = ctx.db
+    actor = _agent(db)
+    policy = load_policy()
+    stale = open_contact(db, actor=actor)
+    draft = ContactDraft(
+        request_type=RequestType.CONSULTATION, outcome=ContactOutcome.SETTLED, summary="bench"
+    )
+    if stale is not None:
+        close_contact(db, actor=actor, contact_id=stale.id, version=stale.version, draft=draft)
+    phones = _phones(ctx.db_path, SAMPLES)
+    times: dict[str, list[float]] = {"enter": [], "ring": [], "key": []}
+    app = DeskApp(database=db)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _until(app, lambda: app.backend is not None, within=60)
+        _sign_in_directly(app, actor)
+        await _until(app, lambda: isinstance(app.screen, WorkspaceScreen), within=30)
+        screen = app.screen
+        assert isinstance(screen, WorkspaceScreen)
+        for phone in phones:
+            field = screen.query_one("#number")
+            field.value = phone
+            field.focus()
+            await pilot.pause()
+            started = time.perf_counter()
+            app.post_message(events.Key("enter", "\r"))
+            await _until(app, lambda: screen.card is not None)
+            times["enter"].append((time.perf_counter() - started) * 1000)
+            contact = screen.contact
+            assert contact is not None
+            if len(times["key"]) < KEYS:
+                screen.query_one("#notes").focus()
+                await pilot.pause()
+                for char in "bench typing at the desk"[: KEYS // SAMPLES + 4]:
+                    notes = screen.query_one("#notes")
+                    before = notes.text
+                    started = time.perf_counter()
+                    app.post_message(events.Key(char, char))
+                    await _until(app, lambda n=notes, b=before: n.text != b)
+                    times["key"].append((time.perf_counter() - started) * 1000)
+            await pilot.pause(1.0)  # let the draft save settle
+            current = screen.contact
+            assert current is not None
+            close_contact(
+                db, actor=actor, contact_id=current.id, version=current.version, draft=draft
+            )
+            screen._idle()
+            await pilot.pause()
+        for phone in phones[:5]:
+            await pilot.pause(0.3)
+            started = time.perf_counter()
+            rung = ring(
+                db, actor=shell_actor("bench"), number=phone, agent_login=actor.login, policy=policy
+            )
+            after_ring = time.perf_counter()
+            await _until(app, lambda: isinstance(app.screen, RingDialog))
+            times["ring"].append((time.perf_counter() - after_ring) * 1000)
+            del started
+            app.screen.dismiss(None)
+            decline_ring(db, actor=actor, contact_id=rung.contact_id)
+            await pilot.pause(0.2)
+    return times
+
+
+async def _bare_keys() -> list[float]:
+    from textual import events
+    from textual.app import App, ComposeResult
+    from textual.widgets import TextArea
+
+    class Bare(App[None]):
+        def compose(self) -> ComposeResult:
+            yield TextArea()
+
+    app = Bare()
+    samples: list[float] = []
+    async with app.run_test(size=(160, 48)) as pilot:
+        area = app.query_one(TextArea)
+        area.focus()
+        await pilot.pause()
+        for char in ("bench typing at the desk " * 4)[:KEYS]:
+            before = area.text
+            started = time.perf_counter()
+            app.post_message(events.Key(char, char))
+            await _until(app, lambda b=before: area.text != b)
+            samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def _kb_figures() -> tuple[float, float]:
+    """(desk's median query ms, the LIKE scan's median ms) over 10,000 articles."""
+    from dataclasses import replace
+
+    from desk.infra import migrations
+    from desk.infra.database import Database
+    from desk.rules.permissions import Actor, shell_actor
+    from desk.rules.vocab import Role
+    from desk.services.knowledge import search_knowledge, shipped_articles, sync_articles
+
+    shipped = shipped_articles()
+    rng = random.Random(3)
+    articles = []
+    for number in range(KB_ARTICLES):
+        base = shipped[number % len(shipped)]
+        other = shipped[rng.randrange(len(shipped))]
+        articles.append(
+            replace(
+                base,
+                code=f"KB-BENCH-{number:05d}",
+                title=f"{base.title} ({number})",
+                body=base.body + "\n" + other.body[: rng.randrange(40, 400)],
+            )
+        )
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "kb.db"
+        db = Database.from_url(f"sqlite:///{path}")
+        migrations.upgrade(db)
+        sync_articles(db, actor=shell_actor("bench"), articles=articles, deactivate_missing=False)
+        reader = Actor(0, "bench", Role.AGENT)
+        search_knowledge(db, actor=reader, query="宽带")  # build the index once
+        ours = statistics.median(
+            median_ms(lambda q=q: search_knowledge(db, actor=reader, query=q), repeat=15)
+            for q in KB_QUERIES
+        )
+        with sqlite3.connect(path) as raw:
+            pieces = [q.split() for q in KB_QUERIES]
+
+            def scan(words: list[str]) -> None:
+                where = " AND ".join("(title || keywords || body) LIKE ?" for _ in words)
+                raw.execute(
+                    f"SELECT id FROM knowledge_article WHERE active AND {where} LIMIT 20",  # noqa: S608
+                    [f"%{word}%" for word in words],
+                ).fetchall()
+
+            baseline = statistics.median(median_ms(lambda w=w: scan(w), repeat=5) for w in pieces)
+        db.dispose()
+    return ours, baseline
+
+
+def measure(ctx: BenchContext) -> list[Figure]:
+    times = asyncio.run(_console_figures(ctx))
+    bare = asyncio.run(_bare_keys())
+    phones = _phones(ctx.db_path, SAMPLES)
+    with sqlite3.connect(ctx.db_path) as raw:
+        card_raw = statistics.median(
+            median_ms(lambda p=p: _raw_card(raw, p), repeat=5) for p in phones
+        )
+        poll_raw = median_ms(
+            lambda: raw.execute(
+                "SELECT * FROM contact_ring WHERE agent_id = 1 AND expires_at >= ? "
+                "ORDER BY offered_at LIMIT 1",
+                ("2000-01-01",),
+            ).fetchall()
+        )
+    kb_ms, kb_scan = _kb_figures()
+    size = f"{ctx.customers:,} customers"
+    return [
+        Figure(
+            name="workspace.enter_to_card",
+            value=statistics.median(times["enter"]),
+            unit="ms",
+            baseline=card_raw,
+            baseline_label="the phone lookup and card reads on raw sqlite3",
+            target=ENTER_TARGET_MS,
+            note=f"Enter on a caller number to the card painted, {size}; median of "
+            f"{len(times['enter'])}, max {max(times['enter']):.0f} ms",
+        ),
+        Figure(
+            name="workspace.ring_to_pop",
+            value=statistics.median(times["ring"]),
+            unit="ms",
+            baseline=poll_raw,
+            baseline_label="the ring poll's read on raw sqlite3",
+            target=RING_TARGET_MS,
+            note=f"ring() done to the incoming call painted (poll every 0.5 s); median of "
+            f"{len(times['ring'])}, max {max(times['ring']):.0f} ms",
+        ),
+        Figure(
+            name="workspace.keystroke_to_frame",
+            value=statistics.median(times["key"]),
+            unit="ms",
+            baseline=statistics.median(bare),
+            baseline_label="a key into a bare Textual app's TextArea",
+            target=KEY_TARGET_MS,
+            note=f"a character into the notes to the next frame; median of {len(times['key'])}",
+        ),
+        Figure(
+            name="workspace.kb_query",
+            value=kb_ms,
+            unit="ms",
+            baseline=kb_scan,
+            baseline_label="LIKE '%word%' scan over the same 10,000 articles (raw sqlite3)",
+            target=KB_TARGET_MS,
+            note=f"median over {len(KB_QUERIES)} word queries (中文 and English), 10,000 articles",
+        ),
+    ]
+
+
+if __name__ == "__main__":  # pragma: no cover - a manual run
+    from desk.infra.database import Database
+
+    file = Path(sys.argv[1])
+    database = Database.from_url(f"sqlite:///{file}")
+    context = BenchContext(db_path=file, db=database, customers=0, days=0, seed=0)
+    for figure in measure(context):
+        print(figure)

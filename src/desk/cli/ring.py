@@ -1,0 +1,131 @@
+"""``desk ring NUMBER --agent LOGIN``: the telephony side offers a call to an agent's console,
+and ``desk knowledge sync [DIR]``: the knowledge base brought in line with a folder.
+
+``desk ring`` is the hook a PBX adapter or a script calls: it stores the contact with its
+offered time and puts the call on the agent's console, which pops the caller within a second.
+A call the agent does not take within the policy's ``contacts.ring_timeout_seconds`` is stored
+as abandoned.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from desk.cli.common import (
+    FORMAT_OPTION,
+    OutputFormat,
+    emit_json,
+    fail,
+    open_database,
+    shell_actor,
+    state_of,
+)
+from desk.rules.vocab import Channel
+
+AGENT_OPTION = typer.Option(..., "--agent", help="Login of the agent whose console rings.")
+CHANNEL_OPTION = typer.Option(Channel.PHONE, "--channel", help="phone, vip_line, …")
+FOLDER_ARGUMENT = typer.Argument(
+    None, help="A folder of *.md articles (default: the articles shipped with desk)."
+)
+DEACTIVATE_OPTION = typer.Option(
+    False, "--deactivate-missing", help="Hide articles that are not in the folder."
+)
+
+
+def ring(
+    ctx: typer.Context,
+    number: str = typer.Argument(..., help="The caller's number."),
+    agent: str = AGENT_OPTION,
+    channel: Channel = CHANNEL_OPTION,
+    output: OutputFormat = FORMAT_OPTION,
+) -> None:
+    """Offer a call from NUMBER to the console of agent LOGIN."""
+    from desk.infra.errors import DeskError
+    from desk.rules.policy import PolicyError, load_policy
+    from desk.services.contacts import ring as ring_agent
+
+    state = state_of(ctx)
+    try:
+        policy = load_policy(state.settings().policy)
+    except PolicyError as error:
+        fail(str(error))
+    db = open_database(state)
+    try:
+        rung = ring_agent(
+            db,
+            actor=shell_actor(),
+            number=number,
+            agent_login=agent,
+            policy=policy,
+            channel=channel,
+        )
+    except DeskError as error:
+        fail(error.message)
+    finally:
+        db.dispose()
+    if output is OutputFormat.JSON:
+        emit_json(
+            {
+                "contact_id": rung.contact_id,
+                "agent": rung.agent_login,
+                "caller": rung.caller_masked,
+                "known_customer": rung.customer_id is not None,
+                "expires_at": rung.expires_at.isoformat(),
+            }
+        )
+    else:
+        who = "a known customer" if rung.customer_id is not None else "an unknown number"
+        typer.echo(
+            f"rang {rung.agent_login}: {rung.caller_masked} ({who}), contact {rung.contact_id}; "
+            f"abandoned unless taken by {rung.expires_at.isoformat(timespec='seconds')}"
+        )
+
+
+knowledge_app = typer.Typer(help="The knowledge base.", no_args_is_help=True)
+
+
+@knowledge_app.command("sync")
+def sync(
+    ctx: typer.Context,
+    folder: Path | None = FOLDER_ARGUMENT,
+    deactivate_missing: bool = DEACTIVATE_OPTION,
+    output: OutputFormat = FORMAT_OPTION,
+) -> None:
+    """Add new articles, update changed ones; consoles find the changes at their next search."""
+    from desk.infra.errors import DeskError
+    from desk.services.knowledge import folder_articles, shipped_articles, sync_articles
+
+    try:
+        articles = folder_articles(folder) if folder is not None else shipped_articles()
+    except DeskError as error:
+        fail(error.message)
+    db = open_database(state_of(ctx))
+    try:
+        report = sync_articles(
+            db, actor=shell_actor(), articles=articles, deactivate_missing=deactivate_missing
+        )
+    except DeskError as error:
+        fail(error.message)
+    finally:
+        db.dispose()
+    if output is OutputFormat.JSON:
+        emit_json(
+            {
+                "added": report.added,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "deactivated": report.deactivated,
+            }
+        )
+    else:
+        typer.echo(
+            f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+            f"{report.deactivated} hidden"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ring")(ring)
+    app.add_typer(knowledge_app, name="knowledge")

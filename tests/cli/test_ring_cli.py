@@ -1,0 +1,98 @@
+"""``desk ring`` and ``desk knowledge sync`` through the real command-line parser."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from desk.cli import _register, app
+from desk.clock import FixedClock
+from desk.infra.database import Database
+from desk.models import Contact, ContactRing, KnowledgeArticle
+from tests.workspace_world import ZHANG_PHONE, World, build_world
+
+_register()
+runner = CliRunner()
+
+
+@pytest.fixture
+def world(sqlite_db: Database, clock: FixedClock) -> World:
+    return build_world(sqlite_db, clock.now())
+
+
+def _url(db: Database) -> str:
+    return str(db.engine.url)
+
+
+def test_ring_offers_the_call_to_the_agent(sqlite_db: Database, world: World) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "--db",
+            _url(sqlite_db),
+            "ring",
+            ZHANG_PHONE,
+            "--agent",
+            "agent1",
+            "--channel",
+            "vip_line",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["caller"] == "138****8000"
+    assert out["known_customer"] is True
+    assert ZHANG_PHONE not in result.output
+    contact = sqlite_db.run(lambda s: s.get(Contact, out["contact_id"]), write=False)
+    assert contact is not None
+    assert (contact.channel, contact.answered_at) == ("vip_line", None)
+    rings = sqlite_db.run(lambda s: s.exec(select(ContactRing)).all(), write=False)
+    assert [r.contact_id for r in rings] == [out["contact_id"]]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ring", "12", "--agent", "agent1"], "number"),
+        (["ring", ZHANG_PHONE, "--agent", "nobody"], "no active user"),
+        (["ring", ZHANG_PHONE, "--agent", "admin1"], "does not take calls"),
+    ],
+)
+def test_ring_names_what_is_wrong(
+    sqlite_db: Database, world: World, args: list[str], message: str
+) -> None:
+    result = runner.invoke(app, ["--db", _url(sqlite_db), *args])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert sqlite_db.run(lambda s: s.exec(select(Contact)).all(), write=False) == []
+
+
+def test_knowledge_sync_reloads_an_edited_folder(
+    sqlite_db: Database, world: World, tmp_path: Path
+) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "a.md").write_text(
+        "---\ncode: KB-X-1\ntitle: 量子通话\ncategory: plan\nkeywords: quantum\n---\n正文\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["--db", _url(sqlite_db), "knowledge", "sync", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "1 added" in result.output
+    (folder / "b.md").write_text("no front matter\n", encoding="utf-8")
+    bad = runner.invoke(app, ["--db", _url(sqlite_db), "knowledge", "sync", str(folder)])
+    assert bad.exit_code != 0
+    assert "b.md" in bad.output
+    codes = sqlite_db.run(
+        lambda s: s.exec(
+            select(KnowledgeArticle.code).where(KnowledgeArticle.code == "KB-X-1")
+        ).all(),
+        write=False,
+    )
+    assert codes == ["KB-X-1"]

@@ -1,0 +1,104 @@
+"""The knowledge base: shipped articles synced into the database, searched by words in
+Chinese and English without LIKE, and reloaded when an article changes. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from desk.clock import FixedClock
+from desk.infra.database import Database
+from desk.infra.errors import InvalidInput, PermissionDenied
+from desk.services import knowledge
+from desk.services.knowledge import KnowledgeIndex, query_pieces, shipped_articles, text_tokens
+from tests.workspace_world import World, build_world
+
+
+@pytest.fixture
+def world(db: Database, clock: FixedClock) -> World:
+    return build_world(db, clock.now())
+
+
+def _codes(db: Database, world: World, query: str, **kwargs: object) -> list[str]:
+    result = knowledge.search_knowledge(db, actor=world.agent, query=query, **kwargs)  # type: ignore[arg-type]
+    return [hit.code for hit in result.hits]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("宽带 慢", "KB-FAULT-002"),
+        ("流量包", None),
+        ("停机保号", None),
+        ("broadband slow", "KB-FAULT-002"),
+        ("roam", None),
+        ("服务密码", None),
+    ],
+)
+def test_word_queries_find_the_right_article_first(
+    db: Database, world: World, query: str, expected: str | None
+) -> None:
+    by_title = {article.code: article for article in shipped_articles()}
+    codes = _codes(db, world, query)
+    assert codes, query
+    first = by_title[codes[0]]
+    if expected is not None:
+        assert codes[0] == expected
+    else:
+        pieces = query.split()
+        haystack = (first.title + first.keywords).lower()
+        assert all(piece in haystack for piece in pieces), (query, first.title)
+
+
+def test_canned_replies_are_found_and_can_be_asked_for_alone(db: Database, world: World) -> None:
+    hits = knowledge.search_knowledge(db, actor=world.agent, query="稍等", kind="canned").hits
+    assert [hit.code for hit in hits] == ["HOLD"]
+    text = knowledge.canned_reply_text(db, actor=world.agent, reply_id=hits[0].id)
+    assert text.startswith("请您稍等")
+
+
+def test_an_edited_article_is_found_by_its_new_words_without_a_restart(
+    db: Database, world: World
+) -> None:
+    assert _codes(db, world, "量子加密") == []
+    articles = shipped_articles()
+    edited = [
+        replace(a, body=a.body + "\n量子加密通话即将上线。\n") if a.code == "KB-FAULT-002" else a
+        for a in articles
+    ]
+    report = knowledge.sync_articles(
+        db, actor=world.admin, articles=edited, deactivate_missing=False
+    )
+    assert (report.updated, report.added) == (1, 0)
+    assert _codes(db, world, "量子加密") == ["KB-FAULT-002"]
+    gone = knowledge.sync_articles(
+        db, actor=world.admin, articles=edited[1:], deactivate_missing=True
+    )
+    assert gone.deactivated == 1
+    assert edited[0].code not in _codes(db, world, edited[0].title)
+
+
+def test_only_admins_sync_and_bad_limits_are_named(db: Database, world: World) -> None:
+    with pytest.raises(PermissionDenied):
+        knowledge.sync_articles(db, actor=world.agent, articles=[], deactivate_missing=False)
+    with pytest.raises(InvalidInput, match="limit"):
+        knowledge.search_knowledge(db, actor=world.agent, query="x", limit=0)
+
+
+def test_tokens_and_pieces() -> None:
+    assert text_tokens("宽带慢 WiFi") == ["宽", "带", "慢", "宽带", "带慢", "wifi"]
+    pieces = query_pieces("停机保号 bro", ["broadband", "brown", "cat"])
+    assert pieces[0].tokens == ("停机", "机保", "保号")
+    assert pieces[1].tokens == ("bro", "broadband", "brown")
+    assert query_pieces("bro ", ["broadband"])[0].tokens == ("bro",)  # a finished word
+
+
+def test_the_index_never_scans_with_like() -> None:
+    import inspect
+
+    source = inspect.getsource(knowledge)
+    for scan in (".like(", ".ilike(", ".contains(", "LIKE '", 'LIKE "'):
+        assert scan not in source
+    index = KnowledgeIndex([])
+    assert index.search("宽带") == []

@@ -1,0 +1,259 @@
+"""Verifying a caller: password and personal data, the lock at the fifth failure and its lift,
+on-behalf callers, the validity window, and parallel attempts. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlmodel import col, func, select
+
+from desk.clock import FixedClock
+from desk.infra.database import Database
+from desk.infra.errors import InvalidInput, PermissionDenied
+from desk.models import AuditEntry, Contact, Customer, VerificationAttempt
+from desk.rules.policy import load_policy
+from desk.rules.verification import PersonalDataAnswers
+from desk.rules.vocab import AccountData, RequestType, VerificationMethod, VerificationOutcome
+from desk.services import contacts, verification
+from desk.services.contacts import ContactDraft
+from tests.workspace_world import (
+    LAST_PAYMENT_CENTS,
+    SERVICE_PASSWORD,
+    ZHANG_ID,
+    ZHANG_PHONE,
+    World,
+    build_world,
+)
+
+POLICY = load_policy()
+
+
+@pytest.fixture
+def world(db: Database, clock: FixedClock) -> World:
+    return build_world(db, clock.now())
+
+
+@pytest.fixture
+def contact_id(db: Database, world: World) -> int:
+    return contacts.start_contact(db, actor=world.agent, number=ZHANG_PHONE).id
+
+
+def _actions(db: Database, prefix: str) -> list[str]:
+    return list(
+        db.run(
+            lambda s: s.exec(
+                select(AuditEntry.action)
+                .where(col(AuditEntry.action).startswith(prefix))
+                .order_by(col(AuditEntry.id))
+            ).all(),
+            write=False,
+        )
+    )
+
+
+def test_the_right_password_verifies_for_this_contact(
+    db: Database, world: World, contact_id: int
+) -> None:
+    before = verification.verification_state(
+        db, actor=world.agent, contact_id=contact_id, policy=POLICY
+    )
+    assert not before.verified
+    assert before.failures_left == 5
+    result = verification.check_service_password(
+        db, actor=world.agent, contact_id=contact_id, password=SERVICE_PASSWORD, policy=POLICY
+    )
+    assert result.passed
+    assert result.state.verified
+    assert result.state.method is VerificationMethod.SERVICE_PASSWORD
+    decision = verification.gate_decision(
+        db, actor=world.agent, contact_id=contact_id, subject=AccountData.BALANCE, policy=POLICY
+    )
+    assert decision.outcome is VerificationOutcome.ALLOW
+    assert _actions(db, "verification.") == ["verification.passed"]
+
+
+def test_the_fifth_failure_locks_and_a_lead_lifts_it(
+    db: Database, world: World, contact_id: int, clock: FixedClock
+) -> None:
+    for attempt in range(1, 6):
+        result = verification.check_service_password(
+            db, actor=world.agent, contact_id=contact_id, password="000000", policy=POLICY
+        )
+        assert not result.passed
+        assert result.state.failures_left == 5 - attempt
+        assert result.locked_now is (attempt == 5)
+    refused = verification.check_service_password(
+        db, actor=world.agent, contact_id=contact_id, password=SERVICE_PASSWORD, policy=POLICY
+    )
+    assert refused.refused_locked
+    assert not refused.passed
+    decision = verification.gate_decision(
+        db,
+        actor=world.agent,
+        contact_id=contact_id,
+        subject=RequestType.SERVICE_REQUEST,
+        policy=POLICY,
+    )
+    assert decision.refusal is not None
+    with pytest.raises(PermissionDenied):
+        verification.lift_lock(db, actor=world.agent, customer_id=world.zhang, reason="caller ok")
+    with pytest.raises(InvalidInput, match="reason"):
+        verification.lift_lock(db, actor=world.lead, customer_id=world.zhang, reason=" ")
+    clock.advance(timedelta(minutes=1))
+    verification.lift_lock(db, actor=world.lead, customer_id=world.zhang, reason="本人到厅核实")
+    after = verification.check_service_password(
+        db, actor=world.agent, contact_id=contact_id, password=SERVICE_PASSWORD, policy=POLICY
+    )
+    assert after.passed
+    assert after.state.failures_left == 5  # failures before the lift no longer count
+    assert _actions(db, "verification.") == [
+        *["verification.failed"] * 4,
+        "verification.failed",
+        "verification.locked",
+        "verification.refused_locked",
+        "verification.lock_lifted",
+        "verification.passed",
+    ]
+
+
+def test_personal_data_needs_two_of_three_and_never_shows_the_answers(
+    db: Database, world: World, contact_id: int
+) -> None:
+    with pytest.raises(InvalidInput, match="at least 2"):
+        verification.check_personal_data(
+            db,
+            actor=world.agent,
+            contact_id=contact_id,
+            answers=PersonalDataAnswers(name="张三"),
+            policy=POLICY,
+        )
+    one = verification.check_personal_data(
+        db,
+        actor=world.agent,
+        contact_id=contact_id,
+        answers=PersonalDataAnswers(name="张三", id_last6="999999"),
+        policy=POLICY,
+    )
+    assert not one.passed
+    two = verification.check_personal_data(
+        db,
+        actor=world.agent,
+        contact_id=contact_id,
+        answers=PersonalDataAnswers(
+            id_last6=ZHANG_ID[-6:], last_payment_amount=f"{LAST_PAYMENT_CENTS / 100:.2f}"
+        ),
+        policy=POLICY,
+    )
+    assert two.passed
+    assert two.state.method is VerificationMethod.PERSONAL_DATA
+    text = repr(two)
+    assert ZHANG_ID[-6:] not in text
+    assert "张三" not in text
+
+
+def test_an_on_behalf_caller_is_not_the_holder(db: Database, world: World, contact_id: int) -> None:
+    view = contacts.contact_view(db, actor=world.agent, contact_id=contact_id)
+    contacts.save_draft(
+        db,
+        actor=world.agent,
+        contact_id=contact_id,
+        version=view.version,
+        draft=ContactDraft(on_behalf=True),
+    )
+    result = verification.check_service_password(
+        db, actor=world.agent, contact_id=contact_id, password=SERVICE_PASSWORD, policy=POLICY
+    )
+    assert result.passed
+    assert not result.state.verified  # someone who knows the password is still not the holder
+    view = contacts.contact_view(db, actor=world.agent, contact_id=contact_id)
+    contacts.save_draft(
+        db,
+        actor=world.agent,
+        contact_id=contact_id,
+        version=view.version,
+        draft=ContactDraft(on_behalf=False),  # the holder comes to the phone
+    )
+    state = verification.verification_state(
+        db, actor=world.agent, contact_id=contact_id, policy=POLICY
+    )
+    assert not state.verified  # the earlier check was not the holder's
+    holder = verification.check_service_password(
+        db, actor=world.agent, contact_id=contact_id, password=SERVICE_PASSWORD, policy=POLICY
+    )
+    assert holder.state.verified
+
+
+def test_a_verification_holds_for_its_contact_and_the_policys_minutes(
+    db: Database, world: World, contact_id: int, clock: FixedClock
+) -> None:
+    verification.check_service_password(
+        db, actor=world.agent, contact_id=contact_id, password=SERVICE_PASSWORD, policy=POLICY
+    )
+    clock.advance(timedelta(minutes=POLICY.verification.validity_minutes))
+    assert verification.verification_state(
+        db, actor=world.agent, contact_id=contact_id, policy=POLICY
+    ).verified
+    clock.advance(timedelta(seconds=1))
+    assert not verification.verification_state(
+        db, actor=world.agent, contact_id=contact_id, policy=POLICY
+    ).verified
+    # a new contact of the same caller starts unverified
+    view = contacts.contact_view(db, actor=world.agent, contact_id=contact_id)
+    contacts.save_draft(
+        db, actor=world.agent, contact_id=contact_id, version=view.version, draft=ContactDraft()
+    )
+    contacts.close_contact(
+        db,
+        actor=world.agent,
+        contact_id=contact_id,
+        version=view.version + 1,
+        draft=ContactDraft(
+            request_type=RequestType.CONSULTATION,
+            outcome="settled",
+            summary="ok",  # type: ignore[arg-type]
+        ),
+    )
+    row = db.run(lambda s: s.get(Contact, contact_id), write=False)
+    assert row is not None
+    assert row.verification_method == "service_password"
+    second = contacts.start_contact(db, actor=world.agent, number=ZHANG_PHONE)
+    assert not verification.verification_state(
+        db, actor=world.agent, contact_id=second.id, policy=POLICY
+    ).verified
+
+
+def test_parallel_failures_cannot_pass_the_limit(
+    db: Database, world: World, contact_id: int
+) -> None:
+    """Ten attempts at once: exactly five failures are stored and the customer is locked."""
+    errors: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            verification.check_service_password(
+                db, actor=world.agent, contact_id=contact_id, password="111111", policy=POLICY
+            )
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=attempt) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    failures = db.run(
+        lambda s: s.exec(
+            select(func.count())
+            .select_from(VerificationAttempt)
+            .where(col(VerificationAttempt.success).is_(False))
+        ).one(),
+        write=False,
+    )
+    assert failures == POLICY.verification.max_failures
+    customer = db.run(lambda s: s.get(Customer, world.zhang), write=False)
+    assert customer is not None
+    assert customer.verification_locked_at is not None
+    assert _actions(db, "verification.locked") == ["verification.locked"]
