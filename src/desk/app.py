@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 SHIFT_REFRESH_SECONDS = 60
 SWEEP_EVERY_SECONDS = 60
 PLAN_EVERY_MINUTES = 5  # the callback lists (desk.services.callbacks.plan_if_due)
+SUMMARY_EVERY_MINUTES = 5  # the dashboard's summaries (desk.services.summaries)
 ERROR_TEXT_LIMIT = 800
 
 ERROR_TITLES: dict[str, str] = {
@@ -201,6 +202,8 @@ class DeskApp(App[None]):
 
         if self._sweep_holder is None:
             self._sweep_holder = make_holder("console")
+        from desk.services.summaries import refresh_summaries_if_due
+
         try:
             sweep_if_due(
                 backend.db,
@@ -210,6 +213,10 @@ class DeskApp(App[None]):
             )
             plan_if_due(
                 backend.db, every=timedelta(minutes=PLAN_EVERY_MINUTES), policy=backend.policy
+            )
+            # the dashboard's hourly summaries, from the facts (desk.services.summaries)
+            refresh_summaries_if_due(
+                backend.db, policy=backend.policy, every=timedelta(minutes=SUMMARY_EVERY_MINUTES)
             )
         except Exception as error:  # noqa: BLE001 - reported once, retried on the next tick
             self.post_message(self.SweepFailed(f"{type(error).__name__}: {error}"))

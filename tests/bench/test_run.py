@@ -118,3 +118,27 @@ def test_compares_sqlite_and_postgresql_and_prints_growth(
     finally:
         truncate_all(engine)
         engine.dispose()
+
+
+def test_the_dashboard_figures_run_on_a_small_dataset(tmp_path: Path) -> None:
+    out = tmp_path / "dashboard.json"
+    result = _run(
+        "--customers",
+        "300",
+        "--days",
+        "5",
+        "--only",
+        "dashboard",
+        "--out",
+        str(out),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    figures = {f["name"]: f for f in json.loads(out.read_text(encoding="utf-8"))["figures"]}
+    for period in ("today", "shift", "7d", "month"):
+        figure = figures[f"dashboard.refresh_{period}"]
+        assert figure["value"] > 0
+        assert figure["baseline"] > 0
+        assert figure["target"] == 300
+    assert figures["report.monthly_xlsx"]["target"] == 10
+    assert figures["dashboard.summary_rebuild"]["unit"] == "s"

@@ -42,6 +42,7 @@ def test_each_registered_screen_has_a_key_a_title_and_a_permission() -> None:
         "lookup",
         "callbacks",
         "handover",
+        "dashboard",
     }
     for screen in SCREENS:
         assert screen.title in catalog("en")
@@ -57,12 +58,13 @@ def test_each_registered_screen_has_a_key_a_title_and_a_permission() -> None:
         "lookup",
         "callbacks",
         "handover",
+        "dashboard",
     ]
     assert [s.id for s in permitted(Actor(1, "h", Role.HANDLER))] == ["queue"]
     assert permitted(Actor(1, "x", Role.ADMIN)) == []
     assert main_screen(Actor(1, "a", Role.AGENT)) == "workspace"
     assert main_screen(Actor(1, "l", Role.LEAD)) == "queue"
-    assert main_screen(Actor(1, "s", Role.SUPERVISOR)) == "queue"
+    assert main_screen(Actor(1, "s", Role.SUPERVISOR)) == "dashboard"
     assert main_screen(Actor(1, "x", Role.ADMIN)) is None
 
 

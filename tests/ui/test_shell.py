@@ -42,7 +42,7 @@ LANDING = {
     "agent1": "workspace",  # an agent's main screen is the F2 workspace
     "lead1": "queue",
     "complaint1": "queue",
-    "supervisor1": "queue",
+    "supervisor1": "dashboard",
     "handler1": "queue",
     "admin1": "home",
 }

@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
         inbox,
         org,
         policy,
+        report,
         ring,
         sweep,
         transfer,
@@ -49,3 +50,4 @@ def register(app: typer.Typer) -> None:
     callbacks.register(app)
     inbox.register(app)
     ring.register(app)
+    report.register(app)

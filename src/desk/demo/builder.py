@@ -344,6 +344,14 @@ def _build(
         ),
         write=True,
     )
+    # The dashboard's hourly summaries and churn snapshot, from the facts just written.
+    from desk.services.summaries import refresh_summaries
+
+    _timed(
+        report,
+        "dashboard summaries",
+        lambda: refresh_summaries(scratch, policy=policy, full=True, now=now),
+    )
     return rows, built_at
 
 

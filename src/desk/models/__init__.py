@@ -14,6 +14,7 @@ from desk.models.customers import (
     CustomerPhone,
     Payment,
 )
+from desk.models.figures import AgentHour, ChurnSnapshot, ContactHour
 from desk.models.handover import Handover
 from desk.models.inbox import InboxMessage
 from desk.models.knowledge import CannedReply, KnowledgeArticle
@@ -28,6 +29,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "Account",
     "AccountAddOn",
+    "AgentHour",
     "AuditEntry",
     "Bill",
     "BillItem",
@@ -36,8 +38,10 @@ __all__ = [
     "CallbackAttempt",
     "ChangeCounter",
     "CannedReply",
+    "ChurnSnapshot",
     "Contact",
     "ContactRing",
+    "ContactHour",
     "Customer",
     "CustomerPhone",
     "Department",

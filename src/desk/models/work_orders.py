@@ -49,6 +49,28 @@ class WorkOrder(SQLModel, table=True):
             postgresql_where=_OPEN,
         ),
         Index("ix_work_order_parent", "parent_id"),
+        # The dashboard: escalated and major open orders; complaints by each of their dates.
+        Index(
+            "ix_work_order_open_escalation",
+            "escalation_level",
+            "is_major",
+            "next_due",
+            "id",
+            sqlite_where=_OPEN,
+            postgresql_where=_OPEN,
+        ),
+        Index(
+            "ix_work_order_category_created",
+            "category",
+            "created_at",
+            "topic",
+            "branch_id",
+            "customer_id",
+        ),
+        Index("ix_work_order_category_reply_due", "category", "reply_due"),
+        Index("ix_work_order_category_replied", "category", "replied_at"),
+        Index("ix_work_order_category_resolution_due", "category", "resolution_due"),
+        Index("ix_work_order_category_closed", "category", "closed_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

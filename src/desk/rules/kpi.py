@@ -9,17 +9,23 @@ Parameters come from the policy (:class:`~desk.rules.policy.KpiPolicy`); targets
 
 The caller chooses the period by choosing the facts (e.g. contacts offered today); where a
 definition looks ahead (first-contact resolution) or needs "as of", that is a parameter.
+
+**At scale** the services do not load facts: they count them in SQL and hand the counts to
+the same definitions here (:func:`rate`, :func:`tier_statistics_from`, :func:`standing`).
+Each figure's SQL counts exactly the facts its function here counts; the service tests
+prove it by putting hand-built facts in a database and comparing both.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from desk.rules.policy import Policy
-from desk.rules.vocab import Channel, ContactOutcome, Direction, RequestType, Tier
+from desk.rules.vocab import BigCustomerClass, Channel, ContactOutcome, Direction, RequestType, Tier
 
 
 @dataclass(frozen=True)
@@ -330,6 +336,15 @@ def other_churn_rate(
 
 
 @dataclass(frozen=True)
+class TierTally:
+    """What a tier's statistics are made of: how many customers (or contacts, or bills) and
+    their summed spend in cents."""
+
+    count: int = 0
+    spend_cents: int = 0
+
+
+@dataclass(frozen=True)
 class TierStat:
     """One tier: how many customers, their average monthly spend in cents (None if none),
     and their share of all customers in percent (None if there are no customers)."""
@@ -347,13 +362,136 @@ def tier_statistics(customers: Iterable[CustomerFact]) -> Mapping[Tier, TierStat
     for customer in customers:
         counts[customer.tier] += 1
         spend[customer.tier] += customer.monthly_spend_cents
-    total = sum(counts.values())
-    return {
-        tier: TierStat(
+    return tier_statistics_from({tier: TierTally(counts[tier], spend[tier]) for tier in Tier})
+
+
+def tier_statistics_from(tallies: Mapping[Tier, TierTally]) -> Mapping[Tier, TierStat]:
+    """Tier statistics from counts and sums per tier (a tier missing counts as empty): the
+    average is the tier's spend ÷ its count, the share its count ÷ the count of all tiers."""
+    total = sum(tally.count for tally in tallies.values())
+    result: dict[Tier, TierStat] = {}
+    for tier in Tier:
+        tally = tallies.get(tier, TierTally())
+        result[tier] = TierStat(
             tier=tier,
-            count=counts[tier],
-            average_spend_cents=spend[tier] / counts[tier] if counts[tier] else None,
-            share_percent=100.0 * counts[tier] / total if total else None,
+            count=tally.count,
+            average_spend_cents=tally.spend_cents / tally.count if tally.count else None,
+            share_percent=100.0 * tally.count / total if total else None,
         )
-        for tier in Tier
-    }
+    return result
+
+
+def share_percent(part: int, whole: int) -> float | None:
+    """``part`` as a percentage of ``whole``; None when the whole is 0."""
+    return 100.0 * part / whole if whole > 0 else None
+
+
+# --- satisfaction marks ----------------------------------------------------------------------
+
+
+def is_satisfied(mark: int | None, policy: Policy) -> bool | None:
+    """A satisfaction mark (1–5) as satisfied or not (at least ``kpi.satisfied_min_mark``);
+    None when there is no mark."""
+    if mark is None:
+        return None
+    return mark >= policy.kpi.satisfied_min_mark
+
+
+# --- targets ---------------------------------------------------------------------------------
+
+
+class Standing(StrEnum):
+    """How a figure stands against its target: the tile's colour."""
+
+    GREEN = "green"  # on target
+    AMBER = "amber"  # off target by at most ``targets.amber_points``
+    RED = "red"  # further off
+    NONE = "none"  # nothing to measure
+
+
+def standing(
+    value: Rate | None, target_percent: float, *, at_most: bool, amber_points: float
+) -> Standing:
+    """Green when ``value`` meets the target (at least it, or at most it for ``at_most``
+    targets such as churn), amber when off by no more than ``amber_points`` percentage
+    points, red further off; :attr:`Standing.NONE` when there is nothing to measure."""
+    if value is None:
+        return Standing.NONE
+    if value.within(target_percent) if at_most else value.meets(target_percent):
+        return Standing.GREEN
+    limit = target_percent + amber_points if at_most else target_percent - amber_points
+    if value.within(limit) if at_most else value.meets(limit):
+        return Standing.AMBER
+    return Standing.RED
+
+
+@dataclass(frozen=True)
+class TargetFigure:
+    """One target of the policy (``targets.<key>``) and the figure it applies to."""
+
+    key: str
+    definition: Callable[..., Rate | None]
+    at_most: bool = False
+
+    def target(self, policy: Policy) -> float:
+        value = getattr(policy.targets, self.key)
+        assert isinstance(value, float | int)
+        return float(value)
+
+    def standing(self, value: Rate | None, policy: Policy) -> Standing:
+        return standing(
+            value,
+            self.target(policy),
+            at_most=self.at_most,
+            amber_points=policy.targets.amber_points,
+        )
+
+
+TARGET_FIGURES: tuple[TargetFigure, ...] = (
+    TargetFigure("manual_answer_rate", manual_answer_rate),
+    TargetFigure("vip_answer_rate", vip_answer_rate),
+    TargetFigure("satisfaction", satisfaction),
+    TargetFigure("complaint_satisfaction", complaint_satisfaction),
+    TargetFigure("complaint_reply_rate", complaint_reply_rate),
+    TargetFigure("complaint_on_standard", complaint_on_standard),
+    TargetFigure("complaint_closure", complaint_closure_rate),
+    TargetFigure("churn_member_max", member_churn_rate, at_most=True),
+    TargetFigure("churn_other_max", other_churn_rate, at_most=True),
+)
+"""Every target of the policy, in the order the dashboard shows them (a test checks that no
+target of :class:`~desk.rules.policy.TargetsPolicy` is missing)."""
+
+
+def definition_of(figure: Callable[..., object]) -> str:
+    """A figure's written definition: the first paragraph of its docstring, on one line."""
+    doc = figure.__doc__ or ""
+    first = doc.strip().split("\n\n")[0]
+    return " ".join(first.split())
+
+
+# --- big customers ---------------------------------------------------------------------------
+
+
+def proposed_big_customer_class(
+    average_monthly_cents: float | None, *, churned: bool, policy: Policy
+) -> BigCustomerClass | None:
+    """The big-customer value assessment (大客户价值评估): the class the average monthly spend
+    (``big_customers.class_*_min_monthly_cents``) reaches, one class lower when the customer
+    has churned (not seen for ``kpi.churn_inactivity_days``); None below class C or without
+    bills. The big-customer manager decides; this only proposes."""
+    if average_monthly_cents is None:
+        return None
+    rules = policy.big_customers
+    ladder = (
+        (rules.class_a_min_monthly_cents, BigCustomerClass.A),
+        (rules.class_b_min_monthly_cents, BigCustomerClass.B),
+        (rules.class_c_min_monthly_cents, BigCustomerClass.C),
+    )
+    classes = [cls for floor, cls in ladder if average_monthly_cents >= floor]
+    if not classes:
+        return None
+    index = list(BigCustomerClass).index(classes[0])
+    if churned:
+        index += 1
+    members = list(BigCustomerClass)
+    return members[index] if index < len(members) else None

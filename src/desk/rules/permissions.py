@@ -28,7 +28,11 @@ class Permission(StrEnum):
     NOTE_SHIFT_PROBLEM = "note_shift_problem"  # an equipment or system problem, for the handover
     SPOT_CHECK = "spot_check"  # score a contact or a branch office (暗访/抽查)
     SIGN_HANDOVER = "sign_handover"
-    VIEW_DASHBOARD = "view_dashboard"
+    VIEW_DASHBOARD = "view_dashboard"  # the center's figures (services, reports)
+    WATCH_FLOOR = "watch_floor"  # the F7 dashboard screen on the console
+    VIEW_CUSTOMER_ANALYSIS = "view_customer_analysis"  # tiers, churn, big customers
+    RUN_REPORTS = "run_reports"  # desk report
+    MANAGE_BIG_CUSTOMERS = "manage_big_customers"  # the big-customer file: class, manager
     MANAGE_USERS = "manage_users"
     MANAGE_ORG = "manage_org"  # branches and departments
     MANAGE_DATA = "manage_data"  # import, export, backup, restore
@@ -75,6 +79,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.SIGN_HANDOVER,
             _P.SPOT_CHECK,
             _P.VIEW_DASHBOARD,
+            _P.WATCH_FLOOR,
         }
     ),
     Role.COMPLAINT_LEAD: frozenset(
@@ -88,6 +93,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.MAKE_CALLBACKS,
             _P.ASSIGN_CALLBACKS,
             _P.VIEW_DASHBOARD,
+            _P.WATCH_FLOOR,
         }
     ),
     Role.HANDLER: frozenset({_P.VIEW_WORK_ORDERS, _P.REPLY_WORK_ORDER}),
@@ -99,6 +105,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.VIEW_WORK_ORDERS,
             _P.CHASE_COMPLAINTS,
             _P.VIEW_DASHBOARD,
+            _P.WATCH_FLOOR,
+            _P.VIEW_CUSTOMER_ANALYSIS,
+            _P.MANAGE_BIG_CUSTOMERS,
+            _P.RUN_REPORTS,
             _P.VIEW_AUDIT,
         }
     ),
@@ -109,8 +119,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.MANAGE_DATA,
             _P.RUN_SWEEP,
             _P.VIEW_AUDIT,
+            _P.RUN_REPORTS,
             _P.VIEW_DASHBOARD,
             _P.RING_AGENTS,
+            _P.VIEW_CUSTOMER_ANALYSIS,
         }
     ),
 }

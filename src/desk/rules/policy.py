@@ -574,6 +574,8 @@ class KpiPolicy(_Frozen):
     """Channels counted by the manual answer rate and service level."""
     member_tiers: tuple[Tier, ...]
     """Tiers that count as members for member churn."""
+    satisfied_min_mark: int = Field(default=4, ge=1, le=5)
+    """A satisfaction mark (1 very unhappy … 5 very happy) at least this counts as satisfied."""
 
 
 class TargetsPolicy(_Frozen):
@@ -588,6 +590,31 @@ class TargetsPolicy(_Frozen):
     complaint_closure: Percent
     churn_member_max: Percent
     churn_other_max: Percent
+    amber_points: Annotated[float, Field(ge=0, le=100)] = 2.0
+    """A figure within this many percentage points on the wrong side of its target is amber,
+    further away red."""
+
+
+class BigCustomerPolicy(_Frozen):
+    """The big-customer value assessment: the class proposed by average monthly spend."""
+
+    class_a_min_monthly_cents: NonNegativeInt = 30_000
+    class_b_min_monthly_cents: NonNegativeInt = 15_000
+    class_c_min_monthly_cents: NonNegativeInt = 8_000
+    spend_months: PositiveInt = 3
+    """Average spend over the latest this many billed months."""
+    frequent_contacts: PositiveInt = 3
+    """A customer with at least this many contacts in the period is a frequent caller."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BigCustomerPolicy:
+        if not (
+            self.class_a_min_monthly_cents
+            >= self.class_b_min_monthly_cents
+            >= self.class_c_min_monthly_cents
+        ):
+            raise ValueError("class thresholds must not rise from A to C")
+        return self
 
 
 class StaffingPolicy(_Frozen):
@@ -598,6 +625,8 @@ class StaffingPolicy(_Frozen):
     answer_within_seconds: PositiveInt
     shrinkage_percent: Annotated[float, Field(ge=0, lt=100)]
     max_occupancy_percent: Annotated[float, Field(gt=0, le=100)]
+    default_handle_seconds: PositiveInt = 300
+    """The average handling time assumed while no handled call of the period says better."""
 
 
 class InboxPolicy(_Frozen):
@@ -717,6 +746,7 @@ class Policy(_Frozen):
     offers: OffersPolicy
     contacts: ContactsPolicy
     inbox: InboxPolicy = Field(default_factory=InboxPolicy)
+    big_customers: BigCustomerPolicy = BigCustomerPolicy()
 
     @model_validator(mode="after")
     def _references(self, info: ValidationInfo) -> Policy:

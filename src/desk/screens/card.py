@@ -221,6 +221,7 @@ class CustomerCardScreen(SessionScreen):
         Binding("ctrl+u", "unmask", N_("key.unmask"), id="card.unmask"),
         Binding("ctrl+t", "take_contact", N_("card_key.take_contact"), id="card.take_contact"),
         Binding("ctrl+l", "lift_lock", N_("card_key.lift_lock"), id="card.lift_lock"),
+        Binding("ctrl+b", "big_customer", N_("big.key.open"), id="card.big_customer"),
     ]
 
     class CardLoaded(Message):
@@ -279,7 +280,43 @@ class CustomerCardScreen(SessionScreen):
             allowed = can(self.actor, Permission.LIFT_VERIFICATION_LOCK)
             locked = self.card is not None and self.card.verification_locked
             return True if allowed and locked else None
+        if action == "big_customer":  # the big-customer manager only; others do not see it
+            if not can(self.actor, Permission.MANAGE_BIG_CUSTOMERS):
+                return False
+            return True if self.card is not None else None
         return True
+
+    def action_big_customer(self) -> None:
+        from desk.screens.customers import BigCustomerDialog
+
+        if self.card is not None:
+            self.app.push_screen(BigCustomerDialog(self.card), self._big_customer_chosen)
+
+    def _big_customer_chosen(self, choice: tuple[object, str, str] | None) -> None:
+        if choice is not None:
+            self._save_big_customer(choice)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="big_customer")
+    def _save_big_customer(self, choice: tuple[object, str, str]) -> None:
+        from desk.services.customer_analysis import set_big_customer
+
+        big_class, manager, phone = choice
+        set_big_customer(
+            self.signed_in.db,
+            actor=self.actor,
+            customer_id=self.customer_id,
+            big_class=big_class,  # type: ignore[arg-type]
+            account_manager_name=manager,
+            account_manager_phone=phone,
+        )
+        self.post_message(self.BigCustomerSaved())
+
+    class BigCustomerSaved(Message):
+        """The big-customer file was saved: the card is read again."""
+
+    def on_customer_card_screen_big_customer_saved(self, _event: BigCustomerSaved) -> None:
+        self.notify(_("big.saved_note"), markup=False)
+        self._load()
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -80,12 +80,19 @@ def _queue(signed_in: SignedIn) -> Screen[Any]:
     return QueueScreen(signed_in)
 
 
+def _dashboard(signed_in: SignedIn) -> Screen[Any]:
+    from desk.screens.dashboard import DashboardScreen
+
+    return DashboardScreen(signed_in)
+
+
 SCREENS: tuple[ScreenEntry, ...] = (
     ScreenEntry("f2", "workspace", N_("screen.workspace"), Permission.TAKE_CONTACTS, _workspace),
     ScreenEntry("f3", "queue", N_("screen.queue"), Permission.VIEW_WORK_ORDERS, _queue),
     ScreenEntry("f4", "lookup", N_("screen.lookup"), Permission.SEARCH_CUSTOMERS, _lookup),
     ScreenEntry("f5", "callbacks", N_("screen.callbacks"), Permission.MAKE_CALLBACKS, _callbacks),
     ScreenEntry("f6", "handover", N_("screen.handover"), Permission.SIGN_HANDOVER, _handover),
+    ScreenEntry("f7", "dashboard", N_("screen.dashboard"), Permission.WATCH_FLOOR, _dashboard),
 )
 
 

@@ -1,0 +1,201 @@
+"""The supervisor's dashboard and the monthly report (issue 9: a refresh ≤ 300 ms at 2,000,000
+contacts and 300,000 work orders; a monthly XLSX report ≤ 10 s).
+
+- ``dashboard.refresh_<period>``: one :func:`desk.services.dashboard.dashboard` call (every
+  figure of the screen: tiles, hourly load and staffing need, mix, trend, hot spots, the
+  orders needing attention) for today, this shift, 7 days and this month, median of runs.
+  Baseline: raw ``sqlite3`` computing the same aggregates straight from the facts (contacts
+  of the period grouped by hour and request type, the complaint counts, the overdue and
+  escalated counts, churn), the way a dashboard without summaries would.
+- ``dashboard.summary_refresh``: the steady refresh of the hourly summaries (the trailing
+  24 hours and the hourly churn snapshot) the console's timer runs every 5 minutes; and
+  ``dashboard.summary_rebuild``, rebuilding them from every contact (first start, a policy
+  change). No baseline: they are the cost of the summaries.
+- ``report.monthly_xlsx``: ``desk report monthly`` for the last 30 days written as XLSX.
+
+Run on its own: ``python -m bench.figures.dashboard DB_FILE``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.core import BenchContext, Figure, median_ms
+
+TARGET_MS = 300.0
+TARGET_REPORT_S = 10.0
+PERIODS = ("today", "shift", "7d", "month")
+
+_RAW_CONTACTS = """
+SELECT substr(offered_at, 1, 13) AS hour, request_type, count(*),
+  sum(CASE WHEN direction = 'inbound' AND channel IN ('phone', 'vip_line')
+       AND NOT (answered_at IS NULL AND ended_at IS NOT NULL
+                AND (julianday(ended_at) - julianday(offered_at)) * 86400.0 < 5)
+      THEN 1 ELSE 0 END),
+  sum(CASE WHEN direction = 'inbound' AND channel IN ('phone', 'vip_line')
+       AND answered_at IS NOT NULL THEN 1 ELSE 0 END),
+  sum(CASE WHEN satisfaction IS NOT NULL THEN 1 ELSE 0 END),
+  sum(CASE WHEN satisfaction >= 4 THEN 1 ELSE 0 END)
+FROM contact WHERE offered_at >= ? AND offered_at < ?
+GROUP BY 1, 2
+"""
+_RAW_AGENTS = """
+SELECT substr(offered_at, 1, 13), count(DISTINCT agent_id) FROM contact
+WHERE offered_at >= ? AND offered_at < ? AND agent_id IS NOT NULL AND answered_at IS NOT NULL
+GROUP BY 1
+"""
+_RAW_COMPLAINTS = """
+SELECT sum(CASE WHEN replied_at IS NOT NULL AND replied_at <= ? THEN 1 ELSE 0 END),
+       sum(CASE WHEN closed_at IS NOT NULL AND closed_at <= ? THEN 1 ELSE 0 END),
+       count(*)
+FROM work_order
+WHERE category = 'complaint' AND created_at < ? AND (closed_at IS NULL OR closed_at >= ?)
+  AND ((reply_due >= ? AND reply_due < ?) OR (replied_at >= ? AND replied_at < ?)
+       OR (resolution_due >= ? AND resolution_due < ?) OR (closed_at >= ? AND closed_at < ?))
+"""
+_RAW_HOT = """
+SELECT topic, count(*) FROM work_order
+WHERE category = 'complaint' AND created_at >= ? AND created_at < ? GROUP BY topic
+"""
+_RAW_ATTENTION = """
+SELECT sum(CASE WHEN next_due < ? THEN 1 ELSE 0 END),
+       sum(CASE WHEN escalation_level > 0 OR is_major THEN 1 ELSE 0 END)
+FROM work_order WHERE status <> 'closed'
+"""
+_RAW_CHURN = """
+SELECT sum(CASE WHEN tier IN ('silver', 'gold', 'platinum', 'diamond') THEN 1 ELSE 0 END),
+       sum(CASE WHEN tier IN ('silver', 'gold', 'platinum', 'diamond')
+                 AND (last_activity_at IS NULL OR last_activity_at <= ?) THEN 1 ELSE 0 END),
+       count(*)
+FROM customer WHERE created_at <= ?
+"""
+
+
+def _stamp(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _raw(path: Path, start: datetime, end: datetime, now: datetime) -> None:
+    s, e, n = _stamp(start), _stamp(min(end, now)), _stamp(now)
+    since = _stamp(now - timedelta(days=60))
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute(_RAW_CONTACTS, (s, e)).fetchall()
+        connection.execute(_RAW_AGENTS, (s, e)).fetchall()
+        connection.execute(_RAW_COMPLAINTS, (n, n, e, s, s, e, s, e, s, e, s, e)).fetchall()
+        connection.execute(_RAW_HOT, (s, e)).fetchall()
+        connection.execute(_RAW_ATTENTION, (n,)).fetchall()
+        connection.execute(_RAW_CHURN, (since, since)).fetchall()
+    finally:
+        connection.close()
+
+
+def measure(ctx: BenchContext) -> list[Figure]:
+    from desk.rules.periods import PeriodKind
+    from desk.rules.permissions import Actor
+    from desk.rules.policy import load_policy
+    from desk.rules.vocab import Role
+    from desk.services.dashboard import dashboard
+    from desk.services.reports import ReportKind, report
+    from desk.services.summaries import refresh_summaries
+
+    db = ctx.db
+    policy = load_policy(None)
+    actor = Actor(user_id=0, login="bench", role=Role.SUPERVISOR)
+    figures: list[Figure] = []
+    started = time.perf_counter()
+    rebuilt = refresh_summaries(db, policy=policy, full=True)
+    rebuild_s = time.perf_counter() - started
+    steady = []
+    for _ in range(3):
+        started = time.perf_counter()
+        refresh_summaries(db, policy=policy)
+        steady.append(time.perf_counter() - started)
+    for name in PERIODS:
+        kind = PeriodKind(name)
+        data = dashboard(db, actor=actor, policy=policy, kind=kind)
+
+        def once(kind: PeriodKind = kind) -> None:
+            dashboard(db, actor=actor, policy=policy, kind=kind)
+
+        value = median_ms(once, repeat=7, warmup=1)
+        period = data.period
+        baseline = median_ms(
+            lambda period=period: _raw(ctx.db_path, period.start, period.end, period.now),
+            repeat=3,
+            warmup=1,
+        )
+        figures.append(
+            Figure(
+                f"dashboard.refresh_{name}",
+                value,
+                "ms",
+                baseline=baseline,
+                baseline_label="sqlite3: the same aggregates from the facts",
+                target=TARGET_MS,
+                note=f"{data.contacts.contacts:,} contacts, {data.attention.overdue:,} overdue",
+            )
+        )
+    figures.append(
+        Figure(
+            "dashboard.summary_refresh",
+            statistics.median(steady) * 1000,
+            "ms",
+            note="trailing 24 h of the hourly summaries and the churn snapshot",
+        )
+    )
+    figures.append(
+        Figure(
+            "dashboard.summary_rebuild",
+            rebuild_s,
+            "s",
+            note=f"every contact, {rebuilt.hour_rows:,} hour rows",
+        )
+    )
+    now = datetime.now(UTC)
+    with tempfile.TemporaryDirectory() as scratch:
+        from desk.cli.report_writers import write_xlsx
+
+        started = time.perf_counter()
+        found = report(
+            db,
+            actor=Actor(user_id=0, login="bench", role=Role.ADMIN),
+            policy=policy,
+            kind=ReportKind.MONTHLY,
+            first=(now - timedelta(days=30)).date(),
+            last=(now - timedelta(days=1)).date(),
+        )
+        write_xlsx(found, Path(scratch) / "monthly.xlsx")
+        seconds = time.perf_counter() - started
+    figures.append(
+        Figure("report.monthly_xlsx", seconds, "s", target=TARGET_REPORT_S, note="30 days")
+    )
+    return figures
+
+
+def main(argv: list[str]) -> int:
+    from desk.infra.database import Database
+
+    path = Path(argv[1])
+    db = Database.from_url(f"sqlite:///{path}")
+    ctx = BenchContext(db_path=path, db=db, customers=0, days=0, seed=0)
+    try:
+        for figure in measure(ctx):
+            ratio = f"{figure.ratio:.1f}x" if figure.ratio else "-"
+            print(
+                f"{figure.name:32} {figure.value:10.1f} {figure.unit:3} "
+                f"baseline {figure.baseline or 0:10.1f} {ratio:>7} {figure.note}"
+            )
+    finally:
+        db.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

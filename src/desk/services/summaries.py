@@ -1,0 +1,243 @@
+"""The dashboard's summaries, refreshed set-based from the facts.
+
+- ``contact_hour``/``agent_hour``: the contact counts (the conditions of
+  :func:`desk.services.figures.contact_conditions`) and the agents who answered, per UTC hour.
+  A refresh rebuilds the trailing :data:`TRAILING` hours (contacts are still answered, closed
+  and marked for a while after they are offered) up to the start of the current hour, and
+  records that instant as ``summary_through``; the dashboard reads the summary before it and
+  the contacts themselves after it. A change of the policy's contact figures (voice channels,
+  short abandons, service-level time, satisfied marks) makes the next refresh rebuild all.
+- ``churn_snapshot``: the churn counts as of the start of each hour; the running dashboard
+  uses the latest one when it is at most an hour old.
+
+Nothing else writes these tables: contacts and work orders are written by their own services
+with no trigger or hook of ours. The console's timer and ``desk sweep`` call
+:func:`refresh_summaries`; the demo builder calls it once at the end with ``full=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import DateTime, delete, func, insert, literal, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from desk.infra.database import Database
+from desk.models import AgentHour, ChurnSnapshot, Contact, ContactHour, Meta
+from desk.rules.policy import Policy
+from desk.services.figures import churn_conditions, contact_columns, count_of
+
+THROUGH_KEY = "summary_through"
+POLICY_KEY = "summary_policy"
+TRAILING = timedelta(hours=24)
+CHUNK = timedelta(days=7)
+KEEP_SNAPSHOTS = timedelta(days=2)
+
+C = Contact.__table__.c  # type: ignore[attr-defined]
+CH = ContactHour.__table__  # type: ignore[attr-defined]
+AH = AgentHour.__table__  # type: ignore[attr-defined]
+CS = ChurnSnapshot.__table__  # type: ignore[attr-defined]
+META = Meta.__table__  # type: ignore[attr-defined]
+
+
+class hour_start(FunctionElement[datetime]):  # noqa: N801 - reads as a SQL function
+    """The start of the UTC hour an instant falls in, in the column's own storage form."""
+
+    type = DateTime(timezone=True)
+    inherit_cache = True
+    name = "hour_start"
+
+
+@compiles(hour_start, "sqlite")
+def _hour_start_sqlite(element: hour_start, compiler: SQLCompiler, **kw: Any) -> str:
+    (instant,) = list(element.clauses)
+    return f"(substr({compiler.process(instant, **kw)}, 1, 13) || ':00:00.000000')"
+
+
+@compiles(hour_start, "postgresql")
+def _hour_start_pg(element: hour_start, compiler: SQLCompiler, **kw: Any) -> str:
+    (instant,) = list(element.clauses)
+    value = compiler.process(instant, **kw)
+    return f"(date_trunc('hour', {value} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
+
+
+def policy_fingerprint(policy: Policy) -> str:
+    """What the contact summary depends on in the policy."""
+    kpi = policy.kpi
+    relevant = {
+        "voice": sorted(channel.value for channel in kpi.voice_channels),
+        "short": kpi.short_abandon_seconds,
+        "level": kpi.service_level_seconds,
+        "mark": kpi.satisfied_min_mark,
+    }
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def truncate_hour(instant: datetime) -> datetime:
+    return instant.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class SummaryState:
+    """How far the contact summary reaches, and whether it was made under this policy."""
+
+    through: datetime | None
+    policy_matches: bool
+
+    def usable(self) -> datetime | None:
+        return self.through if self.policy_matches else None
+
+
+def _meta(connection: Connection, key: str) -> str | None:
+    value = connection.execute(select(META.c.value).where(META.c.key == key)).scalar()
+    return None if value is None else str(value)
+
+
+def _set_meta(connection: Connection, key: str, value: str) -> None:
+    connection.execute(delete(META).where(META.c.key == key))
+    connection.execute(insert(META).values(key=key, value=value))
+
+
+def summary_state(connection: Connection, policy: Policy) -> SummaryState:
+    through = _meta(connection, THROUGH_KEY)
+    fingerprint = _meta(connection, POLICY_KEY)
+    return SummaryState(
+        through=datetime.fromisoformat(through) if through else None,
+        policy_matches=fingerprint == policy_fingerprint(policy),
+    )
+
+
+def _lock(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('desk.summaries'))"))
+
+
+def _rebuild(connection: Connection, start: datetime | None, end: datetime, policy: Policy) -> int:
+    """Replace the hours in ``[start, end)`` (``start`` None: from the beginning)."""
+    hour = hour_start(C.offered_at)
+    where = [C.offered_at < end]
+    if start is not None:
+        where.append(C.offered_at >= start)
+        connection.execute(delete(CH).where(CH.c.hour >= start, CH.c.hour < end))
+        connection.execute(delete(AH).where(AH.c.hour >= start, AH.c.hour < end))
+    else:
+        connection.execute(delete(CH).where(CH.c.hour < end))
+        connection.execute(delete(AH).where(AH.c.hour < end))
+    kind = func.coalesce(C.request_type, literal(""))
+    columns = contact_columns(policy)
+    names = ["hour", "request_type", *(column.name for column in columns)]
+    result = connection.execute(
+        insert(CH).from_select(
+            names,
+            select(hour, kind, *columns).where(*where).group_by(hour, kind),
+        )
+    )
+    connection.execute(
+        insert(AH).from_select(
+            ["hour", "agents"],
+            select(hour, func.count(func.distinct(C.agent_id)))
+            .where(*where, C.agent_id.is_not(None), C.answered_at.is_not(None))
+            .group_by(hour),
+        )
+    )
+    return max(0, result.rowcount or 0)
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    through: datetime
+    rebuilt_from: datetime | None  # None: everything was rebuilt
+    hour_rows: int
+    churn_snapshot: bool
+    seconds: float
+
+
+def refresh_summaries(
+    db: Database, *, policy: Policy, full: bool = False, now: datetime | None = None
+) -> RefreshReport:
+    """Bring the summaries up to the start of the current hour (see the module docs).
+
+    The first refresh, one after a policy change, and ``full`` rebuild the contact summary
+    from the first contact, a week per transaction so no write lock is held for long.
+    """
+    started = time.perf_counter()
+    instant = now or db.clock.now()
+    through = truncate_hour(instant)
+    with db.connection(write=False) as connection:
+        state = summary_state(connection, policy)
+        first = connection.execute(select(func.min(C.offered_at))).scalar()
+    rows = 0
+    usable = None if full else state.usable()
+    if usable is None:
+        rebuilt_from: datetime | None = None
+        if isinstance(first, str):
+            first = datetime.fromisoformat(first)
+        start = truncate_hour(first.replace(tzinfo=first.tzinfo or UTC)) if first else through
+        with db.connection(write=True) as connection:
+            _lock(connection)
+            connection.execute(delete(CH))
+            connection.execute(delete(AH))
+        while start < through:
+            end = min(start + CHUNK, through)
+            with db.connection(write=True) as connection:
+                _lock(connection)
+                rows += _rebuild(connection, start, end, policy)
+            start = end
+    else:
+        rebuilt_from = min(usable, through - TRAILING)
+        with db.connection(write=True) as connection:
+            _lock(connection)
+            rows += _rebuild(connection, rebuilt_from, through, policy)
+    with db.connection(write=True) as connection:
+        _lock(connection)
+        _set_meta(connection, THROUGH_KEY, through.isoformat())
+        _set_meta(connection, POLICY_KEY, policy_fingerprint(policy))
+        snapshot = _snapshot_churn(connection, through, instant, policy)
+    return RefreshReport(through, rebuilt_from, rows, snapshot, time.perf_counter() - started)
+
+
+def _snapshot_churn(connection: Connection, as_of: datetime, now: datetime, policy: Policy) -> bool:
+    exists = connection.execute(select(CS.c.as_of).where(CS.c.as_of == as_of)).first()
+    if exists is not None:
+        return False
+    conditions = churn_conditions(as_of, policy)
+    row = connection.execute(
+        select(*(count_of(condition).label(name) for name, condition in conditions.items()))
+    ).one()
+    connection.execute(
+        insert(CS).values(
+            as_of=as_of,
+            computed_at=now,
+            **{name: int(row._mapping[name] or 0) for name in conditions},
+        )
+    )
+    connection.execute(delete(CS).where(CS.c.as_of < as_of - KEEP_SNAPSHOTS))
+    return True
+
+
+REFRESHED_KEY = "summary_refreshed"
+
+
+def refresh_summaries_if_due(
+    db: Database, *, policy: Policy, every: timedelta
+) -> RefreshReport | None:
+    """The console's timer: refresh when the last refresh (by anyone) is ``every`` old, or
+    the summaries were made under another policy; None when not due."""
+    now = db.clock.now()
+    with db.connection(write=False) as connection:
+        last = _meta(connection, REFRESHED_KEY)
+        state = summary_state(connection, policy)
+    if last is not None and state.policy_matches and now - datetime.fromisoformat(last) < every:
+        return None
+    report = refresh_summaries(db, policy=policy, now=now)
+    with db.connection(write=True) as connection:
+        _set_meta(connection, REFRESHED_KEY, now.isoformat())
+    return report
