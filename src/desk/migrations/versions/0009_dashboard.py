@@ -1,8 +1,8 @@
 """The dashboard: hourly contact and agent summaries, churn snapshots, and the work-order
 indexes its figures read through (escalated open orders, complaints by each of their dates).
 
-Revision ID: 0008_dashboard
-Revises: 0007_shift_floor
+Revision ID: 0009_dashboard
+Revises: 0008_admin_safety
 
 The summaries start empty: the dashboard reads the facts for what they do not cover, and the
 first refresh (the console's timer or ``desk sweep``) fills them from the facts.
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = "0008_dashboard"
-down_revision: str | None = "0007_shift_floor"
+revision: str = "0009_dashboard"
+down_revision: str | None = "0008_admin_safety"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
