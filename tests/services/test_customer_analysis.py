@@ -20,6 +20,7 @@ from desk.rules.policy import Policy, load_policy
 from desk.rules.vocab import BigCustomerClass, Role, Tier
 from desk.services import customer_analysis as ca
 from desk.services.reports import ReportKind, report
+from tests.services.test_customer_search import add_staff
 
 NOW = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # the db clock
 BOSS = Actor(user_id=0, login="boss", role=Role.SUPERVISOR)
@@ -187,9 +188,10 @@ def test_the_customer_report_has_every_section(seeded: Database, policy: Policy)
 
 
 def test_the_big_customer_file_is_validated_and_audited(seeded: Database) -> None:
+    boss, lead = add_staff(seeded, Role.SUPERVISOR, Role.LEAD)
     ca.set_big_customer(
         seeded,
-        actor=BOSS,
+        actor=boss,
         customer_id=1,
         big_class=BigCustomerClass.B,
         account_manager_name=" 刘经理 ",
@@ -207,7 +209,7 @@ def test_the_big_customer_file_is_validated_and_audited(seeded: Database) -> Non
     with pytest.raises(InvalidInput) as error:
         ca.set_big_customer(
             seeded,
-            actor=BOSS,
+            actor=boss,
             customer_id=1,
             big_class=BigCustomerClass.A,
             account_manager_name="",
@@ -217,7 +219,7 @@ def test_the_big_customer_file_is_validated_and_audited(seeded: Database) -> Non
     with pytest.raises(InvalidInput):
         ca.set_big_customer(
             seeded,
-            actor=BOSS,
+            actor=boss,
             customer_id=1,
             big_class=None,
             account_manager_name=None,
@@ -226,7 +228,7 @@ def test_the_big_customer_file_is_validated_and_audited(seeded: Database) -> Non
     with pytest.raises(NotFound):
         ca.set_big_customer(
             seeded,
-            actor=BOSS,
+            actor=boss,
             customer_id=99,
             big_class=None,
             account_manager_name=None,
@@ -235,7 +237,7 @@ def test_the_big_customer_file_is_validated_and_audited(seeded: Database) -> Non
     with pytest.raises(PermissionDenied):
         ca.set_big_customer(
             seeded,
-            actor=Actor(user_id=0, login="lead", role=Role.LEAD),
+            actor=lead,
             customer_id=1,
             big_class=None,
             account_manager_name=None,
@@ -243,7 +245,7 @@ def test_the_big_customer_file_is_validated_and_audited(seeded: Database) -> Non
         )
     ca.set_big_customer(  # back to an ordinary customer
         seeded,
-        actor=BOSS,
+        actor=boss,
         customer_id=1,
         big_class=None,
         account_manager_name=None,

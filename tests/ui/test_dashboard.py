@@ -54,9 +54,23 @@ def _seed(db: Database, clock: FixedClock) -> None:
                     "title": "乱扣费",
                     "description": "d",
                     "status": "dispatched",
+                    "escalation_level": 0,
                     "reply_due": now - timedelta(hours=2),
                     "next_due": now - timedelta(hours=2),  # as the sweep keeps it
                     "created_at": now - timedelta(hours=9),
+                    "updated_at": now,
+                },
+                {
+                    "number": "WO20261102000003",
+                    "category": "complaint",
+                    "topic": "服务态度",
+                    "title": "服务态度",
+                    "description": "d",
+                    "status": "dispatched",
+                    "escalation_level": 1,  # reminded, not late yet
+                    "reply_due": now + timedelta(hours=5),
+                    "next_due": now + timedelta(hours=5),
+                    "created_at": now - timedelta(hours=3),
                     "updated_at": now,
                 },
                 {
@@ -66,6 +80,7 @@ def _seed(db: Database, clock: FixedClock) -> None:
                     "title": "断网",
                     "description": "d",
                     "status": "dispatched",
+                    "escalation_level": 0,
                     "reply_due": now + timedelta(hours=2),
                     "next_due": now + timedelta(hours=2),
                     "created_at": now - timedelta(hours=1),
@@ -98,10 +113,13 @@ async def test_f7_shows_the_tiles_and_the_overdue_complaint(
         assert "80.0%" in text
         assert "off target" in text
         assert "–" in text  # the VIP tile
-        assert "Needs attention: 1 overdue" in text
+        assert "Needs attention: 1 overdue · 1 escalated" in text
+        found = screen.data.attention
+        assert (found.overdue, found.escalated, found.major) == (1, 1, 0)
         table = screen.query_one("#dash-orders", DataTable)
-        assert table.row_count == 1
-        assert "WO20261102000001" in str(table.get_row_at(0)[0])
+        assert table.row_count == 2  # the escalated one first, then the overdue one
+        assert "WO20261102000003" in str(table.get_row_at(0)[0])
+        assert "WO20261102000001" in str(table.get_row_at(1)[0])
 
 
 async def test_period_keys_and_a_chosen_range(sqlite_db: Database, clock: FixedClock) -> None:
@@ -202,7 +220,10 @@ async def test_enter_opens_the_overdue_complaint_and_esc_comes_back(
         await pilot.press("f7")
         await settle(pilot)
         dashboard = app.screen
-        await pilot.press("enter")
+        await pilot.press("w")  # a refresh keeps the keyboard on the orders
+        await settle(pilot)
+        await pilot.pause(0.2)
+        await pilot.press("down", "enter")
         await settle(pilot)
         assert isinstance(app.screen, WorkOrderScreen)
         assert "WO20261102000001" in screen_text(pilot)

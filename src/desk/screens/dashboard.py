@@ -52,7 +52,8 @@ if TYPE_CHECKING:
 REFRESH_SECONDS = 60
 AHT_MEASURED = N_("dashboard.aht_measured")
 AHT_DEFAULT = N_("dashboard.aht_default")
-NARROW_BELOW = 120  # columns: below this the tiles and the orders stack
+NARROW_BELOW = 120
+FOCUS_BACK_SECONDS = 0.05  # columns: below this the tiles and the orders stack
 
 PERIOD_LABELS: dict[PeriodKind, str] = {
     PeriodKind.TODAY: N_("period.today"),
@@ -157,6 +158,7 @@ class DashboardScreen(SessionScreen):
         self.data: Dashboard | None = None
         self.loading = False
         self._seq = 0
+        self._orders_had_focus = False
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="dash-head"):
@@ -200,6 +202,8 @@ class DashboardScreen(SessionScreen):
     # --- loading ---------------------------------------------------------------------------
 
     def _load(self) -> None:
+        table = self.query_one("#dash-orders", DataTable)
+        self._orders_had_focus = self._orders_had_focus or table.has_focus
         self._seq += 1
         self.loading = True
         self._show_period()
@@ -291,6 +295,7 @@ class DashboardScreen(SessionScreen):
         )
         table = self.query_one("#dash-orders", DataTable)
         selected = self.selected_order_id()
+        had_focus = self._orders_had_focus or table.has_focus or self.focused is None
         table.clear()
         now = data.computed_at
         for order in found.orders:
@@ -319,7 +324,16 @@ class DashboardScreen(SessionScreen):
                 if order.id == selected:
                     table.move_cursor(row=index)
                     break
+        if had_focus:
+            # Refilling the table hides it for a frame, which blurs it (Textual blurs a
+            # hidden widget); give the keyboard back once the new rows are on screen.
+            self.set_timer(FOCUS_BACK_SECONDS, self._focus_orders)
+        self._orders_had_focus = False
         self.refresh_bindings()
+
+    def _focus_orders(self) -> None:
+        if self.is_current and not isinstance(self.focused, DataTable | Input):
+            self.query_one("#dash-orders", DataTable).focus()
 
     def selected_order_id(self) -> int | None:
         table = self.query_one("#dash-orders", DataTable)
