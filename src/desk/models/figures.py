@@ -1,8 +1,8 @@
 """Summaries the dashboard reads instead of scanning the facts again.
 
 They are refreshed set-based from the facts (``desk.services.summaries``) by the console's
-timer and by ``desk sweep``; nothing else writes them, and the dashboard reads the facts
-directly for whatever a summary does not cover yet.
+timer and once by the demo builder; nothing else writes them, and the dashboard reads the
+facts directly for whatever a summary does not cover yet.
 """
 
 from __future__ import annotations

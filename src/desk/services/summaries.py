@@ -11,8 +11,9 @@
   uses the latest one when it is at most an hour old.
 
 Nothing else writes these tables: contacts and work orders are written by their own services
-with no trigger or hook of ours. The console's timer and ``desk sweep`` call
-:func:`refresh_summaries`; the demo builder calls it once at the end with ``full=True``.
+with no trigger or hook of ours. The console's timer calls :func:`refresh_summaries_if_due`
+(every 5 minutes); the demo builder calls :func:`refresh_summaries` once at the end with
+``full=True``. (``desk sweep`` does not refresh them yet.)
 """
 
 from __future__ import annotations

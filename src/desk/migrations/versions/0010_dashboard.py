@@ -5,7 +5,7 @@ Revision ID: 0010_dashboard
 Revises: 0009_branch_active
 
 The summaries start empty: the dashboard reads the facts for what they do not cover, and the
-first refresh (the console's timer or ``desk sweep``) fills them from the facts.
+first refresh (the console's timer) fills them from the facts.
 """
 
 from __future__ import annotations
