@@ -1,8 +1,8 @@
 """The dashboard: hourly contact and agent summaries, churn snapshots, and the work-order
 indexes its figures read through (escalated open orders, complaints by each of their dates).
 
-Revision ID: 0010_dashboard
-Revises: 0009_branch_active
+Revision ID: 0011_dashboard
+Revises: 0010_workspace
 
 The summaries start empty: the dashboard reads the facts for what they do not cover, and the
 first refresh (the console's timer) fills them from the facts.
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = "0010_dashboard"
-down_revision: str | None = "0009_branch_active"
+revision: str = "0011_dashboard"
+down_revision: str | None = "0010_workspace"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
