@@ -10,10 +10,12 @@ import pytest
 
 from desk.infra.database import Database
 from desk.rules.permissions import shell_actor
+from desk.rules.policy import load_policy
 from desk.rules.vocab import Role
 from desk.services import users
 
-LIMIT = 5
+POLICY = load_policy()
+LIMIT = POLICY.login.max_failures
 
 
 @pytest.fixture
@@ -43,9 +45,7 @@ def test_twenty_parallel_guesses_evaluate_at_most_the_limit(
 
     def guess(n: int) -> None:
         barrier.wait()
-        outcomes.append(
-            users.authenticate(db, login=agent, password=f"wrong{n}", max_failures=LIMIT)
-        )
+        outcomes.append(users.authenticate(db, login=agent, password=f"wrong{n}", policy=POLICY))
 
     threads = [threading.Thread(target=guess, args=(n,)) for n in range(20)]
     for thread in threads:
@@ -55,7 +55,7 @@ def test_twenty_parallel_guesses_evaluate_at_most_the_limit(
     assert len(outcomes) == 20
     assert all(outcome.actor is None for outcome in outcomes)
     assert len(evaluated) <= LIMIT
-    locked = users.authenticate(db, login=agent, password="secret1", max_failures=LIMIT)
+    locked = users.authenticate(db, login=agent, password="secret1", policy=POLICY)
     assert locked.failure is users.LoginFailure.LOCKED
 
 
@@ -79,7 +79,7 @@ def test_a_login_holds_no_write_lock_while_hashing(
 
     monkeypatch.setattr(users, "verify_secret", blocking_verify)
     login = threading.Thread(
-        target=lambda: users.authenticate(db, login="agent1", password="secret1")
+        target=lambda: users.authenticate(db, login="agent1", password="secret1", policy=POLICY)
     )
     login.start()
     assert hashing.wait(5)

@@ -36,8 +36,8 @@ async def test_a_server_restart_mid_session_is_one_line_and_the_console_recovers
     try:
         async with app.run_test(size=(140, 30), message_hook=notes) as pilot:
             await sign_in(pilot, "agent1")
-            assert isinstance(app.screen, LookupScreen)
             await search(pilot, "13812345678")
+            assert isinstance(app.screen, LookupScreen)
             assert [row[0] for row in table_rows(pilot)] == ["张**"]
 
             # The server goes away: every connection ended, none accepted for now.
