@@ -1,4 +1,5 @@
-"""The layers of DESIGN.md §3 import only downward; each is checked in a fresh interpreter."""
+"""The layers of docs/architecture.md import only downward; each is checked in a fresh
+interpreter."""
 
 from __future__ import annotations
 

@@ -77,7 +77,8 @@ LOCKS = {
 def expected(
     subject: Subject, verification: str, on_behalf: bool, lock: str, arrears: int
 ) -> tuple[VerificationOutcome, RefusalReason | None, VerifyReason | None]:
-    """The gate as DESIGN §2.2 and the shipped policy state it, written out independently."""
+    """The gate as docs/roles-and-workflows.md and the shipped policy state it, written out
+    independently."""
     if subject in NEEDS_VERIFIED:
         if lock in {"locked", "five_failures"}:
             return VerificationOutcome.REFUSE, RefusalReason.VERIFICATION_LOCKED, None

@@ -11,7 +11,7 @@ from desk.rules.vocab import Role
 
 DEMO_PASSWORD = "demo123"
 
-# The demo users of DESIGN.md §5, one per role, all with the password ``demo123``.
+# The demo users, one per role (README, "The demo database"), all with the password ``demo123``.
 DEMO_USERS: dict[str, Role] = {
     "agent1": Role.AGENT,
     "lead1": Role.LEAD,

@@ -1,4 +1,7 @@
-"""SQLModel tables: the whole domain schema of DESIGN.md §2. No queries, no sessions here."""
+"""SQLModel tables: the whole domain schema (docs/roles-and-workflows.md).
+
+No queries, no sessions here.
+"""
 
 from sqlmodel import SQLModel
 

@@ -61,7 +61,8 @@ class ContactRing(SQLModel, table=True):
 
 
 class VerificationAttempt(SQLModel, table=True):
-    """Every verification check; failures within 24 h lock the customer (DESIGN.md §2.2)."""
+    """Every verification check; failures within the policy's window lock the customer (see
+    docs/roles-and-workflows.md, "Verification before service")."""
 
     __tablename__ = "verification_attempt"
     __table_args__ = (Index("ix_verification_customer_at", "customer_id", "at"),)

@@ -2,7 +2,8 @@
 
 Money is stored in fen (分, integer cents). Search columns (``name_spaced``, ``name_pinyin``,
 ``name_initials``, ``id_card_rev``, ``phone_rev``) are derived from the source columns when a
-row is written; they exist so every lookup of DESIGN.md §3 has an index to use.
+row is written; they exist so every lookup of customer search has an index to use (see
+docs/architecture.md, "Customer search").
 """
 
 from __future__ import annotations

@@ -579,7 +579,7 @@ class KpiPolicy(_Frozen):
 
 
 class TargetsPolicy(_Frozen):
-    """The center's targets (DESIGN §2.7), percentages."""
+    """The center's targets, percentages (docs/policy.md, ``[targets]``)."""
 
     manual_answer_rate: Percent
     vip_answer_rate: Percent

@@ -25,7 +25,7 @@ ScreenFactory = Callable[[SignedIn], Screen[Any]]
 
 @dataclass(frozen=True, slots=True)
 class ScreenEntry:
-    key: str  # the global key (DESIGN.md §4)
+    key: str  # the global key (docs/roles-and-workflows.md, "Keys")
     id: str  # the mode's name, and the binding id ``screen.<id>``
     title: str  # msgid of the screen's title
     permission: Permission  # a role without it may not open the screen

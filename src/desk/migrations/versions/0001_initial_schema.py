@@ -668,7 +668,8 @@ def downgrade() -> None:
 
 
 def _create_name_search() -> None:
-    """Name-fragment search (DESIGN.md §3): one token per character, queried as a phrase.
+    """Name-fragment search: one token per character, queried as a phrase (docs/architecture.md,
+    "Customer search").
 
     SQLite: an external-content FTS5 table with ``unicode61`` (the trigram tokenizer misses
     fragments shorter than 3 characters), kept in step by triggers. PostgreSQL: a GIN index on
