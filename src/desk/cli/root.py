@@ -14,6 +14,7 @@ def register(app: typer.Typer) -> None:
         callbacks,
         db,
         demo,
+        handover,
         inbox,
         org,
         policy,
@@ -50,4 +51,5 @@ def register(app: typer.Typer) -> None:
     callbacks.register(app)
     inbox.register(app)
     ring.register(app)
+    handover.register(report.report_app)
     report.register(app)
