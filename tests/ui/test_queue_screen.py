@@ -8,12 +8,12 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, OptionList, Select
+from textual.widgets import DataTable, Input, OptionList, Select, TextArea
 from textual.worker import WorkerCancelled
 
 from desk.clock import FixedClock
 from desk.infra.database import Database
-from desk.models import WorkOrderEvent
+from desk.models import Callback, WorkOrder, WorkOrderEvent
 from desk.rules.vocab import (
     Channel,
     Priority,
@@ -21,9 +21,12 @@ from desk.rules.vocab import (
     WorkOrderSource,
     WorkOrderStatus,
 )
+from desk.screens.callbacks import CallbacksScreen
 from desk.screens.forms import ActionForm
 from desk.screens.queue import QueueScreen
 from desk.screens.work_order import WorkOrderScreen
+from desk.screens.workspace import WorkspaceScreen
+from desk.screens.workspace_dialogs import WorkOrderForm
 from desk.services import secrets
 from desk.services import work_order_actions as woa
 from desk.services.work_orders import (
@@ -33,7 +36,7 @@ from desk.services.work_orders import (
     work_order_detail,
 )
 from tests.floor_world import POLICY, Floor, build_floor
-from tests.ui.conftest import PASSWORD, Notes, make_app, screen_text
+from tests.ui.conftest import PASSWORD, Notes, make_app, screen_text, sign_in
 
 
 async def settle(pilot: Pilot[None]) -> None:
@@ -80,6 +83,16 @@ def new_order(
         ),
         policy=POLICY,
     )
+
+
+def work_order_by_number(db: Database, floor: Floor, number: str) -> WorkOrderView:
+    found = db.run(
+        lambda s: s.exec(select(WorkOrder).where(WorkOrder.number == number)).one().id,
+        write=False,
+    )
+    return work_order_detail(
+        db, actor=floor.actor("lead1"), work_order_id=found, policy=POLICY
+    ).order
 
 
 def status_of(db: Database, floor: Floor, work_order_id: int) -> WorkOrderStatus:
@@ -138,6 +151,25 @@ async def choose(pilot: Pilot[None], label: str) -> None:
     await pilot.pause()
 
 
+async def pick(pilot: Pilot[None], selector: str, value: str) -> None:
+    """Focus a choice on the current screen, open it with Enter, walk to ``value``."""
+    select_ = pilot.app.screen.query_one(selector, Select)
+    select_.focus()
+    await pilot.pause()
+    await pilot.press("enter")
+    await pilot.pause()
+    options = select_.query_one(OptionList)
+    values = [value_ for _label, value_ in select_._options]
+    for _ in range(len(values) + 1):
+        highlighted = options.highlighted
+        if highlighted is not None and values[highlighted] == value:
+            break
+        await pilot.press("down")
+    await pilot.press("enter")
+    await pilot.pause()
+    assert select_.value == value
+
+
 async def save(pilot: Pilot[None]) -> None:
     await pilot.press("ctrl+s")
     await settle(pilot)
@@ -159,10 +191,29 @@ async def test_a_work_orders_whole_life_by_keys_across_roles(
 ) -> None:
     db = sqlite_db
     floor = floor_of(db)
-    order = new_order(db, floor)  # the agent created it (through the service)
     notes = Notes()
     app = make_app(db, clock)
     async with app.run_test(size=(120, 36), message_hook=notes) as pilot:
+        # 1. The agent takes the call on F2 and opens a work order with the caller's consent.
+        await sign_in(pilot, "agent1")
+        workspace = app.screen
+        assert isinstance(workspace, WorkspaceScreen)
+        await type_text(pilot, "13800000001")
+        await pilot.press("enter")
+        await settle(pilot)
+        await pick(pilot, "#request-type", "fault_report")
+        workspace.query_one("#notes", TextArea).focus()
+        await type_text(pilot, "kuan dai duan wang")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.screen, WorkOrderForm)
+        await pilot.press("space", "ctrl+s")  # consent, save
+        await settle(pilot)
+        assert isinstance(app.screen, WorkspaceScreen), screen_text(pilot)
+        number = db.run(lambda s: s.exec(select(WorkOrder)).one().number, write=False)
+        order = work_order_by_number(db, floor, number)
+        assert order.status is WorkOrderStatus.NEW
+
         # 2. The lead dispatches it to the east branch with a note.
         queue = await switch_user(pilot, "lead1")
         assert rows(queue) == [order.number]
@@ -220,13 +271,31 @@ async def test_a_work_orders_whole_life_by_keys_across_roles(
         await pilot.press("7")  # my callbacks
         await settle(pilot)
         assert rows(queue) == [order.number]
-        await pilot.press("c")
+        # The call is made from F5's list: Enter opens the order with the result's form.
+        await pilot.press("f5")
         await settle(pilot)
+        assert isinstance(app.screen, CallbacksScreen)
+        assert order.number in screen_text(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ActionForm), screen_text(pilot)
         await choose(pilot, "Reached")
         await pilot.press("tab")
         await choose(pilot, "2 dissatisfied")
         await save(pilot)
+        assert isinstance(app.screen, WorkOrderScreen), screen_text(pilot)
         assert status_of(db, floor, order.id) is WorkOrderStatus.CLOSED
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, CallbacksScreen)
+        assert order.number not in screen_text(pilot)  # done: off the open list
+        callback = db.run(
+            lambda s: s.exec(select(Callback).where(Callback.work_order_id == order.id)).one(),
+            write=False,
+        )
+        assert (callback.status, callback.attempts) == ("done", 1)
+        await pilot.press("f3")
+        await settle(pilot)
         assert rows(queue) == []
 
         # 9. The customer is not satisfied: the lead opens it by number and reopens it.

@@ -386,6 +386,18 @@ class CallbacksScreen(SessionScreen):
         detail = self.detail
         if detail is None or detail.row.status is not CallbackStatus.PENDING:
             return
+        row = detail.row
+        if row.work_order_id is not None and row.purpose is CallbackPurpose.ROUTINE:
+            # A work order's callback is recorded on the order: its screen, with the
+            # callback result's form open over it.
+            from desk.rules.work_orders import Action
+            from desk.screens.work_order import WorkOrderScreen
+
+            self.app.push_screen(
+                WorkOrderScreen(self.signed_in, row.work_order_id, then=Action.CALLBACK_RESULT),
+                self._order_closed,
+            )
+            return
         self.app.push_screen(
             ChoiceDialog(
                 _("callbacks.result_title", customer=detail.row.customer_name),
@@ -397,6 +409,10 @@ class CallbacksScreen(SessionScreen):
             ),
             partial(self._result_chosen, detail),
         )
+
+    def _order_closed(self, _result: object) -> None:
+        self.detail = None
+        self._reload(keep_page=True)
 
     def _result_chosen(self, detail: CallbackDetail, result: str | None) -> None:
         if result is None:

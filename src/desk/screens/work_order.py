@@ -24,6 +24,7 @@ from textual.widgets import Static
 from desk.i18n import N_, vocab_label
 from desk.i18n import gettext as _
 from desk.rules.vocab import (
+    CallbackStatus,
     Channel,
     EventKind,
     InboxChannel,
@@ -303,10 +304,15 @@ class WorkOrderScreen(OrderActions, SessionScreen):
             super().__init__()
             self.directory = directory
 
-    def __init__(self, signed_in: SignedIn, work_order_id: int) -> None:
+    def __init__(
+        self, signed_in: SignedIn, work_order_id: int, *, then: Action | None = None
+    ) -> None:
+        """``then``: an action whose form opens over the order once it is shown (F5 opens a
+        work order's callback this way)."""
         super().__init__(signed_in)
         self.work_order_id = work_order_id
         self.detail: WorkOrderDetail | None = None
+        self._then = then
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="wo-scroll"):
@@ -337,6 +343,31 @@ class WorkOrderScreen(OrderActions, SessionScreen):
         self.detail = event.detail
         self.query_one("#wo-body", Static).update(render_detail(event.detail, event.detail.read_at))
         self.refresh_bindings()
+        if self._then is not None:
+            action, self._then = self._then, None
+            self._open(action, event.detail)
+
+    def _open(self, action: Action, detail: WorkOrderDetail) -> None:
+        """Open ``action``'s form now, or say why it cannot be taken."""
+        if self.order_action_allowed(action.value) is True:
+            self.action_order_action(action.value)
+            return
+        pending = any(c.status == CallbackStatus.PENDING.value for c in detail.callbacks)
+        if action is Action.CALLBACK_RESULT and pending:
+            # Closed with its mass-fault parent: the call is still made and recorded.
+            orders = list(self.current_orders(action))
+            self.app.push_screen(
+                self._form(action, orders), lambda result: self._action_closed(action, result)
+            )
+            return
+        self.notify(
+            _(
+                "work_order.cannot_now",
+                action=_(ACTION_KEYS[action][1]),
+                number=detail.order.number,
+            ),
+            markup=False,
+        )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="wo-directory")
     def _load_directory(self) -> None:
