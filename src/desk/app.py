@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import work
+from textual import constants, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -117,6 +117,9 @@ class DeskApp(App[None]):
         if (database is None) == (database_url is None):
             raise ValueError("give either database or database_url")
         set_language(language)
+        # Textual's log file (TEXTUAL_LOG) records every key and every field's value: the
+        # passwords typed at login and the numbers callers give among them. Never written.
+        setattr(constants, "LOG_FILE", None)  # noqa: B010 - a Final of the library
         super().__init__()
         translate_bindings(self)
         self.clock: Clock = clock or (database.clock if database else SystemClock())

@@ -58,13 +58,21 @@ def create_engine(url: str, *, echo: bool = False) -> Engine:
         engine = sa_create_engine(
             url,
             echo=echo,
+            hide_parameters=True,  # logs and error texts never carry a caller's number
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
         _configure_sqlite(engine)
         return engine
     # One pool per process. No pre-ping round trip per call: a connection the server closed
     # is found at checkout by looking at its socket (see _configure_postgresql).
-    engine = sa_create_engine(url, echo=echo, pool_size=5, max_overflow=5, pool_recycle=1800)
+    engine = sa_create_engine(
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_recycle=1800,
+    )
     _configure_postgresql(engine)
     return engine
 

@@ -144,7 +144,7 @@ class LoginScreen(DeskScreen):
         password = self.query_one("#password", Input).value
         self._authenticate(backend, login, password)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="login")
+    @work(thread=True, exclusive=True, exit_on_error=False, group="login", description="sign in")
     def _authenticate(self, backend: Backend, login: str, password: str) -> None:
         from desk.services.users import authenticate
 

@@ -176,7 +176,13 @@ class LookupScreen(SessionScreen):
         self._seq += 1
         self._search(self._seq, query, after, before, number)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="search")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="search",
+        description="search customers",
+    )
     def _search(
         self, seq: int, query: str, after: str | None, before: str | None, number: int
     ) -> None:

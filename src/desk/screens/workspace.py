@@ -622,7 +622,13 @@ class WorkspaceScreen(SessionScreen):
         if event.value.strip() and self.contact is None:
             self._start(event.value)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="contact")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="contact",
+        description="start a contact for the number typed",
+    )
     def _start(self, number: str) -> None:
         from desk.services.contacts import start_contact
 
@@ -722,7 +728,13 @@ class WorkspaceScreen(SessionScreen):
         }
         self._create_caller(self.contact.id, values)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="contact")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="contact",
+        description="create the unknown caller",
+    )
     def _create_caller(self, contact_id: int, values: dict[str, Any]) -> None:
         from desk.infra.errors import InvalidInput
         from desk.services.contacts import new_caller, quick_create_customer
@@ -829,7 +841,13 @@ class WorkspaceScreen(SessionScreen):
         self._kb_seq += 1
         self._kb_search(self._kb_seq, query)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="kb")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="kb",
+        description="search the knowledge base",
+    )
     def _kb_search(self, seq: int, query: str) -> None:
         from desk.services.knowledge import search_knowledge
 
@@ -960,7 +978,13 @@ class WorkspaceScreen(SessionScreen):
         self._saving = True
         self._save(contact.id, contact.version, self._draft_of(contact))
 
-    @work(thread=True, exclusive=False, exit_on_error=False, group="draft")
+    @work(
+        thread=True,
+        exclusive=False,
+        exit_on_error=False,
+        group="draft",
+        description="save the contact's draft",
+    )
     def _save(self, contact_id: int, version: int, draft: Any) -> None:
         from desk.infra.errors import StaleRecord
         from desk.services.contacts import contact_view, save_draft
@@ -1019,7 +1043,13 @@ class WorkspaceScreen(SessionScreen):
             return
         self._close(contact.id, contact.version, self._draft_of(contact))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="close")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="close",
+        description="close the contact",
+    )
     def _close(self, contact_id: int, version: int, draft: Any) -> None:
         from desk.services.contacts import close_contact
 

@@ -274,7 +274,13 @@ class VerifyDialog(DeskModal[bool]):
         }
         self._check(answers=answers)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="verify")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="verify",
+        description="check the caller's answers",
+    )
     def _check(
         self, *, password: str | None = None, answers: dict[str, str | None] | None = None
     ) -> None:
@@ -327,7 +333,13 @@ class VerifyDialog(DeskModal[bool]):
         if reason:
             self._lift(reason)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="verify")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="verify",
+        description="lift the verification lock",
+    )
     def _lift(self, reason: str) -> None:
         from desk.services.verification import lift_lock, verification_state
 
@@ -693,7 +705,13 @@ class ServiceRequestDialog(DeskModal[str | None]):
         }
         self._submit(self.kind, values, self.customer_version)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="sr")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="sr",
+        description="submit the service request",
+    )
     def _submit(self, kind: str, values: dict[str, Any], version: int) -> None:
         from desk.infra.errors import InvalidInput, NotFound, StaleRecord
         from desk.services import service_requests as sr
@@ -969,7 +987,13 @@ class WorkOrderForm(DeskModal["WorkOrderView | None"]):
             }
         )
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="create")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="create",
+        description="create the work order",
+    )
     def _create(self, form: dict[str, Any]) -> None:
         from desk.infra.errors import InvalidInput, NotFound
         from desk.services.contacts import NewWorkOrder, open_work_order
