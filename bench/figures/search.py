@@ -43,6 +43,7 @@ SAMPLES = 60  # queries per kind
 ROUNDS = 2  # each query is timed this many times after one warm-up run
 EXACT_TARGET_MS = 1.0
 RANGE_TARGET_MS = 10.0
+PG_RANGE_TARGET_MS = 5.0  # PostgreSQL at a million customers: every kind ≤ 5 ms median
 ACTOR = Actor(user_id=1, login="agent1", role=Role.AGENT)  # the demo's first agent
 
 Statement = tuple[str, Any]
@@ -63,8 +64,8 @@ KINDS = (
     Kind("name_2char", "2-character name fragment", RANGE_TARGET_MS),
     Kind("pinyin_initials", "pinyin initials of a whole name", RANGE_TARGET_MS),
     Kind("pinyin_full", "full-pinyin prefix (5+ letters)", RANGE_TARGET_MS),
-    Kind("work_order", "work-order number", None),
-    Kind("customer_no", "customer number", None),
+    Kind("work_order", "work-order number", RANGE_TARGET_MS),
+    Kind("customer_no", "customer number", RANGE_TARGET_MS),
 )
 
 
@@ -224,6 +225,13 @@ def _through_service(db: Database, queries: dict[str, list[str]]) -> list[_Measu
     return measured
 
 
+def _target(target: float | None, where: str) -> float | None:
+    """The kind's bound; on PostgreSQL a range kind's is 5 ms (the exact phone's stays)."""
+    if target is None or target == EXACT_TARGET_MS or not where.startswith("PostgreSQL"):
+        return target
+    return min(target, PG_RANGE_TARGET_MS)
+
+
 def _kind_figures(
     prefix: str,
     measured: Sequence[_Measured],
@@ -242,7 +250,7 @@ def _kind_figures(
                 unit="ms",
                 baseline=round(baseline, 3),
                 baseline_label=baseline_label,
-                target=item.kind.target,
+                target=_target(item.kind.target, where),
                 note=(
                     f"{where}{item.kind.label}: first page (limit 50), median of "
                     f"{ROUNDS}×{len(item.queries)} random real queries, {item.hits:.1f} hits on "

@@ -4,11 +4,12 @@ state with a consistent history and the due instants the clock rules compute).""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from desk.rules.ladder import (
     snapshot_from_history,
 )
 from desk.rules.names import name_keys, reverse
-from desk.rules.permissions import shell_actor
+from desk.rules.permissions import Actor, shell_actor
 from desk.rules.policy import load_policy
 from desk.rules.vocab import (
     CallbackPurpose,
@@ -53,6 +54,15 @@ from desk.rules.vocab import (
     Role,
     WorkOrderSource,
     WorkOrderStatus,
+)
+from desk.rules.work_orders import (
+    ACTION_RULES,
+    ESCALATION_CONFIRMED,
+    ESCALATION_PROPOSED,
+    ESCALATION_REMINDED,
+    Action,
+    OrderState,
+    refusal,
 )
 from desk.services import setup, users
 from desk.services.audit import verify_chain
@@ -483,6 +493,169 @@ def test_the_sweep_finds_nothing_due_and_has_the_plan_of_every_open_order(
             for step in planned_ladder_steps(snapshot, keys, T0, policy, calendars)
         }
         assert plans.get(order["id"], set()) == planned, order["number"]
+
+
+_ACTION_OF = {
+    EventKind.DISPATCHED: Action.DISPATCH,
+    EventKind.REPLIED: Action.REPLY,
+    EventKind.ACCEPTED: Action.ACCEPT,
+    EventKind.REJECTED: Action.RETURN,
+    EventKind.CALLBACK_ATTEMPT: Action.CALLBACK_RESULT,
+    EventKind.CLOSED: Action.CLOSE,
+    EventKind.REOPENED: Action.REOPEN,
+    EventKind.PAUSED: Action.PAUSE,
+    EventKind.RESUMED: Action.RESUME,
+    EventKind.ESCALATION_CONFIRMED: Action.CONFIRM_ESCALATION,
+}
+_LEVELS = {
+    EventKind.REMINDER.value: ESCALATION_REMINDED,
+    EventKind.ESCALATION_PROPOSED.value: ESCALATION_PROPOSED,
+    EventKind.ESCALATION_CONFIRMED.value: ESCALATION_CONFIRMED,
+}
+_HANDS_OVER = (EventKind.DISPATCHED.value, EventKind.ESCALATION_CONFIRMED.value)
+
+
+def test_every_action_is_one_the_rules_allow_that_person(demo_db: Database) -> None:
+    """Each person's event in every history is an action of ``ACTION_RULES``, allowed by
+    ``refusal`` to that person (role, department) in the order's state at that moment, and
+    leads where the rule says."""
+    staff = {
+        row[0]: Actor(user_id=row[0], login=row[1], role=Role(row[2]), department_id=row[3])
+        for row in _rows(demo_db, "SELECT id, login, role, department_id FROM staff_user")
+    }
+    events = _events(demo_db)
+    checked = Counter[str]()
+    for order in _orders(demo_db):
+        history = events[order["id"]]
+        status = WorkOrderStatus(history[0]["to_status"])
+        department = history[0]["department_id"]
+        paused = False
+        level = 0
+        for event in history[1:]:
+            kind = EventKind(event["kind"])
+            action = _ACTION_OF.get(kind)
+            if event["actor_id"] is None or action is None:  # the sweep, or the creator's flag
+                level = max(level, _LEVELS.get(event["kind"], 0))
+                continue
+            data = event["data"] if isinstance(event["data"], dict) else {}
+            if isinstance(event["data"], str):
+                data = json.loads(event["data"])
+            if action is Action.REPLY and data.get("by") == "headquarters":
+                action = Action.HQ_ANSWER
+            state = OrderState(status, paused, RequestType(order["category"]), department, level)
+            actor = staff[event["actor_id"]]
+            assert refusal(action, actor, state, POLICY) is None, (order["number"], action)
+            rule = ACTION_RULES[action]
+            assert kind is rule.event
+            assert event["from_status"] == status.value, (order["number"], action)
+            status = rule.to_status or status
+            assert event["to_status"] == status.value, (order["number"], action)
+            paused = (paused or action is Action.PAUSE) and action not in (
+                Action.RESUME,
+                Action.CLOSE,
+                Action.REOPEN,
+            )
+            if event["kind"] in _HANDS_OVER:
+                department = event["department_id"]
+            level = max(level, _LEVELS.get(event["kind"], 0))
+            checked[action.value] += 1
+        assert status.value == order["status"]
+        assert level == order["escalation_level"], order["number"]
+        assert department == order["department_id"], order["number"]
+    assert set(checked) >= {action.value for action in _ACTION_OF.values()}
+
+
+def _ladder_due(
+    order: dict[str, Any],
+    history: list[dict[str, Any]],
+    at: datetime,
+    *,
+    in_window: int,
+    kinds: dict[int, DepartmentKind],
+    before: int | None = None,
+) -> list[str]:
+    """The ladder's steps due for ``order`` at ``at`` given its history up to then (its
+    ladder events only up to the ``before``-th event), as the sweep would evaluate it."""
+    calendars = calendars_from_policy(POLICY)
+    known = [event for event in history if _instant(event["at"]) <= at]  # type: ignore[operator]
+    keys = {
+        event["ladder_key"]
+        for index, event in enumerate(known)
+        if event["ladder_key"] and (before is None or index < before)
+    }
+    status = next(e["to_status"] for e in reversed(known) if e["to_status"] is not None)
+    department = next(
+        (e["department_id"] for e in reversed(known) if e["kind"] in _HANDS_OVER),
+        known[0]["department_id"],
+    )
+    snapshot = snapshot_from_history(
+        work_order_id=order["id"],
+        category=RequestType(order["category"]),
+        priority=Priority(order["priority"]),
+        channel=Channel(order["channel"]),
+        status=WorkOrderStatus(status),
+        source=WorkOrderSource(order["source"]),
+        is_major=any(e["kind"] == EventKind.MAJOR_FLAGGED.value for e in known[:before]),
+        department_id=department,
+        department_kind=kinds[department],
+        events=[TimelineEvent(_instant(e["at"]), EventKind(e["kind"])) for e in known],  # type: ignore[arg-type]
+        now=at,
+        policy=POLICY,
+        calendars=calendars,
+        customer_complaints_in_window=max(1, in_window),
+    )
+    return [e.ladder_key for e in due_ladder_events(snapshot, keys, at, POLICY, calendars)]
+
+
+def test_the_ladder_events_are_what_a_sweep_running_all_along_stores(demo_db: Database) -> None:
+    """Replay every history through the ladder rules at every instant where something
+    happened, a second before each, and now: each stored ladder step was due when it was
+    stored and not a second before, and at no instant is a due step missing."""
+    kinds = {
+        row[0]: DepartmentKind(row[1]) for row in _rows(demo_db, "SELECT id, kind FROM department")
+    }
+    orders = _orders(demo_db)
+    complaints: dict[int, list[datetime]] = defaultdict(list)
+    for order in orders:
+        if order["category"] == "complaint" and order["customer_id"] is not None:
+            complaints[order["customer_id"]].append(_instant(order["created_at"]))  # type: ignore[arg-type]
+    events = _events(demo_db)
+    second = timedelta(seconds=1)
+    stored = Counter[str]()
+    for order in orders:
+        history = events[order["id"]]
+        created = _instant(order["created_at"])
+        assert created is not None
+        facts = {
+            "in_window": complaints_in_window(
+                complaints.get(order["customer_id"], []), created, POLICY
+            ),
+            "kinds": kinds,
+        }
+        instants = {T0}
+        for index, event in enumerate(history):
+            at = _instant(event["at"])
+            assert at is not None
+            instants.add(at)
+            if at - second >= created:
+                instants.add(at - second)
+            if event["ladder_key"] and event["actor_id"] is None:  # stored by the sweep
+                stored[event["kind"]] += 1
+                due = _ladder_due(order, history, at, before=index, **facts)  # type: ignore[arg-type]
+                assert event["ladder_key"] in due, (order["number"], event)
+                if at - second >= created:
+                    earlier = _ladder_due(order, history, at - second, **facts)  # type: ignore[arg-type]
+                    assert event["ladder_key"] not in earlier, (order["number"], event)
+        for at in sorted(instants):
+            missing = _ladder_due(order, history, at, **facts)  # type: ignore[arg-type]
+            assert missing == [], (order["number"], at)
+    assert set(stored) >= {
+        EventKind.WARNING.value,
+        EventKind.BREACH.value,
+        EventKind.REMINDER.value,
+        EventKind.ESCALATION_PROPOSED.value,
+        EventKind.MAJOR_FLAGGED.value,
+    }
 
 
 def test_callbacks_of_every_purpose(demo_db: Database) -> None:

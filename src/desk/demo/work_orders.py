@@ -1,28 +1,40 @@
-"""Work orders with a consistent history, their SLA clocks, ladder events and callbacks.
+"""Work orders with a consistent history, written by the rules that run the floor.
 
-Each work order is simulated in three passes:
+The demo only decides what *people* did and when: an agent creates the order, a lead
+dispatches it, the department replies (or pauses for the customer), the lead accepts or
+returns the reply, calls the customer back, closes it, perhaps reopens it; a complaint lead
+confirms an escalation. Everything else comes from the rules the services use:
 
-1. the *timeline* of what people did (created → dispatched → replied → accepted → callback
-   attempts → closed, with rejections, pauses and a reopen where drawn), cut at ``now`` —
-   the last step at or before ``now`` gives the status;
-2. the *clocks* replayed over that timeline exactly as :mod:`desk.rules.clocks` defines them
-   (runs, pauses, reopen cycles, budgets from the policy on the business calendars), giving
-   the due instants stored on the row and the warning and breach events;
-3. the *chase* of complaints: a reminder after a missed reply deadline, an escalation to
-   headquarters proposed after the grace, and confirmed by a complaint lead.
+- each person's action is one of :data:`desk.rules.work_orders.ACTION_RULES`: its event, the
+  status it leads to, and the refusal check (:func:`desk.rules.work_orders.refusal`) with the
+  person's role and department, as the service would check it (a refused action stops the
+  build: the generator broke a rule);
+- the ladder's events (warnings, breaches, the complaint chase's reminder and escalation
+  proposal, the repeat complainer's major flag) are what the sweep would have stored had it
+  run all along: between two changes of the history, the order's plan is
+  :func:`desk.rules.ladder.due_ladder_events` and :func:`desk.rules.ladder.planned_ladder_steps`
+  at the change (as :func:`desk.services.sweep.refresh_ladder` makes it), and each planned
+  step is stored when it falls due, with the data the sweep gives it
+  (:func:`desk.services.sweep.ladder_event_data`); escalation levels and the major flag
+  follow as the sweep raises them;
+- the due instants stored on the row are the clocks of
+  :func:`desk.rules.ladder.snapshot_from_history` (:mod:`desk.rules.clocks`) at ``now``.
 
-Calendar arithmetic runs on the policy's :class:`~desk.rules.calendar.BusinessCalendar` in
-epoch microseconds (binary searches, no datetimes in the loop).
+Only the stretches of history where something can fall due are replayed: those holding an
+instant where, measured at ``now``, a clock warned or broke its deadline, and for a chased
+complaint every stretch after its reply deadline; the rest has nothing to store (the tests
+replay whole histories and find nothing missing).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from bisect import insort
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from desk.demo.catalog import REJECT_REASONS, REPLIES, WORK_ORDER_TITLES
 from desk.demo.contacts import WorkOrderSeed
@@ -31,14 +43,30 @@ from desk.demo.org import BILLING, CENTER, HQ, MARKETING, NETWORK
 from desk.demo.sink import Row
 from desk.demo.world import DAY, HOUR, LOCAL_OFFSET, World
 from desk.rules.calendar import BusinessCalendar, calendars_from_policy
-from desk.rules.clocks import callback_window_opens, clock_budgets, warning_budget
-from desk.rules.ladder import MAJOR_KEY, ladder_key, major_source
+from desk.rules.clocks import (
+    Clock,
+    ClockBudgets,
+    TimelineEvent,
+    callback_window_opens,
+    clock_budgets,
+)
+from desk.rules.ladder import (
+    MAJOR_KEY,
+    LadderEvent,
+    WorkOrderSnapshot,
+    due_ladder_events,
+    major_source,
+    planned_ladder_steps,
+    snapshot_from_history,
+)
+from desk.rules.permissions import Actor
 from desk.rules.policy import CallbackRule
 from desk.rules.vocab import (
     CallbackPurpose,
     CallbackStatus,
     Channel,
     ClockKind,
+    ClockState,
     EventKind,
     MajorSource,
     Priority,
@@ -48,69 +76,52 @@ from desk.rules.vocab import (
     WorkOrderSource,
     WorkOrderStatus,
 )
+from desk.rules.work_orders import (
+    ACTION_RULES,
+    ESCALATION_CONFIRMED,
+    ESCALATION_PROPOSED,
+    ESCALATION_REMINDED,
+    Action,
+    OrderState,
+    is_satisfied,
+    refusal,
+)
+from desk.services.sweep import ladder_event_data
 
 US = 1_000_000
-_MICROSECOND = timedelta(microseconds=1)
-CLOCKS = (ClockKind.DISPATCH, ClockKind.REPLY, ClockKind.RESOLUTION, ClockKind.CALLBACK)
-_STARTS = {
-    EventKind.CREATED: (ClockKind.DISPATCH, ClockKind.RESOLUTION),
-    EventKind.DISPATCHED: (ClockKind.REPLY,),
-    EventKind.REJECTED: (ClockKind.REPLY,),
-    EventKind.ACCEPTED: (ClockKind.CALLBACK,),
-    EventKind.REOPENED: (ClockKind.DISPATCH, ClockKind.RESOLUTION),
-}
-_STOPS = {
-    EventKind.DISPATCHED: (ClockKind.DISPATCH,),
-    EventKind.REPLIED: (ClockKind.REPLY,),
-    EventKind.ACCEPTED: (ClockKind.RESOLUTION,),
-    EventKind.CLOSED: CLOCKS,
-    EventKind.REOPENED: CLOCKS,
-}
-_CLOCK_INDEX = {kind: index for index, kind in enumerate(CLOCKS)}
-_MOVES = {
-    kind: (
-        tuple(_CLOCK_INDEX[k] for k in _STOPS.get(kind, ())),
-        tuple(_CLOCK_INDEX[k] for k in _STARTS.get(kind, ())),
-    )
-    for kind in set(_STARTS) | set(_STOPS)
-}
-_STATUS_OF = {
-    EventKind.CREATED: WorkOrderStatus.NEW,
-    EventKind.DISPATCHED: WorkOrderStatus.DISPATCHED,
-    EventKind.REPLIED: WorkOrderStatus.REPLIED,
-    EventKind.REJECTED: WorkOrderStatus.DISPATCHED,
-    EventKind.ACCEPTED: WorkOrderStatus.CALLBACK,
-    EventKind.CLOSED: WorkOrderStatus.CLOSED,
-    EventKind.REOPENED: WorkOrderStatus.REOPENED,
-}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
 
-# Enum members bound once: attribute access on an enum class is slow in a hot loop.
-_E_CREATED = EventKind.CREATED
-_E_DISPATCHED = EventKind.DISPATCHED
-_E_REPLIED = EventKind.REPLIED
-_E_REJECTED = EventKind.REJECTED
-_E_ACCEPTED = EventKind.ACCEPTED
-_E_CALLBACK_ATTEMPT = EventKind.CALLBACK_ATTEMPT
-_E_CLOSED = EventKind.CLOSED
-_E_REOPENED = EventKind.REOPENED
-_E_PAUSED = EventKind.PAUSED
-_E_RESUMED = EventKind.RESUMED
-_E_WARNING = EventKind.WARNING
-_E_BREACH = EventKind.BREACH
-_E_REMINDER = EventKind.REMINDER
-_E_ESCALATION_PROPOSED = EventKind.ESCALATION_PROPOSED
-_E_ESCALATION_CONFIRMED = EventKind.ESCALATION_CONFIRMED
-_E_MAJOR_FLAGGED = EventKind.MAJOR_FLAGGED
 _S_NEW = WorkOrderStatus.NEW
 _S_DISPATCHED = WorkOrderStatus.DISPATCHED
 _S_REPLIED = WorkOrderStatus.REPLIED
 _S_CALLBACK = WorkOrderStatus.CALLBACK
 _S_CLOSED = WorkOrderStatus.CLOSED
 _S_REOPENED = WorkOrderStatus.REOPENED
-_K_DISPATCH = ClockKind.DISPATCH
-_K_REPLY = ClockKind.REPLY
-_K_RESOLUTION = ClockKind.RESOLUTION
-_K_CALLBACK = ClockKind.CALLBACK
+
+# The history changes that make the services re-plan an order's ladder: clock-moving events,
+# and the escalation that hands the order to another department.
+_CLOCK_MOVING = frozenset(
+    {
+        EventKind.CREATED,
+        EventKind.DISPATCHED,
+        EventKind.REPLIED,
+        EventKind.ACCEPTED,
+        EventKind.REJECTED,
+        EventKind.CLOSED,
+        EventKind.REOPENED,
+        EventKind.PAUSED,
+        EventKind.RESUMED,
+    }
+)
+_REPLANS = _CLOCK_MOVING | {EventKind.ESCALATION_CONFIRMED}
+_HANDS_OVER = (EventKind.DISPATCHED, EventKind.ESCALATION_CONFIRMED)  # the owner changes
+# Escalation levels the sweep raises for the steps it stores.
+_LEVEL_OF = {
+    EventKind.REMINDER: ESCALATION_REMINDED,
+    EventKind.ESCALATION_PROPOSED: ESCALATION_PROPOSED,
+}
+_MAJOR_FROM_SOURCE = (MajorSource.REGULATOR, MajorSource.MEDIA)
 
 WORK_ORDER_COLUMNS = (
     "id",
@@ -180,6 +191,10 @@ CALLBACK_COLUMNS = (
 )
 
 
+class RuleBroken(AssertionError):
+    """The generator drew an action the rules refuse (a bug in the demo, never in the data)."""
+
+
 @dataclass
 class Plan:
     """What to simulate for one work order; the knobs force a scenario, else drawn."""
@@ -203,13 +218,15 @@ class Plan:
     failed_callbacks: int | None = None
     confirm_escalation: bool = True
     dispatch_after: int | None = None  # seconds from creation (or reopening) to dispatch
+    complaints: int = 1  # the customer's complaints in the policy's window, this one included
 
 
 @dataclass
 class _Event:
     at: int  # epoch seconds
-    actor: int | None
+    actor: int | None  # None: the sweep
     kind: EventKind
+    action: Action | None = None  # the person's action; None: creation or the ladder
     from_status: WorkOrderStatus | None = None
     to_status: WorkOrderStatus | None = None
     department: int | None = None
@@ -217,103 +234,41 @@ class _Event:
     key: str | None = None
     reason: str | None = None
     data: dict[str, Any] | None = None
+    data_text: str | None = None  # the ladder's data, as the sweep stores it
 
 
-class Arithmetic(Protocol):
-    """Business-time arithmetic in epoch microseconds (a calendar, or a faster stand-in)."""
-
-    name: str
-
-    def add_business_us(self, start: int, amount: int) -> int: ...
-
-    def business_us_between(self, start: int, end: int) -> int: ...
+def _instant(seconds: int) -> datetime:
+    return _EPOCH + timedelta(seconds=seconds)
 
 
-class _AlwaysOpen:
-    """A calendar open every minute of every day (the center's 24×7): business time is
-    wall time, so the arithmetic needs no table look-ups."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def add_business_us(self, start: int, amount: int) -> int:
-        if amount < 0:
-            raise ValueError("business time to add must not be negative")
-        return start + amount
-
-    def business_us_between(self, start: int, end: int) -> int:
-        return end - start
+def _seconds(instant: datetime) -> int:
+    return (instant - _EPOCH) // _SECOND
 
 
-def _arithmetic(calendar: BusinessCalendar) -> Arithmetic:
-    spec = calendar.spec
-    always = (
-        not spec.china_public_holidays
-        and not spec.extra_holidays
-        and all(
-            len(day) == 1 and day[0].start == 0 and day[0].end == 24 * 60
-            for day in spec.hours.by_weekday()
+@dataclass
+class _Order:
+    """One work order while it is drawn: what the rules need to know about it."""
+
+    id: int
+    plan: Plan
+    priority: Priority
+    budgets: ClockBudgets
+    department: int  # owner (the routing proposal, then the department it went to)
+    events: list[_Event] = field(default_factory=list)
+    status: WorkOrderStatus = _S_NEW
+    paused: bool = False
+    level: int = 0
+    major: MajorSource | None = None  # flagged as major (the row's ``major_source``)
+    clocks: tuple[Clock, ...] = ()  # measured at now (kept while the owner stays the same)
+
+    def state(self) -> OrderState:
+        return OrderState(
+            status=self.status,
+            paused=self.paused,
+            category=self.plan.category,
+            department_id=self.department,
+            escalation_level=self.level,
         )
-    )
-    return _AlwaysOpen(calendar.name) if always else calendar
-
-
-class _ClockState:
-    """One clock being replayed; times in epoch microseconds."""
-
-    __slots__ = (
-        "breached",
-        "budget",
-        "calendar",
-        "due",
-        "due_cycle",
-        "last_end",
-        "since",
-        "since_cycle",
-        "started",
-        "used",
-        "warn",
-        "warn_budget",
-        "warn_cycle",
-        "warn_reached",
-        "awaiting",
-        "running",
-    )
-
-    def __init__(self, calendar: Arithmetic, budget: int, warn_budget: int) -> None:
-        self.calendar = calendar
-        self.budget = budget
-        self.warn_budget = warn_budget
-        self.used = 0
-        self.since: int | None = None  # start of the open run
-        self.since_cycle = 0
-        self.last_end: int | None = None
-        self.started = False
-        self.due: int | None = None
-        self.due_cycle = 0
-        self.warn: int | None = None
-        self.warn_cycle = 0
-        self.warn_reached = False
-        self.breached = False
-        self.awaiting = False  # running or paused at now
-        self.running = False
-
-    def run(self, start: int, end: int, cycle: int, *, open_run: bool) -> None:
-        """Count one run, as :func:`desk.rules.clocks.measure_clock` does."""
-        if self.breached:
-            return
-        cal = self.calendar
-        available = cal.business_us_between(start, end)
-        if self.warn is None and self.used + available >= self.warn_budget:
-            self.warn = cal.add_business_us(start, self.warn_budget - self.used)
-            self.warn_cycle = cycle
-            self.warn_reached = True
-        if self.used + available >= self.budget:
-            due = cal.add_business_us(start, self.budget - self.used)
-            if (due <= end) if open_run else (due < end):
-                self.breached, self.due, self.due_cycle = True, due, cycle
-                return
-        self.used += available
 
 
 @dataclass
@@ -334,11 +289,7 @@ class Simulator:
     calendars: dict[str, BusinessCalendar] = field(default_factory=dict)
     numbers: dict[str, int] = field(default_factory=dict)
     _callback_opens: dict[tuple[int, int, str], int] = field(default_factory=dict)
-    _calendar_of: dict[tuple[ClockKind, int], Arithmetic] = field(default_factory=dict)
-    _warn_budgets: dict[int, int] = field(default_factory=dict)
-    _clock_specs: dict[tuple[int, int], tuple[list[tuple[Arithmetic, int, int]], Arithmetic]] = (
-        field(default_factory=dict)
-    )
+    _actors: dict[int, Actor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.calendars = dict(calendars_from_policy(self.w.policy))
@@ -349,7 +300,21 @@ class Simulator:
         self.complaint_leads = w.staff[Role.COMPLAINT_LEAD]
         self.policy = w.policy
         self.now = w.now_s
-        self.budgets: dict[tuple[RequestType, Priority, Channel], Any] = {}
+        self.now_at = _instant(w.now_s)
+        self.budgets: dict[tuple[RequestType, Priority, Channel], ClockBudgets] = {}
+        departments = {
+            user: department
+            for department, handlers in w.handlers_by_department.items()
+            for user in handlers
+        }
+        for role, users in w.staff.items():
+            for user in users:
+                self._actors[user] = Actor(
+                    user_id=user,
+                    login=str(user),
+                    role=role,
+                    department_id=departments.get(user, self.center),
+                )
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -358,23 +323,17 @@ class Simulator:
         return leads[max(0, min(self.w.shift_of(at), len(leads) - 1))]
 
     def handler_for(self, department: int) -> int:
-        handlers = self.w.handlers_by_department.get(department)
-        if not handlers:
-            return self.w.staff[Role.LEAD][0]
-        return handlers[int(self.r() * len(handlers))]
+        return _pick_id(self.r, self.w.handlers_by_department[department])
 
-    def calendar(self, clock: ClockKind, department: int) -> Arithmetic:
-        found = self._calendar_of.get((clock, department))
-        if found is None:
-            kind = self.w.department_kinds.get(department)
-            found = _arithmetic(self.calendars[self.policy.calendar_name_for(clock, kind)])
-            self._calendar_of[(clock, department)] = found
-        return found
+    def calendar(self, clock: ClockKind, department: int) -> BusinessCalendar:
+        kind = self.w.department_kinds.get(department)
+        return self.calendars[self.policy.calendar_name_for(clock, kind)]
 
-    def add_business(self, cal: Arithmetic, at: int, minutes: float) -> int:
+    def add_business(self, cal: BusinessCalendar, at: int, minutes: float) -> int:
         return cal.add_business_us(at * US, int(minutes * 60 * US)) // US
 
     def department_for(self, plan: Plan) -> int:
+        """The department the order goes to: one whose handlers can reply to it."""
         w, r = self.w, self.r
         city = w.cities[plan.customer] if plan.customer >= 0 else int(r() * len(CITIES))
         branch = w.branch_departments[city]
@@ -393,9 +352,7 @@ class Simulator:
             return w.department(BILLING)
         if category is RequestType.SERVICE_REQUEST:
             return branch if r() < 0.5 else w.department(BILLING)
-        if category is RequestType.CONSULTATION:
-            return w.department(MARKETING)
-        return self.center
+        return w.department(MARKETING)  # consultations and suggestions
 
     def number(self, created_s: int) -> str:
         """``WO`` + local date + a sequence within the day."""
@@ -404,32 +361,70 @@ class Simulator:
         self.numbers[day] = sequence
         return f"WO{day}{sequence:06d}"
 
-    def callback_opens(self, accepted: int, rule: CallbackRule, arithmetic: Arithmetic) -> int:
-        """When the callback window opens (cached per local day when it cannot depend on
-        the time of acceptance)."""
-        calendar = self.calendars[arithmetic.name]
+    def callback_opens(self, accepted: int, rule: CallbackRule, calendar: BusinessCalendar) -> int:
+        """When the callback window opens (:func:`desk.rules.clocks.callback_window_opens`;
+        cached per local day when it cannot depend on the time of acceptance)."""
         if rule.days_after >= 1:
             key = ((accepted + LOCAL_OFFSET) // DAY, id(rule), calendar.name)
             found = self._callback_opens.get(key)
             if found is None:
-                found = self._opens(accepted, rule, calendar)
+                found = _seconds(callback_window_opens(_instant(accepted), rule, calendar))
                 self._callback_opens[key] = found
             return found
-        return self._opens(accepted, rule, calendar)
+        return _seconds(callback_window_opens(_instant(accepted), rule, calendar))
 
-    @staticmethod
-    def _opens(accepted: int, rule: CallbackRule, calendar: BusinessCalendar) -> int:
-        instant = datetime.fromtimestamp(accepted, UTC)
-        return int(callback_window_opens(instant, rule, calendar).timestamp())
+    # --- people's actions ----------------------------------------------------------------
+
+    def act(
+        self,
+        order: _Order,
+        action: Action,
+        at: int,
+        actor: int,
+        *,
+        reason: str | None = None,
+        data: dict[str, Any] | None = None,
+        department: int | None = None,
+        clock: ClockKind | None = None,
+    ) -> bool:
+        """Record ``action`` at ``at`` if it happened by now (False: it did not, the history
+        stops there): the rule's event and the status it leads to."""
+        if at > self.now:
+            return False
+        rule = ACTION_RULES[action]
+        to_status = rule.to_status or order.status
+        order.events.append(
+            _Event(
+                at,
+                actor,
+                rule.event,
+                action,
+                order.status,
+                to_status,
+                department,
+                clock,
+                reason=reason,
+                data=data,
+            )
+        )
+        order.status = to_status
+        if action is Action.PAUSE:
+            order.paused = True
+        elif action in (Action.RESUME, Action.CLOSE, Action.REOPEN):
+            order.paused = False
+        return True
 
     # --- one work order ------------------------------------------------------------------
 
     def simulate(self, work_order_id: int, plan: Plan) -> _Result:
-        r, now = self.r, self.now
+        r = self.r
         category = plan.category
+        major = major_source(category, plan.source, plan.complaints, self.policy)
+        if plan.major in _MAJOR_FROM_SOURCE:
+            major = plan.major
         priority = plan.priority or (
             Priority.URGENT
-            if plan.major
+            if major is not None
             or (category in (RequestType.FAULT_REPORT, RequestType.COMPLAINT) and r() < 0.12)
             else Priority.NORMAL
         )
@@ -439,22 +434,51 @@ class Simulator:
             budgets = self.budgets[key] = clock_budgets(
                 category, priority, plan.channel, self.policy
             )
-        department = self.department_for(plan)
-        reply_cal = self.calendar(_K_REPLY, department)
+        order = _Order(work_order_id, plan, priority, budgets, self.department_for(plan))
         t0 = plan.created_s
-        created_status = _S_NEW
-        timeline: list[_Event] = [_Event(t0, plan.created_by, _E_CREATED, None, created_status)]
-        if plan.major is not None:
-            timeline.append(
+        data: dict[str, Any] = {"source": plan.source.value, "channel": plan.channel.value}
+        if plan.source is WorkOrderSource.AGENT:
+            data["consent"] = True
+        order.events.append(
+            _Event(
+                t0,
+                plan.created_by,
+                EventKind.CREATED,
+                None,
+                None,
+                _S_NEW,
+                order.department,
+                data=data,
+            )
+        )
+        if major in _MAJOR_FROM_SOURCE:
+            # Known at creation (the regulator's or the media's complaint): flagged with the
+            # ladder's key, as the service does, so the sweep never flags it again.
+            order.major = major
+            order.events.append(
                 _Event(
-                    min(t0 + 30, now),
+                    t0,
+                    plan.created_by,
+                    EventKind.MAJOR_FLAGGED,
                     None,
-                    _E_MAJOR_FLAGGED,
+                    _S_NEW,
+                    _S_NEW,
+                    order.department,
                     key=MAJOR_KEY,
-                    reason=_MAJOR_REASON[plan.major],
-                    data={"source": plan.major.value},
+                    data={"major_source": major.value, "notify": Role.SUPERVISOR.value},
                 )
             )
+        satisfaction, attempts = self.draw(order)
+        self.sweep(order)
+        self.follow_rules(order)
+        return self.result(order, satisfaction, attempts)
+
+    def draw(self, order: _Order) -> tuple[int | None, int]:
+        """What people did, up to ``now`` or the scenario's stall: (satisfaction, callback
+        attempts of the last cycle)."""
+        r, now, plan = self.r, self.now, order.plan
+        category, budgets, department = plan.category, order.budgets, order.department
+        reply_cal = self.calendar(ClockKind.REPLY, department)
         stall = plan.stall
         redispatch = plan.redispatch if plan.redispatch is not None else r() < 0.07
         reopen = plan.reopen if plan.reopen is not None else r() < 0.03
@@ -467,30 +491,21 @@ class Simulator:
         satisfaction: int | None = None
         attempts = 0
         cycle = 0
-        start = t0
-        status = created_status
+        start = plan.created_s
+        act = self.act
 
-        def add(event: _Event) -> bool:
-            """Append a status event if it happened by now; False stops the timeline."""
-            nonlocal status
-            if event.at > now:
-                return False
-            event.from_status = status
-            event.to_status = _STATUS_OF.get(event.kind, status)
-            timeline.append(event)
-            status = event.to_status
-            return True
-
-        while True:
-            if stall is _S_NEW:
-                break
+        while stall is not _S_NEW:
             if plan.dispatch_after is not None:
                 delay = float(plan.dispatch_after)
             else:
                 delay = 60 * (1 + -math.log(1.0 - r()) * 18) if r() < 0.95 else 60 * r() * 420
             t_dispatch = start + int(delay)
-            if not add(
-                _Event(t_dispatch, self.lead_at(t_dispatch), _E_DISPATCHED, department=department)
+            if not act(
+                order,
+                Action.DISPATCH,
+                t_dispatch,
+                self.lead_at(t_dispatch),
+                department=department,
             ):
                 break
             fraction = (
@@ -505,122 +520,137 @@ class Simulator:
                 t_pause = t_dispatch + int(600 + r() * 3 * HOUR)
                 if t_pause < t_reply:
                     handler = self.handler_for(department)
-                    if not add(
-                        _Event(
-                            t_pause,
-                            handler,
-                            _E_PAUSED,
-                            reason="等待客户提供资料",
-                            data={"reason": WaitingReason.WAITING_FOR_CUSTOMER.value},
-                        )
+                    why = WaitingReason.WAITING_FOR_CUSTOMER.value
+                    if not act(
+                        order,
+                        Action.PAUSE,
+                        t_pause,
+                        handler,
+                        reason="等待客户提供资料",
+                        data={"reason": why},
                     ):
                         break
                     used = reply_cal.business_us_between(t_dispatch * US, t_pause * US) / 60 / US
                     t_resume = self.add_business(reply_cal, t_pause, 30 + r() * 600)
                     keep_waiting = plan.pause is True and stall is _S_DISPATCHED
-                    if keep_waiting or not add(
-                        _Event(t_resume, handler, _E_RESUMED, reason="客户已提供资料")
+                    if keep_waiting or not act(
+                        order,
+                        Action.RESUME,
+                        t_resume,
+                        handler,
+                        reason="客户已提供资料",
+                        data={"reason": why, "paused_seconds": t_resume - t_pause},
                     ):
                         break
                     t_reply = self.add_business(reply_cal, t_resume, max(1.0, reply_minutes - used))
             if stall is _S_DISPATCHED and not redispatch:
                 break
-            if not add(
-                _Event(
-                    t_reply,
-                    self.handler_for(department),
-                    _E_REPLIED,
-                    reason=_pick(r, REPLIES[category]),
-                    department=department,
-                )
+            if not act(
+                order,
+                Action.REPLY,
+                t_reply,
+                self.handler_for(department),
+                reason=_pick(r, REPLIES[category]),
+                department=department,
             ):
                 break
             if redispatch:
                 redispatch = False
                 t_reject = t_reply + int(300 + r() * 5_400)
-                if not add(
-                    _Event(
-                        t_reject,
-                        self.lead_at(t_reject),
-                        _E_REJECTED,
-                        reason=_pick(r, REJECT_REASONS),
-                        department=department,
-                    )
+                if not act(
+                    order,
+                    Action.RETURN,
+                    t_reject,
+                    self.lead_at(t_reject),
+                    reason=_pick(r, REJECT_REASONS),
+                    department=department,
                 ):
                     break
                 if stall is _S_DISPATCHED:
                     break
                 t_reply = self.add_business(reply_cal, t_reject, budgets.reply * (0.1 + r() * 0.5))
-                if not add(
-                    _Event(
-                        t_reply,
-                        self.handler_for(department),
-                        _E_REPLIED,
-                        reason=_pick(r, REPLIES[category]),
-                        department=department,
-                    )
+                if not act(
+                    order,
+                    Action.REPLY,
+                    t_reply,
+                    self.handler_for(department),
+                    reason=_pick(r, REPLIES[category]),
+                    department=department,
                 ):
                     break
             if stall is _S_REPLIED:
                 break
             t_accept = t_reply + int(300 + -math.log(1.0 - r()) * 3_000)
-            if not add(
-                _Event(t_accept, self.lead_at(t_accept), _E_ACCEPTED, department=department)
+            if not act(
+                order,
+                Action.ACCEPT,
+                t_accept,
+                self.lead_at(t_accept),
+                department=department,
             ):
                 break
-            callback_cal = self.calendar(_K_CALLBACK, department)
+            callback_cal = self.calendar(ClockKind.CALLBACK, department)
             opens = self.callback_opens(t_accept, budgets.callback, callback_cal)
             t_try = opens + int(r() * 5_400)
             reached = False
+            attempts = 0
             for attempt in range(max_attempts):
                 reached = attempt >= failed
                 if t_try > now or (reached and stall is _S_CALLBACK):
                     reached = False
                     break
-                attempts += 1
-                timeline.append(
-                    _Event(
-                        t_try,
-                        self.lead_at(t_try),
-                        _E_CALLBACK_ATTEMPT,
-                        from_status=status,
-                        to_status=status,
-                        data={"attempt": attempts, "reached": reached},
-                    )
-                )
+                attempts = attempt + 1
+                caller = self.lead_at(t_try)
+                said: dict[str, Any] = {"attempt": attempts, "reached": reached}
                 if reached:
                     satisfaction = _satisfaction(r, category)
+                    said["satisfaction"] = satisfaction
+                act(order, Action.CALLBACK_RESULT, t_try, caller, data=said)
+                if reached:
+                    assert satisfaction is not None
+                    act(
+                        order,
+                        Action.CLOSE,
+                        t_try,
+                        caller,
+                        reason="回访客户,客户表示满意"
+                        if is_satisfied(satisfaction)
+                        else "回访客户,客户表示不满意",
+                        data={
+                            "reached": True,
+                            "satisfaction": satisfaction,
+                            "satisfied": is_satisfied(satisfaction),
+                        },
+                        department=department,
+                    )
+                    break
+                if attempts >= max_attempts:
+                    act(
+                        order,
+                        Action.CLOSE,
+                        t_try,
+                        caller,
+                        reason="三次回访未接通,按规定结单",
+                        data={"reached": False, "unreachable": True, "attempts": attempts},
+                        department=department,
+                    )
                     break
                 t_try += int(2 * HOUR + r() * 3 * HOUR)
-            if not reached and (attempts < max_attempts or stall is _S_CALLBACK):
-                break
-            last_try = timeline[-1].at
-            reason = "回访客户,客户表示满意" if reached else "三次回访未接通,按规定结单"
-            if satisfaction is not None and satisfaction <= 2:
-                reason = "回访客户,客户表示不满意"
-            if not add(
-                _Event(
-                    last_try + 180,
-                    self.lead_at(last_try),
-                    _E_CLOSED,
-                    reason=reason,
-                    data={"satisfaction": satisfaction, "reached": reached},
-                )
-            ):
+            if order.status is not _S_CLOSED:
                 break
             if not reopen or cycle > 0:
                 break
             reopen = False
-            t_reopen = last_try + int(HOUR + r() * 30 * HOUR)
+            last = order.events[-1].at
+            t_reopen = last + int(HOUR + r() * 30 * HOUR)
             if stall is _S_REOPENED:  # a showcase or backlog order reopened by now
-                t_reopen = max(last_try + 240, min(t_reopen, now - 60))
-            if not add(
-                _Event(
-                    t_reopen,
-                    self.lead_at(t_reopen),
-                    _E_REOPENED,
-                    reason="客户对处理结果不满意,重新处理",
-                )
+                t_reopen = max(last + 240, min(t_reopen, now - 60))
+            if not act(
+                order,
+                Action.REOPEN,
+                t_reopen,
+                self.lead_at(t_reopen),
+                reason="客户对处理结果不满意,重新处理",
             ):
                 break
             cycle = 1
@@ -630,323 +660,255 @@ class Simulator:
             attempts = 0
             if stall is _S_REOPENED:
                 break
+        return (satisfaction if order.status is _S_CLOSED else None), attempts
 
-        clocks = self.replay(timeline, budgets, department)
-        events = timeline + self.ladder(clocks)
-        escalation, department = self.chase(plan, clocks, timeline, events, department)
-        events.sort(key=lambda event: event.at)
-        next_at = self.next_ladder(plan, status, clocks, events, department)
-        return self.result(
-            work_order_id,
-            plan,
-            priority,
-            department,
-            escalation,
-            clocks,
-            timeline,
-            events,
-            status,
-            satisfaction,
-            attempts,
-            next_at,
+    # --- the sweep, had it run all along -------------------------------------------------
+
+    def snapshot_at(self, order: _Order, at: int) -> WorkOrderSnapshot:
+        """The ladder's snapshot of ``order`` at ``at``, from its history up to then."""
+        known = [event for event in order.events if event.at <= at]
+        status, department, is_major = _state_after(order, known)
+        plan = order.plan
+        return snapshot_from_history(
+            work_order_id=order.id,
+            category=plan.category,
+            priority=order.priority,
+            channel=plan.channel,
+            status=status,
+            source=plan.source,
+            is_major=is_major,
+            department_id=department,
+            department_kind=self.w.department_kinds.get(department),
+            events=[
+                TimelineEvent(_instant(event.at), event.kind)
+                for event in known
+                if event.kind in _CLOCK_MOVING
+            ],
+            now=_instant(at),
+            policy=self.policy,
+            calendars=self.calendars,
+            customer_complaints_in_window=plan.complaints,
         )
 
-    def _budgets_of(
-        self, budgets: Any, department: int
-    ) -> tuple[list[tuple[Arithmetic, int, int]], Arithmetic]:
-        """Calendar, budget and warning budget (µs) of the three fixed clocks, and the
-        callback clock's calendar; cached per budgets and department."""
-        key = (id(budgets), department)
-        found = self._clock_specs.get(key)
-        if found is None:
-            fixed = []
-            for kind in CLOCKS[:3]:
-                budget = budgets.minutes(kind) * 60 * US
-                fixed.append((self.calendar(kind, department), budget, self._warn_of(budget)))
-            found = (fixed, self.calendar(_K_CALLBACK, department))
-            self._clock_specs[key] = found
-        return found
-
-    def _warn_of(self, budget: int) -> int:
-        warn = self._warn_budgets.get(budget)
-        if warn is None:
-            percent = self.policy.sla.warning_percent
-            warn = warning_budget(timedelta(microseconds=budget), percent) // _MICROSECOND
-            self._warn_budgets[budget] = warn
-        return warn
-
-    def replay(
-        self, timeline: Sequence[_Event], budgets: Any, department: int
-    ) -> list[_ClockState]:
-        """The four clocks (dispatch, reply, resolution, callback) over the timeline, as
-        :func:`desk.rules.clocks.work_order_clocks` measures them at ``now``. The timeline
-        is in time order."""
-        fixed, callback_cal = self._budgets_of(budgets, department)
-        clocks = [_ClockState(cal, budget, warn) for cal, budget, warn in fixed]
-        accepted = next((e.at for e in timeline if e.kind is _E_ACCEPTED), None)
-        if accepted is not None:
-            opens = self.callback_opens(accepted, budgets.callback, callback_cal)
-            due = self.add_business(callback_cal, opens, budgets.callback.within)
-            budget = callback_cal.business_us_between(accepted * US, due * US)
-        else:
-            budget = budgets.callback.within * 60 * US
-        clocks.append(_ClockState(callback_cal, budget, self._warn_of(budget)))
-        active = [False, False, False, False]
-        paused = False
-        cycle = 0
-
-        def settle(at: int) -> None:
-            at_us = at * US
-            for index in range(4):
-                state = clocks[index]
-                should = active[index] and not paused
-                if should:
-                    if state.since is None:
-                        state.since, state.since_cycle, state.started = at_us, cycle, True
-                elif state.since is not None:
-                    if at_us > state.since:
-                        state.run(state.since, at_us, state.since_cycle, open_run=False)
-                        state.last_end = at_us
-                    state.since = None
-
-        for event in timeline:
-            what = event.kind
-            if what is _E_PAUSED:
-                paused = True
-            elif what is _E_RESUMED:
-                paused = False
-            else:
-                moves = _MOVES.get(what)
-                if moves is None:
-                    continue
-                stops, starts = moves
-                for index in stops:
-                    active[index] = False
-                if what is _E_CLOSED or what is _E_REOPENED:
-                    paused = False
-                settle(event.at)
-                if what is _E_REOPENED:
-                    cycle += 1
-                for index in starts:
-                    active[index] = True
-            settle(event.at)
-        now_us = self.now * US
-        for index in range(4):
-            state = clocks[index]
-            if not state.started:
-                continue
-            state.running = state.since is not None
-            state.awaiting = state.running or (active[index] and paused)
-            if state.since is not None:
-                state.run(state.since, now_us, state.since_cycle, open_run=True)
-            if state.breached:
-                continue
-            stopped = state.since is None and not (active[index] and paused)
-            base = (state.last_end or now_us) if stopped else now_us
-            state.due = state.calendar.add_business_us(base, max(state.budget - state.used, 0))
-            if state.warn is None and not stopped:
-                state.warn = state.calendar.add_business_us(
-                    base, max(state.warn_budget - state.used, 0)
-                )
-                state.warn_cycle = cycle
-            state.due_cycle = cycle
-        return clocks
-
-    def ladder(self, clocks: list[_ClockState]) -> list[_Event]:
-        """Warning and breach events the sweep would have raised by now."""
-        events = []
-        now_us = self.now * US
-        for kind, state in zip(CLOCKS, clocks, strict=True):
-            if state.warn_reached and state.warn is not None and state.warn <= now_us:
-                events.append(
-                    _Event(
-                        state.warn // US,
-                        None,
-                        _E_WARNING,
-                        clock=kind,
-                        key=ladder_key(_E_WARNING, kind, state.warn_cycle),
-                    )
-                )
-            if state.breached and state.due is not None:
-                events.append(
-                    _Event(
-                        state.due // US,
-                        None,
-                        _E_BREACH,
-                        clock=kind,
-                        key=ladder_key(_E_BREACH, kind, state.due_cycle),
-                    )
-                )
-        return events
-
-    def next_ladder(
-        self,
-        plan: Plan,
-        status: WorkOrderStatus,
-        clocks: list[_ClockState],
-        events: Sequence[_Event],
-        department: int,
-    ) -> int | None:
-        """When the ladder can next bring something new (seconds), as
-        :func:`desk.rules.ladder.next_ladder_instant` says: the sweep's work list."""
-        known = {event.key for event in events if event.key is not None}
-        now_us = self.now * US
-        candidates: list[int] = []
-
-        def consider(instant: int, key: str) -> None:
-            if instant > now_us and key not in known:
-                candidates.append(instant)
-
-        chase = self.policy.chase
-        chased = plan.category in chase.categories and status is not _S_CLOSED
-        for index, state in enumerate(clocks):
-            if not state.awaiting or state.due is None:
-                continue
-            kind = CLOCKS[index]
-            running = state.running and not state.breached
-            if running:
-                if state.warn is not None and state.warn < state.due:
-                    consider(state.warn, ladder_key(_E_WARNING, kind, state.warn_cycle))
-                consider(state.due, ladder_key(_E_BREACH, kind, state.due_cycle))
-            if index == 1 and chased and (running or state.breached):
-                consider(
-                    state.due + chase.reminder_after_minutes * 60 * US,
-                    ladder_key(_E_REMINDER, _K_REPLY, state.due_cycle),
-                )
-                calendar = self.calendar(_K_REPLY, department)
-                consider(
-                    calendar.add_business_us(state.due, chase.escalation_grace * 60 * US),
-                    ladder_key(_E_ESCALATION_PROPOSED, _K_REPLY, state.due_cycle),
-                )
-        return -(-min(candidates) // US) if candidates else None
-
-    def chase(
-        self,
-        plan: Plan,
-        clocks: list[_ClockState],
-        timeline: Sequence[_Event],
-        events: list[_Event],
-        department: int,
-    ) -> tuple[int, int]:
-        """The complaint chase after a missed reply deadline: (escalation level, owner)."""
-        chase = self.policy.chase
-        reply = clocks[1]
-        if plan.category not in chase.categories or not reply.breached or reply.due is None:
-            return 0, department
-        r, now = self.r, self.now
-        breach = reply.due // US
-        replied = next((e.at for e in timeline if e.kind is _E_REPLIED and e.at >= breach), None)
-        settled = min(now, replied) if replied is not None else now
-        cycle = reply.due_cycle
-        level = 0
-        due = breach + chase.reminder_after_minutes * 60
-        if due > settled:
-            return level, department
-        remind_at = min(due + int(r() * 300), settled)  # the sweep's next round
-
-        chaser = self.complaint_leads[int(r() * len(self.complaint_leads))]
-        events.append(
-            _Event(
-                remind_at,
-                chaser,
-                _E_REMINDER,
-                clock=_K_REPLY,
-                department=department,
-                key=ladder_key(_E_REMINDER, _K_REPLY, cycle),
-                reason="投诉工单已超回复时限,请尽快处理并回复",
+    def sweep(self, order: _Order) -> None:
+        """Add the ladder's events the sweep would have stored, each when it fell due, and
+        the complaint lead's confirmation of a proposed escalation."""
+        order.events.sort(key=_at)
+        now = self.now
+        clocks = order.clocks = tuple(self.snapshot_at(order, now).clocks)
+        candidates = [
+            _seconds(instant)
+            for clock in clocks
+            if clock.state is not ClockState.NOT_STARTED
+            for instant in (
+                clock.due_at if clock.breached else None,
+                clock.warn_at
+                if clock.warn_at is not None and clock.warn_at <= self.now_at
+                else None,
             )
+            if instant is not None
+        ]
+        reply = next(clock for clock in clocks if clock.kind is ClockKind.REPLY)
+        plan = order.plan
+        chase_from = (
+            _seconds(reply.due_at)
+            if plan.category in self.policy.chase.categories
+            and reply.breached
+            and reply.due_at is not None
+            else None
         )
-        level = 1
-        cal = self.calendar(_K_REPLY, department)
-        proposed = self.add_business(cal, breach, chase.escalation_grace)
-        if proposed > settled:
-            return level, department
-        proposed = min(proposed + int(r() * 300), settled)
-        events.append(
-            _Event(
-                proposed,
-                None,
-                _E_ESCALATION_PROPOSED,
-                clock=_K_REPLY,
-                department=self.hq,
-                key=ladder_key(_E_ESCALATION_PROPOSED, _K_REPLY, cycle),
-                reason="督促后仍未回复,建议升级至省公司",
-            )
+        flag_pending = order.major is None and (
+            major_source(plan.category, plan.source, plan.complaints, self.policy) is not None
         )
-        level = 2
-        confirmed = proposed + int(600 + r() * 3 * HOUR)
-        if not plan.confirm_escalation or confirmed > settled:
-            return level, department
-        events.append(
+        keys = {event.key for event in order.events if event.key is not None}
+        events = order.events
+        index = 0
+        while index < len(events):
+            event = events[index]
+            index += 1
+            if event.kind not in _REPLANS or _replanned_again(events, index, event.at):
+                continue  # the plan is made once the instant's changes are all in
+            start = event.at
+            following = next((e.at for e in events[index:] if e.kind in _REPLANS), None)
+            end = now + 1 if following is None else following
+            if not (
+                (flag_pending and start == plan.created_s)
+                or (chase_from is not None and end > chase_from)
+                or any(start <= instant < end for instant in candidates)
+            ):
+                continue
+            for step, at in self.plan_at(order, start, keys):
+                if at >= end:
+                    break
+                keys.add(step.ladder_key)
+                insort(events, self.ladder_event(order, step, at), key=_at)
+                if step.kind is EventKind.ESCALATION_PROPOSED and plan.confirm_escalation:
+                    confirmed = self.confirm(order, at, end)
+                    if confirmed is not None:
+                        end = confirmed  # a new plan from there, for headquarters
+
+    def plan_at(self, order: _Order, start: int, keys: set[str]) -> list[tuple[LadderEvent, int]]:
+        """The order's plan made at ``start`` (a change of its history): the steps due then,
+        and each later step with the instant it falls due, in time order."""
+        snapshot = self.snapshot_at(order, start)
+        at = _instant(start)
+        due = due_ladder_events(snapshot, keys, at, self.policy, self.calendars)
+        later = planned_ladder_steps(snapshot, keys, at, self.policy, self.calendars, due_now=due)
+        return [(event, start) for event in due] + [
+            (step.event, _seconds(step.event.due_at)) for step in later
+        ]
+
+    def ladder_event(self, order: _Order, event: LadderEvent, at: int) -> _Event:
+        data = ladder_event_data(event)
+        if event.deadline is not None and at > _seconds(event.deadline):
+            data["late"] = True
+        level = _LEVEL_OF.get(event.kind)
+        if level is not None:
+            order.level = max(order.level, level)
+        if event.kind is EventKind.MAJOR_FLAGGED:
+            order.major = event.major_source or MajorSource.REPEAT_COMPLAINER
+        return _Event(
+            at,
+            None,
+            event.kind,
+            None,
+            department=event.department_id,
+            clock=event.clock,
+            key=event.ladder_key,
+            data_text=json.dumps(data, ensure_ascii=False),
+        )
+
+    def confirm(self, order: _Order, proposed: int, end: int) -> int | None:
+        """A complaint lead confirms the escalation proposed at ``proposed``, if before the
+        history's next change and by now: the order goes to headquarters, which now owes
+        the reply. Returns when (None: not confirmed)."""
+        at = proposed + int(600 + self.r() * 3 * HOUR)
+        if at >= end or at > self.now:
+            return None
+        lead = _pick_id(self.r, self.complaint_leads)
+        old = order.department
+        order.clocks = ()  # measured again for the new owner's calendars
+        insort(
+            order.events,
             _Event(
-                confirmed,
-                chaser,
-                _E_ESCALATION_CONFIRMED,
-                clock=_K_REPLY,
+                at,
+                lead,
+                EventKind.ESCALATION_CONFIRMED,
+                Action.CONFIRM_ESCALATION,
                 department=self.hq,
+                clock=ClockKind.REPLY,
                 reason="分公司无法解决,升级至省公司处理",
-            )
+                data={"from_department_id": old},
+            ),
+            key=_at,
         )
-        return 3, self.hq
+        order.department = self.hq
+        # Headquarters owns it from then on: its answer is the reply, its handlers act.
+        answered = False
+        for event in order.events:
+            if event.at <= at:
+                continue
+            if event.department == old:
+                event.department = self.hq
+            if event.action is Action.REPLY and not answered:
+                answered = True
+                event.action = Action.HQ_ANSWER
+                event.actor = lead
+                event.data = {"by": "headquarters"}
+            elif event.actor is not None and self._actors[event.actor].role is Role.HANDLER:
+                event.actor = self.handler_for(self.hq)
+        return at
 
-    def result(
-        self,
-        work_order_id: int,
-        plan: Plan,
-        priority: Priority,
-        department: int,
-        escalation: int,
-        clocks: list[_ClockState],
-        timeline: Sequence[_Event],
-        events: Sequence[_Event],
-        status: WorkOrderStatus,
-        satisfaction: int | None,
-        attempts: int,
-        next_at: int | None,
-    ) -> _Result:
-        w, stamps = self.w, self.w.stamps
+    # --- the rules' verdict --------------------------------------------------------------
+
+    def follow_rules(self, order: _Order) -> None:
+        """Replay the history through the rules: every person's action allowed to that
+        person in that state (the service's check), statuses as the rules lead them."""
+        order.events.sort(key=_at)
+        state = _Order(order.id, order.plan, order.priority, order.budgets, order.department)
+        state.department = order.events[0].department or order.department
+        for event in order.events:
+            action = event.action
+            if action is not None:
+                actor = self._actors[event.actor] if event.actor is not None else None
+                if actor is None:
+                    raise RuleBroken(f"{action} without a person on work order {order.id}")
+                verdict = refusal(action, actor, state.state(), self.policy)
+                if verdict is not None:
+                    raise RuleBroken(
+                        f"work order {order.id}: {actor.role} may not {action} a "
+                        f"{state.status} order ({verdict}) at {event.at}"
+                    )
+                rule = ACTION_RULES[action]
+                event.kind = rule.event
+                event.from_status = state.status
+                event.to_status = rule.to_status or state.status
+                state.status = event.to_status
+                if action is Action.PAUSE:
+                    state.paused = True
+                elif action in (Action.RESUME, Action.CLOSE, Action.REOPEN):
+                    state.paused = False
+                if action is Action.DISPATCH and event.department is not None:
+                    state.department = event.department
+                elif action is Action.CONFIRM_ESCALATION:
+                    state.level = ESCALATION_CONFIRMED
+                    state.department = self.hq
+            elif event.kind is EventKind.CREATED:
+                event.from_status, event.to_status = None, _S_NEW
+            else:
+                if event.actor is None:  # the sweep stores its steps without a status
+                    event.from_status = event.to_status = None
+                else:
+                    event.from_status = event.to_status = state.status
+                level = _LEVEL_OF.get(event.kind)
+                if level is not None:
+                    state.level = max(state.level, level)
+        order.status = state.status
+        order.paused = state.paused
+        order.department = state.department
+        order.level = max(order.level, state.level)
+
+    # --- the row -------------------------------------------------------------------------
+
+    def result(self, order: _Order, satisfaction: int | None, attempts: int) -> _Result:
+        w, stamps, plan = self.w, self.w.stamps, order.plan
+        clocks = order.clocks or tuple(self.snapshot_at(order, self.now).clocks)
         dispatched = replied = closed = accepted = waiting = None
         cycle = redispatches = 0
         tries: list[_Event] = []
-        for event in timeline:
+        for event in order.events:
             what = event.kind
-            if what is _E_DISPATCHED:
-                if dispatched is None:
-                    dispatched = event.at
-            elif what is _E_REPLIED:
+            if what is EventKind.DISPATCHED:
+                dispatched = event.at
+            elif what is EventKind.REPLIED:
                 replied = event.at
-            elif what is _E_CALLBACK_ATTEMPT:
+            elif what is EventKind.CALLBACK_ATTEMPT:
                 tries.append(event)
-            elif what is _E_ACCEPTED:
+            elif what is EventKind.ACCEPTED:
                 accepted = event.at
-            elif what is _E_CLOSED:
+            elif what is EventKind.CLOSED:
                 closed = event.at
-            elif what is _E_REOPENED:
+            elif what is EventKind.REOPENED:
                 cycle += 1
                 tries = []
-            elif what is _E_REJECTED:
+            elif what is EventKind.REJECTED:
                 redispatches += 1
-            elif what is _E_PAUSED:
+            elif what is EventKind.PAUSED:
                 waiting = event.at
-            elif what is _E_RESUMED:
+            elif what is EventKind.RESUMED:
                 waiting = None
-        dues = [
-            stamps(state.due // US) if state.started and state.due is not None else None
-            for state in clocks
-        ]
+        status = order.status
+        dues = [stamps.maybe(_seconds(c.due_at) if c.due_at is not None else None) for c in clocks]
         if status is _S_CLOSED:
             waiting = None
         else:
             closed = None
-        final = events[-1]
+        final = order.events[-1]
         customer = plan.customer
         city = w.cities[customer] if customer >= 0 else None
-        actors = 0
-        for event in events:
-            if event.actor is not None:
-                actors += 1
+        actors = sum(1 for event in order.events if event.actor is not None)
         row = (
-            work_order_id,
+            order.id,
             self.number(plan.created_s),
             customer + 1 if customer >= 0 else None,
             plan.contact_id,
@@ -954,18 +916,18 @@ class Simulator:
             plan.topic,
             WORK_ORDER_TITLES[plan.category].format(topic=plan.topic),
             _description(plan),
-            _VALUES[priority],
+            _VALUES[order.priority],
             _VALUES[plan.channel],
             _VALUES[plan.source],
-            1 if plan.major else 0,
-            _VALUES[plan.major] if plan.major else None,
-            department,
+            1 if order.major is not None else 0,
+            _VALUES[order.major] if order.major is not None else None,
+            order.department,
             w.branch_ids[city] if city is not None else None,
             _VALUES[status],
             _WAITING if waiting is not None else None,
             stamps.maybe(waiting),
             cycle,
-            escalation,
+            order.level,
             redispatches,
             attempts,
             satisfaction if status is _S_CLOSED else None,
@@ -981,7 +943,7 @@ class Simulator:
             stamps(final.at),
             final.actor,
             actors,
-            stamps.maybe(next_at),
+            None,  # the builder marks open orders for the ladder's catch-up
         )
         callback: Row | None = None
         if (status is _S_CALLBACK or status is _S_CLOSED) and customer >= 0:
@@ -990,7 +952,7 @@ class Simulator:
             if status is _S_CALLBACK:
                 callback = (
                     customer + 1,
-                    work_order_id,
+                    order.id,
                     "phone",
                     _ROUTINE,
                     dues[3] or stamps(accepted + DAY),
@@ -1006,7 +968,7 @@ class Simulator:
                 reached = satisfaction is not None
                 callback = (
                     customer + 1,
-                    work_order_id,
+                    order.id,
                     "phone",
                     _ROUTINE,
                     dues[3] or stamps(accepted + DAY),
@@ -1020,14 +982,46 @@ class Simulator:
                 )
         return _Result(
             row,
-            list(events),
+            order.events,
             callback,
             status,
             customer,
-            plan.major is not None,
+            order.major is not None,
             closed,
             plan.category,
         )
+
+
+def _at(event: _Event) -> int:
+    return event.at
+
+
+def _pick_id(r: Any, options: Sequence[int]) -> int:
+    return options[int(r() * len(options))]
+
+
+def _replanned_again(events: Sequence[_Event], index: int, at: int) -> bool:
+    """Whether another change of history follows at the same instant."""
+    while index < len(events) and events[index].at == at:
+        if events[index].kind in _REPLANS:
+            return True
+        index += 1
+    return False
+
+
+def _state_after(order: _Order, known: Sequence[_Event]) -> tuple[WorkOrderStatus, int, bool]:
+    """Status, owning department and major flag after the events ``known``."""
+    status = _S_NEW
+    department = known[0].department if known and known[0].department else order.department
+    is_major = False
+    for event in known:
+        if event.to_status is not None:
+            status = event.to_status
+        if event.kind in _HANDS_OVER and event.department is not None:
+            department = event.department
+        elif event.kind is EventKind.MAJOR_FLAGGED:
+            is_major = True
+    return status, department, is_major
 
 
 _VALUES: dict[object, str] = {
@@ -1050,13 +1044,6 @@ _PENDING, _DONE, _FAILED = (
     CallbackStatus.DONE.value,
     CallbackStatus.FAILED.value,
 )
-
-
-_MAJOR_REASON = {
-    MajorSource.REGULATOR: "通信管理局转办投诉,按重大投诉处理",
-    MajorSource.MEDIA: "媒体曝光投诉,按重大投诉处理",
-    MajorSource.REPEAT_COMPLAINER: "客户30天内第3次投诉,按重大投诉处理",
-}
 
 
 def _pick(r: Any, options: Sequence[str]) -> str:
@@ -1099,9 +1086,10 @@ class WorkOrderWriter:
         self.created_by_shift: dict[int, int] = {}
         self.closed_by_shift: dict[int, int] = {}
 
-    def flag_repeat_complainer(self, plan: Plan) -> None:
-        """A customer's N-th complaint within the policy's window is a major complaint
-        (:func:`desk.rules.ladder.major_source`); plans come in order of creation."""
+    def count_complaints(self, plan: Plan) -> None:
+        """The customer's complaints within the policy's window up to this one (the ladder
+        flags the N-th as major, :func:`desk.rules.ladder.major_source`); plans come in
+        order of creation."""
         if plan.category is not RequestType.COMPLAINT or plan.customer < 0:
             return
         policy = self.w.policy
@@ -1109,14 +1097,13 @@ class WorkOrderWriter:
         since = plan.created_s - policy.major.repeat_complaint_window_days * DAY
         count = 1 + sum(1 for at in earlier if since < at <= plan.created_s)
         earlier.append(plan.created_s)
-        if plan.major is None:
-            plan.major = major_source(plan.category, plan.source, count, policy)
+        plan.complaints = count
 
     def rows(self, plans: Sequence[Plan]) -> Iterator[Row]:
         w = self.w
         stamps, values = w.stamps, _VALUES
         for plan in plans:
-            self.flag_repeat_complainer(plan)
+            self.count_complaints(plan)
             work_order_id = w.next_work_order_id
             w.next_work_order_id += 1
             result = self.simulator.simulate(work_order_id, plan)
@@ -1134,7 +1121,7 @@ class WorkOrderWriter:
                         values[event.clock] if event.clock else None,
                         event.key,
                         event.reason,
-                        self.json(event.data) if event.data else None,
+                        event.data_text or (self.json(event.data) if event.data else None),
                     )
                 )
                 w.next_event_id += 1
