@@ -28,6 +28,8 @@ from desk.demo import (
     demo_service_password,
     inspect_target,
 )
+from desk.demo import processes as demo_processes
+from desk.demo import work_orders as demo_work_orders
 from desk.demo.knowledge import parse_article, shipped_articles
 from desk.demo.people import MobileNumbers, id_check_char, is_valid_id_card
 from desk.infra import migrations
@@ -755,10 +757,13 @@ def test_the_same_seed_builds_the_same_data(tmp_path: Path, request: pytest.Fixt
 
 
 def test_the_helper_process_builds_the_same_rows(
-    tmp_path: Path, request: pytest.FixtureRequest
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Large SQLite builds fork a helper for contacts and work orders; forced here on a small
-    build, it must give exactly what the single-process build gives, and leave no scratch."""
+    """Large SQLite builds fork a helper for contacts and work orders, which settles the
+    work orders' rules in worker processes; forced here on a small build (tasks of 3 orders),
+    it must give exactly what the single-process build gives, and leave no scratch."""
+    monkeypatch.setattr(demo_work_orders, "SETTLE_CHUNK", 3)
+    monkeypatch.setattr(demo_processes, "MAX_WORKERS", 2)
     template: Path = request.getfixturevalue("_sqlite_template")
     params = DemoParams(customers=400, days=4, seed=5)
     single = _fresh_sqlite(tmp_path / "single.db", template)

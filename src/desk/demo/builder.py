@@ -22,7 +22,6 @@ dies with its parent. Both ways build the same rows.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import random
 import threading
 import time
@@ -48,6 +47,7 @@ from desk.demo.model import (
     Progress,
 )
 from desk.demo.place import ScratchPlace, create_part_file, scratch_place
+from desk.demo.processes import can_fork, die_with_parent, workers
 from desk.demo.sink import FOREIGN_KEY, SavedObject, Sink
 from desk.demo.work_orders import (
     WORK_ORDER_COLUMNS,
@@ -372,9 +372,11 @@ def _people(w: World, steps: _Steps, saved: list[SavedObject]) -> None:
     )
 
 
-def _activity(w: World, steps: _Steps, showcase: list[scenarios.Scenario]) -> list[tuple[int, int]]:
+def _activity(
+    w: World, steps: _Steps, showcase: list[scenarios.Scenario], *, processes: int = 1
+) -> list[tuple[int, int]]:
     """Phones, contacts, work orders and everything around them; returns the verification
-    locks to set on customers."""
+    locks to set on customers. ``processes``: worker processes for the work orders' rules."""
     steps.run("phones", "customer_phone", lambda: customers.write_phones(w))
     maker = contacts.ContactMaker(w)
     steps.run("contacts", "contact", lambda: contacts.write_contacts(w, maker))
@@ -383,14 +385,19 @@ def _activity(w: World, steps: _Steps, showcase: list[scenarios.Scenario]) -> li
         "contact",
         lambda: scenarios.write_scenario_contacts(w, maker, showcase),
     )
-    writer = WorkOrderWriter(w)
+    writer = WorkOrderWriter(w, workers=processes)
     plans = sorted(
         plans_from_seeds(maker.seeds)
         + [scenario.plan for scenario in showcase]
         + backlog_plans(w, w.params.backlog),
         key=lambda plan: plan.created_s,
     )
-    steps.run("work orders and their events", "work_order", lambda: _work_orders(w, writer, plans))
+    try:
+        steps.run(
+            "work orders and their events", "work_order", lambda: _work_orders(w, writer, plans)
+        )
+    finally:
+        writer.close()
     steps.run(
         "callbacks",
         "callback",
@@ -429,13 +436,6 @@ def _portable(w: World) -> World:
     return replace(w, sink=cast(Sink, None))
 
 
-def can_fork() -> bool:
-    """Whether a helper process can start as a fork of this one (it then inherits the drawn
-    world instead of drawing it again; where a platform cannot fork, the build runs in one
-    process)."""
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
 class _Helper:
     """The activity part of the build in a child process (:mod:`multiprocessing`, forked: it
     inherits the drawn world, and opens a connection of its own). It reports progress and its
@@ -445,7 +445,12 @@ class _Helper:
         context = multiprocessing.get_context("fork")
         self._receive, send = context.Pipe(duplex=False)
         self.process = context.Process(
-            target=_helper_main, args=(job, send), name="desk-demo-helper", daemon=True
+            # Not a daemon: it starts worker processes of its own; it still dies with this
+            # process (die_with_parent) and is killed by stop().
+            target=_helper_main,
+            args=(job, send),
+            name="desk-demo-helper",
+            daemon=False,
         )
         self.process.start()
         send.close()
@@ -486,22 +491,8 @@ class _Helper:
         self._receive.close()
 
 
-def _die_with_parent() -> None:
-    """In the child: exit as soon as the parent process is gone (killed or ended)."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-    sentinel = parent.sentinel
-
-    def watch() -> None:
-        multiprocessing.connection.wait([sentinel])
-        os._exit(70)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def _helper_main(job: _HelperJob, send: Pipe) -> None:
-    _die_with_parent()
+    die_with_parent()
     from desk.infra.database import create_engine
 
     w = job.world
@@ -512,7 +503,7 @@ def _helper_main(job: _HelperJob, send: Pipe) -> None:
             with connection.begin():
                 w.sink = Sink(connection)
                 steps = _Steps(w.sink, lambda *message: send.send(("progress", *message)))
-                locks = _activity(w, steps, job.showcase)
+                locks = _activity(w, steps, job.showcase, processes=workers())
         send.send(("done", _HelperOutcome(locks, dict(w.sink.rows_written))))
     except DemoBuildFailed as error:
         send.send(("failed", error.step, error.reason))

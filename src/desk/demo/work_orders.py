@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 from bisect import insort
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +42,7 @@ from desk.demo.catalog import REJECT_REASONS, REPLIES, WORK_ORDER_TITLES
 from desk.demo.contacts import WorkOrderSeed
 from desk.demo.geography import CITIES
 from desk.demo.org import BILLING, CENTER, HQ, MARKETING, NETWORK
+from desk.demo.processes import die_with_parent
 from desk.demo.sink import Row
 from desk.demo.world import DAY, HOUR, LOCAL_OFFSET, World
 from desk.rules.calendar import BusinessCalendar, calendars_from_policy
@@ -260,6 +263,12 @@ class _Order:
     level: int = 0
     major: MajorSource | None = None  # flagged as major (the row's ``major_source``)
     clocks: tuple[Clock, ...] = ()  # measured at now (kept while the owner stays the same)
+    satisfaction: int | None = None
+    attempts: int = 0  # callback attempts of the last cycle
+    # Drawn beforehand, so that settling the order draws nothing (it may run in a worker):
+    confirm_after: int = 0  # seconds from an escalation's proposal to its confirmation
+    confirm_by: int = 0  # the complaint lead who confirms it
+    hq_handler: int = 0  # who acts for headquarters once it owns the order
 
     def state(self) -> OrderState:
         return OrderState(
@@ -417,7 +426,14 @@ class Simulator:
     # --- one work order ------------------------------------------------------------------
 
     def simulate(self, work_order_id: int, plan: Plan) -> _Result:
+        """One work order, start to end (:meth:`draw_order`, :meth:`settle`, :meth:`result`)."""
+        return self.result(self.settle(self.draw_order(work_order_id, plan)))
+
+    def draw_order(self, work_order_id: int, plan: Plan) -> _Order:
+        """What people did (every random draw of the order is made here, in plan order)."""
         r = self.r
+        # A call that ended a moment ago: its order was written by now, not after.
+        plan.created_s = min(plan.created_s, self.now)
         category = plan.category
         major = major_source(category, plan.source, plan.complaints, self.policy)
         if plan.major in _MAJOR_FROM_SOURCE:
@@ -468,10 +484,20 @@ class Simulator:
                     data={"major_source": major.value, "notify": Role.SUPERVISOR.value},
                 )
             )
-        satisfaction, attempts = self.draw(order)
+        order.satisfaction, order.attempts = self.draw(order)
+        order.confirm_after = int(600 + r() * 3 * HOUR)
+        order.confirm_by = _pick_id(r, self.complaint_leads)
+        order.hq_handler = self.handler_for(self.hq)
+        return order
+
+    def settle(self, order: _Order) -> _Order:
+        """The rules' part: the ladder's events and the check of every action. Draws nothing
+        and reads nothing but the order and the policy, so it can run in another process."""
         self.sweep(order)
         self.follow_rules(order)
-        return self.result(order, satisfaction, attempts)
+        if not order.clocks:
+            order.clocks = tuple(self.snapshot_at(order, self.now).clocks)
+        return order
 
     def draw(self, order: _Order) -> tuple[int | None, int]:
         """What people did, up to ``now`` or the scenario's stall: (satisfaction, callback
@@ -782,10 +808,10 @@ class Simulator:
         """A complaint lead confirms the escalation proposed at ``proposed``, if before the
         history's next change and by now: the order goes to headquarters, which now owes
         the reply. Returns when (None: not confirmed)."""
-        at = proposed + int(600 + self.r() * 3 * HOUR)
+        at = proposed + order.confirm_after
         if at >= end or at > self.now:
             return None
-        lead = _pick_id(self.r, self.complaint_leads)
+        lead = order.confirm_by
         old = order.department
         order.clocks = ()  # measured again for the new owner's calendars
         insort(
@@ -816,7 +842,7 @@ class Simulator:
                 event.actor = lead
                 event.data = {"by": "headquarters"}
             elif event.actor is not None and self._actors[event.actor].role is Role.HANDLER:
-                event.actor = self.handler_for(self.hq)
+                event.actor = order.hq_handler
         return at
 
     # --- the rules' verdict --------------------------------------------------------------
@@ -870,9 +896,11 @@ class Simulator:
 
     # --- the row -------------------------------------------------------------------------
 
-    def result(self, order: _Order, satisfaction: int | None, attempts: int) -> _Result:
+    def result(self, order: _Order) -> _Result:
+        """The row, its events and its callback (numbers are given in plan order)."""
         w, stamps, plan = self.w, self.w.stamps, order.plan
-        clocks = order.clocks or tuple(self.snapshot_at(order, self.now).clocks)
+        clocks = order.clocks
+        satisfaction, attempts = order.satisfaction, order.attempts
         dispatched = replied = closed = accepted = waiting = None
         cycle = redispatches = 0
         tries: list[_Event] = []
@@ -1070,12 +1098,29 @@ def _description(plan: Plan) -> str:
     return f"{source}:{plan.topic}。请相关部门核实处理并回复。"
 
 
-class WorkOrderWriter:
-    """Simulates every plan and streams work orders, events and callbacks to the sink."""
+SETTLE_CHUNK = 400  # orders per task of the worker processes
 
-    def __init__(self, w: World) -> None:
+_WORKER: Simulator | None = None  # what a forked worker settles orders with
+
+
+def _settle_chunk(orders: list[_Order]) -> list[_Order]:
+    assert _WORKER is not None, "a worker forked without its simulator"
+    return [_WORKER.settle(order) for order in orders]
+
+
+class WorkOrderWriter:
+    """Simulates every plan and streams work orders, events and callbacks to the sink.
+
+    People's steps are drawn here in plan order (one random stream); the rules' part
+    (:meth:`Simulator.settle`) runs in ``workers`` forked processes when more than one is
+    given (:mod:`concurrent.futures`), which gives the same rows. Call :meth:`close` at the
+    end."""
+
+    def __init__(self, w: World, *, workers: int = 1) -> None:
         self.w = w
         self.simulator = Simulator(w)
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
         self.events: list[Row] = []
         self.callbacks: list[Row] = []
         self.status_counts: dict[str, int] = {}
@@ -1099,14 +1144,40 @@ class WorkOrderWriter:
         earlier.append(plan.created_s)
         plan.complaints = count
 
+    def _settled(self, orders: list[_Order]) -> Iterator[_Order]:
+        if self.workers <= 1 or len(orders) < 2 * SETTLE_CHUNK:
+            for order in orders:
+                yield self.simulator.settle(order)
+            return
+        if self._pool is None:
+            global _WORKER
+            _WORKER = self.simulator  # inherited by the workers, forked from here
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=die_with_parent,
+            )
+        chunks = [orders[at : at + SETTLE_CHUNK] for at in range(0, len(orders), SETTLE_CHUNK)]
+        for chunk in self._pool.map(_settle_chunk, chunks):
+            yield from chunk
+
+    def close(self) -> None:
+        """Stop the worker processes, if any."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
     def rows(self, plans: Sequence[Plan]) -> Iterator[Row]:
         w = self.w
         stamps, values = w.stamps, _VALUES
+        drawn: list[_Order] = []
         for plan in plans:
             self.count_complaints(plan)
-            work_order_id = w.next_work_order_id
+            drawn.append(self.simulator.draw_order(w.next_work_order_id, plan))
             w.next_work_order_id += 1
-            result = self.simulator.simulate(work_order_id, plan)
+        for order in self._settled(drawn):
+            plan, work_order_id = order.plan, order.id
+            result = self.simulator.result(order)
             for event in result.events:
                 self.events.append(
                     (
