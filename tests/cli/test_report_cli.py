@@ -40,6 +40,8 @@ SECTIONS = {
         "hot_regions",
         "repeat_complainers",
         "attention",
+        "quality_agents",
+        "quality_branches",
     ],
     "complaints": [
         "complaint_figures",

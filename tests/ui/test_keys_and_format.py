@@ -43,6 +43,7 @@ def test_each_registered_screen_has_a_key_a_title_and_a_permission() -> None:
         "callbacks",
         "handover",
         "dashboard",
+        "quality",
     }
     for screen in SCREENS:
         assert screen.title in catalog("en")
@@ -59,6 +60,7 @@ def test_each_registered_screen_has_a_key_a_title_and_a_permission() -> None:
         "callbacks",
         "handover",
         "dashboard",
+        "quality",
     ]
     assert [s.id for s in permitted(Actor(1, "h", Role.HANDLER))] == ["queue"]
     assert permitted(Actor(1, "x", Role.ADMIN)) == []

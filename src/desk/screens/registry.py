@@ -86,6 +86,12 @@ def _dashboard(signed_in: SignedIn) -> Screen[Any]:
     return DashboardScreen(signed_in)
 
 
+def _quality(signed_in: SignedIn) -> Screen[Any]:
+    from desk.screens.quality import QualityScreen
+
+    return QualityScreen(signed_in)
+
+
 SCREENS: tuple[ScreenEntry, ...] = (
     ScreenEntry("f2", "workspace", N_("screen.workspace"), Permission.TAKE_CONTACTS, _workspace),
     ScreenEntry("f3", "queue", N_("screen.queue"), Permission.VIEW_WORK_ORDERS, _queue),
@@ -93,6 +99,7 @@ SCREENS: tuple[ScreenEntry, ...] = (
     ScreenEntry("f5", "callbacks", N_("screen.callbacks"), Permission.MAKE_CALLBACKS, _callbacks),
     ScreenEntry("f6", "handover", N_("screen.handover"), Permission.SIGN_HANDOVER, _handover),
     ScreenEntry("f7", "dashboard", N_("screen.dashboard"), Permission.WATCH_FLOOR, _dashboard),
+    ScreenEntry("f8", "quality", N_("screen.quality"), Permission.SPOT_CHECK, _quality),
 )
 
 

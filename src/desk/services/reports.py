@@ -536,6 +536,8 @@ TITLES = {
 def build_report(session: Session, *, kind: ReportKind, period: Period, policy: Policy) -> Report:
     sections: tuple[Section, ...]
     if kind in (ReportKind.DAILY, ReportKind.WEEKLY, ReportKind.MONTHLY):
+        from desk.services.quality import quality_sections
+
         data = build_dashboard(session, period=period, policy=policy)
         sections = (
             _targets_section(data),
@@ -545,6 +547,7 @@ def build_report(session: Session, *, kind: ReportKind, period: Period, policy: 
             _trend_section(data),
             *_spot_sections(data.hot_spots),
             _attention_section(data),
+            *quality_sections(session, period=period, policy=policy),  # the floor's spot checks
         )
     elif kind is ReportKind.COMPLAINTS:
         tally = complaint_tally(session, period=period, policy=policy)
