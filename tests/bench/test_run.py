@@ -142,3 +142,36 @@ def test_the_dashboard_figures_run_on_a_small_dataset(tmp_path: Path) -> None:
         assert figure["target"] == 300
     assert figures["report.monthly_xlsx"]["target"] == 10
     assert figures["dashboard.summary_rebuild"]["unit"] == "s"
+
+
+def test_the_floor_figures_run_on_a_small_backlog(tmp_path: Path) -> None:
+    out = tmp_path / "floor.json"
+    result = _run(
+        "--customers",
+        "200",
+        "--days",
+        "3",
+        "--backlog",
+        "120",
+        "--only",
+        "floor",
+        "--quick",
+        "--out",
+        str(out),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    figures = {f["name"]: f for f in json.loads(out.read_text(encoding="utf-8"))["figures"]}
+    targets = {
+        "floor.queue_first_page": 100,
+        "floor.queue_page_swap": 50,
+        "floor.open_work_order": 50,
+        "floor.handover_summary": 300,
+        "floor.change_seen": 2000,
+    }
+    for name, target in targets.items():
+        figure = figures[name]
+        assert figure["value"] > 0, figure
+        assert figure["baseline"] > 0, figure
+        assert figure["target"] == target
+    assert "open work orders" in figures["floor.queue_first_page"]["note"]
