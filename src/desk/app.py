@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 SHIFT_REFRESH_SECONDS = 60
 SWEEP_EVERY_SECONDS = 60
 PLAN_EVERY_MINUTES = 5  # the callback lists (desk.services.callbacks.plan_if_due)
-SUMMARY_EVERY_MINUTES = 5  # the dashboard's summaries (desk.services.summaries)
 ERROR_TEXT_LIMIT = 800
 
 ERROR_TITLES: dict[str, str] = {
@@ -218,9 +217,7 @@ class DeskApp(App[None]):
                 backend.db, every=timedelta(minutes=PLAN_EVERY_MINUTES), policy=backend.policy
             )
             # the dashboard's hourly summaries, from the facts (desk.services.summaries)
-            refresh_summaries_if_due(
-                backend.db, policy=backend.policy, every=timedelta(minutes=SUMMARY_EVERY_MINUTES)
-            )
+            refresh_summaries_if_due(backend.db, policy=backend.policy)
         except Exception as error:  # noqa: BLE001 - reported once, retried on the next tick
             self.post_message(self.SweepFailed(f"{type(error).__name__}: {error}"))
         else:

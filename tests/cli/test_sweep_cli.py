@@ -159,3 +159,35 @@ def test_a_future_now_is_refused_and_a_dry_run_looks_ahead_writing_nothing(
     assert preview["dry_run"] is True
     assert preview["steps_due"] + preview["orders_to_replay"] > 0
     assert ladder_event_count(demo_url) == before
+
+
+@pytest.mark.usefixtures("an_hour_later")
+def test_the_sweep_keeps_the_dashboard_summaries_up_with_no_console(demo_url: str) -> None:
+    """cron's sweep refreshes the summaries when they are due (every 5 minutes, whoever ran
+    the last refresh); the figures they give equal the contacts'."""
+    from desk.clock import SHANGHAI, SystemClock
+    from desk.rules.periods import PeriodKind, period_of
+    from desk.rules.policy import load_policy
+    from desk.services import figures, summaries
+
+    present = SystemClock().now()
+    first = sweep(demo_url, "--now", the_present())
+    assert first.exit_code == 0, first.output
+    through = summaries.truncate_hour(present)
+    assert f"summaries: through {through.isoformat()}, hours from" in first.output
+    second = sweep(demo_url, "--format", "json")
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.output)["summaries"] is None  # refreshed a moment ago
+    policy = load_policy(None)
+    db = Database.from_url(demo_url)
+    try:
+        with db.session(write=False) as session:
+            assert summaries.summary_state(session.connection(), policy).usable() == through
+            period = period_of(PeriodKind.WEEK, present, SHANGHAI)
+            read = figures.contact_hours(session, period=period, policy=policy)
+            live = figures._live_hours(session, period.start, period.as_of, policy)
+    finally:
+        db.dispose()
+    assert sum((h.tally for h in read), figures.ContactTally()) == sum(
+        (h.tally for h in live), figures.ContactTally()
+    )

@@ -1,4 +1,5 @@
-"""``desk sweep``: apply the escalation ladder's due steps once (for cron or a systemd timer)."""
+"""``desk sweep``: apply the escalation ladder's due steps once (for cron or a systemd timer),
+and keep the dashboard's summaries up when they are due (:mod:`desk.services.summaries`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from desk.cli.common import (
 from desk.cli.failures import EXIT_SKIPPED, EXIT_USAGE
 
 if TYPE_CHECKING:
+    from desk.services.summaries import RefreshReport
     from desk.services.sweep import SweepReport
 
 NOW_OPTION = typer.Option(
@@ -58,10 +60,14 @@ def sweep(
     killed within the lease's 5 minutes) makes this one skip, say so and exit 4; a second run
     at the same --now changes nothing. --now may not be later than the present: breaches that
     have not happened would be stored for good (--dry-run may look ahead).
+
+    It also refreshes the dashboard's hourly summaries when the last refresh (by a console or
+    a sweep) is 5 minutes old, so they keep up with no console open.
     """
     instant = parse_now(now)
     from desk.infra.leases import make_holder
     from desk.rules.policy import PolicyError, load_policy
+    from desk.services.summaries import refresh_summaries_if_due
     from desk.services.sweep import preview_sweep, run_sweep
 
     state = state_of(ctx)
@@ -96,12 +102,15 @@ def sweep(
             now=instant,
             holder=make_holder(f"cli:{os_user()}"),
         )
+        # also when the sweep was skipped: the summaries have no lease and no sweep order
+        summaries = refresh_summaries_if_due(db, policy=policy)
     finally:
         db.dispose()
     if output is OutputFormat.JSON:
-        emit_json(report.as_dict())
+        emit_json({**report.as_dict(), "summaries": summaries and summaries.as_dict()})
     else:
         typer.echo(describe(report))
+        typer.echo(describe_summaries(summaries))
     if report.skipped_because_leased:
         fail(
             f"sweep skipped: another sweep holds the lease ({report.held_by or 'unknown'}); "
@@ -128,6 +137,23 @@ def describe(report: SweepReport) -> str:
         f"{report.orders_updated:,} updated, in {report.seconds:.2f} s"
     )
     return "\n".join(lines)
+
+
+def describe_summaries(report: RefreshReport | None) -> str:
+    """One line on the dashboard's summaries: refreshed how far, or not due."""
+    if report is None:
+        return "summaries: refreshed less than 5 minutes ago; not due"
+    through = report.through.isoformat()
+    if report.rebuilt_from is None:
+        counted = "rebuilt from every contact"
+    else:
+        counted = f"hours from {report.rebuilt_from.isoformat()} counted again"
+        if report.open_hours:
+            counted += f", and {report.open_hours:,} older hours with an open contact"
+    return (
+        f"summaries: through {through}, {counted} ({report.hour_rows:,} hour rows) "
+        f"in {report.seconds:.2f} s"
+    )
 
 
 def register(app: typer.Typer) -> None:

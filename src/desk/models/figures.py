@@ -1,8 +1,8 @@
 """Summaries the dashboard reads instead of scanning the facts again.
 
 They are refreshed set-based from the facts (``desk.services.summaries``) by the console's
-timer and once by the demo builder; nothing else writes them, and the dashboard reads the
-facts directly for whatever a summary does not cover yet.
+timer, by ``desk sweep`` and once by the demo builder; nothing else writes them, and the
+dashboard reads the facts directly for whatever a summary does not cover yet.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from sqlmodel import Field, SQLModel
 
 class ContactHour(SQLModel, table=True):
     """The contact counts of one UTC hour and request type (``""``: none recorded), each
-    counted by the condition of ``desk.services.figures.contact_conditions``."""
+    counted by the condition of ``desk.services.figures.contact_conditions``;
+    ``open_contacts``: those not ended when the row was made (they may still change, so the
+    next refresh counts the hour again)."""
 
     __tablename__ = "contact_hour"
 
@@ -30,6 +32,7 @@ class ContactHour(SQLModel, table=True):
     satisfied: int = 0
     handled: int = 0
     handle_seconds: float = 0.0
+    open_contacts: int = 0
 
 
 class AgentHour(SQLModel, table=True):

@@ -2,18 +2,27 @@
 
 - ``contact_hour``/``agent_hour``: the contact counts (the conditions of
   :func:`desk.services.figures.contact_conditions`) and the agents who answered, per UTC hour.
-  A refresh rebuilds the trailing :data:`TRAILING` hours (contacts are still answered, closed
-  and marked for a while after they are offered) up to the start of the current hour, and
-  records that instant as ``summary_through``; the dashboard reads the summary before it and
-  the contacts themselves after it. A change of the policy's contact figures (voice channels,
-  short abandons, service-level time, satisfied marks) makes the next refresh rebuild all.
+  A refresh brings them up to the start of the current hour and records that instant as
+  ``summary_through``; the dashboard reads the summary before it and the contacts themselves
+  after it. A contact may still change while it is open (answered, ended, marked, its request
+  type chosen), so a refresh counts again (see :func:`refresh_summaries`):
+
+  - the :data:`TRAILING` hours before the previous ``summary_through`` and everything after
+    it — however long ago the previous refresh was;
+  - every older hour that held a contact still open when it was last counted
+    (``contact_hour.open_contacts``). A closed contact does not change again.
+
+  A change of the policy's contact figures (voice channels, short abandons, service-level
+  time, satisfied marks) makes the next refresh rebuild all.
 - ``churn_snapshot``: the churn counts as of the start of each hour; the running dashboard
   uses the latest one when it is at most an hour old.
 
 Nothing else writes these tables: contacts and work orders are written by their own services
-with no trigger or hook of ours. The console's timer calls :func:`refresh_summaries_if_due`
-(every 5 minutes); the demo builder calls :func:`refresh_summaries` once at the end with
-``full=True``. (``desk sweep`` does not refresh them yet.)
+with no trigger or hook of ours. :func:`refresh_summaries_if_due` runs every
+:data:`REFRESH_EVERY` from whichever comes first: the console's timer or ``desk sweep`` (cron),
+so the summaries keep up with no console open; the demo builder calls
+:func:`refresh_summaries` once at the end with ``full=True``. Figures never depend on a refresh
+having run: what the summary does not cover is read from the contacts.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ THROUGH_KEY = "summary_through"
 POLICY_KEY = "summary_policy"
 TRAILING = timedelta(hours=24)
 CHUNK = timedelta(days=7)
+REFRESH_EVERY = timedelta(minutes=5)
 KEEP_SNAPSHOTS = timedelta(days=2)
 
 C = Contact.__table__.c  # type: ignore[attr-defined]
@@ -133,7 +143,7 @@ def _rebuild(connection: Connection, start: datetime | None, end: datetime, poli
         connection.execute(delete(CH).where(CH.c.hour < end))
         connection.execute(delete(AH).where(AH.c.hour < end))
     kind = func.coalesce(C.request_type, literal(""))
-    columns = contact_columns(policy)
+    columns = [*contact_columns(policy), count_of(C.ended_at.is_(None)).label("open_contacts")]
     names = ["hour", "request_type", *(column.name for column in columns)]
     result = connection.execute(
         insert(CH).from_select(
@@ -159,6 +169,42 @@ class RefreshReport:
     hour_rows: int
     churn_snapshot: bool
     seconds: float
+    open_hours: int = 0  # older hours counted again for a contact open at their last count
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "through": self.through.isoformat(),
+            "rebuilt_from": None if self.rebuilt_from is None else self.rebuilt_from.isoformat(),
+            "hour_rows": self.hour_rows,
+            "open_hours": self.open_hours,
+            "churn_snapshot": self.churn_snapshot,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _open_runs(connection: Connection, before: datetime) -> list[tuple[datetime, datetime]]:
+    """The hours before ``before`` that held an open contact when last counted, as runs of
+    consecutive hours ``[start, end)``."""
+    hours = sorted(
+        _as_instant(value)
+        for value in connection.execute(
+            select(CH.c.hour).where(CH.c.hour < before, CH.c.open_contacts > 0).distinct()
+        ).scalars()
+    )
+    runs: list[tuple[datetime, datetime]] = []
+    for hour in hours:
+        if runs and runs[-1][1] == hour:
+            runs[-1] = (runs[-1][0], hour + timedelta(hours=1))
+        else:
+            runs.append((hour, hour + timedelta(hours=1)))
+    return runs
+
+
+def _as_instant(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def refresh_summaries(
@@ -167,7 +213,11 @@ def refresh_summaries(
     """Bring the summaries up to the start of the current hour (see the module docs).
 
     The first refresh, one after a policy change, and ``full`` rebuild the contact summary
-    from the first contact, a week per transaction so no write lock is held for long.
+    from the first contact, a week per transaction so no write lock is held for long;
+    ``summary_through`` follows each week, so the dashboard reads the contacts for what is not
+    rebuilt yet (never a half-empty summary). Otherwise one transaction counts again the
+    hours from :data:`TRAILING` before the previous ``summary_through`` (or before now, if
+    that is earlier) and the older hours that held an open contact.
     """
     started = time.perf_counter()
     instant = now or db.clock.now()
@@ -176,33 +226,41 @@ def refresh_summaries(
         state = summary_state(connection, policy)
         first = connection.execute(select(func.min(C.offered_at))).scalar()
     rows = 0
+    open_hours = 0
     usable = None if full else state.usable()
     if usable is None:
         rebuilt_from: datetime | None = None
-        if isinstance(first, str):
-            first = datetime.fromisoformat(first)
-        start = truncate_hour(first.replace(tzinfo=first.tzinfo or UTC)) if first else through
+        start = truncate_hour(_as_instant(first)) if first is not None else through
         with db.connection(write=True) as connection:
             _lock(connection)
             connection.execute(delete(CH))
             connection.execute(delete(AH))
+            # the summary covers nothing until the first week is in
+            connection.execute(delete(META).where(META.c.key == THROUGH_KEY))
+            _set_meta(connection, POLICY_KEY, policy_fingerprint(policy))
         while start < through:
             end = min(start + CHUNK, through)
             with db.connection(write=True) as connection:
                 _lock(connection)
                 rows += _rebuild(connection, start, end, policy)
+                _set_meta(connection, THROUGH_KEY, end.isoformat())
             start = end
     else:
-        rebuilt_from = min(usable, through - TRAILING)
+        rebuilt_from = min(usable, through) - TRAILING
         with db.connection(write=True) as connection:
             _lock(connection)
+            for run_start, run_end in _open_runs(connection, rebuilt_from):
+                rows += _rebuild(connection, run_start, run_end, policy)
+                open_hours += int((run_end - run_start) / timedelta(hours=1))
             rows += _rebuild(connection, rebuilt_from, through, policy)
     with db.connection(write=True) as connection:
         _lock(connection)
         _set_meta(connection, THROUGH_KEY, through.isoformat())
         _set_meta(connection, POLICY_KEY, policy_fingerprint(policy))
         snapshot = _snapshot_churn(connection, through, instant, policy)
-    return RefreshReport(through, rebuilt_from, rows, snapshot, time.perf_counter() - started)
+    return RefreshReport(
+        through, rebuilt_from, rows, snapshot, time.perf_counter() - started, open_hours
+    )
 
 
 def _snapshot_churn(connection: Connection, as_of: datetime, now: datetime, policy: Policy) -> bool:
@@ -228,10 +286,10 @@ REFRESHED_KEY = "summary_refreshed"
 
 
 def refresh_summaries_if_due(
-    db: Database, *, policy: Policy, every: timedelta
+    db: Database, *, policy: Policy, every: timedelta = REFRESH_EVERY
 ) -> RefreshReport | None:
-    """The console's timer: refresh when the last refresh (by anyone) is ``every`` old, or
-    the summaries were made under another policy; None when not due."""
+    """The console's timer and ``desk sweep``: refresh when the last refresh (by anyone) is
+    ``every`` old, or the summaries were made under another policy; None when not due."""
     now = db.clock.now()
     with db.connection(write=False) as connection:
         last = _meta(connection, REFRESHED_KEY)
