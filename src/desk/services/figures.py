@@ -252,10 +252,15 @@ class HourTally:
 
 
 def _summary_through(session: Session, policy: Policy) -> datetime | None:
-    """Up to when the hourly summaries may stand in for the contacts (None: not at all)."""
-    from desk.services.summaries import summary_state
+    """Up to when the hourly summaries may stand in for the contacts (None: not at all),
+    read once per transaction (it stays the same within one)."""
+    from desk.services.summaries import policy_fingerprint, summary_state
 
-    return summary_state(session.connection(), policy).usable()
+    key = ("desk.summary_through", policy_fingerprint(policy))
+    if key not in session.info:
+        session.info[key] = summary_state(session.connection(), policy).usable()
+    found: datetime | None = session.info[key]
+    return found
 
 
 def _live_hours(

@@ -118,8 +118,12 @@ def _set_meta(connection: Connection, key: str, value: str) -> None:
 
 
 def summary_state(connection: Connection, policy: Policy) -> SummaryState:
-    through = _meta(connection, THROUGH_KEY)
-    fingerprint = _meta(connection, POLICY_KEY)
+    found: dict[str, str] = dict(
+        connection.execute(
+            select(META.c.key, META.c.value).where(META.c.key.in_((THROUGH_KEY, POLICY_KEY)))
+        ).all()
+    )
+    through, fingerprint = found.get(THROUGH_KEY), found.get(POLICY_KEY)
     return SummaryState(
         through=datetime.fromisoformat(through) if through else None,
         policy_matches=fingerprint == policy_fingerprint(policy),
@@ -145,7 +149,7 @@ def _rebuild(connection: Connection, start: datetime | None, end: datetime, poli
     kind = func.coalesce(C.request_type, literal(""))
     columns = [*contact_columns(policy), count_of(C.ended_at.is_(None)).label("open_contacts")]
     names = ["hour", "request_type", *(column.name for column in columns)]
-    result = connection.execute(
+    connection.execute(
         insert(CH).from_select(
             names,
             select(hour, kind, *columns).where(*where).group_by(hour, kind),
@@ -159,7 +163,11 @@ def _rebuild(connection: Connection, start: datetime | None, end: datetime, poli
             .group_by(hour),
         )
     )
-    return max(0, result.rowcount or 0)
+    # counted, not the insert's rowcount (psycopg reports -1 for a bound INSERT … SELECT)
+    made = select(func.count()).select_from(CH).where(CH.c.hour < end)
+    if start is not None:
+        made = made.where(CH.c.hour >= start)
+    return int(connection.execute(made).scalar_one())
 
 
 @dataclass(frozen=True)
