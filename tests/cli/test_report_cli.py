@@ -24,6 +24,7 @@ from desk.rules.permissions import Actor
 from desk.rules.policy import load_policy
 from desk.rules.vocab import Role
 from desk.services.dashboard import dashboard
+from desk.services.reports import FIGURE_TITLES
 
 runner = CliRunner()
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "reports.md"
@@ -130,6 +131,27 @@ def test_the_documented_section_keys_are_the_reports(demo_db: str) -> None:
             assert f"`{key}`" in text
 
 
+def _documented_columns() -> dict[str, list[tuple[str, str]]]:
+    """docs/reports.md's table of each section's columns: key -> [(column, kind)]."""
+    found = {}
+    for line in DOCS.read_text(encoding="utf-8").splitlines():
+        match = re.fullmatch(r"\| `(\w+)` \| (.+) \|", line)
+        if match:
+            found[match[1]] = re.findall(r"`(\w+)` (\w+)", match[2])
+    return found
+
+
+@pytest.mark.parametrize("kind", sorted(SECTIONS))
+def test_every_section_has_the_documented_columns(demo_db: str, kind: str) -> None:
+    documented = _documented_columns()
+    assert set(documented) == {key for keys in SECTIONS.values() for key in keys}
+    result = _invoke(demo_db, kind, "--format", "json")
+    assert result.exit_code == 0, result.output
+    for section in json.loads(result.output)["sections"]:
+        columns = [(column["key"], column["kind"]) for column in section["columns"]]
+        assert columns == documented[section["key"]], section["key"]
+
+
 def test_text_and_csv_print_the_period_and_the_definitions(demo_db: str) -> None:
     result = _invoke(demo_db, "daily", "--from", "2026-11-02")
     assert result.exit_code == 0, result.output
@@ -175,6 +197,61 @@ def test_the_xlsx_has_a_sheet_per_section_with_headers_and_formats(
         "platinum",
         "diamond",
     ]
+
+
+FORMATS = {
+    "integer": "#,##0",
+    "number": "#,##0.00",
+    "percent": '0.00"%"',
+    "money": '"¥"#,##0.00',
+    "date": "yyyy-mm-dd",
+    "datetime": "yyyy-mm-dd hh:mm",
+}
+
+
+@pytest.mark.parametrize("kind", ["monthly", "complaints", "satisfaction", "customers"])
+def test_every_xlsx_sheet_holds_its_section(demo_db: str, tmp_path: Path, kind: str) -> None:
+    """Sheet by sheet, the XLSX holds the JSON report's sections: the same headers, the same
+    values (empty for nothing to measure), each column's number format by its kind."""
+    args = [kind, "--from", "2026-10-01", "--to", "2026-10-31"]
+    data = json.loads(_invoke(demo_db, *args, "--format", "json").output)
+    out = tmp_path / f"{kind}.xlsx"
+    result = _invoke(demo_db, *args, "--format", "xlsx", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    book = load_workbook(out)
+    sheets = book.worksheets
+    assert len(sheets) == len(data["sections"]) + 2
+    assert [cell.value for cell in sheets[-1][1]] == ["Figure", "Definition"]
+    assert sheets[-1].max_row == len(data["definitions"]) + 1
+    for sheet, section in zip(sheets[1:-1], data["sections"], strict=True):
+        columns = section["columns"]
+        assert [cell.value for cell in sheet[1]] == [column["title"] for column in columns]
+        assert all(cell.font.bold for cell in sheet[1])
+        assert sheet.freeze_panes == "A2"
+        for number, row in enumerate(section["rows"], start=2):
+            cells = sheet[number]
+            for cell, column in zip(cells, columns, strict=True):
+                value = row[column["key"]]
+                if column["kind"] in FORMATS:
+                    assert cell.number_format == FORMATS[column["kind"]], column["key"]
+                if value is None:
+                    assert cell.value is None
+                elif column["kind"] in ("integer", "number", "percent", "money"):
+                    assert cell.value == pytest.approx(value), column["key"]
+                elif column["kind"] == "datetime":
+                    assert cell.value == datetime.fromisoformat(value).replace(tzinfo=None)
+
+
+def test_an_xlsx_with_nothing_to_measure_has_empty_cells_not_zeros(
+    demo_db: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "quiet.xlsx"
+    args = ["daily", "--from", "2020-01-01", "--format", "xlsx", "--out", str(out)]
+    result = _invoke(demo_db, *args)
+    assert result.exit_code == 0, result.output
+    targets = load_workbook(out)["Targets"]
+    values = [row[1].value for row in targets.iter_rows(min_row=2, max_row=8)]
+    assert values == [None] * 7  # churn (rows 9, 10) is of every customer
 
 
 def test_bad_input_is_named_and_exits_non_zero(demo_db: str) -> None:
@@ -227,6 +304,35 @@ def test_the_dashboard_and_the_reports_show_the_same_figures(demo_db: str) -> No
             assert mix == {item.request_type or "(none)": item.contacts for item in board.mix}
             topics = [row["label"] for row in sections["hot_topics"]["rows"]]
             assert topics == [spot.label or "(none)" for spot in board.hot_spots.topics]
+            # the text report prints the same values ("–" for nothing to measure)
+            text = _invoke(demo_db, "daily", "--from", str(first), "--to", str(last))
+            assert text.exit_code == 0, text.output
+            targets = text.output.split("\nTargets\n")[1].split("\n\n")[0].splitlines()[3:]
+            assert len(targets) == len(board.tiles)
+            for tile, line in zip(board.tiles, targets, strict=True):
+                shown = "–" if tile.value is None else f"{tile.value.percent:.2f}%"
+                cells = re.split(r"\s{2,}", line.strip())
+                assert cells[0] == FIGURE_TITLES[tile.key]
+                assert cells[1] == shown, tile.key
+                assert cells[-1] == tile.standing.value
+            # the complaint and satisfaction reports show the dashboard's complaint figures
+            args = ["complaints", "--format", "json", "--from", str(first), "--to", str(last)]
+            figures = json.loads(_invoke(demo_db, *args).output)["sections"][0]["rows"]
+            c = board.complaints
+            expected = [
+                (c.reply_rate, c.replied, c.reply_due),
+                (c.closure_rate, c.closed, c.closure_due),
+                (c.on_standard, c.standard_clean, c.standard_counted),
+                (c.satisfaction, c.satisfied, c.asked),
+            ]
+            assert [(row["value"], row["numerator"], row["denominator"]) for row in figures] == [
+                (None if value is None else round(value.percent, 2), counted, of)
+                for value, counted, of in expected
+            ]
+            args = ["satisfaction", "--format", "json", "--from", str(first), "--to", str(last)]
+            channels = json.loads(_invoke(demo_db, *args).output)["sections"][0]["rows"]
+            assert sum(row["marked"] for row in channels) == board.contacts.marked
+            assert sum(row["satisfied"] for row in channels) == board.contacts.satisfied
     finally:
         db.dispose()
 

@@ -65,8 +65,21 @@ def seeded(db: Database) -> Database:
     ]
     at = NOW - timedelta(hours=1)
     contacts = [
-        {"customer_id": who, "channel": "phone", "offered_at": at - timedelta(minutes=n)}
-        for who, n in [(1, 1), (1, 2), (1, 3), (4, 4), (4, 5), (5, 6), (1, 60 * 30)]
+        {
+            "customer_id": who,
+            "channel": "phone",
+            "offered_at": at - timedelta(minutes=n),
+            "satisfaction": mark,
+        }
+        for who, n, mark in [
+            (1, 1, 5),
+            (1, 2, 2),
+            (1, 3, None),
+            (4, 4, None),
+            (4, 5, 4),
+            (5, 6, None),
+            (1, 60 * 30, None),
+        ]
     ]
     with db.connection(write=True) as connection:
         connection.execute(insert(Customer.__table__), customers)  # type: ignore[attr-defined]
@@ -181,10 +194,83 @@ def test_the_customer_report_has_every_section(seeded: Database, policy: Policy)
         first=date(2026, 11, 1),
         last=date(2026, 11, 30),
     )
-    churn = found.section("churn").rows
-    assert churn[0][:4] == ("Members", pytest.approx(66.67), 2, 3)
-    assert found.section("frequent_callers").rows[0][0] == "C0001"
-    assert found.section("big_customers").rows[0][3] == "A"
+
+    def rows(key: str) -> list[dict[str, object]]:
+        section = found.section(key)
+        keys = [column.key for column in section.columns]
+        return [dict(zip(keys, row, strict=True)) for row in section.rows]
+
+    # November up to now: 7 contacts (customer 1: 4, customer 4: 2, customer 5: 1), no bills
+    tiers = {row["tier"]: row for row in rows("tiers")}
+    assert list(tiers) == ["standard", "silver", "gold", "platinum", "diamond"]
+    assert tiers["gold"] == {
+        "tier": "gold",
+        "customers": 2,
+        "customer_share": 33.33,
+        "contacts": 4,
+        "contact_share": 57.14,
+        "contacts_per_customer": 2.0,
+        "bills": 0,
+        "spend": 0.0,
+        "average_bill": None,  # no bill: nothing to measure
+        "spend_share": None,
+        "satisfaction": 50.0,  # marks 5 and 2
+    }
+    assert tiers["standard"]["satisfaction"] == 100.0  # one mark, 4
+    assert tiers["silver"]["satisfaction"] is None  # no contact: nothing to measure
+    assert (tiers["standard"]["customers"], tiers["standard"]["contacts"]) == (3, 3)
+    assert tiers["standard"]["contact_share"] == 42.86
+    assert tiers["platinum"]["contacts_per_customer"] is None  # no platinum customer
+    assert found.section("tiers").note == "Bills of the months the period touches: 2026-11"
+    by_day = {(r["day"], r["tier"]): (r["contacts"], r["share"]) for r in rows("tiers_by_day")}
+    assert len(by_day) == 2 * 5
+    assert by_day[("2026-11-01", "gold")] == (1, 100.0)  # 31 hours ago, local time
+    assert by_day[("2026-11-01", "standard")] == (0, 0.0)
+    assert by_day[("2026-11-02", "gold")] == (3, 50.0)
+    assert by_day[("2026-11-02", "standard")] == (3, 50.0)
+    assert rows("tiers_by_month") == []  # November is not billed yet
+    assert rows("churn") == [
+        {
+            "group": "Members",
+            "value": 66.67,
+            "churned": 2,
+            "of": 3,
+            "target": "≤20%",
+            "met": "no",
+        },
+        {
+            "group": "Other customers",
+            "value": 33.33,
+            "churned": 1,
+            "of": 3,
+            "target": "≤30%",
+            "met": "no",
+        },
+    ]
+    churned = rows("churned_members")
+    assert [(r["customer_no"], r["days_unseen"]) for r in churned] == [
+        ("C0002", 70),
+        ("C0003", 100),
+    ]
+    assert churned[0]["last_seen"] == NOW - timedelta(days=70)
+    assert churned[0]["name"] != "王小明"  # masked
+    assert [(r["customer_no"], r["contacts"]) for r in rows("frequent_callers")] == [("C0001", 4)]
+    assert [(r["customer_no"], r["birthday"]) for r in rows("birthdays_month")] == [
+        ("C0001", "11-03"),
+        ("C0003", "11-20"),
+    ]
+    assert [r["customer_no"] for r in rows("birthdays_tomorrow")] == ["C0001"]
+    big = {r["customer_no"]: r for r in rows("big_customers")}
+    assert list(big)[0] == "C0005"
+    assert (big["C0005"]["class"], big["C0005"]["proposed"], big["C0005"]["manager"]) == (
+        "A",
+        "",
+        "陈经理",
+    )
+    assert big["C0005"]["complaints"] == 1
+    assert (big["C0001"]["proposed"], big["C0001"]["spend"]) == ("A", 300.0)
+    assert big["C0002"]["proposed"] == "C"
+    assert "C0004" not in big
 
 
 def test_the_big_customer_file_is_validated_and_audited(seeded: Database) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from rich.console import Console
 from sqlalchemy import insert, update
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, Static
 
 from desk.clock import FixedClock
 from desk.infra.database import Database
-from desk.models import Account, Bill, Customer
+from desk.models import Account, Bill, Contact, Customer
 from desk.screens.card import CustomerCardScreen
 from desk.screens.customers import BigCustomerDialog, CustomersScreen
 from desk.screens.dashboard import DashboardScreen
@@ -69,7 +70,23 @@ def _seed(db: Database, clock: FixedClock) -> list[int]:
                 for period in ("2026-09", "2026-10")
             ],
         )
+        connection.execute(
+            insert(Contact.__table__).values(  # type: ignore[attr-defined]
+                customer_id=ids[0],
+                channel="phone",
+                offered_at=now - timedelta(hours=1),
+                satisfaction=5,
+            )
+        )
     return ids
+
+
+def _plain(widget: Static) -> str:
+    """What a Static shows, as plain text lines."""
+    console = Console(width=160, record=True, file=None, color_system=None)
+    with console.capture() as captured:
+        console.print(widget.content)
+    return captured.get()
 
 
 async def test_the_manager_opens_the_analysis_and_files_a_big_customer(
@@ -101,6 +118,17 @@ async def test_the_manager_opens_the_analysis_and_files_a_big_customer(
             "A",
         ]
         assert screen.data.churned[0].customer_no == "C0002"  # 90 days unseen, a member
+        # tiers by day (the contact of today, satisfied) and by bill month: the last 6 up to
+        # November, the gold customer's ¥400 in September and October
+        assert "100.0%" in _plain(screen.query_one("#customers-tiers", Static))  # satisfaction
+        days = _plain(screen.query_one("#customers-by-day", Static)).splitlines()
+        assert days[0].split()[:3] == ["Day", "Standard", "Silver"]
+        assert days[1].split() == ["11-02", "0", "0%", "0", "0%", "1", "100%", "0", "0%", "0", "0%"]
+        months = _plain(screen.query_one("#customers-by-month", Static)).splitlines()
+        assert [line.split()[:4] for line in months[1:] if "Gold" in line] == [
+            ["2026-09", "Gold", "1", "¥400.00"],
+            ["2026-10", "Gold", "1", "¥400.00"],
+        ]
         await pilot.press("enter")
         await settle(pilot)
         card = app.screen

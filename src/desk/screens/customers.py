@@ -1,7 +1,8 @@
 """The customer analysis for the managers (opened from the dashboard with ``c``), and the
 big-customer file dialog the customer card opens with ``Ctrl+B``.
 
-The analysis shows tier statistics, churn against its targets, the churned members, frequent
+The analysis shows tier statistics (for the period with each tier's satisfaction, by day and
+by bill month), churn against its targets, the churned members, frequent
 callers, birthdays this month and tomorrow, and the big-customer value assessment with the
 class the rules propose; ``Enter`` on a customer opens the card, where the big-customer manager
 keeps the file (class and account manager, audited, shown on every agent's card).
@@ -59,6 +60,7 @@ def _tiers(data: CustomerAnalysis) -> Table:
         (N_("customers.col.share"), "right"),
         (N_("customers.col.average_bill"), "right"),
         (N_("customers.col.spend_share"), "right"),
+        (N_("customers.col.satisfaction"), "right"),
     ):
         table.add_column(_(msgid), justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for row in data.tiers:
@@ -70,6 +72,53 @@ def _tiers(data: CustomerAnalysis) -> Table:
             percent(row.contact_share),
             yuan(round(row.average_bill_cents)) if row.average_bill_cents is not None else NOTHING,
             percent(row.spend_share),
+            percent(row.satisfaction),
+        )
+    return table
+
+
+def _tiers_by_day(data: CustomerAnalysis) -> RenderableType:
+    """One row per local day: each tier's contacts and their share of the day's."""
+    if not data.tiers_by_day:
+        return Text(_("customers.none"), style="dim")
+    table = Table(box=None, padding=(0, 1), header_style="bold")
+    table.add_column(_("customers.col.day"), no_wrap=True)
+    for tier in Tier:
+        table.add_column(vocab_label(tier, Tier), justify="right", no_wrap=True)
+    days: dict[str, dict[Tier, tuple[int, float | None]]] = {}
+    for day, tier, n, share in data.tiers_by_day:
+        days.setdefault(day, {})[tier] = (n, share)
+    for day in sorted(days, reverse=True):  # the latest first
+        cells = [day[5:]]  # MM-DD
+        for tier in Tier:
+            n, share = days[day].get(tier, (0, None))
+            cells.append(f"{count(n)} {percent(share, 0):>4}")
+        table.add_row(*cells)
+    return table
+
+
+def _tiers_by_month(data: CustomerAnalysis) -> RenderableType:
+    """Per bill month and tier: bills, spend, average bill and share of the month's spend."""
+    if not data.tiers_by_month:
+        return Text(_("customers.none"), style="dim")
+    table = Table(box=None, padding=(0, 1), header_style="bold")
+    for msgid, justify in (
+        (N_("customers.col.month"), "left"),
+        (N_("customers.col.tier"), "left"),
+        (N_("customers.col.bills"), "right"),
+        (N_("customers.col.total_spend"), "right"),
+        (N_("customers.col.average_bill"), "right"),
+        (N_("customers.col.spend_share"), "right"),
+    ):
+        table.add_column(_(msgid), justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for month, tier, bills, spend, average, share in data.tiers_by_month:
+        table.add_row(
+            month,
+            vocab_label(tier, Tier),
+            count(bills),
+            yuan(spend),
+            yuan(round(average)) if average is not None else NOTHING,
+            percent(share),
         )
     return table
 
@@ -147,6 +196,10 @@ class CustomersScreen(SessionScreen):
             yield table
             yield Label(_("customers.section.tiers"), classes="section")
             yield Static("", id="customers-tiers")
+            yield Label(_("customers.section.tiers_by_day"), classes="section")
+            yield Static("", id="customers-by-day")
+            yield Label(_("customers.section.tiers_by_month"), classes="section")
+            yield Static("", id="customers-by-month")
             yield Label(_("customers.section.churn"), classes="section")
             yield Static("", id="customers-churn")
             yield Label(_("customers.section.churned"), classes="section")
@@ -216,6 +269,8 @@ class CustomersScreen(SessionScreen):
                 key=str(item.id),
             )
         self.query_one("#customers-tiers", Static).update(_tiers(data))
+        self.query_one("#customers-by-day", Static).update(_tiers_by_day(data))
+        self.query_one("#customers-by-month", Static).update(_tiers_by_month(data))
         self.query_one("#customers-churn", Static).update(_churn(data))
         self.query_one("#customers-churned", Static).update(
             _lines(data.churned, N_("customers.days_unseen"))

@@ -26,6 +26,7 @@ from desk.rules.kpi import (
     Rate,
     TierTally,
     proposed_big_customer_class,
+    rate,
     share_percent,
     tier_statistics_from,
 )
@@ -42,6 +43,7 @@ from desk.services.figures import (
     ChurnTally,
     churn_conditions,
     churn_tally,
+    contact_conditions,
     count_of,
     utc_hour,
     within,
@@ -87,6 +89,21 @@ def _months(period: Period) -> list[str]:
     return months
 
 
+def months_up_to(period: Period, count: int) -> list[str]:
+    """The ``count`` bill periods (``YYYY-MM``) up to the month the period ends in."""
+    last = (period.end - timedelta(seconds=1)).astimezone(ZONE).date()
+    year, month = last.year, last.month
+    months = []
+    for _step in range(count):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return sorted(months)
+
+
+SCREEN_MONTHS = 6
+"""Bill months the customer analysis shows per tier (the report shows the period's own)."""
+
+
 # --- tiers -----------------------------------------------------------------------------------
 
 
@@ -102,24 +119,38 @@ class TierRow:
     spend_cents: int
     average_bill_cents: float | None
     spend_share: float | None
+    marked: int = 0  # satisfaction marks on the tier's contacts in the period
+    satisfied: int = 0
+
+    @property
+    def satisfaction(self) -> Rate | None:
+        return rate(self.satisfied, self.marked)
 
 
-def tier_rows(session: Session, *, period: Period) -> tuple[TierRow, ...]:
-    """Per tier: customers, contacts in the period, and the bills of the months it touches."""
+def tier_rows(session: Session, *, period: Period, policy: Policy) -> tuple[TierRow, ...]:
+    """Per tier: customers, contacts in the period (and their satisfaction, by the rule of
+    the dashboard's), and the bills of the months it touches."""
     customers = {
         str(row[0]): int(row[1])
         for row in session.execute(select(CU.tier, func.count()).group_by(CU.tier))
     }
-    contacts = {
-        str(row[0]): int(row[1])
+    marks = contact_conditions(policy)
+    contact_rows = {
+        str(row[0]): (int(row[1]), int(row[2]), int(row[3]))
         for row in session.execute(
-            select(CU.tier, func.count())
+            select(
+                CU.tier,
+                func.count(),
+                count_of(marks["marked"]),
+                count_of(marks["satisfied"]),
+            )
             .select_from(Contact.__table__)  # type: ignore[attr-defined]
             .join(Customer.__table__, CU.id == C.customer_id)  # type: ignore[attr-defined]
             .where(within(C.offered_at, period.start, period.as_of))
             .group_by(CU.tier)
         )
     }
+    contacts = {tier: n for tier, (n, _marked, _satisfied) in contact_rows.items()}
     bills = {
         str(row[0]): (int(row[1]), int(row[2] or 0))
         for row in session.execute(
@@ -150,6 +181,8 @@ def tier_rows(session: Session, *, period: Period) -> tuple[TierRow, ...]:
             spend_cents=bills.get(tier.value, (0, 0))[1],
             average_bill_cents=by_bills[tier].average_spend_cents,
             spend_share=share_percent(bills.get(tier.value, (0, 0))[1], total_spend),
+            marked=contact_rows.get(tier.value, (0, 0, 0))[1],
+            satisfied=contact_rows.get(tier.value, (0, 0, 0))[2],
         )
         for tier in Tier
     )
@@ -181,14 +214,15 @@ def tier_days(session: Session, *, period: Period) -> list[tuple[str, Tier, int,
 
 
 def tier_months(
-    session: Session, *, period: Period
+    session: Session, *, period: Period, months: list[str] | None = None
 ) -> list[tuple[str, Tier, int, int, float | None, float | None]]:
-    """(month, tier, bills, spend, average bill, share of the month's spend)."""
+    """(month, tier, bills, spend, average bill, share of the month's spend) for ``months``
+    (default: the months the period touches)."""
     rows = session.execute(
         select(B.period, CU.tier, func.count(), func.sum(B.amount_cents))
         .select_from(Bill.__table__)  # type: ignore[attr-defined]
         .join(Customer.__table__, CU.id == B.customer_id)  # type: ignore[attr-defined]
-        .where(B.period.in_(_months(period)))
+        .where(B.period.in_(months if months is not None else _months(period)))
         .group_by(B.period, CU.tier)
     )
     per_month: dict[str, dict[Tier, TierTally]] = {}
@@ -458,6 +492,9 @@ class CustomerAnalysis:
     birthdays_month: tuple[CustomerLine, ...]
     birthdays_tomorrow: tuple[CustomerLine, ...]
     big_customers: tuple[Assessment, ...]
+    tiers_by_day: tuple[tuple[str, Tier, int, float | None], ...] = ()
+    # the last SCREEN_MONTHS bill months up to the period's (the report: the period's own)
+    tiers_by_month: tuple[tuple[str, Tier, int, int, float | None, float | None], ...] = ()
 
     @property
     def member_churn(self) -> Rate | None:
@@ -475,7 +512,7 @@ def build_analysis(session: Session, *, period: Period, policy: Policy) -> Custo
     return CustomerAnalysis(
         period=period,
         computed_at=now,
-        tiers=tier_rows(session, period=period),
+        tiers=tier_rows(session, period=period, policy=policy),
         churn=churn_tally(session, as_of=as_of, policy=policy),
         churn_member_target=policy.targets.churn_member_max,
         churn_other_target=policy.targets.churn_other_max,
@@ -484,6 +521,10 @@ def build_analysis(session: Session, *, period: Period, policy: Policy) -> Custo
         birthdays_month=this_month,
         birthdays_tomorrow=tomorrow,
         big_customers=assessment(session, as_of=as_of, policy=policy),
+        tiers_by_day=tuple(tier_days(session, period=period)),
+        tiers_by_month=tuple(
+            tier_months(session, period=period, months=months_up_to(period, SCREEN_MONTHS))
+        ),
     )
 
 
@@ -491,7 +532,8 @@ def build_analysis(session: Session, *, period: Period, policy: Policy) -> Custo
 def customer_analysis(
     session: Session, *, actor: Actor, policy: Policy, period: Period
 ) -> CustomerAnalysis:
-    """Tiers, churn, frequent callers, birthdays and big customers for ``period``."""
+    """Tiers (by day and by month too), churn, frequent callers, birthdays and big customers
+    for ``period``."""
     require(session, actor, Permission.VIEW_CUSTOMER_ANALYSIS)
     return build_analysis(session, period=period, policy=policy)
 
@@ -613,6 +655,7 @@ def customer_sections(session: Session, *, period: Period, policy: Policy) -> tu
                 Column("spend", "Spend (yuan)", k.MONEY),
                 Column("average_bill", "Average bill (yuan)", k.MONEY),
                 Column("spend_share", "Share of spend %", k.PERCENT),
+                Column("satisfaction", "Satisfaction %", k.PERCENT),
             ),
             tuple(
                 (
@@ -628,6 +671,7 @@ def customer_sections(session: Session, *, period: Period, policy: Policy) -> tu
                     _money(row.spend_cents),
                     _money(row.average_bill_cents),
                     _round(row.spend_share),
+                    _pct(row.satisfaction),
                 )
                 for row in data.tiers
             ),
@@ -642,10 +686,7 @@ def customer_sections(session: Session, *, period: Period, policy: Policy) -> tu
                 Column("contacts", "Contacts", k.INTEGER),
                 Column("share", "Share of the day %", k.PERCENT),
             ),
-            tuple(
-                (day, tier.value, n, _round(share))
-                for day, tier, n, share in tier_days(session, period=period)
-            ),
+            tuple((day, tier.value, n, _round(share)) for day, tier, n, share in data.tiers_by_day),
         ),
         Section(
             "tiers_by_month",
