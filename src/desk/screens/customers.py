@@ -137,7 +137,9 @@ def _churn(data: CustomerAnalysis) -> Text:
     return text
 
 
-def _lines(items: tuple[CustomerLine, ...], value_msgid: str | None) -> RenderableType:
+def _lines(
+    items: tuple[CustomerLine, ...], value_msgid: str | None, *, birthday: bool = False
+) -> RenderableType:
     if not items:
         return Text(_("customers.none"), style="dim")
     table = Table(box=None, padding=(0, 1), show_header=False)
@@ -149,7 +151,7 @@ def _lines(items: tuple[CustomerLine, ...], value_msgid: str | None) -> Renderab
             line.name_masked,
             vocab_label(line.tier, Tier)
             + (f" · {line.big_customer_class}" if line.big_customer_class else ""),
-            line.birthday or line.region,
+            (line.birthday or "") if birthday else line.region,
         ]
         if value_msgid:
             cells.append(_(value_msgid, value=line.value))
@@ -268,7 +270,10 @@ class CustomersScreen(SessionScreen):
                 Text(str(item.open_complaints), style="bold red" if item.open_complaints else ""),
                 key=str(item.id),
             )
-        self.query_one("#customers-tiers", Static).update(_tiers(data))
+        from desk.services.customer_analysis import months_of
+
+        bills = Text(_("customers.bills_of", months=", ".join(months_of(data.period))), style="dim")
+        self.query_one("#customers-tiers", Static).update(Group(_tiers(data), bills))
         self.query_one("#customers-by-day", Static).update(_tiers_by_day(data))
         self.query_one("#customers-by-month", Static).update(_tiers_by_month(data))
         self.query_one("#customers-churn", Static).update(_churn(data))
@@ -285,9 +290,9 @@ class CustomersScreen(SessionScreen):
         self.query_one("#customers-birthdays", Static).update(
             Group(
                 tomorrow,
-                _lines(data.birthdays_tomorrow, None),
+                _lines(data.birthdays_tomorrow, None, birthday=True),
                 month,
-                _lines(data.birthdays_month, None),
+                _lines(data.birthdays_month, None, birthday=True),
             )
         )
         self.refresh_bindings()

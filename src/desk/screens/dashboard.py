@@ -64,12 +64,12 @@ PERIOD_LABELS: dict[PeriodKind, str] = {
     PeriodKind.RANGE: N_("period.range"),
 }
 
-ORDER_COLUMNS: tuple[tuple[str, str], ...] = (
+ORDER_COLUMNS: tuple[tuple[str, str], ...] = (  # what matters first: 80 columns show 3
     ("number", N_("dashboard.col.number")),
+    ("late", N_("dashboard.col.late")),
     ("flag", N_("dashboard.col.flag")),
     ("category", N_("dashboard.col.category")),
     ("status", N_("dashboard.col.status")),
-    ("late", N_("dashboard.col.late")),
     ("branch", N_("dashboard.col.branch")),
 )
 
@@ -312,10 +312,10 @@ class DashboardScreen(SessionScreen):
                 late = _("dashboard.late_hours", hours=f"{hours:,.0f}")
             table.add_row(
                 order.number,
+                Text(late, style="red") if late else Text("–", style="dim"),
                 flags,
                 vocab_label(order.category, RequestType),
                 vocab_label(order.status, WorkOrderStatus),
-                Text(late, style="red") if late else Text("–", style="dim"),
                 order.branch or "",
                 key=str(order.id),
             )

@@ -77,7 +77,7 @@ def _month_day_pg(element: month_day, compiler: SQLCompiler, **kw: Any) -> str:
     return f"to_char({compiler.process(value, **kw)}, 'MM-DD')"
 
 
-def _months(period: Period) -> list[str]:
+def months_of(period: Period) -> list[str]:
     """The bill periods (``YYYY-MM``) the period touches."""
     first = period.start.astimezone(ZONE).date().replace(day=1)
     last = (period.end - timedelta(seconds=1)).astimezone(ZONE).date()
@@ -157,7 +157,7 @@ def tier_rows(session: Session, *, period: Period, policy: Policy) -> tuple[Tier
             select(CU.tier, func.count(), func.sum(B.amount_cents))
             .select_from(Bill.__table__)  # type: ignore[attr-defined]
             .join(Customer.__table__, CU.id == B.customer_id)  # type: ignore[attr-defined]
-            .where(B.period.in_(_months(period)))
+            .where(B.period.in_(months_of(period)))
             .group_by(CU.tier)
         )
     }
@@ -222,7 +222,7 @@ def tier_months(
         select(B.period, CU.tier, func.count(), func.sum(B.amount_cents))
         .select_from(Bill.__table__)  # type: ignore[attr-defined]
         .join(Customer.__table__, CU.id == B.customer_id)  # type: ignore[attr-defined]
-        .where(B.period.in_(months if months is not None else _months(period)))
+        .where(B.period.in_(months if months is not None else months_of(period)))
         .group_by(B.period, CU.tier)
     )
     per_month: dict[str, dict[Tier, TierTally]] = {}
@@ -675,7 +675,7 @@ def customer_sections(session: Session, *, period: Period, policy: Policy) -> tu
                 )
                 for row in data.tiers
             ),
-            note="Bills of the months the period touches: " + ", ".join(_months(period)),
+            note="Bills of the months the period touches: " + ", ".join(months_of(period)),
         ),
         Section(
             "tiers_by_day",

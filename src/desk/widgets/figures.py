@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
@@ -129,42 +130,89 @@ class LoadChart:
         if not hours or not any(hour.calls for hour in hours):
             yield Text(_("dashboard.no_calls"), style="dim")
             return
-        label_width = 8
-        cell = max(2, min(5, (options.max_width - label_width) // max(1, len(hours))))
         top = max(hour.calls for hour in hours)
+        label_width = max(len(f"{top:,.0f}"), *(cell_len(_(msgid)) for msgid in ROW_LABELS)) + 1
+        widest = max(len(_amount(value)) for hour in hours for value in _values(hour))
+        # each hour's column holds its widest number and a space; when the day does not fit
+        # the width, it is drawn in two halves, one above the other (80 columns)
+        per_row = len(hours)
+        if (options.max_width - label_width) // per_row < widest + 1 and per_row > 12:
+            per_row = (per_row + 1) // 2
+        cell = max(widest + 1, min(5, (options.max_width - label_width) // per_row))
+        for start in range(0, len(hours), per_row):
+            chunk = hours[start : start + per_row]
+            yield Group(*self._chart(chunk, top, cell, label_width))
+        short = [hour for hour in hours if hour.short]
+        if short:
+            yield Text(_("dashboard.more_staff", hours=_short_spans(short)), style="bold red")
+        else:
+            yield Text(_("dashboard.staff_enough"), style="green")
+
+    def _chart(
+        self, hours: Sequence[HourLoad], top: float, cell: int, label_width: int
+    ) -> list[Text]:
+        height = self.height
         lines: list[Text] = []
-        for level in range(self.height, 0, -1):
-            line = Text(
-                (f"{top:,.0f}" if level == self.height else "").rjust(label_width - 1) + "│"
-            )
+        for level in range(height, 0, -1):
+            line = Text((f"{top:,.0f}" if level == height else "").rjust(label_width - 1) + "│")
             for hour in hours:
-                filled = hour.calls / top * self.height if top else 0
+                filled = hour.calls / top * height if top else 0
                 eighths = max(0, min(8, round((filled - (level - 1)) * 8)))
                 style = "red" if hour.short else "cyan"
                 line.append((BLOCKS[eighths] * (cell - 1)).ljust(cell), style=style)
             lines.append(line)
-        axis = Text(" " * (label_width - 1) + "└" + "─" * (cell * len(hours)))
-        lines.append(axis)
-        hour_row = Text(_pad(_("dashboard.row.hour"), label_width))
-        agents_row = Text(_pad(_("dashboard.row.agents"), label_width))
-        need_row = Text(_pad(_("dashboard.row.need"), label_width))
-        calls_row = Text(_pad(_("dashboard.row.calls"), label_width))
+        lines.append(Text(" " * (label_width - 1) + "└" + "─" * (cell * len(hours))))
+        rows = [Text(_pad(_(msgid), label_width)) for msgid in ROW_LABELS]
         for hour in hours:
-            hour_row.append(f"{hour.hour:02d}".ljust(cell), style="dim")
-            calls_row.append(_fit(f"{hour.calls:.0f}", cell))
-            agents_row.append(_fit(f"{hour.agents:.0f}", cell))
-            need_row.append(_fit(str(hour.need), cell), style="bold red" if hour.short else "")
-        lines.extend([hour_row, calls_row, agents_row, need_row])
-        yield Group(*lines)
-        short = [hour for hour in hours if hour.short]
-        if short:
-            spans = ", ".join(
-                _("dashboard.short_hour", hour=f"{hour.hour:02d}", missing=hour.short)
-                for hour in short
-            )
-            yield Text(_("dashboard.more_staff", hours=spans), style="bold red")
+            rows[0].append(f"{hour.hour:02d}".ljust(cell), style="dim")
+            rows[1].append(_fit(_amount(hour.calls), cell))
+            rows[2].append(_fit(_amount(hour.agents), cell))
+            rows[3].append(_fit(str(hour.need), cell), style="bold red" if hour.short else "")
+        return [*lines, *rows]
+
+
+ROW_LABELS = (
+    N_("dashboard.row.hour"),
+    N_("dashboard.row.calls"),
+    N_("dashboard.row.agents"),
+    N_("dashboard.row.need"),
+)
+
+
+def _values(hour: HourLoad) -> tuple[float, float, float]:
+    return hour.calls, hour.agents, float(hour.need)
+
+
+def _amount(value: float) -> str:
+    """A per-day average as shown under the bars, in at most 4 characters: whole numbers as
+    such, a fraction below 10 with one decimal (0.3 calls a day at 03:00 is not 0),
+    thousands as ``1.2k``."""
+    if value >= 9_999.5:
+        return f"{value / 1000:.0f}k"
+    if value >= 999.5:
+        return f"{value / 1000:.1f}k"
+    if value >= 10 or value == round(value):
+        return f"{value:.0f}"
+    return f"{value:.1f}"
+
+
+def _short_spans(short: Sequence[HourLoad]) -> str:
+    """The hours short of staff, consecutive hours short by as many run together:
+    ``00:00–03:00 +2, 07:00 +1``."""
+    runs: list[tuple[int, int, int]] = []  # first hour, last hour, missing
+    for hour in short:
+        if runs and runs[-1][1] == hour.hour - 1 and runs[-1][2] == hour.short:
+            runs[-1] = (runs[-1][0], hour.hour, hour.short)
         else:
-            yield Text(_("dashboard.staff_enough"), style="green")
+            runs.append((hour.hour, hour.hour, hour.short))
+    return ", ".join(
+        _(
+            "dashboard.short_hour",
+            hour=f"{first:02d}:00" if first == last else f"{first:02d}:00–{last + 1:02d}:00",
+            missing=missing,
+        )
+        for first, last, missing in runs
+    )
 
 
 def _pad(text: str, width: int) -> str:
