@@ -22,8 +22,10 @@ from tests.ui.conftest import (
     audit_rows,
     make_app,
     screen_text,
+    search,
     settle,
     sign_in,
+    table_rows,
 )
 
 
@@ -172,10 +174,11 @@ async def test_leads_see_no_customer_key_and_agents_no_big_customer_key(
         await settle(pilot)
         assert isinstance(app.screen, DashboardScreen)  # not for leads
         assert "Customers" not in screen_text(pilot)
-        await pilot.press("f4")
-        await settle(pilot)
-        app.screen.query_one("#query", Input).value = "C0001"
-        await settle(pilot)
+        await search(pilot, "C0001")  # typed, waiting out the debounce
+        for _ in range(100):  # the results, slower on a busy machine
+            if table_rows(pilot):
+                break
+            await pilot.pause(0.05)
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, CustomerCardScreen)
