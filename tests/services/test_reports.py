@@ -312,6 +312,8 @@ def test_the_daily_report_sections(world: tuple[Database, Actor], policy: Policy
         "hot_regions",
         "repeat_complainers",
         "attention",
+        "quality_agents",  # the floor's spot checks (none here)
+        "quality_branches",
     ]
     targets = _rows(found, "targets")
     assert targets[0] == {
