@@ -364,6 +364,7 @@ def _people(w: World, steps: _Steps, saved: list[SavedObject]) -> None:
     steps.run("bills and payments (set-based)", None, lambda: _bills(w, saved))
     people = _take(saved, lambda item: item.table in PEOPLE_TABLES)
     steps.run("customer indexes and full-text search", None, lambda: _restore(sink, people))
+    steps.run("arrears from the bills (set-based)", None, lambda: _arrears(w))
     sample = customers.bill_item_sample(w, max(2_000, w.n // 200), BILL_ITEM_SAMPLE)
     steps.run(
         "itemized bill records (详单, a sample)",
@@ -593,8 +594,21 @@ def _bills(w: World, saved: list[SavedObject]) -> int:
     w.sink.rows_written["bill"] = bills
     w.sink.rows_written["payment"] = payments
     w.sink.restore(_take(saved, lambda item: item.table == "bill"))
-    w.counts["customers_in_arrears"] = customers.settle_arrears(w)
     return bills + payments
+
+
+def _arrears(w: World) -> int:
+    """Customers' arrears from their bills, once the customer's indexes exist.
+
+    On PostgreSQL an update of rows of a table without indexes leaves heap-only tuple chains,
+    and an index built over such a table is withheld from every transaction older than the
+    build (``pg_index.indcheckxmin``): for as long as any session on the server keeps a
+    transaction open from before, lookups would scan the whole table. Updating after the
+    indexes exist avoids that.
+    """
+    count = customers.settle_arrears(w)
+    w.counts["customers_in_arrears"] = count
+    return count
 
 
 def _work_orders(w: World, writer: WorkOrderWriter, plans: list[Plan]) -> None:
