@@ -47,6 +47,7 @@ from desk.services.figures import (
     count_of,
     utc_hour,
     within,
+    without_jit,
 )
 
 LIST_LIMIT = 200
@@ -506,6 +507,7 @@ class CustomerAnalysis:
 
 
 def build_analysis(session: Session, *, period: Period, policy: Policy) -> CustomerAnalysis:
+    without_jit(session)
     now = now_of(session)
     as_of = period.as_of
     this_month, tomorrow = birthdays(session, today=now.astimezone(ZONE).date(), policy=policy)

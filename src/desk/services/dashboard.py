@@ -38,6 +38,7 @@ from desk.services.figures import (
     contact_hours,
     hot_spots,
     live_churn,
+    without_jit,
 )
 
 
@@ -238,6 +239,7 @@ def build_dashboard(
     session: Session, *, period: Period, policy: Policy, shift_name: str | None = None
 ) -> Dashboard:
     """Every figure of the dashboard for ``period``, read in ``session``."""
+    without_jit(session)
     now = now_of(session)
     hours = contact_hours(session, period=period, policy=policy)
     totals = sum((item.tally for item in hours), ContactTally())

@@ -38,6 +38,7 @@ from desk.services.figures import (
     count_of,
     hot_spots,
     within,
+    without_jit,
 )
 
 
@@ -534,6 +535,7 @@ TITLES = {
 
 
 def build_report(session: Session, *, kind: ReportKind, period: Period, policy: Policy) -> Report:
+    without_jit(session)
     sections: tuple[Section, ...]
     if kind in (ReportKind.DAILY, ReportKind.WEEKLY, ReportKind.MONTHLY):
         from desk.services.quality import quality_sections
