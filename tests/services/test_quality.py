@@ -221,9 +221,15 @@ def test_checks_and_contacts_come_newest_first_a_page_at_a_time(
     lead = world.actor("lead1")
     contacts = [_contact(world, clock, minutes=60 - n) for n in range(5)]  # oldest first
     own = _contact(world, clock, agent="lead1", minutes=1)
+    dropped = world.contact(None, at=clock.now() - timedelta(minutes=2), answered=False)
     first = quality.contacts_to_check(db, actor=lead, limit=3)
     assert [row.id for row in first.rows] == contacts[::-1][:3]  # the lead's own left out
     assert own not in [row.id for row in first.rows]
+    assert dropped not in [row.id for row in first.rows]  # abandoned: no one to score
+    with pytest.raises(InvalidInput, match="not taken by an agent"):
+        quality.record_spot_check(
+            db, actor=lead, policy=policy, card="call", contact_id=dropped, marks=CALL
+        )
     assert (first.rows[0].customer, first.rows[0].agent) == ("王**", "李小红")
     assert first.rows[0].seconds == 5 * 60 - 10
     second = quality.contacts_to_check(db, actor=lead, after=first.next_cursor, limit=3)

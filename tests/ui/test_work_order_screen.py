@@ -83,3 +83,50 @@ async def test_the_screen_reads_in_chinese_at_80_by_24(
         assert "已超时 15分钟" in text  # 30 minutes to dispatch, 45 gone
         lines = text.splitlines()
         assert len(lines) == 24
+
+
+REPLY = "经核查,该彩铃业务系第三方渠道误订,已为客户退订并退还10月三次扣费共计三十元,下月账单体现。"
+
+
+async def test_a_long_reply_reads_in_full_and_the_form_keeps_its_hint_at_80_by_24(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    from desk.services import work_order_actions as woa
+    from desk.services.work_orders import work_order_detail
+
+    floor, work_order_id = floor_with_order(sqlite_db)
+    order = work_order_detail(
+        sqlite_db, actor=floor.actor("lead1"), work_order_id=work_order_id, policy=POLICY
+    ).order
+    dispatched = woa.dispatch_work_order(
+        sqlite_db,
+        actor=floor.actor("lead1"),
+        work_order_id=work_order_id,
+        version=order.version,
+        department_id=floor.billing,
+        note=None,
+        policy=POLICY,
+    )
+    woa.reply_work_order(
+        sqlite_db,
+        actor=floor.actor("handler1"),
+        work_order_id=work_order_id,
+        version=dispatched.version,
+        reply=REPLY,
+        policy=POLICY,
+    )
+    app = make_app(sqlite_db, clock, language="zh_CN")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, "lead1")
+        assert app.signed_in is not None
+        app.push_screen(WorkOrderScreen(app.signed_in, work_order_id))
+        await settle(pilot)
+        await pilot.press("end")
+        await settle(pilot)
+        text = screen_text(pilot)
+        folded = "".join(line.rstrip().rsplit("  ", 1)[-1].strip() for line in text.splitlines())
+        assert REPLY.replace(",", "") in folded.replace(",", ""), text  # every character shown
+        assert "…" not in text
+        await pilot.press("r")  # return it: the form fits, its hint in sight
+        await settle(pilot)
+        assert "Ctrl+S" in screen_text(pilot)

@@ -120,7 +120,7 @@ def render_detail(detail: CallbackDetail) -> Group:
     row = detail.row
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="dim", no_wrap=True)
-    facts.add_column()
+    facts.add_column(overflow="fold")
     tier = vocab_label(row.tier, Tier)
     if row.big_customer_class:
         tier = f"{tier} · {_('lookup.big_class', cls=row.big_customer_class)}"

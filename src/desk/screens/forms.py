@@ -55,7 +55,7 @@ class ActionForm(DeskModal[Any]):
     ActionForm .dialog { width: 76; }
     ActionForm #form-fields { height: auto; max-height: 16; }
     ActionForm .form-label { color: $text-muted; margin-top: 1; }
-    ActionForm #form-intro { height: auto; margin-bottom: 1; }
+    ActionForm #form-intro { height: auto; max-height: 3; margin-bottom: 1; }
     ActionForm #form-message { height: auto; margin-top: 1; }
     ActionForm #form-message.error { color: $error; }
     ActionForm #form-message.busy { color: $text-muted; }
@@ -130,8 +130,20 @@ class ActionForm(DeskModal[Any]):
             yield Label(_("form.hint"), id="dialog-hint")
 
     def on_mount(self) -> None:
+        self._fit()
         if self.fields:
             self.query_one(f"#field-{self.fields[0].name}").focus()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Keep the save hint and the message on a small terminal (80×24): the fields
+        scroll in what the dialog (at most 90% of the height) leaves them."""
+        # border and padding 4, title 2, intro up to 3 and its margin, message 2, hint 2
+        rest = 10 + (4 if self.intro else 0)
+        room = int(self.app.size.height * 0.9) - rest
+        self.query_one("#form-fields").styles.max_height = max(5, min(16, room))
 
     def values(self) -> dict[str, str]:
         found: dict[str, str] = {}

@@ -57,7 +57,7 @@ REFUSALS: dict[str, str] = {
 def _facts(rows: Sequence[tuple[str, str | Text]]) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="dim", no_wrap=True)
-    table.add_column()
+    table.add_column(overflow="fold")
     for label, value in rows:
         table.add_row(label, value)
     return table

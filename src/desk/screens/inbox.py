@@ -89,7 +89,7 @@ def render_message(message: MessageRow, now: datetime) -> Group:
     head.append(f"  {message.sender}")
     facts = Table.grid(padding=(0, 1))
     facts.add_column(style="dim", no_wrap=True)
-    facts.add_column()
+    facts.add_column(overflow="fold")
     facts.add_row(_("inbox.received"), local_time(message.received_at))
     facts.add_row(_("inbox.due"), response_cell(message, now))
     customer = (

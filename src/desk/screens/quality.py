@@ -112,7 +112,7 @@ def branch_cells(branch: BranchToCheck) -> tuple[str | Text, ...]:
 def _facts() -> Table:
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="dim", no_wrap=True)
-    facts.add_column()
+    facts.add_column(overflow="fold")
     return facts
 
 

@@ -100,7 +100,7 @@ def render_preview(detail: WorkOrderDetail, now: datetime) -> Group:
     parts: list[Any] = [head, Text(order.title), status_text(detail)]
     facts = Table.grid(padding=(0, 1))
     facts.add_column(style="dim", no_wrap=True)
-    facts.add_column()
+    facts.add_column(overflow="fold")
     facts.add_row(
         _("work_order.category"),
         f"{vocab_label(order.category, RequestType)} · {vocab_label(order.priority, Priority)}",
@@ -111,7 +111,7 @@ def render_preview(detail: WorkOrderDetail, now: datetime) -> Group:
     parts.append(facts)
     clocks = Table.grid(padding=(0, 1))
     clocks.add_column(no_wrap=True)
-    clocks.add_column()
+    clocks.add_column(overflow="fold")
     from desk.widgets.clocks import clock_line
 
     for clock in detail.clocks:
@@ -145,7 +145,7 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
     TITLE_MSGID = N_("screen.queue")
     DEFAULT_CSS = """
     QueueScreen #queue-strip { height: 1; padding: 0 1; background: $boost; }
-    QueueScreen #queue-views { height: 1; padding: 0 1; }
+    QueueScreen #queue-views { height: auto; max-height: 2; padding: 0 1; }
     QueueScreen #queue-info { height: 1; padding: 0 1; color: $text-muted; }
     QueueScreen #queue-split { height: 1fr; }
     QueueScreen #queue-table { width: 3fr; height: 1fr; }

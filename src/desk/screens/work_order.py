@@ -53,7 +53,7 @@ ESCALATION_LABELS: dict[int, str] = {
 def _facts(rows: Iterable[tuple[str, RenderableType | str]]) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
-    grid.add_column()
+    grid.add_column(overflow="fold")
     for label, value in rows:
         grid.add_row(label, value)
     return grid
@@ -168,7 +168,7 @@ def render_detail(detail: WorkOrderDetail, now: datetime) -> Group:
     parts.append(_heading(_("work_order.clocks")))
     clocks = Table.grid(padding=(0, 2))
     clocks.add_column(no_wrap=True)
-    clocks.add_column()
+    clocks.add_column(overflow="fold")
     for clock in detail.clocks:
         clocks.add_row(
             vocab_label(clock.kind),
@@ -190,7 +190,7 @@ def render_detail(detail: WorkOrderDetail, now: datetime) -> Group:
         items.add_column(_("work_order.item.period"), no_wrap=True)
         items.add_column(_("work_order.item.at"), no_wrap=True)
         items.add_column(_("work_order.item.counterpart"), no_wrap=True)
-        items.add_column(_("work_order.item.description"))
+        items.add_column(_("work_order.item.description"), overflow="fold")
         items.add_column(_("work_order.item.amount"), no_wrap=True)
         for item in detail.disputed_items:
             items.add_row(
@@ -254,8 +254,9 @@ def render_detail(detail: WorkOrderDetail, now: datetime) -> Group:
     history = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
     history.add_column(_("work_order.col.at"), no_wrap=True)
     history.add_column(_("work_order.col.who"), no_wrap=True)
-    history.add_column(_("work_order.col.what"))
-    history.add_column(_("work_order.col.why"), ratio=1)
+    history.add_column(_("work_order.col.what"), overflow="fold")
+    # fold, not the table's ellipsis: a reply is read in full, Chinese text included
+    history.add_column(_("work_order.col.why"), ratio=1, overflow="fold")
     for event in detail.events:
         what = event_text(event.kind, event.data)
         if event.to_status is not None and event.to_status != event.from_status:

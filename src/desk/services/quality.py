@@ -234,6 +234,8 @@ def record_spot_check(
             raise NotFound(f"no contact {contact_id}")
         if contact.ended_at is None:
             raise InvalidInput(f"contact {contact_id} is still open", field="contact")
+        if contact.agent_id is None:
+            raise InvalidInput(f"contact {contact_id} was not taken by an agent", field="contact")
         if contact.agent_id == actor.user_id:
             raise InvalidInput("a contact is not scored by the agent who took it", field="contact")
         earlier = session.exec(
@@ -338,8 +340,8 @@ def spot_checks(
 def contacts_to_check(
     session: Session, *, actor: Actor, after: str | None = None, limit: int = 50
 ) -> ContactPage:
-    """The finished contacts, newest first, a page at a time, each with its checks so far
-    (the lead's own contacts are left out: nobody scores themself)."""
+    """The finished contacts an agent took, newest first, a page at a time, each with its
+    checks so far (the lead's own contacts are left out: nobody scores themself)."""
     require(session, actor, Permission.SPOT_CHECK)
     _limit(limit)
     c = _CONTACT.c
@@ -364,7 +366,8 @@ def contacts_to_check(
         )
         .where(
             c.ended_at.is_not(None),
-            or_(c.agent_id.is_(None), c.agent_id != actor.user_id),
+            c.agent_id.is_not(None),  # answered by an agent: an abandoned call has no one to score
+            c.agent_id != actor.user_id,
             *_newest_first(_CONTACT, c.offered_at, after, "contacts"),
         )
         .order_by(c.offered_at.desc(), c.id.desc())
