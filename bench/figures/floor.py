@@ -16,8 +16,10 @@ pauses are not counted:
   order with its 50-event history (:func:`desk.services.work_orders.work_order_detail`
   rendered). Target ≤ 50 ms.
 - ``floor.change_seen``: a work order created through the service on a second
-  :class:`~desk.infra.database.Database` (another terminal) until the lead's queue has read
-  its page again: the once-a-second read of the change counters found it moved. Target ≤ 2 s.
+  :class:`~desk.infra.database.Database` (another terminal), from its commit until the lead's
+  queue has read its page again: the once-a-second read of the change counters found it
+  moved. Target ≤ 2 s. (The sweep is run once before, so the console's own sweep has little
+  to do meanwhile.)
 
 And one service figure:
 
@@ -206,8 +208,8 @@ async def _console(ctx: BenchContext, order_number: str, other: Any) -> dict[str
         for n in range(ctx.samples(CHANGES)):
             await pilot.pause(1.3)  # the poll has seen the counters as they are
             before = queue.page
-            started = time.perf_counter()
-            create_work_order(
+            await asyncio.to_thread(
+                create_work_order,
                 other,
                 actor=agent,
                 draft=WorkOrderDraft(
@@ -226,6 +228,7 @@ async def _console(ctx: BenchContext, order_number: str, other: Any) -> dict[str
                 ),
                 policy=policy,
             )
+            started = time.perf_counter()  # committed: from here the change exists
             await _until(
                 app, lambda b=before: queue.page is not None and queue.page is not b, within=10
             )
@@ -394,7 +397,9 @@ def _open_orders(ctx: BenchContext) -> int:
 
 def measure(ctx: BenchContext) -> list[Figure]:
     from desk.infra.database import Database
+    from desk.rules.permissions import system_actor
     from desk.rules.policy import load_policy
+    from desk.services.sweep import run_sweep
 
     open_orders = _open_orders(ctx)
     summary_ms, summary_raw, shift_contacts = _handover(ctx)
@@ -402,6 +407,9 @@ def measure(ctx: BenchContext) -> list[Figure]:
         policy = load_policy()
         lead = _actor(copy.db, "lead1")
         order_id, number = _busy_order(copy.db, lead, policy)
+        # What fell due since the build is stored now, so the console's own sweep (once a
+        # minute) has next to nothing to do while the figures are taken.
+        run_sweep(copy.db, actor=system_actor(), policy=policy)
         other = Database.from_url(copy.url)  # another terminal, its own pool
         try:
             times = asyncio.run(_console(copy, number, other))
