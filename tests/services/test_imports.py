@@ -248,33 +248,109 @@ def test_changed_rows_are_updated_and_phones_stay_with_their_owner(
     assert [(p.row, p.field) for p in report.problems] == [(3, "phone")]
 
 
-def test_a_killed_import_keeps_whole_batches_and_a_rerun_completes_it(
+def test_a_killed_import_keeps_whole_chunks_and_a_rerun_completes_it(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(imports, "BATCH", 3)
+    monkeypatch.setattr(imports, "STAGE_CHUNK", 3)
+    monkeypatch.setattr(imports, "STAGE_FLUSH", 4)
     path = tmp_path / "p.csv"
     lines = ["customer_no,name,phone,region"] + [
         f"C{n},客户{n},1380000{n:04d},杭州" for n in range(10)
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    real = imports.WRITERS[ImportKind.CUSTOMERS]
+    real = imports._write_customer_chunk
     calls = {"n": 0}
 
-    def dies_in_the_third_batch(connection, batch, report, now):  # type: ignore[no-untyped-def]
+    def dies_in_the_third_chunk(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls["n"] += 1
-        real(connection, batch, report, now)
+        real(*args, **kwargs)
         if calls["n"] == 3:
             raise KeyboardInterrupt  # the process is stopped mid-transaction
 
-    monkeypatch.setitem(imports.WRITERS, ImportKind.CUSTOMERS, dies_in_the_third_batch)
+    monkeypatch.setattr(imports, "_write_customer_chunk", dies_in_the_third_chunk)
     with pytest.raises(KeyboardInterrupt):
         _run(db, ImportKind.CUSTOMERS, path)
-    assert _count(db, "customer") == 6  # two whole batches, nothing of the third
+    assert _count(db, "customer") == 6  # two whole chunks, nothing of the third
     assert _count(db, "customer_phone") == 6
-    monkeypatch.setitem(imports.WRITERS, ImportKind.CUSTOMERS, real)
+    assert _count(db, "audit_log") == 0
+    monkeypatch.setattr(imports, "_write_customer_chunk", real)
     report = _run(db, ImportKind.CUSTOMERS, path)
-    assert (report.inserted, report.unchanged) == (4, 6)
+    assert (report.inserted, report.updated, report.unchanged) == (4, 0, 6)
     assert _count(db, "customer") == 10
+    again = _run(db, ImportKind.CUSTOMERS, path)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 10)
+    if db.is_sqlite:  # the full-text index found every name, the trigger is back
+        with db.engine.connect() as connection:
+            assert (
+                connection.execute(
+                    text("SELECT COUNT(*) FROM customer_fts WHERE customer_fts MATCH '\"客 户\"'")
+                ).scalar_one()
+                == 10
+            )
+            assert (
+                connection.execute(
+                    text("SELECT COUNT(*) FROM sqlite_master WHERE name = 'customer_fts_ai'")
+                ).scalar_one()
+                == 1
+            )
+
+
+def test_phones_repeated_in_the_file_or_owned_elsewhere_reject_their_row(
+    db: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(
+        "customer_no,name,phone,region\nC1,张三,13800000001,杭州\nC2,李四,13800000001,杭州\n"
+        "C3,王五,13800000003,杭州\n",
+        encoding="utf-8",
+    )
+    report = _run(db, ImportKind.CUSTOMERS, path)
+    assert (report.inserted, report.rejected) == (2, 1)
+    assert [(p.row, p.field, p.reason) for p in report.problems] == [
+        (3, "phone", "13800000001 is on row 2 too")
+    ]
+    with db.engine.connect() as connection:
+        primary = connection.execute(
+            text("SELECT COUNT(*) FROM customer_phone WHERE is_primary")
+        ).scalar_one()
+    assert primary == 2
+
+
+def test_an_update_raises_the_row_version_and_names_who(db: Database, tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("customer_no,name,region\nC1,张三,杭州\n", encoding="utf-8")
+    _run(db, ImportKind.CUSTOMERS, path)
+    path.write_text("customer_no,name,region\nC1,张三,宁波\n", encoding="utf-8")
+    report = _run(db, ImportKind.CUSTOMERS, path)
+    assert report.updated == 1
+    with db.engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT region, version, updated_by FROM customer WHERE customer_no = 'C1'")
+        ).one()
+    assert tuple(row) == ("宁波", 2, SHELL.user_id)
+
+
+def test_a_file_without_a_required_column_is_refused_before_any_row(
+    db: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("customer_no,nom,region,colour\nC1,张三,杭州,red\n", encoding="utf-8")
+    with pytest.raises(imports.ImportError_, match="no column 'name'"):
+        _run(db, ImportKind.CUSTOMERS, path)
+    path.write_text("customer_no,name,region,colour\nC1,张三,杭州,red\n", encoding="utf-8")
+    report = _run(db, ImportKind.CUSTOMERS, path)
+    assert any("'colour'" in note and "ignored" in note for note in report.notes)
+
+
+def test_a_byte_the_encoding_cannot_read_late_in_the_file_writes_nothing(
+    db: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "p.csv"
+    body = "customer_no,name,region\n" + "".join(f"C{n},客户,杭州\n" for n in range(50))
+    path.write_bytes(body.encode("utf-8") + b"C99,\xff\xfe,x\n")
+    with pytest.raises(imports.ImportError_, match="not utf-8"):
+        _run(db, ImportKind.CUSTOMERS, path, encoding="utf-8")
+    assert _count(db, "customer") == 0
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,8 @@ ALLOWED_IN_MULTILINE = frozenset("\n\t")
 def control_characters(text: str, *, multiline: bool = False) -> list[str]:
     """The control and format characters of ``text`` (C0, C1, DEL, bidi overrides and
     isolates, zero-width marks, lone surrogates), each once, in order of appearance."""
+    if text.isprintable():  # the common case, in C: no control, format or separator character
+        return []
     found: list[str] = []
     for char in text:
         if multiline and char in ALLOWED_IN_MULTILINE:
