@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from desk.infra.database import Database
 from desk.rules.permissions import shell_actor
-from desk.services import imports
+from desk.services import audit, imports
 from desk.services.imports import ImportKind
 
 SHELL = shell_actor("test")
@@ -407,3 +407,16 @@ def test_fuzzed_customer_cells_are_rejected_by_row_or_imported_whole(
     for problem in report.problems:
         assert problem.row >= 2
         assert problem.field
+
+
+def test_an_import_this_machine_could_not_audit_writes_nothing(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("customer_no,name,region\nC1,张三,杭州\n", encoding="utf-8")
+    _run(db, ImportKind.CUSTOMERS, path)  # the log is sealed with this machine's key
+    path.write_text("customer_no,name,region\nC2,李四,杭州\n", encoding="utf-8")
+    monkeypatch.setenv("DESK_AUDIT_KEY", "another key that is long enough, 32+ chars")
+    with pytest.raises(audit.AuditKeyError):
+        _run(db, ImportKind.CUSTOMERS, path)
+    assert _count(db, "customer") == 1

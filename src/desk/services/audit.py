@@ -129,6 +129,12 @@ def ensure_key(db: Database) -> None:
     db.run(lambda session: _key_for(session, writing=True), write=True)
 
 
+def check_key(session: Session) -> None:
+    """Refuse now, before a long piece of work, when this machine could not seal the entry
+    that work ends with (no key, or another key than this database's)."""
+    _key_for(session, writing=True)
+
+
 # --- sealing ---------------------------------------------------------------------------------
 
 

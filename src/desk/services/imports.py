@@ -60,6 +60,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
+from sqlmodel import Session
 
 from desk.infra.database import Database
 from desk.infra.errors import InvalidInput
@@ -1300,7 +1301,13 @@ def run_import(
     dry_run: bool = False,
 ) -> ImportReport:
     """Import ``path`` as ``kind``; see the module's documentation."""
-    db.run(lambda session: require(session, actor, Permission.MANAGE_DATA), write=False)
+
+    def allowed(session: Session) -> None:
+        require(session, actor, Permission.MANAGE_DATA)
+        if not dry_run:  # the run ends with an audit entry: no rows written without it
+            audit.check_key(session)
+
+    db.run(allowed, write=not dry_run)
     kind = ImportKind(kind)
     mapping = load_mapping(mapping_path, kind)
     source = read_file(path, encoding=encoding or mapping.encoding)
