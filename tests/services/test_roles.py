@@ -148,8 +148,31 @@ ENTRY_POINTS: dict[str, Permission | frozenset[Permission] | None] = {
 pytestmark = pytest.mark.filterwarnings("ignore:fully NULL primary key")  # the empty ids
 
 
-def _entry_points() -> dict[str, Callable[..., Any]]:
-    found: dict[str, Callable[..., Any]] = {}
+# Public service functions called with a Database that act for nobody: each says why it needs
+# no person's permission. A new one without an ``actor`` fails until it is named here.
+NO_ACTOR: dict[str, str] = {
+    "audit.ensure_key": "desk init makes the machine's audit key before any user exists",
+    "callbacks.plan_if_due": "the console's timer, as desk's system actor inside",
+    "changes.counters": "says only that something changed, never what",
+    "dashboard.period_now": "the calendar's period at now; no row leaves",
+    "setup.meta_value": "schema facts (revision, demo flag) read at start",
+    "setup.is_demo": "whether the database is a demo, read at start",
+    "users.actor_for_login": "who a named admin command runs as; the command checks then",
+    "setup.initialise": "desk init: the schema and the first admin, before any user exists",
+    "setup.ensure_current": "the schema revision check at start",
+    "summaries.refresh_summaries": "figures of figures, rebuilt by the timer; no row leaves",
+    "summaries.refresh_summaries_if_due": "the console's timer",
+    "sweep.sweep_if_due": "the console's timer, as desk's system actor inside",
+    "sweep.last_sweep": "when the sweep last ran; no row leaves",
+    "users.authenticate": "signing in: there is no actor yet",
+}
+
+
+def _service_functions() -> dict[str, tuple[Callable[..., Any], bool]]:
+    """Every public function of desk.services called with a Database (its first parameter
+    ``db``, or a @reads/@writes wrapper), found by introspection, and whether it takes an
+    ``actor``."""
+    found: dict[str, tuple[Callable[..., Any], bool]] = {}
     for info in pkgutil.walk_packages(desk.services.__path__, prefix="desk.services."):
         module = importlib.import_module(info.name)
         for name, func in vars(module).items():
@@ -160,9 +183,14 @@ def _entry_points() -> dict[str, Callable[..., Any]]:
             parameters = list(inspect.signature(func).parameters)
             decorated = "__wrapped__" in vars(func)  # @reads/@writes: called with a Database
             takes_db = decorated or (bool(parameters) and parameters[0] == "db")
-            if "actor" in parameters and takes_db:
-                found[f"{info.name.removeprefix('desk.services.')}.{name}"] = func
+            if takes_db:
+                key = f"{info.name.removeprefix('desk.services.')}.{name}"
+                found[key] = (func, "actor" in parameters)
     return found
+
+
+def _entry_points() -> dict[str, Callable[..., Any]]:
+    return {name: func for name, (func, acts) in _service_functions().items() if acts}
 
 
 def role_actors(db: Database) -> dict[Role, Actor]:
@@ -224,6 +252,13 @@ def test_a_role_changed_since_sign_in_is_judged_by_the_role_it_has_now(db: Datab
 
 def test_every_entry_point_is_in_the_table() -> None:
     assert sorted(_entry_points()) == sorted(ENTRY_POINTS)
+
+
+def test_an_entry_point_without_an_actor_must_say_why() -> None:
+    """A public service function called with a Database and no actor checks no permission:
+    only those named in NO_ACTOR, each with its reason, may exist."""
+    without = sorted(name for name, (_, acts) in _service_functions().items() if not acts)
+    assert without == sorted(NO_ACTOR)
 
 
 def _empty(hint: object) -> object:

@@ -225,10 +225,19 @@ def test_a_verification_holds_for_its_contact_and_the_policys_minutes(
 
 
 def test_parallel_failures_cannot_pass_the_limit(
-    db: Database, world: World, contact_id: int
+    db: Database, world: World, contact_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Ten attempts at once: exactly five failures are stored and the customer is locked."""
+    """Twenty attempts at once: at most five passwords are checked, exactly five failures are
+    stored and the customer is locked; the others are refused without being evaluated."""
     errors: list[BaseException] = []
+    evaluated: list[str] = []
+    real_verify = verification.verify_secret
+
+    def counted(stored_hash: str | None, secret: str) -> bool:
+        evaluated.append(secret)  # list.append is atomic under the GIL
+        return real_verify(stored_hash, secret)
+
+    monkeypatch.setattr(verification, "verify_secret", counted)
 
     def attempt() -> None:
         try:
@@ -238,7 +247,7 @@ def test_parallel_failures_cannot_pass_the_limit(
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
-    threads = [threading.Thread(target=attempt) for _ in range(10)]
+    threads = [threading.Thread(target=attempt) for _ in range(20)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -253,6 +262,7 @@ def test_parallel_failures_cannot_pass_the_limit(
         write=False,
     )
     assert failures == POLICY.verification.max_failures
+    assert len(evaluated) <= POLICY.verification.max_failures
     customer = db.run(lambda s: s.get(Customer, world.zhang), write=False)
     assert customer is not None
     assert customer.verification_locked_at is not None
