@@ -13,11 +13,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
 
 from desk.infra.database import Database
+from desk.infra.errors import PermissionDenied
+from desk.models import AuditEntry
 from desk.rules.permissions import shell_actor
 from desk.rules.vocab import Role
 from desk.services import audit, users
+from tests.services.test_roles import role_actors
 
 SHELL = shell_actor("test")
 
@@ -140,8 +144,6 @@ def test_a_chain_recomputed_without_the_key_does_not_pass(db: Database) -> None:
         ).all()
         prev = audit.GENESIS
         for row in rows:
-            from desk.models import AuditEntry
-
             entry = connection.execute(
                 sa.select(AuditEntry).where(AuditEntry.id == row.id)  # type: ignore[arg-type]
             ).first()
@@ -228,3 +230,99 @@ def test_admin_actions_are_in_the_chain(db: Database) -> None:
     report = _verify(db)
     assert report.ok
     assert report.entries == 2
+
+
+# --- a log written before the key ------------------------------------------------------------
+
+
+def _unkeyed_entries(db: Database, count: int) -> None:
+    """What desk wrote before the log was keyed: entries chained by a bare SHA-256, no key
+    fingerprint, no head (the triggers allow INSERT)."""
+    import hashlib
+    from datetime import UTC, datetime, timedelta
+
+    prev = audit.GENESIS
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    with db.engine.begin() as connection:
+        for n in range(count):
+            at = start + timedelta(minutes=n)
+            fields = {
+                "at": at,
+                "actor_id": None,
+                "actor_login": "shell",
+                "action": "old.event",
+                "target_type": "t",
+                "target_id": str(n),
+                "detail": {"n": n},
+            }
+            canonical = audit._canonical(**fields)
+            digest = hashlib.sha256((prev + canonical).encode()).hexdigest()
+            table = AuditEntry.__table__  # type: ignore[attr-defined]
+            connection.execute(table.insert().values(**fields, prev_hash=prev, hash=digest))
+            prev = digest
+
+
+def test_a_log_from_before_the_key_is_resealed_once_by_an_admin_and_audited(
+    db: Database,
+) -> None:
+    _unkeyed_entries(db, 4)
+    report = _verify(db)
+    assert not report.ok
+    assert "desk audit reseal" in (report.reason or "")
+    _entries(db, 2)  # written after the upgrade, on top of the old chain
+    report = _verify(db)
+    assert (report.ok, report.broken_at) == (False, 1)
+    assert "desk audit reseal" in (report.reason or "")
+    supervisor = role_actors(db)[Role.SUPERVISOR]
+    with pytest.raises(PermissionDenied):
+        audit.reseal(db, actor=supervisor)
+    done = audit.reseal(db, actor=SHELL)
+    assert (done.old_entries, done.end and done.end.id, done.already) == (4, 4, False)
+    report = _verify(db)
+    assert report.ok, report.reason
+    assert report.entries == 7  # 4 old, 2 keyed, the reseal itself
+    assert audit.reseal(db, actor=SHELL).already
+    with db.engine.connect() as connection:
+        last = connection.execute(
+            sa.text("SELECT action FROM audit_log ORDER BY id DESC LIMIT 1")
+        ).scalar_one()
+    assert last == "audit.reseal"
+
+
+def test_an_old_entry_edited_after_the_reseal_shows_even_with_its_hashes_recomputed(
+    db: Database,
+) -> None:
+    import hashlib
+
+    _unkeyed_entries(db, 4)
+    audit.reseal(db, actor=SHELL)
+
+    def rewrite(connection: Connection) -> None:
+        connection.execute(sa.text("UPDATE audit_log SET target_id = 'forged' WHERE id = 2"))
+        prev = audit.GENESIS
+        for entry_id in (1, 2, 3, 4):
+            with Session(bind=connection) as session:
+                entry = session.get(AuditEntry, entry_id)
+                assert entry is not None
+                digest = hashlib.sha256((prev + audit._canonical_of(entry)).encode()).hexdigest()
+            connection.execute(
+                sa.text("UPDATE audit_log SET prev_hash = :p, hash = :h WHERE id = :i"),
+                {"p": prev, "h": digest, "i": entry_id},
+            )
+            prev = digest
+        connection.execute(sa.text("UPDATE audit_log SET prev_hash = :p WHERE id = 5"), {"p": prev})
+
+    _as_attacker(db, rewrite)
+    report = _verify(db)
+    assert not report.ok
+    assert report.broken_at == 4
+    assert "reseal recorded" in (report.reason or "")
+
+
+def test_a_broken_old_chain_is_not_resealed(db: Database) -> None:
+    _unkeyed_entries(db, 3)
+    _as_attacker(db, _sql("UPDATE audit_log SET target_id = 'forged' WHERE id = 2"))
+    with pytest.raises(audit.AuditChainBroken, match="entry 2"):
+        audit.reseal(db, actor=SHELL)
+    with db.engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT COUNT(*) FROM audit_log")).scalar_one() == 3

@@ -31,6 +31,7 @@ from desk.rules.vocab import Role
 # function -> the permission it requires (None: any signed-in person may call it; a set: any
 # one of them)
 ENTRY_POINTS: dict[str, Permission | frozenset[Permission] | None] = {
+    "audit.reseal": Permission.MANAGE_DATA,
     "audit.verify_chain": Permission.VIEW_AUDIT,
     "bills.account_overview": Permission.VIEW_BILLS,
     "bills.bill_inquiry": Permission.VIEW_BILLS,

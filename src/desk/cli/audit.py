@@ -52,5 +52,26 @@ def verify(
         raise typer.Exit(EXIT_REFUSED)
 
 
+@audit_app.command("reseal")
+def reseal(ctx: typer.Context, output: OutputFormat = FORMAT_OPTION) -> None:
+    """Anchor entries written before the log was keyed (an upgraded database), sealing their
+    end with this machine's key; audited. Refused, writing nothing, if the old chain does not
+    hold. Running it again changes nothing."""
+    from desk.services import audit
+
+    report = audit.reseal(open_database(state_of(ctx)), actor=shell_actor())
+    if output is OutputFormat.JSON:
+        emit_json(report.as_dict())
+    elif report.already:
+        typer.echo("already resealed: nothing to do")
+    elif report.end is None:
+        typer.echo("every entry is sealed with the key: nothing to do")
+    else:
+        typer.echo(
+            f"resealed: {report.old_entries:,} entries written before the key, "
+            f"through entry {report.end.id}"
+        )
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")

@@ -15,6 +15,14 @@ rows cut from the end show too: the table then ends before its head.
 **Append-only.** Triggers refuse UPDATE and DELETE of ``audit_log`` (and TRUNCATE on
 PostgreSQL); see migration 0008_admin_safety.
 
+**Entries from before the key.** A log written before desk sealed it with a key holds
+entries chained with a bare SHA-256. ``desk audit reseal`` (an admin; ``desk init`` does it
+on upgrade) checks that old chain whole, then records its end (id and hash) in ``desk_meta``
+sealed with the key, and appends an ``audit.reseal`` entry naming it. From then on verify
+checks the old entries by their SHA-256 links up to that end, and the recorded end by the
+key: an old entry edited afterwards, even with every later hash recomputed, no longer ends
+where the reseal said. The old rows themselves are never rewritten.
+
 **One key per database.** The database keeps a fingerprint of the key that seals it
 (``desk_meta.audit_key_id``). A terminal with another key, or none, is refused before it
 writes an entry it could not seal consistently.
@@ -48,11 +56,16 @@ KEY_FILE = "audit.key"
 MIN_KEY_LENGTH = 32
 KEY_ID_META = "audit_key_id"
 HEAD_META = "audit_head"
+LEGACY_META = "audit_legacy"
 _SESSION_KEY = "desk.audit_key"
 
 
 class AuditKeyError(DeskError):
     title = "Audit key"
+
+
+class AuditChainBroken(DeskError):
+    title = "Audit log"
 
 
 # --- the key ---------------------------------------------------------------------------------
@@ -167,6 +180,27 @@ def _canonical(
 
 def _seal(key: bytes, prev_hash: str, canonical: str) -> str:
     return hmac.new(key, (prev_hash + canonical).encode(), hashlib.sha256).hexdigest()
+
+
+def _unkeyed(prev_hash: str, canonical: str) -> str:
+    """The seal of an entry written before the log was keyed (a bare SHA-256 link)."""
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def _canonical_of(entry: AuditEntry) -> str:
+    return _canonical(
+        at=entry.at,
+        actor_id=entry.actor_id,
+        actor_login=entry.actor_login,
+        action=entry.action,
+        target_type=entry.target_type,
+        target_id=entry.target_id,
+        detail=entry.detail,
+    )
+
+
+def _legacy_mac(key: bytes, entry_id: int, entry_hash: str) -> str:
+    return hmac.new(key, f"legacy:{entry_id}:{entry_hash}".encode(), hashlib.sha256).hexdigest()
 
 
 def _head_mac(key: bytes, entry_id: int, entry_hash: str) -> str:
@@ -287,14 +321,23 @@ def verify_chain(session: Session, *, actor: Actor, anchors: Sequence[Head] = ()
     previous hash), rows cut from the end (the head), and a recomputed chain (the key).
     """
     require(session, actor, Permission.VIEW_AUDIT)
-    key = _key_for(session, writing=False) if _has_entries_or_key(session) else None
-    if key is None:
+    if not _has_entries_or_key(session):
         return ChainReport(0, None, None)
+    if session.get(Meta, KEY_ID_META) is None:  # entries, but never a key: all from before
+        return ChainReport(
+            0,
+            None,
+            "the log was written before it was keyed: an admin runs `desk audit reseal`",
+        )
+    key = _key_for(session, writing=False)
     head, problem = _stored_head(session, key)
+    legacy, legacy_problem = _stored_legacy(session, key)
+    problem = problem or legacy_problem
     wanted = {anchor.id: anchor.hash for anchor in anchors}
     prev_hash = GENESIS
     count = 0
     last: Head | None = None
+    sealed_seen = False
     for entry in session.exec(select(AuditEntry).order_by(col(AuditEntry.id))).yield_per(2000):
         assert entry.id is not None
         count += 1
@@ -305,25 +348,43 @@ def verify_chain(session: Session, *, actor: Actor, anchors: Sequence[Head] = ()
                 "the link to the previous entry is broken (a row deleted, inserted or moved)",
                 head,
             )
-        expected = _seal(
-            key,
-            prev_hash,
-            _canonical(
-                at=entry.at,
-                actor_id=entry.actor_id,
-                actor_login=entry.actor_login,
-                action=entry.action,
-                target_type=entry.target_type,
-                target_id=entry.target_id,
-                detail=entry.detail,
-            ),
-        )
-        if not hmac.compare_digest(entry.hash, expected):
+        canonical = _canonical_of(entry)
+        if legacy is not None and entry.id <= legacy.id:
+            if entry.hash != _unkeyed(prev_hash, canonical):
+                return ChainReport(
+                    count, entry.id, "the entry does not match its hash (edited)", head
+                )
+            if entry.id == legacy.id and entry.hash != legacy.hash:
+                return ChainReport(
+                    count,
+                    entry.id,
+                    "the entries from before the key no longer end where the reseal recorded "
+                    "(edited)",
+                    head,
+                )
+        elif not hmac.compare_digest(entry.hash, _seal(key, prev_hash, canonical)):
+            if not sealed_seen and legacy is None and entry.hash == _unkeyed(prev_hash, canonical):
+                return ChainReport(
+                    count,
+                    entry.id,
+                    "the log starts with entries written before it was keyed: an admin runs "
+                    "`desk audit reseal`",
+                    head,
+                )
             return ChainReport(count, entry.id, "the entry does not match its seal (edited)", head)
+        else:
+            sealed_seen = True
         if entry.id in wanted and wanted.pop(entry.id) != entry.hash:
             return ChainReport(count, entry.id, "the entry differs from a recorded head", head)
         prev_hash = entry.hash
         last = Head(entry.id, entry.hash)
+    if legacy is not None and (last is None or last.id < legacy.id):
+        return ChainReport(
+            count,
+            legacy.id,
+            f"entry {legacy.id}, the last one from before the key, is gone (rows cut)",
+            head,
+        )
     if problem:
         return ChainReport(count, None, problem, head)
     if wanted:
@@ -342,6 +403,91 @@ def verify_chain(session: Session, *, actor: Actor, anchors: Sequence[Head] = ()
             head,
         )
     return ChainReport(count, None, None, head)
+
+
+def _stored_legacy(session: Session, key: bytes) -> tuple[Head | None, str | None]:
+    """The recorded end of the entries written before the key, checked against its seal."""
+    row = session.get(Meta, LEGACY_META)
+    if row is None:
+        return None, None
+    try:
+        data = json.loads(row.value)
+        end = Head(int(data["id"]), str(data["hash"]))
+        mac = str(data["mac"])
+    except (ValueError, KeyError, TypeError):
+        return None, "the reseal record is unreadable (edited?)"
+    if not hmac.compare_digest(mac, _legacy_mac(key, end.id, end.hash)):
+        return None, "the reseal record's seal does not match (edited?)"
+    return end, None
+
+
+@dataclass(frozen=True, slots=True)
+class ResealReport:
+    old_entries: int  # entries written before the key, now anchored (0: nothing to do)
+    end: Head | None  # the last of them
+    already: bool  # resealed before
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "old_entries": self.old_entries,
+            "end": self.end.as_dict() if self.end else None,
+            "already": self.already,
+        }
+
+
+def reseal_in(session: Session, *, actor: Actor) -> ResealReport:
+    """:func:`reseal` inside the caller's transaction."""
+    require(session, actor, Permission.MANAGE_DATA)
+    if session.info.get("dialect") == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('desk.audit_log'))"))
+    key = _key_for(session, writing=True)
+    existing, problem = _stored_legacy(session, key)
+    if problem:
+        raise AuditChainBroken(f"{problem}: nothing resealed")
+    if existing is not None:
+        return ResealReport(0, existing, already=True)
+    prev_hash = GENESIS
+    end: Head | None = None
+    old = 0
+    sealed_seen = False
+    for entry in session.exec(select(AuditEntry).order_by(col(AuditEntry.id))).yield_per(2000):
+        assert entry.id is not None
+        canonical = _canonical_of(entry)
+        if entry.prev_hash != prev_hash:
+            raise AuditChainBroken(
+                f"entry {entry.id}: the link to the previous entry is broken; nothing resealed"
+            )
+        if hmac.compare_digest(entry.hash, _seal(key, prev_hash, canonical)):
+            sealed_seen = True
+        elif not sealed_seen and entry.hash == _unkeyed(prev_hash, canonical):
+            old += 1
+            end = Head(entry.id, entry.hash)
+        else:
+            raise AuditChainBroken(
+                f"entry {entry.id} matches neither its seal nor the unkeyed hash of before "
+                "(edited?); nothing resealed"
+            )
+        prev_hash = entry.hash
+    if end is None:
+        return ResealReport(0, None, already=False)
+    value = {"id": end.id, "hash": end.hash, "mac": _legacy_mac(key, end.id, end.hash)}
+    session.add(Meta(key=LEGACY_META, value=json.dumps(value)))
+    session.flush()
+    record(
+        session,
+        action="audit.reseal",
+        actor=actor,
+        target_type="audit_log",
+        target_id=end.id,
+        detail={"old_entries": old, "end": end.as_dict()},
+    )
+    return ResealReport(old, end, already=False)
+
+
+def reseal(db: Database, *, actor: Actor) -> ResealReport:
+    """Anchor the entries written before the log was keyed (see the module's documentation).
+    An admin only; audited. Refused, writing nothing, when the old chain does not hold."""
+    return db.run(lambda session: reseal_in(session, actor=actor), write=True)
 
 
 def _has_entries_or_key(session: Session) -> bool:
