@@ -167,7 +167,8 @@ def describe(error: BaseException) -> tuple[str, int]:
     if isinstance(error, KeyboardInterrupt):
         return "interrupted", EXIT_INTERRUPTED
     if isinstance(error, TyperException):  # the parser's usage errors
-        return one_line(error.format_message()), error.exit_code or EXIT_USAGE
+        message = error.format_message().replace("Value error, ", "")  # pydantic's prefix
+        return one_line(message), error.exit_code or EXIT_USAGE
     if isinstance(error, typer.Abort):
         return "aborted", EXIT_REFUSED
     if isinstance(error, (OverflowError, RecursionError)):

@@ -52,6 +52,8 @@ def import_(
         chosen = imports.ImportKind(kind)
     except ValueError:
         fail(f"kind: {kind!r} is not customers, bills or tickets", code=EXIT_USAGE)
+    if file.is_dir():
+        fail(f"FILE: {file} is a directory, not a file", code=EXIT_USAGE)
     if not file.is_file():
         fail(f"FILE: no file {file}", code=EXIT_USAGE)
     if mapping is not None and not mapping.exists() and mapping.parent == Path("."):

@@ -104,7 +104,7 @@ def read_manifest(path: Path) -> Manifest:
         )
     except FileNotFoundError as error:
         raise BackupError(
-            f"no manifest {path}: a copy is restored only with its manifest"
+            f"no manifest {path} (a copy is restored and checked only with its manifest)"
         ) from error
     except (ValueError, KeyError, TypeError) as error:
         raise BackupError(f"the manifest {path} is not readable: {error}") from error

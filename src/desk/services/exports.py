@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import Table, select
 from sqlalchemy.engine import Connection
+from sqlmodel import Session
 
 from desk.clock import as_utc
 from desk.infra.database import Database
@@ -201,8 +202,18 @@ def export(
     unmasked: bool = False,
 ) -> ExportResult:
     """Write ``kind`` to ``out`` (a path, or a text stream for CSV and JSON)."""
-    db.run(lambda session: require(session, actor, Permission.MANAGE_DATA), write=False)
+
+    def allowed(session: Session) -> None:
+        require(session, actor, Permission.MANAGE_DATA)
+        audit.check_key(session)  # the export ends with an audit entry: refuse before a row
+
+    db.run(allowed, write=True)
     kind, fmt = ExportKind(kind), ExportFormat(fmt)
+    if isinstance(out, Path):
+        if out.is_dir():
+            raise InvalidInput(f"{out} is a directory: name a file", field="--output")
+        if not out.parent.is_dir():
+            raise InvalidInput(f"no directory {out.parent}", field="--output")
     if unmasked and actor.role is not Role.ADMIN:
         raise PermissionDenied("an unmasked export is for admins only")
     if since is not None and until is not None and since >= until:
@@ -237,11 +248,14 @@ def export(
             count = _write_xlsx(out, kind, rows)
         elif isinstance(out, Path):
             part = out.with_name(out.name + ".part")
-            with part.open(
-                "w", encoding="utf-8-sig" if fmt is ExportFormat.CSV else "utf-8", newline=""
-            ) as handle:
-                count = _write_text(handle, fmt, kind, rows)
-            part.replace(out)
+            try:
+                with part.open(
+                    "w", encoding="utf-8-sig" if fmt is ExportFormat.CSV else "utf-8", newline=""
+                ) as handle:
+                    count = _write_text(handle, fmt, kind, rows)
+                part.replace(out)
+            finally:
+                part.unlink(missing_ok=True)  # a failed write leaves no half file
         else:
             count = _write_text(out, fmt, kind, rows)
     db.run(
@@ -292,6 +306,9 @@ def _write_xlsx(path: Path, kind: ExportKind, rows: Iterator[dict[str, Any]]) ->
         sheet.append([row[name] for name in COLUMNS[kind]])
         count += 1
     part = path.with_name(path.name + ".part")
-    book.save(part)
-    part.replace(path)
+    try:
+        book.save(part)
+        part.replace(path)
+    finally:
+        part.unlink(missing_ok=True)  # a failed write leaves no half file
     return count

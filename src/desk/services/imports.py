@@ -38,7 +38,7 @@ from enum import StrEnum
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import (
@@ -156,7 +156,7 @@ def read_file(path: Path, *, encoding: str | None = None) -> SourceFile:
         return _read_xlsx(path)
     chosen = encoding or detect_encoding(path.read_bytes())
     try:
-        handle = path.open(encoding=chosen, newline="")
+        handle = path.open(encoding=chosen, errors="surrogateescape", newline="")
         text_rows = csv.reader(_checked_lines(handle, chosen))
         headers = [h.strip().removeprefix("\ufeff") for h in next(text_rows)]
     except LookupError as error:
@@ -181,16 +181,24 @@ def read_file(path: Path, *, encoding: str | None = None) -> SourceFile:
     return SourceFile(chosen, headers, rows())
 
 
+_UNREADABLE = re.compile("[\udc80-\udcff]")  # a byte the encoding could not read, escaped
+
+
 def _checked_lines(handle: io.TextIOBase, encoding: str) -> Iterator[str]:
-    """The lines of ``handle``; a byte the encoding cannot read is one clear error."""
+    """The lines of ``handle`` (opened with ``errors="surrogateescape"``); a byte the encoding
+    cannot read is one clear error naming its line."""
     number = 0
     try:
         for number, line in enumerate(handle, start=1):  # noqa: B007 - read in the handler
+            if _UNREADABLE.search(line):
+                raise ImportError_(
+                    f"line {number} is not {encoding}: a byte it cannot read (give --encoding)",
+                    field="encoding",
+                )
             yield line
-    except UnicodeDecodeError as error:
+    except UnicodeError as error:  # e.g. UTF-16 without its byte-order mark
         raise ImportError_(
-            f"line {number + 1} is not {encoding}: {error.reason} (give --encoding)",
-            field="encoding",
+            f"line {number + 1} is not {encoding}: {error} (give --encoding)", field="encoding"
         ) from error
 
 
@@ -262,7 +270,8 @@ class ImportMapping(BaseModel):
     dates: dict[str, DateCheck] = Field(default_factory=dict)
     pad: dict[str, PadCheck] = Field(default_factory=dict)
     warn_blank: dict[str, str] = Field(default_factory=dict)  # source column -> why it matters
-    truncate: dict[str, int] = Field(default_factory=dict)  # desk field -> longest kept, warned
+    # desk field -> longest kept, warned
+    truncate: dict[str, Annotated[int, Field(ge=2, le=4000)]] = Field(default_factory=dict)
 
 
 def load_mapping(path: Path | None, kind: ImportKind) -> ImportMapping:
@@ -274,6 +283,14 @@ def load_mapping(path: Path | None, kind: ImportKind) -> ImportMapping:
         mapping = ImportMapping(**raw)
     except FileNotFoundError as error:
         raise ImportError_(f"no mapping file {path}", field="--map") from error
+    except IsADirectoryError as error:
+        raise ImportError_(f"{path} is a directory, not a mapping file", field="--map") from error
+    except UnicodeDecodeError as error:
+        raise ImportError_(
+            f"{path} is not UTF-8 text (a mapping is TOML)", field="--map"
+        ) from error
+    except OSError as error:
+        raise ImportError_(f"cannot read {path}: {error.strerror}", field="--map") from error
     except tomllib.TOMLDecodeError as error:
         raise ImportError_(f"{path} is not TOML: {error}", field="--map") from error
     except ValidationError as error:
