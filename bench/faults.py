@@ -277,8 +277,8 @@ def _doomed_writer(url: str, actor: Any, descriptor: int) -> None:
 def run_killed_writer(
     db: Database, *, kills: int = 25, seed: int = 1, longest: float = 0.4
 ) -> KillResult:
-    """Start a writer, let it work for a random moment, SIGKILL it; ``kills`` times. Then
-    check every order it reported and run ``desk check``."""
+    """Start a writer, wait for its first commit, let it work on for a random moment, SIGKILL
+    it; ``kills`` times. Then check every order it reported and run ``desk check``."""
     from desk.rules.permissions import shell_actor
     from desk.services.backups import check
 
@@ -294,10 +294,11 @@ def run_killed_writer(
         process.start()
         os.close(writing)
         with os.fdopen(reading, "rb") as pipe:
-            first = pipe.readline()
-            if first != b"ready\n":
+            if pipe.readline() != b"ready\n":
                 raise RuntimeError("the writer did not start")
-            time.sleep(rng.uniform(0.02, longest))
+            first = pipe.readline()  # its first commit: the kill falls in the stream after it
+            reported.append(int(first))
+            time.sleep(rng.uniform(0.0, longest))
             assert process.pid is not None
             os.kill(process.pid, signal.SIGKILL)
             process.join()

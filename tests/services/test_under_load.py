@@ -21,4 +21,5 @@ def test_a_writer_killed_25_times_keeps_every_reported_commit(db: Database) -> N
     result = faults.run_killed_writer(db, kills=25, longest=0.15)
     assert result.problems == []
     assert result.kills == 25
+    assert len(result.reported) >= 25  # at least one commit before each kill
     assert result.rows_after >= len(set(result.reported))
