@@ -324,9 +324,10 @@ def verify_chain(session: Session, *, actor: Actor, anchors: Sequence[Head] = ()
     if not _has_entries_or_key(session):
         return ChainReport(0, None, None)
     if session.get(Meta, KEY_ID_META) is None:  # entries, but never a key: all from before
+        first = session.exec(select(AuditEntry.id).order_by(col(AuditEntry.id)).limit(1)).first()
         return ChainReport(
             0,
-            None,
+            first,
             "the log was written before it was keyed: an admin runs `desk audit reseal`",
         )
     key = _key_for(session, writing=False)
