@@ -1,5 +1,6 @@
 """A small call center for the workspace tests: staff, departments, customers with accounts,
-bills, itemized records and payments, a service password, knowledge articles and replies."""
+bills, itemized records and payments, a service password, the shipped knowledge articles and
+canned replies."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from desk.models import (
     Bill,
     BillItem,
     Branch,
-    CannedReply,
     Customer,
     CustomerPhone,
     Department,
@@ -25,7 +25,12 @@ from desk.models import (
 from desk.rules.names import name_keys, reverse
 from desk.rules.permissions import Actor
 from desk.rules.vocab import Role
-from desk.services.knowledge import shipped_articles, sync_articles
+from desk.services.knowledge import (
+    shipped_articles,
+    shipped_replies,
+    sync_articles,
+    sync_replies,
+)
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 SERVICE_PASSWORD = "246810"
@@ -199,14 +204,6 @@ def build_world(db: Database, now: datetime) -> World:
                     channel="app",
                 )
             )
-        session.add(
-            CannedReply(
-                code="HOLD",
-                request_type=None,
-                title="请稍候",
-                text="请您稍等,我正在为您查询,大约需要一分钟。",
-            )
-        )
         return World(
             agent=actors["agent1"],
             agent2=actors["agent2"],
@@ -223,4 +220,5 @@ def build_world(db: Database, now: datetime) -> World:
 
     world = db.run(build, write=True)
     sync_articles(db, actor=world.admin, articles=shipped_articles(), deactivate_missing=False)
+    sync_replies(db, actor=world.admin, replies=shipped_replies(), remove_missing=False)
     return world

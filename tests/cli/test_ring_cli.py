@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from desk.cli import _register, app
 from desk.clock import FixedClock
 from desk.infra.database import Database
-from desk.models import Contact, ContactRing, KnowledgeArticle
+from desk.models import CannedReply, Contact, ContactRing, KnowledgeArticle
 from tests.workspace_world import ZHANG_PHONE, World, build_world
 
 _register()
@@ -84,7 +84,20 @@ def test_knowledge_sync_reloads_an_edited_folder(
     )
     result = runner.invoke(app, ["--db", _url(sqlite_db), "knowledge", "sync", str(folder)])
     assert result.exit_code == 0, result.output
-    assert "1 added" in result.output
+    assert "articles: 1 added" in result.output
+    assert "no replies.toml in the folder, left as they are" in result.output
+    (folder / "replies.toml").write_text(
+        '[[reply]]\ncode = "Q-1"\ntitle = "量子问候"\ntext = "您好,量子客服为您服务。"\n',
+        encoding="utf-8",
+    )
+    result = runner.invoke(
+        app,
+        ["--db", _url(sqlite_db), "knowledge", "sync", str(folder), "--deactivate-missing"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "canned replies: 1 added, 0 updated, 0 unchanged, 30 removed" in result.output
+    replies = sqlite_db.run(lambda s: s.exec(select(CannedReply.code)).all(), write=False)
+    assert replies == ["Q-1"]
     (folder / "b.md").write_text("no front matter\n", encoding="utf-8")
     bad = runner.invoke(app, ["--db", _url(sqlite_db), "knowledge", "sync", str(folder)])
     assert bad.exit_code != 0

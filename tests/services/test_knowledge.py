@@ -1,5 +1,6 @@
-"""The knowledge base: shipped articles synced into the database, searched by words in
-Chinese and English without LIKE, and reloaded when an article changes. SQLite and PostgreSQL."""
+"""The knowledge base: shipped articles and canned replies synced into the database, searched
+by words in Chinese and English without LIKE, and reloaded when an article or a reply changes.
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from desk.clock import FixedClock
 from desk.infra.database import Database
 from desk.infra.errors import InvalidInput, PermissionDenied
 from desk.services import knowledge
-from desk.services.knowledge import KnowledgeIndex, query_pieces, shipped_articles, text_tokens
+from desk.services.knowledge import (
+    KnowledgeIndex,
+    query_pieces,
+    shipped_articles,
+    shipped_replies,
+    text_tokens,
+)
 from tests.workspace_world import World, build_world
 
 
@@ -40,7 +47,7 @@ def test_word_queries_find_the_right_article_first(
     db: Database, world: World, query: str, expected: str | None
 ) -> None:
     by_title = {article.code: article for article in shipped_articles()}
-    codes = _codes(db, world, query)
+    codes = _codes(db, world, query, kind="article")
     assert codes, query
     first = by_title[codes[0]]
     if expected is not None:
@@ -77,6 +84,59 @@ def test_an_edited_article_is_found_by_its_new_words_without_a_restart(
     )
     assert gone.deactivated == 1
     assert edited[0].code not in _codes(db, world, edited[0].title)
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [("停机保号", "C-KEEP-NUMBER"), ("工单号", "K-NUMBER"), ("欠费 办理", "S-REFUSE")],
+)
+def test_the_shipped_replies_are_found_by_their_words(
+    db: Database, world: World, query: str, code: str
+) -> None:
+    assert _codes(db, world, query, kind="canned")[0] == code
+
+
+def test_an_edited_reply_is_found_by_its_new_words_and_a_removed_one_is_gone(
+    db: Database, world: World
+) -> None:
+    replies = shipped_replies()
+    again = knowledge.sync_replies(db, actor=world.admin, replies=replies, remove_missing=True)
+    assert (again.added, again.updated, again.unchanged) == (0, 0, len(replies))
+    hold = next(reply for reply in replies if reply.code == "HOLD")
+    # the same length, another word: found without a restart all the same
+    edited = replace(hold, text=hold.text.replace("一分钟", "两分钟"))
+    assert len(edited.text) == len(hold.text)
+    assert _codes(db, world, "两分钟", kind="canned") == []
+    changed = [edited if reply.code == "HOLD" else reply for reply in replies]
+    report = knowledge.sync_replies(db, actor=world.admin, replies=changed, remove_missing=False)
+    assert (report.updated, report.added) == (1, 0)
+    assert _codes(db, world, "两分钟", kind="canned") == ["HOLD"]
+    assert _codes(db, world, "一分钟", kind="canned") == []
+    gone = knowledge.sync_replies(db, actor=world.admin, replies=changed[1:], remove_missing=True)
+    assert gone.deactivated == 1
+    assert changed[0].code not in _codes(db, world, changed[0].title, kind="canned")
+    with pytest.raises(PermissionDenied):
+        knowledge.sync_replies(db, actor=world.agent, replies=[], remove_missing=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[reply]]\ncode = "A"\ntitle = "t"\n', "reply 1: text is missing"),
+        (
+            '[[reply]]\ncode = "A"\ntitle = "t"\ntext = "x"\nrequest_type = "chat"\n',
+            "request_type 'chat' is not one of",
+        ),
+        ('[[reply]]\ncode = "A"\ntitle = "t"\ntext = "x"\ncolour = 1\n', "unknown key colour"),
+        ('[[reply]]\ncode = "A"\ntitle = "t"\ntext = "x"\n' * 2, "codes used twice: A"),
+        ("[reply\n", "replies.toml"),
+        ('[[answer]]\ncode = "A"\n', "unknown table answer"),
+        (f'[[reply]]\ncode = "A"\ntitle = "t"\ntext = "{"长" * 2001}"\n', "longer than 2000"),
+    ],
+)
+def test_a_bad_replies_file_is_named(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        knowledge.parse_replies(text)
 
 
 def test_only_admins_sync_and_bad_limits_are_named(db: Database, world: World) -> None:

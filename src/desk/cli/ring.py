@@ -1,5 +1,6 @@
 """``desk ring NUMBER --agent LOGIN``: the telephony side offers a call to an agent's console,
-and ``desk knowledge sync [DIR]``: the knowledge base brought in line with a folder.
+and ``desk knowledge sync [DIR]``: the knowledge base (articles and canned replies) brought in
+line with a folder.
 
 ``desk ring`` is the hook a PBX adapter or a script calls: it stores the contact with its
 offered time and puts the call on the agent's console, which pops the caller within a second.
@@ -27,10 +28,15 @@ from desk.rules.vocab import Channel
 AGENT_OPTION = typer.Option(..., "--agent", help="Login of the agent whose console rings.")
 CHANNEL_OPTION = typer.Option(Channel.PHONE, "--channel", help="phone, vip_line, …")
 FOLDER_ARGUMENT = typer.Argument(
-    None, help="A folder of *.md articles (default: the articles shipped with desk)."
+    None,
+    help="A folder of *.md articles and, if it has one, replies.toml (default: those shipped "
+    "with desk).",
 )
 DEACTIVATE_OPTION = typer.Option(
-    False, "--deactivate-missing", help="Hide articles that are not in the folder."
+    False,
+    "--deactivate-missing",
+    help="Hide articles that are not in the folder, and remove canned replies not in its "
+    "replies.toml.",
 )
 
 
@@ -93,12 +99,26 @@ def sync(
     deactivate_missing: bool = DEACTIVATE_OPTION,
     output: OutputFormat = FORMAT_OPTION,
 ) -> None:
-    """Add new articles, update changed ones; consoles find the changes at their next search."""
+    """Add new articles and canned replies, update changed ones; consoles find the changes at
+    their next search."""
     from desk.infra.errors import DeskError
-    from desk.services.knowledge import folder_articles, shipped_articles, sync_articles
+    from desk.services.knowledge import (
+        Reply,
+        SyncReport,
+        folder_articles,
+        folder_replies,
+        shipped_articles,
+        shipped_replies,
+        sync_articles,
+        sync_replies,
+    )
 
+    replies: list[Reply] | None
     try:
-        articles = folder_articles(folder) if folder is not None else shipped_articles()
+        if folder is None:
+            articles, replies = shipped_articles(), shipped_replies()
+        else:
+            articles, replies = folder_articles(folder), folder_replies(folder)
     except DeskError as error:
         fail(error.message)
     db = open_database(state_of(ctx))
@@ -106,23 +126,44 @@ def sync(
         report = sync_articles(
             db, actor=shell_actor(), articles=articles, deactivate_missing=deactivate_missing
         )
+        replied = (
+            None
+            if replies is None
+            else sync_replies(
+                db, actor=shell_actor(), replies=replies, remove_missing=deactivate_missing
+            )
+        )
     except DeskError as error:
         fail(error.message)
     finally:
         db.dispose()
+
+    def counts(report: SyncReport, gone: str) -> dict[str, int]:
+        return {
+            "added": report.added,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            gone: report.deactivated,
+        }
+
     if output is OutputFormat.JSON:
         emit_json(
             {
-                "added": report.added,
-                "updated": report.updated,
-                "unchanged": report.unchanged,
-                "deactivated": report.deactivated,
+                **counts(report, "deactivated"),
+                "replies": None if replied is None else counts(replied, "removed"),
             }
         )
+        return
+    typer.echo(
+        f"articles: {report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.deactivated} hidden"
+    )
+    if replied is None:
+        typer.echo("canned replies: no replies.toml in the folder, left as they are")
     else:
         typer.echo(
-            f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-            f"{report.deactivated} hidden"
+            f"canned replies: {replied.added} added, {replied.updated} updated, "
+            f"{replied.unchanged} unchanged, {replied.deactivated} removed"
         )
 
 

@@ -1,5 +1,5 @@
-"""What the demo center sells and hears: plans, request topics, work-order titles, canned
-replies and the notes leads write about equipment and systems."""
+"""What the demo center sells and hears: plans, request topics, work-order titles and the
+notes leads write about equipment and systems (its canned replies are the shipped ones)."""
 
 from __future__ import annotations
 
@@ -132,85 +132,6 @@ REJECT_REASONS: tuple[str, ...] = (
     "回复内容与客户诉求不符,请重新核实。",
     "未说明处理结果及时间,请补充。",
     "客户反映问题未解决,请再次上门。",
-)
-
-CANNED_REPLIES: tuple[tuple[str, RequestType | None, str, str], ...] = (
-    ("GREET", None, "开场问候", "您好,很高兴为您服务,请问有什么可以帮您?"),
-    ("VERIFY", None, "身份验证", "为保障您的账户安全,请您输入六位服务密码进行验证。"),
-    ("HOLD", None, "请稍候", "请您稍等,我正在为您查询,大约需要一分钟。"),
-    ("CLOSE", None, "结束语", "请问还有其他可以帮您的吗?感谢您的来电,祝您生活愉快!"),
-    (
-        "C-PLAN",
-        RequestType.CONSULTATION,
-        "套餐介绍",
-        "您目前使用的是{plan},每月包含通用流量和国内通话分钟数,超出部分按标准资费计费。",
-    ),
-    (
-        "C-ROAM",
-        RequestType.CONSULTATION,
-        "国际漫游",
-        "出境前请确认已开通国际漫游,目的地资费可发送短信 YJCX 查询,出境后首次开机会收到提醒。",
-    ),
-    (
-        "B-BILL",
-        RequestType.BILL_INQUIRY,
-        "本月话费",
-        "您本月截至目前的话费为{amount}元,其中套餐费{fee}元,其余为超出套餐部分。",
-    ),
-    (
-        "B-ARREARS",
-        RequestType.BILL_INQUIRY,
-        "欠费提醒",
-        "您的账户目前欠费{amount}元,为避免停机,请尽快通过掌上营业厅或银行渠道缴费。",
-    ),
-    (
-        "F-BB",
-        RequestType.FAULT_REPORT,
-        "宽带故障受理",
-        "已为您登记宽带故障,装维人员将在24小时内与您联系上门处理,请保持电话畅通。",
-    ),
-    (
-        "F-SIGNAL",
-        RequestType.FAULT_REPORT,
-        "信号问题受理",
-        "已记录您所在位置的信号问题,网络部门将在3个工作日内核查并回复您。",
-    ),
-    (
-        "K-SORRY",
-        RequestType.COMPLAINT,
-        "投诉致歉",
-        "非常抱歉给您带来不便,您的问题我已详细记录并升级处理,我们会在3个工作日内给您答复。",
-    ),
-    (
-        "K-REFUND",
-        RequestType.COMPLAINT,
-        "退费承诺",
-        "经核实确属误扣费,相关费用将在3个工作日内退回您的账户,届时会有短信通知。",
-    ),
-    (
-        "S-PWD",
-        RequestType.SERVICE_REQUEST,
-        "服务密码重置",
-        "服务密码已重置,新密码将以短信形式发送至您的手机,请及时修改。",
-    ),
-    (
-        "S-CHANGE",
-        RequestType.SERVICE_REQUEST,
-        "套餐变更",
-        "您的套餐变更申请已受理,新套餐将于次月1日生效,本月仍按原套餐计费。",
-    ),
-    (
-        "S-REFUSE",
-        RequestType.SERVICE_REQUEST,
-        "欠费不能办理",
-        "抱歉,您的账户目前欠费{amount}元(自{since}起),需缴清欠费后才能办理该业务。",
-    ),
-    (
-        "G-THANKS",
-        RequestType.SUGGESTION,
-        "感谢建议",
-        "感谢您的宝贵建议,我们已经记录并转交相关部门,会认真研究改进。",
-    ),
 )
 
 SHIFT_NOTES: tuple[tuple[str, str], ...] = (

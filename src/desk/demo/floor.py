@@ -7,9 +7,9 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from desk.demo.catalog import CANNED_REPLIES, SHIFT_NOTES
+from desk.demo.catalog import SHIFT_NOTES
 from desk.demo.contacts import REQUEST_TYPES, RT_INDEX, ContactMaker
-from desk.demo.knowledge import shipped_articles
+from desk.demo.knowledge import shipped_articles, shipped_replies
 from desk.demo.sink import Row
 from desk.demo.work_orders import CALLBACK_COLUMNS, WorkOrderWriter
 from desk.demo.world import (
@@ -342,10 +342,7 @@ def write_knowledge(w: World) -> None:
     sink.insert(
         "canned_reply",
         ("code", "request_type", "title", "text"),
-        [
-            (code, request_type.value if request_type else None, title, text)
-            for code, request_type, title, text in CANNED_REPLIES
-        ],
+        [(reply.code, reply.request_type, reply.title, reply.text) for reply in shipped_replies()],
     )
 
 

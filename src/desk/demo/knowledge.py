@@ -3,6 +3,6 @@ which also keeps them in the database and searches them; the demo writes them as
 
 from __future__ import annotations
 
-from desk.services.knowledge import Article, parse_article, shipped_articles
+from desk.services.knowledge import Article, parse_article, shipped_articles, shipped_replies
 
-__all__ = ["Article", "parse_article", "shipped_articles"]
+__all__ = ["Article", "parse_article", "shipped_articles", "shipped_replies"]

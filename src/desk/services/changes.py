@@ -29,6 +29,7 @@ class Topic(StrEnum):
 
     WORK_ORDERS = "work_orders"  # work orders, their events and their callbacks
     INBOX = "inbox"  # messages left outside a call
+    KNOWLEDGE = "knowledge"  # knowledge articles and canned replies synced from files
 
 
 def bump(target: Session | Connection, topic: Topic) -> None:

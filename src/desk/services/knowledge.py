@@ -21,9 +21,13 @@ a query of words — ``宽带 慢``, ``流量包``, ``停机保号``, ``broadban
 articles that hold every piece (a Chinese piece of two or more characters matches where all
 its pairs occur; the last Latin word of the query also matches as a prefix, for typing).
 Hits are ranked by BM25 with the title weighted over the keywords over the body. Before each
-search a cheap aggregate read (count, newest ``updated_at``, size of the canned replies) tells
-whether the tables changed; if so the index is rebuilt, so edited articles are found without
-a restart or a migration.
+search a cheap aggregate read (count, newest ``updated_at``, size of the canned replies, the
+``knowledge`` change counter every sync raises) tells whether the tables changed; if so the
+index is rebuilt, so edited articles and replies are found without a restart or a migration.
+
+**Canned replies** (常用话术) are shipped in ``data/knowledge/replies.toml`` (``[[reply]]``
+tables: ``code``, ``title``, ``text``, optional ``request_type``); :func:`sync_replies` brings
+the ``canned_reply`` table in line with such a file, and they are indexed with the articles.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import bisect
 import math
 import re
 import threading
+import tomllib
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -45,10 +50,11 @@ from sqlmodel import Session, col, select
 
 from desk.infra.database import now_of, reads, writes
 from desk.infra.errors import InvalidInput, NotFound
-from desk.models import CannedReply, KnowledgeArticle
+from desk.models import CannedReply, ChangeCounter, KnowledgeArticle
 from desk.rules.permissions import Actor, Permission
 from desk.services import audit
 from desk.services.access import require
+from desk.services.changes import Topic, bump
 
 REQUIRED = ("code", "title", "category")
 MAX_HITS = 50
@@ -185,6 +191,8 @@ def sync_articles(
                 session.add(row)
                 deactivated += 1
     report = SyncReport(added, updated, unchanged, deactivated)
+    if added or updated or deactivated:
+        bump(session, Topic.KNOWLEDGE)
     audit.record(
         session,
         action="knowledge.sync",
@@ -195,6 +203,130 @@ def sync_articles(
             "unchanged": unchanged,
             "deactivated": deactivated,
         },
+    )
+    return report
+
+
+# --- canned replies as a file ---------------------------------------------------------------
+
+REPLIES_FILE = "replies.toml"
+REPLY_LIMITS = {"code": 24, "title": 120, "text": 2000}
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    code: str
+    request_type: str | None  # a RequestType value, or None for any call
+    title: str
+    text: str
+
+
+def parse_replies(text: str, *, source: str = REPLIES_FILE) -> list[Reply]:
+    """The ``[[reply]]`` tables of a replies file; ``ValueError`` names the file, the reply
+    and what is wrong."""
+    from desk.rules.vocab import RequestType
+
+    try:
+        data = tomllib.loads(text.lstrip("\ufeff"))
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{source}: {error}") from error
+    unknown = sorted(set(data) - {"reply"})
+    if unknown:
+        raise ValueError(f"{source}: unknown table {', '.join(unknown)} (expected [[reply]])")
+    entries = data.get("reply", [])
+    if not isinstance(entries, list):
+        raise ValueError(f"{source}: reply must be an array of tables ([[reply]])")
+    kinds = {kind.value for kind in RequestType}
+    replies: list[Reply] = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"{source}: reply {number}"
+        extra = sorted(set(entry) - {"code", "request_type", "title", "text"})
+        if extra:
+            raise ValueError(f"{where}: unknown key {', '.join(extra)}")
+        values: dict[str, str] = {}
+        for key, limit in REPLY_LIMITS.items():
+            value = entry.get(key)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{where}: {key} is missing")
+            if len(value.strip()) > limit:
+                raise ValueError(f"{where}: {key} is longer than {limit} characters")
+            values[key] = value.strip()
+        kind = entry.get("request_type")
+        if kind is not None and kind not in kinds:
+            raise ValueError(
+                f"{where}: request_type {kind!r} is not one of {', '.join(sorted(kinds))}"
+            )
+        replies.append(Reply(values["code"], kind, values["title"], values["text"]))
+    codes = [reply.code for reply in replies]
+    twice = sorted({code for code in codes if codes.count(code) > 1})
+    if twice:
+        raise ValueError(f"{source}: codes used twice: {', '.join(twice)}")
+    return replies
+
+
+def shipped_replies() -> list[Reply]:
+    """The canned replies shipped in ``data/knowledge/replies.toml``."""
+    entry = resources.files("desk.data").joinpath("knowledge", REPLIES_FILE)
+    return parse_replies(entry.read_text(encoding="utf-8"))
+
+
+def folder_replies(folder: Path) -> list[Reply] | None:
+    """The replies file of ``folder``, or None when it has none; ``InvalidInput`` names a
+    bad file."""
+    path = folder / REPLIES_FILE
+    if not path.is_file():
+        return None
+    try:
+        return parse_replies(path.read_text(encoding="utf-8"), source=path.name)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidInput(str(error), field=path.name) from error
+
+
+@writes
+def sync_replies(
+    session: Session, *, actor: Actor, replies: Sequence[Reply], remove_missing: bool
+) -> SyncReport:
+    """Bring the canned replies in line with ``replies`` (matched by code). A changed reply is
+    stored as a new row, so every console's index sees the change at its next search."""
+    require(session, actor, Permission.MANAGE_DATA)
+    existing = {row.code: row for row in session.exec(select(CannedReply)).all()}
+    added = updated = unchanged = 0
+    changed: list[Reply] = []
+    for reply in replies:
+        row = existing.pop(reply.code, None)
+        if row is None:
+            changed.append(reply)
+            added += 1
+        elif (row.request_type, row.title, row.text) != (
+            reply.request_type,
+            reply.title,
+            reply.text,
+        ):
+            session.delete(row)
+            changed.append(reply)
+            updated += 1
+        else:
+            unchanged += 1
+    removed = 0
+    if remove_missing:
+        for row in existing.values():
+            session.delete(row)
+            removed += 1
+    session.flush()  # the old rows go before their codes come back
+    for reply in changed:
+        session.add(
+            CannedReply(
+                code=reply.code, request_type=reply.request_type, title=reply.title, text=reply.text
+            )
+        )
+    report = SyncReport(added, updated, unchanged, removed)
+    if changed or removed:
+        bump(session, Topic.KNOWLEDGE)
+    audit.record(
+        session,
+        action="knowledge.sync_replies",
+        actor=actor,
+        detail={"added": added, "updated": updated, "unchanged": unchanged, "removed": removed},
     )
     return report
 
@@ -398,7 +530,10 @@ def _fingerprint(session: Session) -> tuple[Any, ...]:
     canned = session.exec(
         select(func.count(), func.max(CannedReply.id), func.sum(func.length(CannedReply.text)))
     ).one()
-    return (*articles, inactive, *canned)
+    synced = session.exec(
+        select(ChangeCounter.value).where(ChangeCounter.name == Topic.KNOWLEDGE.value)
+    ).first()
+    return (*articles, inactive, *canned, synced)
 
 
 def _load(session: Session) -> KnowledgeIndex:
