@@ -141,6 +141,22 @@ def _desk_ring(ctx: BenchContext, phone: str, login: str) -> list[str]:
     ]
 
 
+def _close_fresh(db: Any, actor: Any, contact_id: int, draft: Any) -> None:
+    """Close the contact at the version stored now (the console may have just saved its
+    draft)."""
+    from desk.infra.errors import StaleRecord
+    from desk.services.contacts import close_contact, contact_view
+
+    for _ in range(10):
+        view = contact_view(db, actor=actor, contact_id=contact_id)
+        try:
+            close_contact(db, actor=actor, contact_id=contact_id, version=view.version, draft=draft)
+            return
+        except StaleRecord:
+            time.sleep(0.2)
+    raise RuntimeError(f"contact {contact_id} kept changing")
+
+
 async def _console_figures(ctx: BenchContext) -> dict[str, list[float]]:
     from textual import events
 
@@ -191,11 +207,7 @@ async def _console_figures(ctx: BenchContext) -> dict[str, list[float]]:
                     await _until(app, lambda n=notes, b=before: n.text != b)
                     times["key"].append((time.perf_counter() - started) * 1000)
             await pilot.pause(1.0)  # let the draft save settle
-            current = screen.contact
-            assert current is not None
-            close_contact(
-                db, actor=actor, contact_id=current.id, version=current.version, draft=draft
-            )
+            _close_fresh(db, actor, contact.id, draft)
             screen._idle()
             await pilot.pause()
         for phone in phones[: ctx.samples(RINGS)]:

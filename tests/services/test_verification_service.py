@@ -267,3 +267,60 @@ def test_parallel_failures_cannot_pass_the_limit(
     assert customer is not None
     assert customer.verification_locked_at is not None
     assert _actions(db, "verification.locked") == ["verification.locked"]
+
+
+def _lock(db: Database, world: World, number: str, *, failures: int = 5) -> int:
+    """``failures`` wrong passwords in a new contact of agent2; the contact is closed."""
+    contact = contacts.start_contact(db, actor=world.agent2, number=number)
+    for _ in range(failures):
+        verification.check_service_password(
+            db, actor=world.agent2, contact_id=contact.id, password="000000", policy=POLICY
+        )
+    view = contacts.contact_view(db, actor=world.agent2, contact_id=contact.id)
+    contacts.close_contact(
+        db,
+        actor=world.agent2,
+        contact_id=contact.id,
+        version=view.version,
+        draft=ContactDraft(
+            request_type=RequestType.CONSULTATION, outcome="dropped", summary="挂断"
+        ),
+    )
+    return contact.id
+
+
+def test_the_leads_list_the_locked_customers_newest_first_by_pages(
+    db: Database, world: World, clock: FixedClock
+) -> None:
+    from tests.workspace_world import LI_PHONE
+
+    assert verification.locked_customers(db, actor=world.lead, policy=POLICY).rows == ()
+    _lock(db, world, ZHANG_PHONE)
+    clock.advance(timedelta(minutes=5))
+    _lock(db, world, LI_PHONE, failures=3)  # not locked: three failures
+    first = verification.locked_customers(db, actor=world.lead, policy=POLICY)
+    assert [row.customer_id for row in first.rows] == [world.zhang]
+    _lock(db, world, LI_PHONE, failures=2)  # the fifth failure in the window
+    page = verification.locked_customers(db, actor=world.lead, policy=POLICY, limit=1)
+    (li,) = page.rows
+    assert (li.customer_id, li.name_masked, li.phone_masked, li.failures) == (
+        world.li,
+        "李*",
+        "139****2222",
+        5,
+    )
+    assert page.after is not None
+    rest = verification.locked_customers(
+        db, actor=world.lead, policy=POLICY, after=page.after, limit=1
+    )
+    assert [row.customer_id for row in rest.rows] == [world.zhang]
+    assert rest.after is None
+    verification.lift_lock(db, actor=world.lead, customer_id=world.li, reason="本人到厅核实")
+    after_lift = verification.locked_customers(db, actor=world.lead, policy=POLICY)
+    assert [row.customer_id for row in after_lift.rows] == [world.zhang]
+    with pytest.raises(PermissionDenied):
+        verification.locked_customers(db, actor=world.agent, policy=POLICY)
+    with pytest.raises(InvalidInput, match="cursor"):
+        verification.locked_customers(db, actor=world.lead, policy=POLICY, after="x|y")
+    with pytest.raises(InvalidInput, match="between"):
+        verification.locked_customers(db, actor=world.lead, policy=POLICY, limit=0)

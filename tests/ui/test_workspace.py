@@ -26,6 +26,7 @@ from desk.screens.dialogs import ChoiceDialog, KeymapDialog
 from desk.screens.workspace import WorkspaceScreen
 from desk.screens.workspace_dialogs import (
     AccountDialog,
+    LockedCustomersDialog,
     ReasonDialog,
     RingDialog,
     ServiceRequestDialog,
@@ -295,8 +296,16 @@ async def test_the_fifth_wrong_password_locks_and_a_lead_lifts_it_from_the_card(
     app = make_app(sqlite_db, clock)
     async with app.run_test(size=(160, 48), message_hook=captures.notes()) as pilot:
         await sign_in(pilot, "lead1")
-        await pilot.press("f4")
-        await search(pilot, "C000000001")
+        await pilot.press("f2")
+        await settle(pilot)
+        assert isinstance(app.screen, WorkspaceScreen)
+        await pilot.press("ctrl+k")  # the locked customers, newest lock first
+        await settle(pilot)
+        assert isinstance(app.screen, LockedCustomersDialog)
+        text = captures.take(pilot)
+        assert "C000000001" in text
+        assert "张*" in text
+        assert "138****8000" in text
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, CustomerCardScreen)

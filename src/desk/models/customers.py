@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+
+_LOCKED = text("verification_locked_at IS NOT NULL")
 
 
 class Customer(SQLModel, table=True):
@@ -23,6 +25,14 @@ class Customer(SQLModel, table=True):
         Index("ix_customer_id_card_rev", "id_card_rev"),
         Index("ix_customer_last_activity", "last_activity_at"),
         Index("ix_customer_arrears", "arrears_cents"),
+        # The leads' list of customers whose verification is locked, newest lock first.
+        Index(
+            "ix_customer_verification_locked",
+            "verification_locked_at",
+            "id",
+            sqlite_where=_LOCKED,
+            postgresql_where=_LOCKED,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

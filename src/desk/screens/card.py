@@ -322,12 +322,17 @@ class CustomerCardScreen(SessionScreen):
         self.dismiss(None)
 
     def action_lookup(self) -> None:
-        """F4 on the card: back to the lookup field (the card was opened from it)."""
+        """F4 on the card: back to the lookup field (when the card was opened elsewhere, as
+        from the workspace's list of locked customers, lookup opens)."""
         app = self.app
         self.dismiss(None)
 
-        def focus_query() -> None:
-            for field in app.screen.query("#query"):
+        async def focus_query() -> None:
+            fields = app.screen.query("#query")
+            if not fields:
+                await app.run_action("open_screen('lookup')")
+                fields = app.screen.query("#query")
+            for field in fields:
                 field.focus()
 
         app.call_after_refresh(focus_query)

@@ -45,6 +45,7 @@ from desk.screens.card import render_card
 from desk.screens.dialogs import ChoiceDialog
 from desk.screens.workspace_dialogs import (
     AccountDialog,
+    LockedCustomersDialog,
     RingDialog,
     ServiceRequestDialog,
     VerifyDialog,
@@ -180,6 +181,7 @@ class WorkspaceScreen(SessionScreen):
             id="workspace.close",
             priority=True,
         ),
+        Binding("ctrl+k", "locked", N_("ws_key.locked"), id="workspace.locked", priority=True),
     ]
 
     # --- messages from the workers -------------------------------------------------------
@@ -1083,7 +1085,19 @@ class WorkspaceScreen(SessionScreen):
             return True if (allowed and self.contact is not None) else None
         if action == "close_contact":
             return True if self.contact is not None else None
+        if action == "locked":
+            return True if can(self.actor, Permission.LIFT_VERIFICATION_LOCK) else None
         return True
+
+    def action_locked(self) -> None:
+        if can(self.actor, Permission.LIFT_VERIFICATION_LOCK):
+            self.app.push_screen(LockedCustomersDialog(self.signed_in), self._open_locked)
+
+    def _open_locked(self, customer_id: int | None) -> None:
+        if customer_id is not None:
+            from desk.screens.card import CustomerCardScreen
+
+            self.app.push_screen(CustomerCardScreen(self.signed_in, customer_id))
 
     def action_verify(self) -> None:
         contact, state = self.contact, self.verification

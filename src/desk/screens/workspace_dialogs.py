@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from desk.services.contacts import RingView
     from desk.services.routing import RoutingChoice
     from desk.services.service_requests import ServiceRequestResult
-    from desk.services.verification import AttemptResult, VerificationState
+    from desk.services.verification import AttemptResult, LockedPage, VerificationState
     from desk.services.work_orders import WorkOrderView
 
 PRIORITY_LABELS: dict[str, str] = {
@@ -1027,3 +1027,100 @@ class WorkOrderForm(DeskModal["WorkOrderView | None"]):
 
 def method_label(method: VerificationMethod | None) -> str:
     return _(METHOD_LABELS[method.value if method else "none"])
+
+
+# --- the locked customers (leads) -----------------------------------------------------------
+
+
+class LockedCustomersDialog(DeskModal[int | None]):
+    """The customers whose verification is locked, the newest lock first (for the leads):
+    Enter opens the card, where Ctrl+L lifts the lock with a reason; PgDn/PgUp page."""
+
+    BINDINGS = [
+        Binding("escape", "close", N_("key.close"), id="locked.close"),
+        Binding("pagedown", "next_page", N_("key.next_page"), id="locked.next_page"),
+        Binding("pageup", "first_page", N_("ws_key.first_page"), id="locked.first_page"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, page: LockedPage) -> None:
+            super().__init__()
+            self.page = page
+
+    def __init__(self, signed_in: SignedIn) -> None:
+        super().__init__()
+        self.signed_in = signed_in
+        self.page: LockedPage | None = None
+        self.cursors: list[str | None] = [None]  # the cursor of each page read so far
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog wide"):
+            yield Label(_("ws.locked_title"), id="dialog-title")
+            yield Static(_("ws.loading"), id="locked-note", markup=False)
+            yield DataTable(id="locked", cursor_type="row", zebra_stripes=True)
+            yield Label(_("ws.locked_hint"), id="dialog-hint")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#locked", DataTable)
+        for key, msgid in (
+            ("customer_no", N_("ws.locked_col.customer_no")),
+            ("name", N_("ws.locked_col.name")),
+            ("phone", N_("ws.locked_col.phone")),
+            ("locked_at", N_("ws.locked_col.locked_at")),
+            ("failures", N_("ws.locked_col.failures")),
+        ):
+            table.add_column(_(msgid), key=key)
+        table.focus()
+        self._load(None)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="locked")
+    def _load(self, after: str | None) -> None:
+        from desk.services.verification import locked_customers
+
+        page = locked_customers(
+            self.signed_in.db,
+            actor=self.signed_in.actor,
+            policy=self.signed_in.backend.policy,
+            after=after,
+        )
+        self.post_message(self.Loaded(page))
+
+    @on(Loaded)
+    def _loaded(self, event: Loaded) -> None:
+        self.page = event.page
+        table = self.query_one("#locked", DataTable)
+        table.clear()
+        for row in event.page.rows:
+            table.add_row(
+                row.customer_no,
+                row.name_masked,
+                row.phone_masked or "-",
+                local_time(row.locked_at, "%Y-%m-%d %H:%M"),
+                str(row.failures),
+                key=str(row.customer_id),
+            )
+        note = (
+            _("ws.locked_none")
+            if not event.page.rows and len(self.cursors) == 1
+            else _("ws.locked_page", page=len(self.cursors), count=len(event.page.rows))
+        )
+        self.query_one("#locked-note", Static).update(note)
+
+    @on(DataTable.RowSelected, "#locked")
+    def _chosen(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.dismiss(int(event.row_key.value))
+
+    def action_next_page(self) -> None:
+        if self.page is not None and self.page.after is not None:
+            self.cursors.append(self.page.after)
+            self._load(self.page.after)
+
+    def action_first_page(self) -> None:
+        if len(self.cursors) > 1:
+            self.cursors = [None]
+            self._load(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -8,6 +8,7 @@ The rules are :mod:`desk.rules.verification`; this module feeds them what is sto
   attempt in the same transaction, so parallel attempts cannot get past the limit. The
   failure that reaches ``max_failures`` sets the lock. The expected answers never leave.
 - :func:`lift_lock` (a lead, with a reason) clears the lock; failures before it stop counting.
+  :func:`locked_customers` lists the locked customers for the leads, newest lock first.
 - :func:`gate` is what the account services call inside their own transaction: the rules'
   :func:`~desk.rules.verification.decide` on the contact's state; :func:`gate_decision` is
   the same for a screen that wants to know before asking.
@@ -24,9 +25,11 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from desk.clock import as_utc
 from desk.infra.database import now_of, reads, writes
 from desk.infra.errors import DeskError, InvalidInput, NotFound
-from desk.models import Contact, Customer, Payment, VerificationAttempt
+from desk.models import Contact, Customer, CustomerPhone, Payment, VerificationAttempt
+from desk.rules.masking import mask_name, mask_phone
 from desk.rules.permissions import Actor, Permission
 from desk.rules.policy import Policy
 from desk.rules.verification import (
@@ -352,6 +355,108 @@ def lift_lock(session: Session, *, actor: Actor, customer_id: int, reason: str) 
         },
     )
     return now
+
+
+@dataclass(frozen=True, slots=True)
+class LockedCustomer:
+    """A customer whose verification is locked, as the leads' list shows it (masked)."""
+
+    customer_id: int
+    customer_no: str
+    name_masked: str
+    phone_masked: str | None
+    locked_at: datetime
+    failures: int  # failed checks in the policy's window before the lock
+
+
+@dataclass(frozen=True, slots=True)
+class LockedPage:
+    rows: tuple[LockedCustomer, ...]
+    after: str | None  # the cursor of the next page, None on the last one
+
+
+LOCKED_PAGE = 50
+
+
+def _locked_cursor(row: Customer) -> str:
+    assert row.verification_locked_at is not None
+    return f"{row.verification_locked_at.isoformat()}|{row.id}"
+
+
+def _parse_locked_cursor(cursor: str) -> tuple[datetime, int]:
+    at, _, number = cursor.partition("|")
+    try:
+        return as_utc(datetime.fromisoformat(at)), int(number)
+    except ValueError:
+        raise InvalidInput("not a cursor of this list", field="after") from None
+
+
+@reads
+def locked_customers(
+    session: Session,
+    *,
+    actor: Actor,
+    policy: Policy,
+    after: str | None = None,
+    limit: int = LOCKED_PAGE,
+) -> LockedPage:
+    """The customers whose verification is locked, the newest lock first, a keyset page at a
+    time (for the leads, who lift a lock from the card)."""
+    require(session, actor, Permission.LIFT_VERIFICATION_LOCK)
+    if not 1 <= limit <= 200:
+        raise InvalidInput("must be between 1 and 200", field="limit")
+    locked_at = col(Customer.verification_locked_at)
+    query = select(Customer).where(locked_at.is_not(None))
+    if after is not None:
+        at, customer_id = _parse_locked_cursor(after)
+        query = query.where(
+            (locked_at < at) | ((locked_at == at) & (col(Customer.id) < customer_id))
+        )
+    rows = list(
+        session.exec(query.order_by(locked_at.desc(), col(Customer.id).desc()).limit(limit + 1))
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    ids = [row.id for row in rows if row.id is not None]
+    phones: dict[int, str] = {}
+    failures: dict[int, int] = {}
+    if ids:
+        for customer_id, phone in session.exec(
+            select(CustomerPhone.customer_id, CustomerPhone.phone)
+            .where(col(CustomerPhone.customer_id).in_(ids))
+            .order_by(col(CustomerPhone.is_primary).desc(), col(CustomerPhone.id))
+        ):
+            phones.setdefault(customer_id, phone)
+        for row in rows:
+            assert row.id is not None
+            assert row.verification_locked_at is not None
+            since = failure_window_start(
+                row.verification_locked_at,
+                policy,
+                lock_lifted_at=row.verification_lock_lifted_at,
+            )
+            failures[row.id] = session.exec(
+                select(func.count())
+                .select_from(VerificationAttempt)
+                .where(
+                    VerificationAttempt.customer_id == row.id,
+                    col(VerificationAttempt.success).is_(False),
+                    col(VerificationAttempt.at) >= since,
+                    col(VerificationAttempt.at) <= row.verification_locked_at,
+                )
+            ).one()
+    result = tuple(
+        LockedCustomer(
+            customer_id=row.id or 0,
+            customer_no=row.customer_no,
+            name_masked=mask_name(row.name),
+            phone_masked=mask_phone(phones[row.id]) if row.id in phones else None,
+            locked_at=row.verification_locked_at or now_of(session),
+            failures=failures.get(row.id or 0, 0),
+        )
+        for row in rows
+    )
+    return LockedPage(result, _locked_cursor(rows[-1]) if more else None)
 
 
 # --- the gate -------------------------------------------------------------------------------

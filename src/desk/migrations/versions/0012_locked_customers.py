@@ -1,0 +1,34 @@
+"""The leads' list of customers whose verification is locked: a partial index on the lock
+time, so the list reads only the locked rows of a million customers.
+
+Revision ID: 0012_locked_customers
+Revises: 0011_dashboard
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0012_locked_customers"
+down_revision: str | None = "0011_dashboard"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_LOCKED = sa.text("verification_locked_at IS NOT NULL")
+
+
+def upgrade() -> None:
+    op.create_index(
+        "ix_customer_verification_locked",
+        "customer",
+        ["verification_locked_at", "id"],
+        sqlite_where=_LOCKED,
+        postgresql_where=_LOCKED,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_customer_verification_locked", table_name="customer")
