@@ -29,6 +29,7 @@ class WorkOrder(SQLModel, table=True):
     __table_args__ = (
         Index("ix_work_order_status_department", "status", "department_id"),
         Index("ix_work_order_customer_created", "customer_id", "created_at"),
+        Index("ix_work_order_contact", "contact_id"),  # a contact's orders, shown with it
         Index("ix_work_order_reply_due", "reply_due"),
         Index("ix_work_order_created", "created_at"),
         # The queue: open orders by nearest deadline, overall, per status, per department.

@@ -189,10 +189,16 @@ class WorkspaceScreen(SessionScreen):
     class ContactLoaded(Message):
         """A contact started, was answered or resumed: the screen now works on it."""
 
-        def __init__(self, contact: ContactView, resumed: bool = False) -> None:
+        def __init__(
+            self,
+            contact: ContactView,
+            resumed: bool = False,
+            card: WorkspaceScreen.CardLoaded | None = None,
+        ) -> None:
             super().__init__()
             self.contact = contact
             self.resumed = resumed
+            self.card = card  # read in the same worker, so the card paints with the call
 
     class DraftSaved(Message):
         def __init__(self, contact: ContactView) -> None:
@@ -472,7 +478,7 @@ class WorkspaceScreen(SessionScreen):
         number.focus()
         self.refresh_bindings()
 
-    def _working(self, contact: ContactView) -> None:
+    def _working(self, contact: ContactView, *, card_coming: bool = False) -> None:
         self.contact = contact
         self._filling = True
         self.query_one("#number", Input).display = False
@@ -512,8 +518,9 @@ class WorkspaceScreen(SessionScreen):
             self.query_one("#new-caller").display = False
             for selector in ("#nc-name", "#nc-id", "#nc-region", "#nc-address"):
                 self.query_one(selector, Input).value = ""  # typed numbers leave the screen
-            self.query_one("#customer-body", Static).update(_("card.loading"))
-            self._load_card(contact.customer_id, contact.id)
+            if not card_coming:
+                self.query_one("#customer-body", Static).update(_("card.loading"))
+                self._load_card(contact.customer_id, contact.id)
         self.query_one("#request-type", Select).focus()
         self.refresh_bindings()
 
@@ -610,7 +617,7 @@ class WorkspaceScreen(SessionScreen):
         try:
             if take:
                 contact = answer_ring(self.signed_in.db, actor=self.actor, contact_id=contact_id)
-                self.post_message(self.ContactLoaded(contact))
+                self.post_message(self.ContactLoaded(contact, card=self._card_of(contact)))
             else:
                 decline_ring(self.signed_in.db, actor=self.actor, contact_id=contact_id)
         finally:
@@ -635,7 +642,7 @@ class WorkspaceScreen(SessionScreen):
         from desk.services.contacts import start_contact
 
         contact = start_contact(self.signed_in.db, actor=self.actor, number=number)
-        self.post_message(self.ContactLoaded(contact))
+        self.post_message(self.ContactLoaded(contact, card=self._card_of(contact)))
 
     def start_for_customer(self, customer_id: int) -> None:
         """Lookup or the card asked for a contact with this customer."""
@@ -651,11 +658,13 @@ class WorkspaceScreen(SessionScreen):
         contact = start_contact_for_customer(
             self.signed_in.db, actor=self.actor, customer_id=customer_id
         )
-        self.post_message(self.ContactLoaded(contact))
+        self.post_message(self.ContactLoaded(contact, card=self._card_of(contact)))
 
     @on(ContactLoaded)
     def _contact_loaded(self, event: ContactLoaded) -> None:
-        self._working(event.contact)
+        self._working(event.contact, card_coming=event.card is not None)
+        if event.card is not None:
+            self._card_loaded(event.card)
         if event.resumed:
             self.notify(_("ws.resumed"), markup=False)
 
@@ -663,6 +672,10 @@ class WorkspaceScreen(SessionScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="card")
     def _load_card(self, customer_id: int, contact_id: int) -> None:
+        self.post_message(self._read_card(customer_id, contact_id))
+
+    def _read_card(self, customer_id: int, contact_id: int) -> CardLoaded:
+        """The card and the caller's verification state (in a worker's thread)."""
         from desk.services.card import customer_card
         from desk.services.verification import verification_state
 
@@ -675,10 +688,16 @@ class WorkspaceScreen(SessionScreen):
             if can(actor, Permission.VERIFY_CALLER)
             else None
         )
-        self.post_message(self.CardLoaded(card, state))
+        return self.CardLoaded(card, state)
+
+    def _card_of(self, contact: ContactView) -> CardLoaded | None:
+        """A known caller's card, read right after their contact started (same worker)."""
+        if contact.customer_id is None:
+            return None
+        return self._read_card(contact.customer_id, contact.id)
 
     @on(CardLoaded)
-    def _card_loaded(self, event: CardLoaded) -> None:
+    def _card_loaded(self, event: WorkspaceScreen.CardLoaded) -> None:
         if self.contact is None or self.contact.customer_id != event.card.id:
             return
         self.card = event.card
@@ -1040,10 +1059,30 @@ class WorkspaceScreen(SessionScreen):
         if self._draft_timer is not None:
             self._draft_timer.stop()
             self._draft_timer = None
+        problem = self._closing_problem()
+        if problem is not None:  # said in the agent's language, the field focused
+            selector, msgid = problem
+            self.notify(_(msgid), severity="warning", markup=False)
+            self.query_one(selector).focus()
+            return
         if self._saving:
             self._close_after_save = True
             return
         self._close(contact.id, contact.version, self._draft_of(contact))
+
+    def _closing_problem(self) -> tuple[str, str] | None:
+        """The first field a save needs and lacks (the service checks the same)."""
+        if not isinstance(self.query_one("#request-type", Select).value, str):
+            return "#request-type", N_("ws.close_needs.request_type")
+        outcome = self.query_one("#outcome", Select).value
+        if not isinstance(outcome, str):
+            return "#outcome", N_("ws.close_needs.outcome")
+        refused = outcome == ContactOutcome.REFUSED.value
+        if refused and not self.query_one("#refusal-reason", Input).value.strip():
+            return "#refusal-reason", N_("ws.close_needs.refusal_reason")
+        if not self.query_one("#notes", TextArea).text.strip():
+            return "#notes", N_("ws.close_needs.summary")
+        return None
 
     @work(
         thread=True,
@@ -1085,8 +1124,8 @@ class WorkspaceScreen(SessionScreen):
             return True if (allowed and self.contact is not None) else None
         if action == "close_contact":
             return True if self.contact is not None else None
-        if action == "locked":
-            return True if can(self.actor, Permission.LIFT_VERIFICATION_LOCK) else None
+        if action == "locked":  # hidden from those who may not lift a lock
+            return can(self.actor, Permission.LIFT_VERIFICATION_LOCK)
         return True
 
     def action_locked(self) -> None:
@@ -1213,6 +1252,7 @@ class WorkspaceScreen(SessionScreen):
             return
         self._created_orders.append(view)
         self._show_orders()
+        self._reload_customer()  # the card's open work orders list it too
         self._append_note(_("ws.wo_note", number=view.number))
         self._filling = True
         self.query_one("#outcome", Select).value = ContactOutcome.WORK_ORDER.value
