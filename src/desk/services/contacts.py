@@ -25,7 +25,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import delete, update
@@ -44,7 +44,6 @@ from desk.models import (
     WorkOrder,
 )
 from desk.rules.masking import mask_phone
-from desk.rules.names import name_keys, reverse
 from desk.rules.permissions import Actor, Permission
 from desk.rules.policy import Policy
 from desk.rules.vocab import (
@@ -60,7 +59,13 @@ from desk.rules.vocab import (
 )
 from desk.services import audit
 from desk.services.access import require
-from desk.services.work_orders import WorkOrderDraft, WorkOrderView, create_work_order
+
+if TYPE_CHECKING:
+    from desk.services.work_orders import WorkOrderView
+
+# The work-order service (and through it the holiday calendars) and the name keys (pypinyin's
+# dictionaries) are imported where they are used: `desk ring` loads this module and must
+# start in a fraction of a second.
 
 MAX_NUMBER_LENGTH = 20
 _NUMBER_NOISE = re.compile(r"[\s\-()]+")
@@ -642,6 +647,8 @@ def open_work_order(
     """Open a work order for the caller of ``contact_id`` (their customer, the contact's
     channel, the caller's number to call back unless another is given), only with their
     consent: :func:`desk.services.work_orders.create_work_order` refuses without it."""
+    from desk.services.work_orders import WorkOrderDraft, create_work_order
+
     contact = _for_work_order(db, actor=actor, contact_id=contact_id)
     callback = form.callback_number
     if callback is not None:
@@ -727,6 +734,8 @@ def quick_create_customer(
 ) -> ContactView:
     """Create the unknown caller as a customer (with the caller's number as their phone)
     and attach them to the contact."""
+    from desk.rules.names import name_keys, reverse
+
     require(session, actor, Permission.TAKE_CONTACTS)
     contact = agents_contact(session, actor, contact_id, open_=True)
     if contact.customer_id is not None:
