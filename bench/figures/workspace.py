@@ -2,7 +2,8 @@
 knowledge base answers.
 
 Each figure runs the real console in-process (``App.run_test``, a headless terminal of
-160×48) on the benchmark's dataset and times from the moment the input is posted to the
+160×48; its minute tick of sweep, plans and summaries left to their own figures) on the
+benchmark's dataset and times from the moment the input is posted to the
 moment the screen has refreshed after handling it (a ``call_after_refresh`` callback), so
 the test driver's own pauses are not counted:
 
@@ -179,6 +180,10 @@ async def _console_figures(ctx: BenchContext) -> dict[str, list[float]]:
     phones = _phones(ctx, ctx.samples(SAMPLES))
     times: dict[str, list[float]] = {"enter": [], "ring": [], "ring_after": [], "key": []}
     app = DeskApp(database=db)
+    # The console's minute tick (sweep, callback plans, dashboard summaries) is measured by
+    # the sweep and dashboard figures; on a dataset built hours ago its first run catches up
+    # on all of them and would be timed here as the agent's keys.
+    app._sweep = lambda: None  # type: ignore[method-assign]
     async with app.run_test(size=(160, 48)) as pilot:
         await _until(app, lambda: app.backend is not None, within=60)
         _sign_in_directly(app, actor)
@@ -192,7 +197,7 @@ async def _console_figures(ctx: BenchContext) -> dict[str, list[float]]:
             await pilot.pause()
             started = time.perf_counter()
             app.post_message(events.Key("enter", "\r"))
-            await _until(app, lambda: screen.card is not None)
+            await _until(app, lambda: screen.card is not None, within=60)
             times["enter"].append((time.perf_counter() - started) * 1000)
             contact = screen.contact
             assert contact is not None

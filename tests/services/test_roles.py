@@ -85,6 +85,7 @@ ENTRY_POINTS: dict[str, Permission | frozenset[Permission] | None] = {
     "knowledge.read_article": None,
     "knowledge.search_knowledge": None,
     "knowledge.sync_articles": Permission.MANAGE_DATA,
+    "knowledge.sync_replies": Permission.MANAGE_DATA,
     "routing.propose_routing": Permission.CREATE_WORK_ORDER,
     "reports.report": Permission.RUN_REPORTS,
     "search.search_customers": Permission.SEARCH_CUSTOMERS,
@@ -143,6 +144,7 @@ ENTRY_POINTS: dict[str, Permission | frozenset[Permission] | None] = {
     "verification.check_service_password": Permission.VERIFY_CALLER,
     "verification.gate_decision": Permission.TAKE_CONTACTS,
     "verification.lift_lock": Permission.LIFT_VERIFICATION_LOCK,
+    "verification.locked_customers": Permission.LIFT_VERIFICATION_LOCK,
     "verification.verification_state": Permission.VERIFY_CALLER,
 }
 

@@ -25,7 +25,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import delete, update
@@ -59,13 +59,10 @@ from desk.rules.vocab import (
 )
 from desk.services import audit
 from desk.services.access import require
+from desk.services.work_orders import WorkOrderDraft, WorkOrderView, create_work_order
 
-if TYPE_CHECKING:
-    from desk.services.work_orders import WorkOrderView
-
-# The work-order service (and through it the holiday calendars) and the name keys (pypinyin's
-# dictionaries) are imported where they are used: `desk ring` loads this module and must
-# start in a fraction of a second.
+# The name keys (pypinyin's dictionaries, the heaviest import here) are imported where they
+# are used: `desk ring` loads this module and should start in a fraction of a second.
 
 MAX_NUMBER_LENGTH = 20
 _NUMBER_NOISE = re.compile(r"[\s\-()]+")
@@ -647,8 +644,6 @@ def open_work_order(
     """Open a work order for the caller of ``contact_id`` (their customer, the contact's
     channel, the caller's number to call back unless another is given), only with their
     consent: :func:`desk.services.work_orders.create_work_order` refuses without it."""
-    from desk.services.work_orders import WorkOrderDraft, create_work_order
-
     contact = _for_work_order(db, actor=actor, contact_id=contact_id)
     callback = form.callback_number
     if callback is not None:
