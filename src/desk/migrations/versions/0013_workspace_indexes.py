@@ -3,8 +3,8 @@ partial index on the lock time, so the list reads only the locked rows of a mill
 customers), and the work orders of a contact (read each time a contact is shown, which
 scanned every work order).
 
-Revision ID: 0012_workspace_indexes
-Revises: 0011_dashboard
+Revision ID: 0013_workspace_indexes
+Revises: 0012_summary_open
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_workspace_indexes"
-down_revision: str | None = "0011_dashboard"
+revision: str = "0013_workspace_indexes"
+down_revision: str | None = "0012_summary_open"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
