@@ -154,3 +154,47 @@ async def test_keys_typed_ahead_in_one_burst_land_in_the_right_fields(
         await settle(pilot)
         assert app.signed_in is not None
         assert app.signed_in.actor.login == "agent1"
+
+
+def _burst(app: object, keys: list[str]) -> None:
+    """Post every key at once, as a password manager or badge reader sends them, without
+    letting the app run between two keys."""
+    for key in keys:
+        character = key if len(key) == 1 else {"tab": "\t", "enter": "\r"}.get(key)
+        app.post_message(events.Key(key, character))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("backend_ready", [False, True], ids=["while-loading", "loaded"])
+async def test_a_login_tab_password_enter_burst_at_the_first_frame_signs_in(
+    sqlite_db: Database, clock: FixedClock, backend_ready: bool
+) -> None:
+    """login, Tab, password, Enter sent the moment the screen shows (before the data layer
+    is loaded, or just after): every key lands in the field it was aimed at."""
+    add_staff(sqlite_db, "agent1")
+    app = make_app(sqlite_db, clock)
+    async with app.run_test() as pilot:
+        if backend_ready:
+            await settle(pilot)
+        _burst(app, [*"agent1", "tab", *PASSWORD, "enter"])
+        await settle(pilot)
+        await settle(pilot)
+        assert app.signed_in is not None, _message(app)
+        assert app.signed_in.actor.login == "agent1"
+    assert [row.action for row in audit_rows(sqlite_db, "login.")] == ["login.ok"]
+
+
+async def test_a_burst_with_a_wrong_password_leaves_each_field_its_own_keys(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    """The same burst with a password that is wrong: the login field holds the login alone,
+    the password was checked (and refused), nothing leaked from one field into the other."""
+    add_staff(sqlite_db, "agent1")
+    app = make_app(sqlite_db, clock)
+    async with app.run_test() as pilot:
+        _burst(app, [*"agent1", "tab", *"not-it-at-all", "enter"])
+        await settle(pilot)
+        await settle(pilot)
+        assert app.screen.query_one("#login", Input).value == "agent1"
+        assert _message(app) == "Wrong login or password."
+        assert app.focused is app.screen.query_one("#password", Input)
+    assert [row.action for row in audit_rows(sqlite_db, "login.")] == ["login.failed"]

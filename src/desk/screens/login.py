@@ -35,10 +35,23 @@ class LoginScreen(DeskScreen):
     password when that is still empty)."""
 
     TITLE_MSGID = N_("screen.login")
-    # Enter is a priority binding of the screen, not the inputs' own submit: it runs as the
-    # key arrives, so a fast typist's next keys already land in the field it moved to.
+    # Enter, Tab and Shift+Tab are priority bindings of the screen, not the inputs' own keys
+    # nor the app's focus chain: each runs as the key arrives, before the keys after it are
+    # handed to a field, so a burst (a fast typist, a password manager, a badge reader)
+    # lands every key in the field it was aimed at.
     BINDINGS = [
         Binding("enter", "submit", N_("key.sign_in"), id="login.submit", priority=True),
+        Binding(
+            "tab", "other_field", N_("key.focus_next"), show=False, id="login.next", priority=True
+        ),
+        Binding(
+            "shift+tab",
+            "other_field",
+            N_("key.focus_previous"),
+            show=False,
+            id="login.previous",
+            priority=True,
+        ),
     ]
 
     backend: var[Backend | None] = var(None)
@@ -112,6 +125,12 @@ class LoginScreen(DeskScreen):
             return
         field = password if self.focused is password else login
         field.call_later(self._check_and_submit)
+
+    def action_other_field(self) -> None:
+        """Tab or Shift+Tab, as it arrives: the focus moves between the two fields at once."""
+        login = self.query_one("#login", Input)
+        password = self.query_one("#password", Input)
+        self.set_focus(login if self.focused is password else password)
 
     def _check_login(self) -> bool:
         login = self.query_one("#login", Input)
