@@ -7,10 +7,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import tomlkit
 from typer.testing import CliRunner
 
 from desk.cli import _register, app
-from desk.rules.policy import default_policy_text, load_policy, toml_text
+from desk.rules.policy import default_policy_text, load_policy
 
 _register()
 runner = CliRunner()
@@ -34,7 +35,7 @@ def broken(tmp_path: Path) -> Path:
     raw["login"]["lockout"] = 30
     del raw["kpi"]["short_abandon_seconds"]
     path = tmp_path / "broken.toml"
-    path.write_text(toml_text(raw), encoding="utf-8")
+    path.write_text(tomlkit.dumps(raw), encoding="utf-8")
     return path
 
 
@@ -91,6 +92,7 @@ def test_show_prints_the_shipped_policy(tmp_path: Path) -> None:
     result = runner.invoke(app, ["policy", "show"])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("# policy in force: the policy shipped with desk")
+    assert result.stdout.endswith(default_policy_text())  # its comments and units kept
     again = tmp_path / "shown.toml"
     again.write_text(result.stdout, encoding="utf-8")
     assert load_policy(again) == load_policy(None)

@@ -87,3 +87,15 @@ def test_every_policy_key_is_in_the_reference() -> None:
     walk(shipped, "")
     weekdays = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
     assert sorted(name for name in names - weekdays if name not in reference) == []
+
+
+def test_ci_runs_the_readmes_test_command_with_the_constraints() -> None:
+    """.ci/run runs exactly the README's test command, and both install the versions
+    pinned in constraints.txt."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    command = next(line for line in readme.splitlines() if line.endswith("&& .venv/bin/pytest"))
+    assert "-c constraints.txt" in command
+    assert command in ci.splitlines()
+    pins = (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
+    assert not any(line.lower().startswith(("desk==", "-e")) for line in pins)

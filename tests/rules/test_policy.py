@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tomlkit
 
 from desk.rules.policy import (
     Policy,
@@ -15,11 +16,14 @@ from desk.rules.policy import (
     check_policy_file,
     default_policy_text,
     load_policy,
-    policy_to_toml,
-    toml_text,
+    policy_text,
     validate_policy_text,
 )
 from desk.rules.vocab import Channel, ClockKind, DepartmentKind, Priority, RequestType
+
+
+def toml_text(data: dict[str, Any]) -> str:
+    return tomlkit.dumps(data)
 
 
 def _write_toml(path: Path, data: dict[str, Any]) -> Path:
@@ -58,7 +62,7 @@ def test_every_request_type_has_an_sla(policy: Policy) -> None:
 
 def test_written_policy_reads_back_equal(policy: Policy, tmp_path: Path) -> None:
     path = tmp_path / "again.toml"
-    path.write_text(policy_to_toml(policy), encoding="utf-8")
+    path.write_text(policy_text(policy, default_policy_text()), encoding="utf-8")
     assert load_policy(path) == policy
 
 
@@ -185,7 +189,7 @@ def test_extra_dates_round_trip(tmp_path: Path) -> None:
     loaded = load_policy(path)
     assert loaded.calendars["office"].extra_holidays == (date(2027, 2, 11),)
     again = tmp_path / "again.toml"
-    again.write_text(policy_to_toml(loaded), encoding="utf-8")
+    again.write_text(policy_text(loaded, path.read_text(encoding="utf-8")), encoding="utf-8")
     assert load_policy(again) == loaded
 
 
@@ -195,3 +199,29 @@ def test_a_date_both_holiday_and_workday_is_refused() -> None:
     raw["calendars"]["office"]["extra_workdays"] = [date(2027, 2, 11)]
     problems = validate_policy_text(toml_text(raw))[1]
     assert [problem.key for problem in problems] == ["calendars.office"]
+
+
+def test_shown_policy_keeps_the_files_comments_and_marks_defaults() -> None:
+    """The text shown is the file's own (comments, units, layout), with each key the file
+    leaves to its default added and marked; it reads back to the same policy."""
+    raw = _raw()
+    del raw["inbox"]
+    del raw["kpi"]["satisfied_min_mark"]
+    source = "# our center's policy\n" + toml_text(raw).replace(
+        "validity_minutes = 15", "validity_minutes = 15  # minutes, per contact"
+    )
+    policy, problems = validate_policy_text(source)
+    assert policy is not None, problems
+    shown = policy_text(policy, source)
+    assert shown.startswith("# our center's policy\n")
+    assert "validity_minutes = 15  # minutes, per contact" in shown
+    assert "satisfied_min_mark = 4 # default" in shown
+    assert "[inbox] # default" in shown
+    assert validate_policy_text(shown) == (policy, [])
+
+
+def test_the_shipped_policy_is_shown_as_shipped() -> None:
+    shipped = default_policy_text()
+    policy, _ = validate_policy_text(shipped)
+    assert policy is not None
+    assert policy_text(policy, shipped) == shipped

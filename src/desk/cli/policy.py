@@ -43,13 +43,14 @@ def check(
 
 @policy_app.command("show")
 def show(output: OutputFormat = FORMAT_OPTION) -> None:
-    """Print the policy in force: DESK_POLICY's file, else the one shipped with desk."""
-    from desk.rules.policy import PolicyError, load_policy, policy_to_toml
+    """Print the policy in force: DESK_POLICY's file, else the one shipped with desk, with
+    its comments and units, and every key it leaves to its default marked ``# default``."""
+    from desk.rules.policy import PolicyError, load_policy_source, policy_text
     from desk.settings import load_settings
 
     path = load_settings().policy
     try:
-        policy = load_policy(path)
+        policy, source = load_policy_source(path)
     except PolicyError as error:
         policy_failure(error)
     if output is OutputFormat.JSON:
@@ -60,9 +61,9 @@ def show(output: OutputFormat = FORMAT_OPTION) -> None:
             }
         )
         return
-    source = str(path) if path is not None else "the policy shipped with desk"
-    typer.echo(f"# policy in force: {source}")
-    typer.echo(policy_to_toml(policy), nl=False)
+    origin = str(path) if path is not None else "the policy shipped with desk"
+    typer.echo(f"# policy in force: {origin}")
+    typer.echo(policy_text(policy, source), nl=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -903,6 +903,11 @@ def load_policy(path: Path | None = None) -> Policy:
     Raises :class:`PolicyError` listing every problem when the file cannot be used; the
     console calls this at start and refuses to run on a broken policy.
     """
+    return load_policy_source(path)[0]
+
+
+def load_policy_source(path: Path | None = None) -> tuple[Policy, str]:
+    """:func:`load_policy`, and the text the policy was read from (one read of the file)."""
     if path is None:
         text, source = default_policy_text(), "the shipped policy"
     else:
@@ -913,56 +918,30 @@ def load_policy(path: Path | None = None) -> Policy:
     policy, problems = validate_policy_text(text)
     if policy is None:
         raise PolicyError(problems, source=source)
-    return policy
+    return policy, text
 
 
 # --- showing ---------------------------------------------------------------------------------
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
+def policy_text(policy: Policy, source: str) -> str:
+    """The policy in force as TOML: ``source`` (the text it was loaded from) with its comments,
+    units and layout kept, and every key the file leaves to its default added where it
+    belongs, marked ``# default``. Reads back to an equal policy."""
+    import tomlkit
 
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else '"' + key.replace('"', '\\"') + '"'
+    document = tomlkit.parse(source)
 
+    def fill(table: MutableMapping[str, Any], values: Mapping[str, Any]) -> None:
+        for key, value in values.items():
+            if key not in table:
+                if isinstance(value, Mapping) and not value:
+                    continue  # an empty table says nothing
+                item = tomlkit.item(value)
+                item.comment("default")
+                table[key] = item
+            elif isinstance(value, Mapping) and isinstance(table[key], MutableMapping):
+                fill(table[key], value)
 
-def _toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        return f'"{escaped}"'
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    if isinstance(value, Mapping):
-        inner = ", ".join(f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in value.items())
-        return "{ " + inner + " }" if inner else "{}"
-    raise TypeError(f"cannot write {type(value).__name__} as TOML")
-
-
-def _write_table(lines: list[str], path: list[str], table: Mapping[str, Any]) -> None:
-    scalars = {k: v for k, v in table.items() if not isinstance(v, Mapping)}
-    tables = {k: v for k, v in table.items() if isinstance(v, Mapping)}
-    if path and (scalars or not tables):
-        if lines:
-            lines.append("")
-        lines.append("[" + ".".join(_toml_key(part) for part in path) + "]")
-    for key, value in scalars.items():
-        lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    for key, value in tables.items():
-        _write_table(lines, [*path, key], value)
-
-
-def toml_text(data: Mapping[str, Any]) -> str:
-    """Nested tables of strings, numbers, booleans, dates and lists as TOML text."""
-    lines: list[str] = []
-    _write_table(lines, [], data)
-    return "\n".join(lines) + "\n"
-
-
-def policy_to_toml(policy: Policy) -> str:
-    """The policy as TOML text that :func:`load_policy` reads back to an equal policy."""
-    return toml_text(policy.model_dump(mode="json", exclude_none=True))
+    fill(document, policy.model_dump(mode="json", exclude_none=True))
+    return tomlkit.dumps(document)
