@@ -8,8 +8,8 @@ than Textual is imported here at module level.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -24,14 +24,20 @@ from textual.worker import Worker, WorkerState
 from desk.clock import Clock, SystemClock
 from desk.i18n import N_, set_language
 from desk.i18n import gettext as _
-from desk.rules.permissions import can
-from desk.screens.base import Backend, SignedIn, WorkerFailed, denied_text
+from desk.screens.base import (
+    Backend,
+    SignedIn,
+    StartupRefusal,
+    WorkerFailed,
+    denied_text,
+    open_backend,
+)
 from desk.screens.commands import KeymapCommands
-from desk.screens.dialogs import ErrorDialog, KeymapDialog
-from desk.screens.home import HomeScreen
+from desk.screens.dialogs import KeymapDialog, error_dialog
 from desk.screens.login import LoginScreen
-from desk.screens.registry import SCREENS, entry, main_screen, permitted
+from desk.screens.registry import SCREENS, entry, screen_key_state, session_modes
 from desk.widgets.keys import key_label, keymap_of, translate_bindings
+from desk.widgets.status_line import shift_text
 
 if TYPE_CHECKING:
     from desk.infra.database import Database
@@ -39,20 +45,6 @@ if TYPE_CHECKING:
 
 SHIFT_REFRESH_SECONDS = 60
 SWEEP_EVERY_SECONDS = 60
-PLAN_EVERY_MINUTES = 5  # the callback lists (desk.services.callbacks.plan_if_due)
-ERROR_TEXT_LIMIT = 800
-
-ERROR_TITLES: dict[str, str] = {
-    "PermissionDenied": N_("error.permission_denied"),
-    "NotFound": N_("error.not_found"),
-    "InvalidInput": N_("error.invalid_input"),
-    "StaleRecord": N_("error.stale_record"),
-    "AuthenticationFailed": N_("error.authentication_failed"),
-    "AccountLocked": N_("error.account_locked"),
-    "SchemaOutOfDate": N_("error.schema_out_of_date"),
-    "DeskError": N_("error.generic"),
-}
-"""Titles of the error dialog by the class of a service error (first match up its MRO)."""
 
 
 class DeskApp(App[None]):
@@ -64,43 +56,33 @@ class DeskApp(App[None]):
         Binding("f1", "help", N_("key.help"), id="app.help"),
         *(binding for screen in SCREENS for binding in screen.bindings()),
         Binding("f10", "logout", N_("key.logout"), id="app.logout"),
-        Binding(
-            "ctrl+p",
-            "command_palette",
-            N_("key.palette"),
-            id="app.palette",
-            priority=True,
-        ),
+        Binding("ctrl+p", "command_palette", N_("key.palette"), id="app.palette", priority=True),
         Binding("ctrl+q", "quit", N_("key.quit"), id="app.quit", priority=True, show=False),
     ]
 
     now: reactive[datetime | None] = reactive(None)
     shift_label: reactive[str | None] = reactive(None)
 
+    @dataclass
     class BackendReady(Message):
-        def __init__(self, backend: Backend) -> None:
-            super().__init__()
-            self.backend = backend
+        backend: Backend
 
+    @dataclass
     class StartupRefused(Message):
         """The database or the policy cannot be used: the console does not start."""
 
-        def __init__(self, reason: str) -> None:
-            super().__init__()
-            self.reason = reason
+        reason: str
 
+    @dataclass
     class SweepFailed(Message):
-        """The background sweep ended; ``reason`` is None when it went well."""
+        """The background jobs ended; ``reason`` is None when they went well."""
 
-        def __init__(self, reason: str | None) -> None:
-            super().__init__()
-            self.reason = reason
+        reason: str | None
 
+    @dataclass
     class ShiftLoaded(Message):
-        def __init__(self, signed_in: SignedIn, shift: ShiftInfo | None) -> None:
-            super().__init__()
-            self.signed_in = signed_in
-            self.shift = shift
+        signed_in: SignedIn
+        shift: ShiftInfo | None
 
     def __init__(
         self,
@@ -152,29 +134,21 @@ class DeskApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="startup")
     def _start_backend(self) -> None:
-        from desk.infra.database import Database
-        from desk.infra.errors import DeskError
-        from desk.rules.policy import PolicyError, load_policy
-        from desk.services.setup import ensure_current, is_demo
-
         try:
-            policy = load_policy(self._policy_path)
-        except PolicyError as error:
-            self.post_message(self.StartupRefused(str(error)))
+            backend = open_backend(
+                database=self._database,
+                database_url=self._database_url,
+                policy_path=self._policy_path,
+                clock=self.clock,
+            )
+        except StartupRefusal as refusal:
+            self.post_message(self.StartupRefused(refusal.reason))
             return
-        db = self._database
-        if db is None:
-            assert self._database_url is not None
-            db = self._database = Database.from_url(self._database_url, clock=self.clock)
-        try:
-            ensure_current(db)
-        except DeskError as error:
-            self.post_message(self.StartupRefused(error.message))
-            return
-        self.post_message(self.BackendReady(Backend(db, policy, is_demo(db))))
+        self.post_message(self.BackendReady(backend))
 
     def on_desk_app_backend_ready(self, event: BackendReady) -> None:
         self.backend = event.backend
+        self._database = event.backend.db
         if self._login_screen is not None:
             self._login_screen.backend = event.backend
         self._sweep()
@@ -192,32 +166,22 @@ class DeskApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sweep")
     def _sweep(self) -> None:
-        """Move the clocks and plan the callback lists as the system, whoever is signed in.
-        A lease in the database keeps two terminals (or cron) from sweeping at once; a sweep
-        anyone finished less than a minute ago (a plan, five minutes) makes this one a no-op."""
+        """The background jobs (:mod:`desk.services.housekeeping`), whoever is signed in."""
         backend = self.backend
         if backend is None:
             return
         from desk.infra.leases import make_holder
-        from desk.services.callbacks import plan_if_due
-        from desk.services.sweep import sweep_if_due
+        from desk.services.housekeeping import run_due_jobs
 
         if self._sweep_holder is None:
             self._sweep_holder = make_holder("console")
-        from desk.services.summaries import refresh_summaries_if_due
-
         try:
-            sweep_if_due(
+            run_due_jobs(
                 backend.db,
                 holder=self._sweep_holder,
-                every=timedelta(seconds=SWEEP_EVERY_SECONDS),
+                sweep_every=timedelta(seconds=SWEEP_EVERY_SECONDS),
                 policy=backend.policy,
             )
-            plan_if_due(
-                backend.db, every=timedelta(minutes=PLAN_EVERY_MINUTES), policy=backend.policy
-            )
-            # the dashboard's hourly summaries, from the facts (desk.services.summaries)
-            refresh_summaries_if_due(backend.db, policy=backend.policy)
         except Exception as error:  # noqa: BLE001 - reported once, retried on the next tick
             self.post_message(self.SweepFailed(f"{type(error).__name__}: {error}"))
         else:
@@ -233,19 +197,11 @@ class DeskApp(App[None]):
 
     def on_login_screen_logged_in(self, event: LoginScreen.LoggedIn) -> None:
         assert self.backend is not None
-        signed_in = SignedIn(self.backend, event.actor)
-        self.signed_in = signed_in
-        screens = permitted(event.actor)
-        for screen in screens:
-            self.add_mode(screen.id, partial(screen.factory, signed_in))
-            self._session_modes.append(screen.id)
-        main = main_screen(event.actor)
-        if main is not None:
-            landing = main
-        else:
-            landing = "home"
-            self.add_mode(landing, partial(HomeScreen, signed_in))
-            self._session_modes.append(landing)
+        signed_in = self.signed_in = SignedIn(self.backend, event.actor)
+        modes, landing = session_modes(signed_in)
+        for mode, factory in modes.items():
+            self.add_mode(mode, factory)
+            self._session_modes.append(mode)
         self.shift_label = None
         self._refresh_shift()
         self._shift_timer = self.set_interval(SHIFT_REFRESH_SECONDS, self._refresh_shift)
@@ -284,26 +240,15 @@ class DeskApp(App[None]):
     def on_desk_app_shift_loaded(self, event: ShiftLoaded) -> None:
         if event.signed_in is not self.signed_in:
             return  # signed out (or someone else signed in) meanwhile
-        shift = event.shift
-        if shift is None:
-            self.shift_label = _("status.no_shift")
-        elif shift.lead_name or shift.lead_login:
-            lead = shift.lead_name or shift.lead_login
-            self.shift_label = _("status.shift_with_lead", shift=shift.name, lead=lead)
-        else:
-            self.shift_label = _("status.shift", shift=shift.name)
+        self.shift_label = shift_text(event.shift)
 
     # --- keys ----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         signed_in = self.signed_in
         if action in ("open_screen", "refuse_screen"):
-            if signed_in is None:
-                return False
-            allowed = can(signed_in.actor, entry(str(parameters[0])).permission)
-            if action == "open_screen":
-                return True if allowed else None  # None: shown dimmed
-            return not allowed
+            actor = signed_in.actor if signed_in is not None else None
+            return screen_key_state(action, str(parameters[0]), actor)
         if action == "logout":
             return signed_in is not None
         return True
@@ -346,24 +291,9 @@ class DeskApp(App[None]):
     def handle_worker_error(self, error: BaseException) -> None:
         """The one place a failing worker ends: a readable dialog; the console goes on. A
         database out of reach is one line: the next action reconnects by itself."""
-        from desk.infra.errors import DatabaseUnavailable, DeskError
+        from desk.infra.errors import DatabaseUnavailable
 
         if isinstance(error, DatabaseUnavailable):
             self.notify(_("connection.lost"), severity="error", markup=False)
             return
-        if isinstance(error, DeskError):
-            msgid = next(
-                (
-                    ERROR_TITLES[cls.__name__]
-                    for cls in type(error).__mro__
-                    if cls.__name__ in ERROR_TITLES
-                ),
-                ERROR_TITLES["DeskError"],
-            )
-            title, message = _(msgid), error.message
-        else:
-            title = _("error.unexpected")
-            message = f"{type(error).__name__}: {error}"
-        if len(message) > ERROR_TEXT_LIMIT:
-            message = message[: ERROR_TEXT_LIMIT - 1] + "…"
-        self.push_screen(ErrorDialog(title, message))
+        self.push_screen(error_dialog(error))

@@ -118,3 +118,12 @@ def test_screens_hold_no_sql() -> None:
             if "sqlalchemy" in text or "sqlmodel" in text or "desk.models" in text:
                 offenders.append(path.name)
     assert not offenders
+
+
+def test_the_app_stays_a_shell() -> None:
+    """app.py holds modes, global keys, timers and the worker-error handler; the rest lives
+    on the screens, in the registry and in services (under 300 lines)."""
+    from pathlib import Path
+
+    lines = (Path(desk.__file__).parent / "app.py").read_text(encoding="utf-8").splitlines()
+    assert len(lines) < 300

@@ -7,7 +7,7 @@ import pytest
 from desk.clock import FixedClock
 from desk.infra.database import Database
 from desk.screens.login import LoginScreen
-from desk.services import sweep
+from desk.services import housekeeping, sweep
 from tests.ui.conftest import Notes, make_app, settle
 
 
@@ -32,7 +32,7 @@ async def test_a_failing_sweep_is_said_once_and_the_console_goes_on(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(sweep, "sweep_if_due", broken)
+    monkeypatch.setattr(housekeeping, "sweep_if_due", broken)
     notes = Notes()
     app = make_app(sqlite_db, clock)
     async with app.run_test(message_hook=notes) as pilot:

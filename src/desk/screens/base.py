@@ -20,6 +20,9 @@ from desk.widgets.keys import translate_bindings
 from desk.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from desk.clock import Clock
     from desk.infra.database import Database
     from desk.rules.permissions import Actor
     from desk.rules.policy import Policy
@@ -35,6 +38,47 @@ class Backend:
     db: Database
     policy: Policy
     demo: bool
+
+
+class StartupRefusal(Exception):
+    """The database or the policy cannot be used: the console does not start."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def open_backend(
+    *,
+    database: Database | None,
+    database_url: str | None,
+    policy_path: Path | None,
+    clock: Clock,
+) -> Backend:
+    """Load the policy, open the database (``database``, or one made from ``database_url``)
+    and check its schema; :class:`StartupRefusal` says why it cannot be used. Runs in a
+    worker behind the painted login screen: these imports take a few hundred milliseconds."""
+    from desk.infra.database import Database
+    from desk.infra.errors import DeskError
+    from desk.rules.policy import PolicyError, load_policy
+    from desk.services.setup import ensure_current, is_demo
+
+    try:
+        policy = load_policy(policy_path)
+    except PolicyError as error:
+        raise StartupRefusal(str(error)) from error
+    db = database
+    if db is None:
+        assert database_url is not None
+        db = Database.from_url(database_url, clock=clock)
+    try:
+        ensure_current(db)
+        demo = is_demo(db)
+    except DeskError as error:
+        if database is None:
+            db.dispose()  # ours, and of no use
+        raise StartupRefusal(error.message) from error
+    return Backend(db, policy, demo)
 
 
 @dataclass(frozen=True, slots=True)

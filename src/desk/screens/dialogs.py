@@ -1,4 +1,5 @@
-"""Dialogs: the error dialog, the F1 keymap, and a small chooser. Each closes with Esc."""
+"""Dialogs: the error dialog (and how an error becomes one), the F1 keymap, and a small
+chooser. Each closes with Esc."""
 
 from __future__ import annotations
 
@@ -16,6 +17,20 @@ from desk.i18n import N_
 from desk.i18n import gettext as _
 from desk.screens.base import DeskModal
 from desk.widgets.keys import KeyRow
+
+ERROR_TEXT_LIMIT = 800
+
+ERROR_TITLES: dict[str, str] = {
+    "PermissionDenied": N_("error.permission_denied"),
+    "NotFound": N_("error.not_found"),
+    "InvalidInput": N_("error.invalid_input"),
+    "StaleRecord": N_("error.stale_record"),
+    "AuthenticationFailed": N_("error.authentication_failed"),
+    "AccountLocked": N_("error.account_locked"),
+    "SchemaOutOfDate": N_("error.schema_out_of_date"),
+    "DeskError": N_("error.generic"),
+}
+"""Titles of the error dialog by the class of a service error (first match up its MRO)."""
 
 
 class ErrorDialog(DeskModal[None]):
@@ -114,3 +129,26 @@ class ChoiceDialog(DeskModal[str | None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def error_dialog(error: BaseException) -> ErrorDialog:
+    """The dialog a failing worker ends in: a service error's own sentence under a title for
+    its kind; anything else named as unexpected, with its type. Long texts are cut."""
+    from desk.infra.errors import DeskError
+
+    if isinstance(error, DeskError):
+        msgid = next(
+            (
+                ERROR_TITLES[cls.__name__]
+                for cls in type(error).__mro__
+                if cls.__name__ in ERROR_TITLES
+            ),
+            ERROR_TITLES["DeskError"],
+        )
+        title, message = _(msgid), error.message
+    else:
+        title = _("error.unexpected")
+        message = f"{type(error).__name__}: {error}"
+    if len(message) > ERROR_TEXT_LIMIT:
+        message = message[: ERROR_TEXT_LIMIT - 1] + "…"
+    return ErrorDialog(title, message)

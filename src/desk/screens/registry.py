@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from textual.binding import Binding
@@ -134,3 +135,30 @@ def entry(screen_id: str) -> ScreenEntry:
 def permitted(actor: Actor) -> list[ScreenEntry]:
     """The screens ``actor``'s role may open, in key order."""
     return [candidate for candidate in SCREENS if can(actor, candidate.permission)]
+
+
+def session_modes(signed_in: SignedIn) -> tuple[dict[str, Callable[[], Screen[Any]]], str]:
+    """The modes a signed-in person gets (one per screen their role may open, or a welcome
+    page when there is none), and the one they land on."""
+    modes: dict[str, Callable[[], Screen[Any]]] = {
+        screen.id: partial(screen.factory, signed_in) for screen in permitted(signed_in.actor)
+    }
+    landing = main_screen(signed_in.actor)
+    if landing is None:
+        from desk.screens.home import HomeScreen
+
+        landing = "home"
+        modes[landing] = partial(HomeScreen, signed_in)
+    return modes, landing
+
+
+def screen_key_state(action: str, screen_id: str, actor: Actor | None) -> bool | None:
+    """Whether a screen key's ``open_screen`` or ``refuse_screen`` binding is live for
+    ``actor`` (None: nobody signed in): the first when the role may open the screen (else
+    shown dimmed, None), the second, which says no, when it may not."""
+    if actor is None:
+        return False
+    allowed = can(actor, entry(screen_id).permission)
+    if action == "open_screen":
+        return True if allowed else None
+    return not allowed

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from desk.i18n import gettext as _
 from desk.widgets.format import local_time
+
+if TYPE_CHECKING:
+    from desk.services.session_info import ShiftInfo
+
+
+def shift_text(shift: ShiftInfo | None) -> str:
+    """The shift on now as the status line says it: its name and its lead, if any."""
+    if shift is None:
+        return _("status.no_shift")
+    lead = shift.lead_name or shift.lead_login
+    if lead:
+        return _("status.shift_with_lead", shift=shift.name, lead=lead)
+    return _("status.shift", shift=shift.name)
 
 
 class StatusLine(Widget):
