@@ -7,6 +7,8 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy import column, delete, table
+
 from desk.demo.catalog import SHIFT_NOTES
 from desk.demo.contacts import REQUEST_TYPES, RT_INDEX, ContactMaker
 from desk.demo.knowledge import shipped_articles, shipped_replies
@@ -352,7 +354,6 @@ def write_meta(w: World, built_at: str) -> None:
     values = {**w.params.as_meta(), "demo_built_at": built_at}
     if "created_at" not in existing:
         values["created_at"] = built_at
-    sink.execute(
-        "DELETE FROM desk_meta WHERE key IN (" + ", ".join(f"'{key}'" for key in values) + ")"
-    )
+    meta = table("desk_meta", column("key"))
+    sink.connection.execute(delete(meta).where(meta.c.key.in_(list(values))))
     sink.insert("desk_meta", ("key", "value"), sorted(values.items()))

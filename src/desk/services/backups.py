@@ -31,7 +31,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Table, func, select, text
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.engine import make_url
 
 from desk.clock import as_utc
@@ -127,16 +128,18 @@ def _sqlite_file(db: Database) -> Path:
     return Path(database)
 
 
-def _table_names() -> list[str]:
-    return [table.name for table in metadata.sorted_tables]
+def _sqlite_count(table: Table) -> str:
+    """``SELECT count(*)`` of ``table`` composed by SQLAlchemy for SQLite (the name quoted by
+    the dialect), for a bare ``sqlite3`` connection on a read-only copy."""
+    return str(select(func.count()).select_from(table).compile(dialect=sqlite_dialect()))
 
 
 def _counts_sqlite(path: Path) -> tuple[dict[str, int], dict[str, Any] | None, str | None]:
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         tables = {
-            name: int(connection.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0])
-            for name in _table_names()
+            table.name: int(connection.execute(_sqlite_count(table)).fetchone()[0])
+            for table in metadata.sorted_tables
         }
         head = connection.execute(
             "SELECT value FROM desk_meta WHERE key = ?", (audit.HEAD_META,)
