@@ -683,6 +683,67 @@ def test_postgres_ranges_compare_bytes(pg_db: Database) -> None:
     assert tuple(row) == (True, True, True)
 
 
+# --- names as people say them ----------------------------------------------------------------
+
+SAID = [NewCustomer("单田芳"), NewCustomer("解晓东"), NewCustomer("尉迟恭"), NewCustomer("张三")]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("shantianfang", ["单田芳"]),
+        ("shan tian", ["单田芳"]),
+        ("stf", ["单田芳"]),
+        ("xie xiao dong", ["解晓东"]),
+        ("xxd", ["解晓东"]),
+        ("yuchi", ["尉迟恭"]),
+        ("zhang san", ["张三"]),  # a space between syllables finds what zhangsan finds
+        ("zhangsan", ["张三"]),
+        ("dantian", []),  # the reading nobody says
+        ("jiexiao", []),
+    ],
+)
+def test_names_are_found_as_people_say_them(
+    db: Database, staff: dict[Role, Actor], query: str, expected: list[str]
+) -> None:
+    ids = dict(zip([c.name for c in SAID], add_customers(db, SAID), strict=True))
+    hits = search_customers(db, actor=staff[Role.AGENT], query=query).hits
+    assert [hit.id for hit in hits] == [ids[name] for name in expected]
+
+
+def test_migration_0013_reads_surnames_of_customers_indexed_before(
+    db: Database, staff: dict[Role, Actor]
+) -> None:
+    """Customers indexed character by character (as before 0013) are found by the surname's
+    reading once 0013 ran; a name without such a surname is left as it was."""
+    ids = add_customers(db, SAID)
+
+    def keys() -> list[tuple[str, str]]:
+        with db.session(write=False) as session:
+            rows = session.execute(
+                text(
+                    "SELECT name_pinyin, name_initials FROM customer WHERE id IN (:a, :b, :c, :d)"
+                ),
+                dict(zip("abcd", ids, strict=True)),
+            )
+            return sorted((str(row[0]), str(row[1])) for row in rows)
+
+    migrations.downgrade(db, "0012_summary_open")
+    try:
+        assert keys() == sorted(
+            [("dantianfang", "dtf"), ("jiexiaodong", "jxd"), ("weichigong", "wcg"),
+             ("zhangsan", "zs")]
+        )  # fmt: skip
+        assert search_customers(db, actor=staff[Role.AGENT], query="shantian").hits == ()
+    finally:
+        migrations.upgrade(db)
+    assert keys() == sorted(
+        [("shantianfang", "stf"), ("xiexiaodong", "xxd"), ("yuchigong", "ycg"), ("zhangsan", "zs")]
+    )
+    hits = search_customers(db, actor=staff[Role.AGENT], query="shantian").hits
+    assert [hit.id for hit in hits] == ids[:1]
+
+
 # --- migration 0002 --------------------------------------------------------------------------
 
 

@@ -101,7 +101,7 @@ async def test_paging_forward_and_back_swaps_pages_of_fifty(
         await search(pilot, "张")
         first = [row[2] for row in table_rows(pilot)]
         assert len(first) == 50
-        assert "Page 1 · 50 customers" in screen_text(pilot)
+        assert "Page 1 · 50+ customers" in screen_text(pilot)  # more than this page, uncounted
         assert screen.check_action("prev_page", ()) is None  # dimmed on the first page
         await pilot.press("pagedown")
         await settle(pilot)
@@ -112,7 +112,7 @@ async def test_paging_forward_and_back_swaps_pages_of_fifty(
         await settle(pilot)
         third = [row[2] for row in table_rows(pilot)]
         assert len(third) == 10
-        assert "Page 3 · 10 customers" in screen_text(pilot)
+        assert "Page 3 · 110 customers" in screen_text(pilot)  # every match, now known
         assert screen.check_action("next_page", ()) is None  # the last page
         await pilot.press("pagedown")  # nothing further: the page stays
         await settle(pilot)
@@ -127,7 +127,7 @@ async def test_paging_forward_and_back_swaps_pages_of_fifty(
     assert len(set(first) | set(second) | set(third)) == 110
 
 
-async def test_empty_no_match_and_too_short_are_said_plainly(
+async def test_empty_no_match_and_each_unsearchable_query_are_said_plainly(
     sqlite_db: Database, clock: FixedClock
 ) -> None:
     add_staff(sqlite_db, "agent1")
@@ -144,6 +144,14 @@ async def test_empty_no_match_and_too_short_are_said_plainly(
         assert empty.display
         await search(pilot, "x")
         assert "“x” is too short to search" in screen_text(pilot)
+        await search(pilot, "张三!")
+        assert "“张三!” holds characters no search reads (!)" in screen_text(pilot)
+        await search(pilot, "张3")
+        assert "“张3” mixes Chinese characters with letters or digits" in screen_text(pilot)
+        await search(pilot, "1234567890123456789")
+        assert "longer than any number desk knows" in screen_text(pilot)
+        await search(pilot, "张")
+        assert "Page 1 · 1 customer · by name" in screen_text(pilot)  # one: singular
         await pilot.press("backspace")
         await settle(pilot)
         assert "Type to search customers" in screen_text(pilot)

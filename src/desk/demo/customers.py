@@ -31,7 +31,7 @@ from desk.demo.world import (
     VIP,
     World,
 )
-from desk.rules.names import name_keys
+from desk.rules.names import name_keys, part_keys, surname_of
 from desk.rules.vocab import BigCustomerClass, CustomerStatus, Tier
 
 TIERS = tuple(Tier)
@@ -157,17 +157,18 @@ PHONE_COLUMNS = ("id", "customer_id", "phone", "phone_rev", "kind", "is_primary"
 
 
 class _Keys:
-    """Search keys of a name composed from cached keys of its surname and given name:
-    ``name_keys`` treats each CJK character on its own, so the parts concatenate."""
+    """Search keys of a name composed from cached keys of its surname (``name_keys``: read
+    as a surname) and given name (``part_keys``: each character on its own); the parts
+    concatenate to what ``name_keys`` gives for the whole name."""
 
     def __init__(self) -> None:
-        self._parts: dict[str, tuple[str, str, str]] = {}
+        self._parts: dict[tuple[str, bool], tuple[str, str, str]] = {}
 
-    def part(self, text: str) -> tuple[str, str, str]:
-        found = self._parts.get(text)
+    def part(self, text: str, *, surname: bool = False) -> tuple[str, str, str]:
+        found = self._parts.get((text, surname))
         if found is None:
-            keys = name_keys(text)
-            found = self._parts[text] = (keys.spaced, keys.pinyin, keys.initials)
+            keys = name_keys(text) if surname else part_keys(text)
+            found = self._parts[text, surname] = (keys.spaced, keys.pinyin, keys.initials)
         return found
 
 
@@ -235,7 +236,10 @@ def customer_rows(w: World, service_hashes: list[str]) -> Iterator[Row]:
         given = chars[int(r() * len(chars))]
         if r() >= 0.18:
             given += chars[int(r() * len(chars))]
-        s_keys, g_keys = keys.part(surname), keys.part(given)
+        if surname_of(surname + given) in (None, surname):
+            s_keys, g_keys = keys.part(surname, surname=True), keys.part(given)
+        else:  # the surname and the given name's first character make a longer surname
+            s_keys, g_keys = keys.part(surname + given, surname=True), ("", "", "")
         city = cities[i]
         division, region, city_addresses = districts[city][int(r() * len(districts[city]))]
         birth = day(births[i])
@@ -268,7 +272,7 @@ def customer_rows(w: World, service_hashes: list[str]) -> Iterator[Row]:
             cid,
             number,
             surname + given,
-            f"{s_keys[0]} {g_keys[0]}",
+            f"{s_keys[0]} {g_keys[0]}".rstrip(),
             s_keys[1] + g_keys[1],
             s_keys[2] + g_keys[2],
             id_card,

@@ -139,6 +139,14 @@ def gettext(msgid: str, /, **values: object) -> str:
 _ = gettext
 
 
+def ngettext(one: str, other: str, count: int, /, **values: object) -> str:
+    """``one`` when ``count`` takes the singular in the current language, else ``other``
+    (English: 1 customer, 2 customers; Chinese has one form), with ``{count}`` filled in.
+    Mark both msgids with ``N_`` where they are written."""
+    singular = count == 1 and _state["language"] == "en"
+    return gettext(one if singular else other, count=count, **values)
+
+
 def N_(msgid: str) -> str:
     """Mark ``msgid`` for translation later, where it is shown; returns it unchanged."""
     return msgid

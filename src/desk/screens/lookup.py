@@ -20,7 +20,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
-from desk.i18n import N_, vocab_label
+from desk.i18n import N_, ngettext, vocab_label
 from desk.i18n import gettext as _
 from desk.rules.vocab import CustomerStatus, Tier
 from desk.screens.base import SessionScreen, SignedIn
@@ -55,6 +55,30 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("id_card", N_("lookup.col.id_card")),
     ("matched_by", N_("lookup.col.matched_by")),
 )
+
+
+UNSEARCHABLE: dict[str, str] = {
+    "too_short": N_("lookup.unsearchable.too_short"),
+    "too_long": N_("lookup.unsearchable.too_long"),
+    "characters": N_("lookup.unsearchable.characters"),
+    "mixed": N_("lookup.unsearchable.mixed"),
+}
+"""Why a query means no search, said to the agent (by :class:`Unsearchable` value)."""
+
+
+def unsearchable_text(page: SearchPage) -> str:
+    """What the agent is told when the query means no search: why, in one sentence."""
+    msgid = UNSEARCHABLE.get(str(page.unsearchable), UNSEARCHABLE["too_short"])
+    odd = " ".join(page.odd) if page.odd else ""
+    return _(msgid, query=page.query.strip(), odd=odd)
+
+
+def matches_text(page: SearchPage) -> str:
+    """How many customers the query finds: all of them once the last page is reached, else
+    those up to this page and a ``+`` (counting every match would cost a scan)."""
+    if page.more:
+        return _("lookup.matches_more", count=page.matches_known)
+    return ngettext(N_("lookup.matches_one"), N_("lookup.matches_other"), page.matches_known)
 
 
 def kind_label(kind: str) -> str:
@@ -221,7 +245,7 @@ class LookupScreen(SessionScreen):
         if page is None:
             empty.update(_("lookup.empty"))
         elif not page.kinds:
-            empty.update(_("lookup.unrecognised", query=page.query.strip()))
+            empty.update(unsearchable_text(page))
         elif not page.hits:
             empty.update(_("lookup.no_match", query=page.query.strip()))
         else:
@@ -235,7 +259,7 @@ class LookupScreen(SessionScreen):
                 _(
                     "lookup.info",
                     page=number,
-                    count=len(page.hits),
+                    matches=matches_text(page),
                     kinds=_("lookup.kind_separator").join(kind_label(k) for k in page.kinds),
                 )
             )
