@@ -9,6 +9,17 @@ captured at the DBAPI level and replayed through a bare driver connection held o
 (``sqlite3`` or ``psycopg``; same SQL, no service around it). The gap between the two is what
 the service layer costs. The same figures are taken on SQLite and on PostgreSQL.
 
+Each query of those figures is run once before it is timed. Apart from them, the first run
+of queries never run before, in two states, kind by kind (:data:`FIRST_RUN` queries each, a
+fresh connection pool each time, so only the OS page cache differs):
+
+- steady state: the database file read into the OS page cache beforehand;
+- cold start (SQLite only), as after a reboot: the file's pages dropped from the OS page cache
+  (``posix_fadvise(DONTNEED)``), so the first lookups read the disk. PostgreSQL keeps its
+  own buffers, which only a server restart empties: its cold start is not measured here;
+- cold start, then what a console does once it started: ``warm_search_indexes`` (its time is
+  a figure of its own), then the lookups.
+
 Also measured:
 
 - a fragment matching the most customers (the commonest surname), first page and page 20;
@@ -21,6 +32,7 @@ Run on its own: ``python -m bench.figures.search URL`` (a database holding a dem
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import sys
@@ -37,9 +49,12 @@ from sqlalchemy import event
 from desk.infra.database import Database
 from desk.rules.permissions import Actor
 from desk.rules.vocab import Role
-from desk.services.search import classify_query, search_customers
+from desk.services.search import classify_query, search_customers, warm_search_indexes
 
 SAMPLES = 60  # queries per kind
+FIRST_RUN = 40  # queries per kind and state, none of them run before
+STEADY_TARGET_MS = 2.0
+COLD_TARGET_MS = 10.0
 ROUNDS = 2  # each query is timed this many times after one warm-up run
 EXACT_TARGET_MS = 1.0
 RANGE_TARGET_MS = 10.0
@@ -356,6 +371,132 @@ def _like_figures(raw: Raw, fragments: Sequence[str]) -> list[Figure]:
     ]
 
 
+# --- first runs: steady state and cold start ---------------------------------------------------
+
+
+def _fadvise(path: Path, advice: int) -> None:
+    """Advise the OS about the whole of ``path`` and of its WAL (when there is one)."""
+    for file in (path, path.with_name(path.name + "-wal")):
+        if file.exists():
+            descriptor = os.open(file, os.O_RDONLY)
+            try:
+                os.posix_fadvise(descriptor, 0, 0, advice)
+            finally:
+                os.close(descriptor)
+
+
+def _drop_from_page_cache(path: Path) -> None:
+    """As after a reboot: the OS page cache holds nothing of the database."""
+    _fadvise(path, os.POSIX_FADV_DONTNEED)
+
+
+def _read_into_page_cache(path: Path) -> None:
+    """The whole file read once, so every page of it is in the OS page cache."""
+    with path.open("rb") as file:
+        while file.read(1 << 24):
+            pass
+
+
+def _fresh_queries(
+    ctx: BenchContext, used: dict[str, list[str]], states: int
+) -> dict[str, list[list[str]]]:
+    """Per kind, ``states`` disjoint lists of queries that are not in ``used`` (never run)."""
+    want = ctx.samples(FIRST_RUN)
+    with ctx.raw() as raw:
+        rows, orders = _sample_rows(
+            raw.fetch, random.Random(ctx.seed + 101), ctx.samples(FIRST_RUN * states * 2)
+        )
+    drawn = _queries(rows, orders, random.Random(ctx.seed + 102))
+    out: dict[str, list[list[str]]] = {}
+    for kind, queries in drawn.items():
+        fresh = list(dict.fromkeys(q for q in queries if q not in set(used.get(kind, []))))
+        out[kind] = [fresh[index * want : (index + 1) * want] for index in range(states)]
+    return out
+
+
+def _first_run_median(ctx: BenchContext, queries: Sequence[str]) -> float:
+    """Each query run once, timed on its first run, through a Database opened for it (a
+    console that has just started)."""
+    db = Database.from_url(ctx.url)
+    try:
+        samples = []
+        for query in queries:
+            start = time.perf_counter()
+            search_customers(db, actor=ACTOR, query=query)
+            samples.append((time.perf_counter() - start) * 1000)
+    finally:
+        db.dispose()
+    return statistics.median(samples)
+
+
+def _first_run_figures(ctx: BenchContext, used: dict[str, list[str]]) -> list[Figure]:
+    cold = ctx.is_sqlite and ctx.db_path is not None
+    fresh = _fresh_queries(ctx, used, 3 if cold else 1)
+    figures: list[Figure] = []
+    warming: list[float] = []
+    for kind in KINDS:
+        lists = fresh.get(kind.name, [])
+        if not lists or not lists[0]:
+            continue
+        if ctx.db_path is not None:
+            _read_into_page_cache(ctx.db_path)
+        steady = _first_run_median(ctx, lists[0])
+        figures.append(
+            Figure(
+                name=f"search.first_run_steady.{kind.name}",
+                value=round(steady, 3),
+                unit="ms",
+                target=STEADY_TARGET_MS,
+                note=f"{ctx.database_label}; {kind.label}: median of {len(lists[0])} queries "
+                "never run before, each timed on its first run, the database in the OS page "
+                "cache, a fresh connection pool",
+            )
+        )
+        if cold and len(lists) > 1 and lists[1]:
+            assert ctx.db_path is not None
+            _drop_from_page_cache(ctx.db_path)
+            value = _first_run_median(ctx, lists[1])
+            figures.append(
+                Figure(
+                    name=f"search.first_run_cold.{kind.name}",
+                    value=round(value, 3),
+                    unit="ms",
+                    target=COLD_TARGET_MS,
+                    note=f"SQLite; {kind.label}: median of {len(lists[1])} other queries never "
+                    "run before, the database's pages dropped from the OS page cache first "
+                    "(as after a reboot), a fresh connection pool",
+                )
+            )
+        if cold and len(lists) > 2 and lists[2]:
+            assert ctx.db_path is not None
+            _drop_from_page_cache(ctx.db_path)
+            start = time.perf_counter()
+            warm_search_indexes(ctx.db)
+            warming.append(time.perf_counter() - start)
+            value = _first_run_median(ctx, lists[2])
+            figures.append(
+                Figure(
+                    name=f"search.first_run_warmed.{kind.name}",
+                    value=round(value, 3),
+                    unit="ms",
+                    target=COLD_TARGET_MS,
+                    note=f"SQLite; {kind.label}: a cold start, then the console's background "
+                    f"warm_search_indexes, then {len(lists[2])} more queries never run before",
+                )
+            )
+    if warming:
+        figures.append(
+            Figure(
+                name="search.warm_up",
+                value=round(statistics.median(warming), 2),
+                unit="s",
+                note="warm_search_indexes from a cold start (median over the kinds): what a "
+                "console reads in the background after it starts",
+            )
+        )
+    return figures
+
+
 def _session_figure(ctx: BenchContext) -> Figure:
     """Measured with no other connection open, as in a console: on SQLite, closing the last
     connection of a WAL database checkpoints it, and the next one starts cold."""
@@ -389,6 +530,7 @@ def measure(ctx: BenchContext) -> list[Figure]:
         rows, orders = _sample_rows(raw.fetch, random.Random(ctx.seed), ctx.samples(SAMPLES))
         char, matches = _commonest_first_char(raw)
     queries = _queries(rows, orders, random.Random(ctx.seed + 1))
+    first_runs = _first_run_figures(ctx, queries)  # before anything below runs a query
     measured = _through_service(ctx.db, queries)
     big = _big_match(ctx.db, char, matches)
     session = _session_figure(ctx)
@@ -403,7 +545,7 @@ def measure(ctx: BenchContext) -> list[Figure]:
         figures += _big_match_figures(big, raw)
         figures += _like_figures(raw, queries["name_1char"])
     figures.append(session)
-    return figures
+    return first_runs + figures
 
 
 def _main(argv: list[str]) -> None:

@@ -68,9 +68,7 @@ class DeskApp(App[None]):
         backend: Backend
 
     @dataclass
-    class StartupRefused(Message):
-        """The database or the policy cannot be used: the console does not start."""
-
+    class StartupRefused(Message):  # the database or the policy cannot be used
         reason: str
 
     @dataclass
@@ -153,6 +151,14 @@ class DeskApp(App[None]):
             self._login_screen.backend = event.backend
         self._sweep()
         self._sweep_timer = self.set_interval(SWEEP_EVERY_SECONDS, self._sweep)
+        self._warm_search(event.backend)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="warm")
+    def _warm_search(self, backend: Backend) -> None:
+        """Lookup's indexes read once: the first lookups after a reboot need not hit the disk."""
+        from desk.services.search import warm_search_indexes
+
+        warm_search_indexes(backend.db)
 
     def on_desk_app_startup_refused(self, event: StartupRefused) -> None:
         self.startup_error = event.reason
@@ -225,8 +231,6 @@ class DeskApp(App[None]):
             self._login_screen.reset()
         self.refresh_bindings()
 
-    # --- the shift on now ----------------------------------------------------------------
-
     @work(thread=True, exclusive=True, exit_on_error=False, group="shift")
     def _refresh_shift(self) -> None:
         signed_in = self.signed_in
@@ -241,8 +245,6 @@ class DeskApp(App[None]):
         if event.signed_in is not self.signed_in:
             return  # signed out (or someone else signed in) meanwhile
         self.shift_label = shift_text(event.shift)
-
-    # --- keys ----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         signed_in = self.signed_in
@@ -272,8 +274,6 @@ class DeskApp(App[None]):
 
     def get_key_display(self, binding: Binding) -> str:
         return binding.key_display or key_label(binding.key)
-
-    # --- errors --------------------------------------------------------------------------
 
     def on_worker_failed(self, event: WorkerFailed) -> None:
         self.handle_worker_error(event.error)

@@ -34,8 +34,10 @@ from desk.services.search import (
     SearchKind,
     SearchPage,
     Unsearchable,
+    _warming_reads,
     classify_query,
     search_customers,
+    warm_search_indexes,
 )
 
 K = SearchKind
@@ -742,6 +744,30 @@ def test_migration_0013_reads_surnames_of_customers_indexed_before(
     )
     hits = search_customers(db, actor=staff[Role.AGENT], query="shantian").hits
     assert [hit.id for hit in hits] == ids[:1]
+
+
+# --- warming after a start ------------------------------------------------------------------
+
+
+def test_warming_reads_each_search_index_and_changes_nothing(
+    db: Database, people: dict[str, int], staff: dict[Role, Actor]
+) -> None:
+    """Each range read of the warm-up walks its index alone (a covering index on SQLite, no
+    table), the whole set runs on both databases, and lookups find what they found."""
+    before = search_customers(db, actor=staff[Role.AGENT], query="zs")
+    warm_search_indexes(db)
+    assert search_customers(db, actor=staff[Role.AGENT], query="zs") == before
+    if db.is_sqlite:
+        with db.connection(write=False) as connection:
+            for statement in _warming_reads("sqlite")[:7]:
+                compiled = statement.compile(dialect=connection.dialect)
+                plan = " ".join(
+                    str(row[-1])
+                    for row in connection.exec_driver_sql(
+                        "EXPLAIN QUERY PLAN " + str(compiled), tuple(compiled.params.values())
+                    )
+                )
+                assert "COVERING INDEX" in plan, (str(compiled), plan)
 
 
 # --- migration 0002 --------------------------------------------------------------------------

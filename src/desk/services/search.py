@@ -66,7 +66,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
-from desk.infra.database import reads
+from desk.infra.database import Database, reads
 from desk.infra.errors import InvalidInput
 from desk.models import metadata
 from desk.rules.masking import mask_id_card, mask_name, mask_phone
@@ -880,3 +880,48 @@ def search_customers(
         next_cursor = last
         prev_cursor = first if more else None
     return SearchPage(query, interpreted.kinds, hits, next_cursor, prev_cursor, start=first_place)
+
+
+# --- warming ----------------------------------------------------------------------------------
+
+_FTS_DATA = table("customer_fts_data", column("block"))
+
+
+def _warming_reads(dialect: str) -> list[Select[Any]]:
+    """Statements that read, start to end, every index and table a lookup's first page
+    touches: each range index through a covering range (so the index, not the table, is
+    read), the name index, then the customer and phone rows (through a column no index
+    holds) that a page shows."""
+    c, p, w = _CUSTOMER, _PHONE, _WORK_ORDER
+    ranges = [
+        (c, c.c.name_pinyin),
+        (c, c.c.name_initials),
+        (c, c.c.id_card_rev),
+        (c, c.c.customer_no),
+        (p, p.c.phone_rev),
+        (p, p.c.phone),
+        (w, w.c.number),
+    ]
+    reads: list[Select[Any]] = [
+        select(func.count(key)).select_from(source).where(_bytewise(key, dialect) >= "")
+        for source, key in ranges
+    ]
+    reads.append(select(func.count(p.c.customer_id)).select_from(p).where(p.c.customer_id >= 0))
+    if dialect == "sqlite":
+        reads.append(select(func.count(_FTS_DATA.c.block)))
+    else:
+        reads.append(select(func.count()).select_from(_GRAMS).where(_GRAMS.c.gram >= ""))
+    reads.append(select(func.count(c.c.address)).select_from(c))
+    reads.append(select(func.count(p.c.kind)).select_from(p))
+    return reads
+
+
+def warm_search_indexes(db: Database) -> None:
+    """Read what customer lookup reads into the OS page cache (PostgreSQL: its buffers too),
+    so the first lookups after a reboot do not each wait for the disk. Reads only, each
+    statement its own short transaction; a console runs it once, in the background, after it
+    started (the cold-start figures in bench/figures/search.py)."""
+    dialect = db.engine.dialect.name
+    for statement in _warming_reads(dialect):
+        with db.connection(write=False) as connection:
+            connection.execute(statement)
