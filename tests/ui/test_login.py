@@ -160,7 +160,7 @@ def _burst(app: object, keys: list[str]) -> None:
     """Post every key at once, as a password manager or badge reader sends them, without
     letting the app run between two keys."""
     for key in keys:
-        character = key if len(key) == 1 else {"tab": "\t", "enter": "\r"}.get(key)
+        character = key if len(key) == 1 else {"tab": "\t", "enter": "\r", "ctrl+j": "\n"}.get(key)
         app.post_message(events.Key(key, character))  # type: ignore[attr-defined]
 
 
@@ -198,3 +198,17 @@ async def test_a_burst_with_a_wrong_password_leaves_each_field_its_own_keys(
         assert _message(app) == "Wrong login or password."
         assert app.focused is app.screen.query_one("#password", Input)
     assert [row.action for row in audit_rows(sqlite_db, "login.")] == ["login.failed"]
+
+
+async def test_keys_typed_before_the_console_took_the_terminal_sign_in(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    """Typed while desk was still starting, the terminal (in line mode then) hands the keys
+    over with the Enter turned into a newline (ctrl+j): it signs in all the same."""
+    add_staff(sqlite_db, "agent1")
+    app = make_app(sqlite_db, clock)
+    async with app.run_test() as pilot:
+        _burst(app, [*"agent1", "tab", *PASSWORD, "ctrl+j"])
+        await settle(pilot)
+        await settle(pilot)
+        assert app.signed_in is not None, _message(app)

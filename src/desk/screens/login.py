@@ -40,7 +40,9 @@ class LoginScreen(DeskScreen):
     # handed to a field, so a burst (a fast typist, a password manager, a badge reader)
     # lands every key in the field it was aimed at.
     BINDINGS = [
-        Binding("enter", "submit", N_("key.sign_in"), id="login.submit", priority=True),
+        # ctrl+j: an Enter typed before the console took the terminal reaches it as a newline
+        # (the terminal, still in line mode, turned it into one)
+        Binding("enter,ctrl+j", "submit", N_("key.sign_in"), id="login.submit", priority=True),
         Binding(
             "tab", "other_field", N_("key.focus_next"), show=False, id="login.next", priority=True
         ),
