@@ -22,7 +22,10 @@ from bench.core import BenchContext, Figure, Raw, Statement, captured
 
 from desk.infra.database import Database
 from desk.rules.permissions import Actor
+from desk.rules.policy import load_policy
 from desk.rules.vocab import Role
+
+POLICY = load_policy()  # the shipped policy
 
 SAMPLES = 60
 ROUNDS = 2
@@ -71,7 +74,7 @@ def _plans(db: Database, actor: Actor, ids: Sequence[int]) -> dict[int, list[Sta
     plans: dict[int, list[Statement]] = {}
     for customer_id in ids:
         with captured(db) as seen:
-            customer_card(db, actor=actor, customer_id=customer_id)
+            customer_card(db, actor=actor, customer_id=customer_id, policy=POLICY)
         plans[customer_id] = list(seen)
     return plans
 
@@ -89,7 +92,9 @@ def measure(ctx: BenchContext) -> list[Figure]:
     ):
         if not ids:
             continue
-        value = _median(ids, lambda cid: customer_card(ctx.db, actor=actor, customer_id=cid))
+        value = _median(
+            ids, lambda cid: customer_card(ctx.db, actor=actor, customer_id=cid, policy=POLICY)
+        )
         plans = _plans(ctx.db, actor, ids)
         statements = statistics.mean(len(plan) for plan in plans.values())
         with ctx.raw() as raw:

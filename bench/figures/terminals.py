@@ -138,7 +138,10 @@ def _work(plan: _Plan, index: int) -> _Outcome:
             if page is None or not page.hits:
                 continue
             customer_id = page.hits[0].id
-            timed("card", lambda c=customer_id: customer_card(db, actor=actor, customer_id=c))
+            timed(
+                "card",
+                lambda c=customer_id: customer_card(db, actor=actor, customer_id=c, policy=policy),
+            )
             pause()
             if rng.random() < 0.25:
                 draft = WorkOrderDraft(

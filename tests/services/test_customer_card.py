@@ -11,6 +11,7 @@ from desk.infra.database import Database, now_of
 from desk.infra.errors import NotFound, PermissionDenied
 from desk.models import Account, AuditEntry, Bill, Branch, Contact, Customer, WorkOrder
 from desk.rules.permissions import SHELL_USER_ID, Actor, shell_actor
+from desk.rules.policy import RepeatCallerPolicy, load_policy
 from desk.rules.vocab import Role
 from desk.services import audit
 from desk.services.card import (
@@ -20,6 +21,8 @@ from desk.services.card import (
     unmask_field,
 )
 from tests.services.test_customer_search import NewCustomer, add_customers, add_staff
+
+POLICY = load_policy()  # the shipped policy
 
 PEOPLE = [
     NewCustomer(
@@ -141,7 +144,7 @@ def customers(db: Database, actors: dict[Role, Actor]) -> list[int]:
 def test_the_card_masks_personal_data_and_shows_the_standing(
     db: Database, customers: list[int], actors: dict[Role, Actor]
 ) -> None:
-    card = customer_card(db, actor=actors[Role.AGENT], customer_id=customers[0])
+    card = customer_card(db, actor=actors[Role.AGENT], customer_id=customers[0], policy=POLICY)
     assert card.name_masked == "欧阳**"
     assert card.phones_masked == ("138****1234", "010****6666")  # primary first
     assert card.id_card_masked == "110***********1234"
@@ -170,7 +173,7 @@ def test_the_card_masks_personal_data_and_shows_the_standing(
 def test_the_card_lists_open_work_orders_and_recent_contacts(
     db: Database, customers: list[int], actors: dict[Role, Actor]
 ) -> None:
-    card = customer_card(db, actor=actors[Role.AGENT], customer_id=customers[0])
+    card = customer_card(db, actor=actors[Role.AGENT], customer_id=customers[0], policy=POLICY)
     assert [order.number for order in card.open_work_orders] == [
         "WO20261101000001",
         "WO20261101000002",
@@ -193,7 +196,7 @@ def test_the_card_lists_open_work_orders_and_recent_contacts(
 def test_a_plain_card_is_empty_where_the_customer_has_nothing(
     db: Database, customers: list[int], actors: dict[Role, Actor]
 ) -> None:
-    card = customer_card(db, actor=actors[Role.AGENT], customer_id=customers[1])
+    card = customer_card(db, actor=actors[Role.AGENT], customer_id=customers[1], policy=POLICY)
     assert card.name_masked == "李*"
     assert card.phones_masked == ("137****5678",)
     assert card.address_masked is None
@@ -219,8 +222,10 @@ def _audit_rows(db: Database, action: str) -> list[AuditEntry]:
 def test_every_card_view_is_audited(
     db: Database, customers: list[int], actors: dict[Role, Actor]
 ) -> None:
-    customer_card(db, actor=actors[Role.AGENT], customer_id=customers[0])
-    customer_card(db, actor=actors[Role.AGENT], customer_id=customers[1], contact_id=None)
+    customer_card(db, actor=actors[Role.AGENT], customer_id=customers[0], policy=POLICY)
+    customer_card(
+        db, actor=actors[Role.AGENT], customer_id=customers[1], policy=POLICY, contact_id=None
+    )
     big, plain = _audit_rows(db, "customer.card_view")
     assert big.actor_id == plain.actor_id == actors[Role.AGENT].user_id
     assert (big.target_id, plain.target_id) == (str(customers[0]), str(customers[1]))
@@ -230,13 +235,13 @@ def test_every_card_view_is_audited(
 
 def test_who_may_view_a_card(db: Database, customers: list[int], actors: dict[Role, Actor]) -> None:
     for role in (Role.AGENT, Role.LEAD, Role.COMPLAINT_LEAD, Role.SUPERVISOR):
-        card = customer_card(db, actor=actors[role], customer_id=customers[1])
+        card = customer_card(db, actor=actors[role], customer_id=customers[1], policy=POLICY)
         assert isinstance(card, CustomerCard)
     for role in (Role.HANDLER, Role.ADMIN):
         with pytest.raises(PermissionDenied):
-            customer_card(db, actor=actors[role], customer_id=customers[1])
+            customer_card(db, actor=actors[role], customer_id=customers[1], policy=POLICY)
     with pytest.raises(NotFound):
-        customer_card(db, actor=actors[Role.AGENT], customer_id=999_999)
+        customer_card(db, actor=actors[Role.AGENT], customer_id=999_999, policy=POLICY)
 
 
 @pytest.mark.parametrize(
@@ -310,3 +315,26 @@ def test_a_shell_actor_is_audited_by_login(db: Database, customers: list[int]) -
         (lead.user_id, "lead2", "granted"),
         (SHELL_USER_ID, "cli:ops", "denied"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("window_days", "expected"),
+    [
+        (7, ("bill_inquiry", "consultation")),  # the shipped window
+        (3, ("bill_inquiry",)),  # bill inquiries 0-2 days ago, consultations 3+ days ago
+        (50, ("bill_inquiry", "complaint", "consultation")),  # the complaint 40 days ago
+    ],
+)
+def test_the_repeat_caller_window_is_the_policys(
+    db: Database,
+    customers: list[int],
+    actors: dict[Role, Actor],
+    window_days: int,
+    expected: tuple[str, ...],
+) -> None:
+    policy = POLICY.model_copy(
+        update={"repeat_caller": RepeatCallerPolicy(window_days=window_days)}
+    )
+    card = customer_card(db, actor=actors[Role.AGENT], customer_id=customers[0], policy=policy)
+    assert card.repeat_request_types == expected
+    assert card.repeat_window_days == window_days

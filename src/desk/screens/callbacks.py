@@ -324,7 +324,10 @@ class CallbacksScreen(SessionScreen):
         card = None
         if can(self.actor, Permission.VIEW_CUSTOMER_CARD):
             card = customer_card(
-                self.signed_in.db, actor=self.actor, customer_id=detail.row.customer_id
+                self.signed_in.db,
+                actor=self.actor,
+                customer_id=detail.row.customer_id,
+                policy=self.signed_in.backend.policy,
             )
         self.post_message(self.DetailLoaded(seq, detail, card))
 

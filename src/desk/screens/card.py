@@ -99,7 +99,12 @@ def render_card(card: CustomerCard) -> Group:
         kinds = _("lookup.kind_separator").join(
             vocab_label(kind, RequestType) for kind in card.repeat_request_types
         )
-        alerts.append(Text(_("card.repeat_caller", kinds=kinds), style="bold yellow"))
+        alerts.append(
+            Text(
+                _("card.repeat_caller", kinds=kinds, days=card.repeat_window_days),
+                style="bold yellow",
+            )
+        )
 
     personal = _facts(
         [
@@ -262,7 +267,12 @@ class CustomerCardScreen(SessionScreen):
     def _load(self) -> None:
         from desk.services.card import customer_card
 
-        card = customer_card(self.signed_in.db, actor=self.actor, customer_id=self.customer_id)
+        card = customer_card(
+            self.signed_in.db,
+            actor=self.actor,
+            customer_id=self.customer_id,
+            policy=self.signed_in.backend.policy,
+        )
         self.post_message(self.CardLoaded(card))
 
     def on_customer_card_screen_card_loaded(self, event: CardLoaded) -> None:

@@ -680,7 +680,10 @@ class WorkspaceScreen(SessionScreen):
         from desk.services.verification import verification_state
 
         db, actor = self.signed_in.db, self.actor
-        card = customer_card(db, actor=actor, customer_id=customer_id, contact_id=contact_id)
+        policy = self.signed_in.backend.policy
+        card = customer_card(
+            db, actor=actor, customer_id=customer_id, policy=policy, contact_id=contact_id
+        )
         state = (
             verification_state(
                 db, actor=actor, contact_id=contact_id, policy=self.signed_in.backend.policy

@@ -787,6 +787,7 @@ class ServiceRequestDialog(DeskModal[str | None]):
             self.signed_in.db,
             actor=self.signed_in.actor,
             customer_id=self._customer_id(),
+            policy=self.signed_in.backend.policy,
             contact_id=self.contact_id,
         )
         self.app.call_from_thread(self._reloaded, card.version, card.address_masked)

@@ -31,16 +31,17 @@ from desk.models import (
     StaffUser,
     WorkOrder,
 )
+from desk.rules.ladder import PriorContact, is_repeat_caller
 from desk.rules.masking import mask_address, mask_id_card, mask_name, mask_phone
 from desk.rules.permissions import Actor, Permission, can
-from desk.rules.vocab import WorkOrderStatus
+from desk.rules.policy import Policy
+from desk.rules.vocab import RequestType, WorkOrderStatus
 from desk.services import audit
 from desk.services.access import require
 
 RECENT_CONTACTS = 10
 OPEN_WORK_ORDERS_SHOWN = 20
 CONTACT_WINDOW = timedelta(days=30)
-REPEAT_WINDOW = timedelta(days=7)
 
 
 class MaskedField(StrEnum):
@@ -103,7 +104,8 @@ class CustomerCard:
     open_work_orders_total: int
     recent_contacts: tuple[RecentContact, ...]  # newest first, at most 10
     contacts_last_30_days: int
-    repeat_request_types: tuple[str, ...]  # request types contacted about in the last 7 days
+    repeat_request_types: tuple[str, ...]  # request types of a repeat caller (rules.ladder)
+    repeat_window_days: int  # ... within this many days (the policy's repeat_caller window)
     customer_since: datetime
     last_activity_at: datetime | None
     version: int  # of the customer's data, for a change made from the card
@@ -131,7 +133,7 @@ def _is_overdue(order: WorkOrder, now: datetime) -> bool:
     )
 
 
-def _card(session: Session, customer: Customer) -> CustomerCard:
+def _card(session: Session, customer: Customer, policy: Policy) -> CustomerCard:
     assert customer.id is not None
     now = now_of(session)
     customer_id = customer.id
@@ -170,15 +172,18 @@ def _card(session: Session, customer: Customer) -> CustomerCard:
         .select_from(Contact)
         .where(Contact.customer_id == customer_id, col(Contact.offered_at) >= now - CONTACT_WINDOW)
     ).one()
-    repeat_types = session.exec(
-        select(Contact.request_type)
-        .where(
-            Contact.customer_id == customer_id,
-            col(Contact.offered_at) >= now - REPEAT_WINDOW,
-            col(Contact.request_type).is_not(None),
-        )
-        .distinct()
-    ).all()
+    window = policy.repeat_caller.window_days
+    earlier = [
+        PriorContact(at=at, request_type=RequestType(kind) if kind else None)
+        for at, kind in session.exec(
+            select(Contact.offered_at, Contact.request_type).where(
+                Contact.customer_id == customer_id,
+                col(Contact.offered_at) >= now - timedelta(days=window),
+                col(Contact.request_type).is_not(None),
+            )
+        ).all()
+    ]
+    repeat_types = [kind for kind in RequestType if is_repeat_caller(kind, earlier, now, policy)]
     return CustomerCard(
         id=customer_id,
         customer_no=customer.customer_no,
@@ -233,7 +238,8 @@ def _card(session: Session, customer: Customer) -> CustomerCard:
             for contact, agent_name in contacts
         ),
         contacts_last_30_days=int(recent_count),
-        repeat_request_types=tuple(sorted(str(kind) for kind in repeat_types if kind)),
+        repeat_request_types=tuple(sorted(str(kind) for kind in repeat_types)),
+        repeat_window_days=window,
         customer_since=customer.created_at,
         last_activity_at=customer.last_activity_at,
         version=customer.version,
@@ -242,7 +248,12 @@ def _card(session: Session, customer: Customer) -> CustomerCard:
 
 @writes
 def customer_card(
-    session: Session, *, actor: Actor, customer_id: int, contact_id: int | None = None
+    session: Session,
+    *,
+    actor: Actor,
+    customer_id: int,
+    policy: Policy,
+    contact_id: int | None = None,
 ) -> CustomerCard:
     """The pop-up card: masked personal data, standing, open work orders, recent contacts.
 
@@ -255,7 +266,7 @@ def customer_card(
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise NotFound(f"no customer with id {customer_id}")
-    card = _card(session, customer)
+    card = _card(session, customer, policy)
     audit.record(
         session,
         action="customer.card_view",
