@@ -987,10 +987,9 @@ def _copy_into_stage(
     connection: Connection, rows: list[tuple[object, ...]], *, sqlite: bool
 ) -> None:
     if sqlite:
-        marks = ", ".join("?" for _ in _STAGE_COLUMNS)
-        connection.exec_driver_sql(
-            f"INSERT INTO {_STAGE.name} ({', '.join(_STAGE_COLUMNS)}) VALUES ({marks})", rows
-        )
+        # every column of the stage in order, composed by SQLAlchemy, sent as one executemany
+        insert = str(_STAGE.insert().compile(dialect=connection.dialect))
+        connection.exec_driver_sql(insert, rows)
         return
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {_STAGE.name} ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
