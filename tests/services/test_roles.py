@@ -168,6 +168,8 @@ NO_ACTOR: dict[str, str] = {
     "sweep.sweep_if_due": "the console's timer, as desk's system actor inside",
     "sweep.last_sweep": "when the sweep last ran; no row leaves",
     "users.authenticate": "signing in: there is no actor yet",
+    "housekeeping.run_due_jobs": "the console's timer: the sweep, plan and summaries above",
+    "search.warm_search_indexes": "reads indexes into the cache after start; no row leaves",
 }
 
 
