@@ -713,11 +713,11 @@ def test_names_are_found_as_people_say_them(
     assert [hit.id for hit in hits] == [ids[name] for name in expected]
 
 
-def test_migration_0013_reads_surnames_of_customers_indexed_before(
+def test_migration_0014_reads_surnames_of_customers_indexed_before(
     db: Database, staff: dict[Role, Actor]
 ) -> None:
-    """Customers indexed character by character (as before 0013) are found by the surname's
-    reading once 0013 ran; a name without such a surname is left as it was."""
+    """Customers indexed character by character (as before 0014) are found by the surname's
+    reading once 0014 ran; a name without such a surname is left as it was."""
     ids = add_customers(db, SAID)
 
     def keys() -> list[tuple[str, str]]:
@@ -730,7 +730,7 @@ def test_migration_0013_reads_surnames_of_customers_indexed_before(
             )
             return sorted((str(row[0]), str(row[1])) for row in rows)
 
-    migrations.downgrade(db, "0012_summary_open")
+    migrations.downgrade(db, "0013_workspace_indexes")
     try:
         assert keys() == sorted(
             [("dantianfang", "dtf"), ("jiexiaodong", "jxd"), ("weichigong", "wcg"),

@@ -2,8 +2,8 @@
 :data:`desk.rules.names.SURNAME_READINGS` (单 shan, 解 xie, 万俟 moqi, …) get their pinyin and
 initials again, from the surname's reading.
 
-Revision ID: 0013_surname_readings
-Revises: 0012_summary_open
+Revision ID: 0014_surname_readings
+Revises: 0013_workspace_indexes
 
 The rows are found set-based (the first one or two characters of the name among the table's
 surnames), read by keyset in chunks, and only those whose keys change are written, in
@@ -20,8 +20,8 @@ from alembic import op
 
 from desk.rules.names import SURNAME_READINGS, NameKeys, name_keys, part_keys
 
-revision: str = "0013_surname_readings"
-down_revision: str | None = "0012_summary_open"
+revision: str = "0014_surname_readings"
+down_revision: str | None = "0013_workspace_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
