@@ -44,11 +44,19 @@ def _plain(value: Any, kind: ColumnKind) -> str:
         return f"{float(value):.2f}%"
     if kind is ColumnKind.MONEY:
         return f"¥{float(value):,.2f}"
-    if kind is ColumnKind.INTEGER and isinstance(value, int):
+    if kind in (ColumnKind.INTEGER, ColumnKind.NUMBER) and isinstance(value, int):
         return f"{value:,}"
     if kind is ColumnKind.NUMBER and isinstance(value, float):
         return f"{value:,.2f}"
     return str(value)
+
+
+def _cell_format(kind: ColumnKind, value: Any, number_format: str) -> str:
+    """A count in a column of measures (the contacts section mixes counts with an average)
+    reads as a whole number, not as "24.00"."""
+    if kind is ColumnKind.NUMBER and isinstance(value, int) and not isinstance(value, bool):
+        return NUMBER_FORMATS[ColumnKind.INTEGER]
+    return number_format
 
 
 def _json_value(value: Any) -> Any:
@@ -255,7 +263,7 @@ def write_xlsx(report: Report, path: Path) -> None:
             number_format = NUMBER_FORMATS.get(column.kind)
             if number_format:
                 for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-                    cell.number_format = number_format
+                    cell.number_format = _cell_format(column.kind, cell.value, number_format)
             longest = max(
                 [
                     cell_len(column.title),
