@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from desk.i18n import set_language
 from desk.services.dashboard import HourLoad
 from desk.widgets.figures import LoadChart
 
 
 def _render(width: int) -> list[str]:
+    set_language("en")  # the chart's labels; an earlier test in this worker may have left zh_CN
     hours = [
         HourLoad(hour=h, days=7, calls=calls, answered=calls, agents=agents, need=need)
         for h, calls, agents, need in [
