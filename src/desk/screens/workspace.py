@@ -54,6 +54,7 @@ from desk.screens.workspace_dialogs import (
     read_out,
 )
 from desk.widgets.format import local_time
+from desk.widgets.tickbox import Tickbox
 
 if TYPE_CHECKING:
     from desk.services.bills import AccountOverview
@@ -308,7 +309,7 @@ class WorkspaceScreen(SessionScreen):
                 yield Input(
                     placeholder=_("ws.field.topic"), id="topic", max_length=64, compact=True
                 )
-                yield Checkbox(_("ws.field.on_behalf"), id="on-behalf", compact=True)
+                yield Tickbox(_("ws.field.on_behalf"), id="on-behalf", compact=True)
                 yield TextArea(id="notes", compact=True, placeholder=_("ws.field.notes"))
                 yield Select(
                     [

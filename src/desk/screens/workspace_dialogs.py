@@ -31,6 +31,7 @@ from desk.rules.vocab import (
 from desk.screens.base import DeskModal, SignedIn
 from desk.widgets.account import item_cells, render_bills, render_overview, render_payments
 from desk.widgets.format import local_date, local_time, yuan
+from desk.widgets.tickbox import Tickbox
 
 if TYPE_CHECKING:
     from desk.rules.verification import GateDecision
@@ -869,7 +870,7 @@ class WorkOrderForm(DeskModal["WorkOrderView | None"]):
             yield Label(_("ws.wo_title"), id="dialog-title")
             if self.disputed:
                 yield Static(_("ws.wo_disputed", count=len(self.disputed)), markup=False)
-            yield Checkbox(_("ws.wo_consent"), id="wo-consent", compact=True)
+            yield Tickbox(_("ws.wo_consent"), id="wo-consent", compact=True)
             with Horizontal(classes="row"):
                 yield Select(
                     [(vocab_label(kind), kind.value) for kind in RequestType],
