@@ -58,8 +58,8 @@ class DatabaseUnavailable(DeskError):
 
     @classmethod
     def unreachable(cls) -> DatabaseUnavailable:
-        return cls("the database cannot be reached; desk reconnects on the next try")
+        return cls("the database cannot be reached; it is tried again on the next action")
 
     @classmethod
     def lost(cls) -> DatabaseUnavailable:
-        return cls("the connection to the database was lost; desk reconnects on the next try")
+        return cls("the connection to the database was lost; it is tried again on the next action")

@@ -108,7 +108,7 @@ class Unsearchable(StrEnum):
     """Why a query means no search at all."""
 
     TOO_SHORT = "too_short"  # one letter, 1-3 digits: too many matches to mean anything
-    TOO_LONG = "too_long"  # more digits than any number desk knows (18)
+    TOO_LONG = "too_long"  # more digits than any number a search reads (18)
     CHARACTERS = "characters"  # characters no kind searches: punctuation, symbols, emoji …
     MIXED = "mixed"  # Chinese characters together with letters or digits
 
