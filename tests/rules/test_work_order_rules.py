@@ -21,6 +21,7 @@ from desk.rules.work_orders import (
     OrderState,
     Refusal,
     allowed_actions,
+    is_overdue,
     is_satisfied,
     nearest_deadline,
     refusal,
@@ -175,3 +176,40 @@ def test_the_nearest_deadline_is_the_earliest_awaited_one(
         assert found.clock is None
     else:
         assert any(c.kind is found.clock and c.due_at == found.at for c in clocks)
+
+
+@pytest.mark.parametrize(
+    ("offset", "overdue"),
+    [
+        (None, False),
+        (timedelta(minutes=1), False),
+        (timedelta(0), True),
+        (-timedelta(days=3), True),
+    ],
+)
+def test_an_order_is_overdue_from_the_instant_its_nearest_deadline_is_reached(
+    offset: timedelta | None, overdue: bool
+) -> None:
+    now = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    assert is_overdue(None if offset is None else now + offset, now) is overdue
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(list(ClockState)), st.integers(-10_000, 10_000)), max_size=4
+    ),
+    st.integers(-10_000, 10_000),
+)
+def test_overdue_is_a_missed_awaited_clock(
+    clocks: list[tuple[ClockState, int]], at_minutes: int
+) -> None:
+    """Overdue by the nearest deadline = some running or paused clock's deadline is reached."""
+    now = T0 + timedelta(minutes=at_minutes)
+    made = [clock(ClockKind.REPLY, state_, due) for state_, due in clocks]
+    awaited_missed = any(
+        c.state in (ClockState.RUNNING, ClockState.PAUSED)
+        and c.due_at is not None
+        and c.due_at <= now
+        for c in made
+    )
+    assert is_overdue(nearest_deadline(made).at, now) is awaited_missed

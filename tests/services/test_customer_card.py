@@ -134,6 +134,8 @@ def customers(db: Database, actors: dict[Role, Actor]) -> list[int]:
                     status=status,
                     is_major=major,
                     reply_due=reply_due,
+                    # what the ladder's refresh keeps: the nearest awaited deadline
+                    next_due=None if status == "closed" else reply_due,
                     created_at=now - timedelta(days=int(number[-1])),
                     updated_at=now,
                 )

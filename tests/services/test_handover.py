@@ -52,6 +52,7 @@ def busy_shift(world: World, clock: FixedClock) -> int:
         status="dispatched",
         dispatched_at=start - timedelta(days=2),
         reply_due=start,
+        next_due=start,  # the nearest awaited deadline, as the ladder's refresh keeps it
         escalation_level=1,
     )
     world.work_order(  # major, proposed to headquarters

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from desk.clock import FixedClock
-from desk.infra.database import Database
+from desk.infra.database import Database, now_of
 from desk.infra.errors import InvalidInput
 from desk.models import WorkOrder
 from desk.rules.vocab import (
@@ -23,8 +23,11 @@ from desk.rules.vocab import (
     WaitingReason,
     WorkOrderStatus,
 )
-from desk.rules.work_orders import QueueView
+from desk.rules.work_orders import QueueView, is_overdue
+from desk.services import figures
 from desk.services import work_order_actions as woa
+from desk.services.card import customer_card
+from desk.services.handover import shift_summary
 from desk.services.queue import QueueFilters, queue_figures, work_order_queue
 from desk.services.sweep import run_sweep
 from tests.floor_world import POLICY, Floor, build_floor
@@ -237,3 +240,33 @@ def test_statuses_in_the_callbacks_view_include_a_closed_child_with_its_callback
     )
     page = work_order_queue(db, actor=floor.actor("agent1"), view=V.CALLBACKS, policy=POLICY)
     assert [(row.id, row.status) for row in page.rows] == [(child.id, WorkOrderStatus.CLOSED)]
+
+
+@pytest.mark.parametrize("later", [timedelta(minutes=29), timedelta(minutes=31), timedelta(days=2)])
+def test_overdue_means_one_thing_on_the_card_the_queue_the_handover_and_the_dashboard(
+    db: Database, floor: Floor, clock: FixedClock, later: timedelta
+) -> None:
+    """The card's mark, the queue's overdue view, the handover's count and the dashboard's
+    count all follow :func:`desk.rules.work_orders.is_overdue`, at every moment."""
+    customer = floor.customers[0]
+    Life(db, floor).create(RequestType.FAULT_REPORT, customer=customer)  # dispatch in 30 min
+    Life(db, floor).create(RequestType.SUGGESTION, customer=customer)  # dispatch in 4 hours
+    Life(db, floor).create(customer=customer).dispatch(to=floor.branch)  # reply due next day
+    Life(db, floor).create(customer=customer).dispatch().reply().accept()  # callback due
+    clock.advance(later)
+    run_sweep(db, actor=floor.actor("admin1"), policy=POLICY)
+
+    queue = set(numbers(db, floor, "lead1", V.OVERDUE))
+    card = customer_card(db, actor=floor.actor("agent1"), customer_id=customer, policy=POLICY)
+    marked = {order.number for order in card.open_work_orders if order.is_overdue}
+    with db.session(write=False) as session:
+        now = now_of(session)
+        dashboard = figures.attention(session, now=now).overdue
+        handover = shift_summary(
+            session, starts_at=now - timedelta(hours=8), ends_at=now, next_ends_at=now
+        )["work_orders_overdue"]
+        rows = session.exec(select(WorkOrder).where(WorkOrder.status != "closed")).all()
+        by_rule = {row.number for row in rows if is_overdue(row.next_due, now)}
+    assert queue == marked == by_rule
+    assert dashboard == handover == len(by_rule)
+    assert (len(by_rule) > 0) is (later > timedelta(minutes=30))

@@ -273,6 +273,16 @@ def nearest_deadline(clocks: Iterable[Clock]) -> NearestDeadline:
     return NearestDeadline(best.due_at, best.kind)
 
 
+def is_overdue(next_due: datetime | None, now: datetime) -> bool:
+    """延时: an order is overdue once the nearest deadline among its awaited clocks
+    (:func:`nearest_deadline`, kept on the order as ``next_due``) is reached — the moment the
+    clock rules count a deadline missed (``due_at <= now``). A paused clock counts: a pause stops
+    the budget from running, not a deadline that has already passed. A closed order awaits no
+    clock, so it is never overdue. The card, the queue, the handover and the dashboard all use
+    this definition (in SQL: :func:`desk.services.overdue.overdue_clause`)."""
+    return next_due is not None and next_due <= now
+
+
 # --- the queue's views -----------------------------------------------------------------------
 
 

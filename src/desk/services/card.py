@@ -36,6 +36,7 @@ from desk.rules.masking import mask_address, mask_id_card, mask_name, mask_phone
 from desk.rules.permissions import Actor, Permission, can
 from desk.rules.policy import Policy
 from desk.rules.vocab import RequestType, WorkOrderStatus
+from desk.rules.work_orders import is_overdue
 from desk.services import audit
 from desk.services.access import require
 
@@ -116,21 +117,6 @@ class CustomerCard:
 
 
 # --- the customer card --------------------------------------------------------------------
-
-
-def _is_overdue(order: WorkOrder, now: datetime) -> bool:
-    """A clock whose deadline passed while what it measures has not happened."""
-    if order.dispatch_due and order.dispatched_at is None and order.dispatch_due < now:
-        return True
-    if order.reply_due and order.replied_at is None and order.reply_due < now:
-        return True
-    if order.resolution_due and order.resolution_due < now:
-        return True
-    return bool(
-        order.callback_due
-        and order.status == WorkOrderStatus.CALLBACK.value
-        and order.callback_due < now
-    )
 
 
 def _card(session: Session, customer: Customer, policy: Policy) -> CustomerCard:
@@ -219,7 +205,7 @@ def _card(session: Session, customer: Customer, policy: Policy) -> CustomerCard:
                 title=order.title,
                 created_at=order.created_at,
                 reply_due=order.reply_due,
-                is_overdue=_is_overdue(order, now),
+                is_overdue=is_overdue(order.next_due, now),
                 is_major=order.is_major,
                 escalation_level=order.escalation_level,
             )

@@ -67,6 +67,7 @@ from desk.rules.masking import mask_name
 from desk.rules.periods import Period
 from desk.rules.policy import Policy
 from desk.rules.vocab import Channel, Direction, EventKind, RequestType, WorkOrderStatus
+from desk.services.overdue import overdue_clause
 
 ZONE = SHANGHAI
 """The center's time zone: local hours and days of the figures."""
@@ -553,7 +554,7 @@ def overdue_condition(now: datetime) -> ColumnElement[bool]:
     """An open work order whose nearest awaited deadline (``next_due``, kept by the sweep
     from :func:`desk.rules.work_orders.nearest_deadline`) has passed: what the queue's overdue
     view shows."""
-    return and_(OPEN, W.next_due < now)
+    return and_(OPEN, overdue_clause(W.next_due, now))
 
 
 def escalated_condition() -> ColumnElement[bool]:

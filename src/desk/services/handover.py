@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -49,6 +49,7 @@ from desk.rules.vocab import (
 )
 from desk.services import audit
 from desk.services.access import require
+from desk.services.overdue import overdue_clause
 
 NOTES_LIMIT = 8000
 ACK_LIMIT = 2000
@@ -170,20 +171,6 @@ def _shift(session: Session, shift_id: int | None) -> Shift:
 # --- the summary -----------------------------------------------------------------------------
 
 
-def _overdue(order: Any, now: datetime) -> Any:
-    """An open order one of whose clocks passed its deadline while what it measures has not
-    happened (as the customer card says)."""
-    return or_(
-        and_(order.c.dispatch_due < now, order.c.dispatched_at.is_(None)),
-        and_(order.c.reply_due < now, order.c.replied_at.is_(None)),
-        order.c.resolution_due < now,
-        and_(
-            order.c.status == WorkOrderStatus.CALLBACK.value,
-            order.c.callback_due < now,
-        ),
-    )
-
-
 def shift_summary(
     session: Session, *, starts_at: datetime, ends_at: datetime, next_ends_at: datetime
 ) -> dict[str, Any]:
@@ -231,7 +218,7 @@ def shift_summary(
     open_row = session.execute(
         select(
             func.count(),
-            func.sum(case((_overdue(order, now), 1), else_=0)),
+            func.sum(case((overdue_clause(order.c.next_due, now), 1), else_=0)),
             func.sum(case((and_(is_complaint, order.c.escalation_level == 1), 1), else_=0)),
             func.sum(case((and_(is_complaint, order.c.escalation_level == 2), 1), else_=0)),
             func.sum(case((and_(is_complaint, order.c.escalation_level >= 3), 1), else_=0)),

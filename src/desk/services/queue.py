@@ -43,8 +43,9 @@ from desk.rules.vocab import (
     WaitingReason,
     WorkOrderStatus,
 )
-from desk.rules.work_orders import QUEUE_VIEWS, QueueView
+from desk.rules.work_orders import QUEUE_VIEWS, QueueView, is_overdue
 from desk.services.access import require
+from desk.services.overdue import overdue_clause
 
 PAGE_MAX = 200
 DEFAULT_PAGE = 50
@@ -100,7 +101,7 @@ class QueueRow:
     created_at: datetime
 
     def overdue(self, now: datetime) -> bool:
-        return self.next_due is not None and self.next_due <= now
+        return is_overdue(self.next_due, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +165,7 @@ def _view_condition(
     if view is QueueView.RETURNED:
         return and_(_WO.c.status == _S.DISPATCHED.value, _WO.c.redispatch_count > 0)
     if view is QueueView.OVERDUE:
-        return and_(_OPEN, _WO.c.next_due <= now)
+        return and_(_OPEN, overdue_clause(_WO.c.next_due, now))
     if view is QueueView.CHASE:
         return and_(
             _OPEN,
