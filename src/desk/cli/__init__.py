@@ -5,6 +5,8 @@ Each command group lives in its own module and is added to :data:`app` by :func:
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from desk.cli.failures import DeskGroup
@@ -34,5 +36,12 @@ def _register() -> None:
 
 
 def main() -> None:
-    _register()
-    app()
+    from desk.cli.terminal import launches_console, typed_ahead_unechoed
+
+    if not launches_console(sys.argv[1:]):
+        _register()
+        app()
+        return
+    with typed_ahead_unechoed():  # from the first moment: a password may be typed ahead
+        _register()
+        app()

@@ -11,10 +11,16 @@ import os
 
 from desk.cli.common import State, fail, sqlite_path
 from desk.cli.failures import EXIT_DATABASE, EXIT_USAGE
+from desk.cli.terminal import typed_ahead_unechoed
 
 
 def launch(state: State) -> None:
     """Resolve the settings, run the console on the database in force, report a refusal."""
+    with typed_ahead_unechoed():
+        _run(state)
+
+
+def _run(state: State) -> None:
     from desk.app import DeskApp
     from desk.i18n import detect_language
 
