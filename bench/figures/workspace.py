@@ -18,7 +18,7 @@ the test driver's own pauses are not counted:
 - ``workspace.keystroke_to_frame``: a character typed into the notes until the frame after it;
   median over 60 keys. Baseline: the same on a bare Textual app holding one ``TextArea``.
 - ``workspace.kb_query``: a knowledge query over 10,000 articles (the shipped ones, varied),
-  median over word queries in Chinese and English, index warm, on a scratch database of the
+  median over word queries in Chinese and English, pages warm, on a scratch database of the
   dataset's kind (a SQLite file, or a PostgreSQL database made for it and dropped after).
   Baseline: the ``LIKE`` scan the index replaces, on the bare driver over the same table.
 
@@ -319,7 +319,7 @@ def _kb_figures(ctx: BenchContext) -> tuple[float, float]:
         db = kb.db
         sync_articles(db, actor=shell_actor("bench"), articles=articles, deactivate_missing=False)
         reader = Actor(0, "bench", Role.AGENT)
-        search_knowledge(db, actor=reader, query="宽带")  # build the index once
+        search_knowledge(db, actor=reader, query="宽带")  # the pages read once
         ours = statistics.median(
             median_ms(lambda q=q: search_knowledge(db, actor=reader, query=q), repeat=15)
             for q in KB_QUERIES

@@ -133,6 +133,10 @@ def test_migrations_match_the_models(db: Database) -> None:
     # The name-search pieces live outside the metadata on purpose (FTS5, GIN, PG grams).
     ignored = {
         "customer_fts",
+        "knowledge_fts",
+        "search_vector",
+        "head_vector",
+        "ix_knowledge_doc_search",
         "ix_customer_name_tsv",
         "customer_name_gram",
         "ix_customer_phone_rev_c",

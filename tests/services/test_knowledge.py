@@ -7,18 +7,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from sqlmodel import select
 
 from desk.clock import FixedClock
 from desk.infra.database import Database
 from desk.infra.errors import InvalidInput, PermissionDenied
+from desk.rules.terms import index_terms, query_pieces
 from desk.services import knowledge
-from desk.services.knowledge import (
-    KnowledgeIndex,
-    query_pieces,
-    shipped_articles,
-    shipped_replies,
-    text_tokens,
-)
+from desk.services.knowledge import shipped_articles, shipped_replies
 from tests.workspace_world import World, build_world
 
 
@@ -146,19 +142,62 @@ def test_only_admins_sync_and_bad_limits_are_named(db: Database, world: World) -
         knowledge.search_knowledge(db, actor=world.agent, query="x", limit=0)
 
 
-def test_tokens_and_pieces() -> None:
-    assert text_tokens("宽带慢 WiFi") == ["宽", "带", "慢", "宽带", "带慢", "wifi"]
-    pieces = query_pieces("停机保号 bro", ["broadband", "brown", "cat"])
-    assert pieces[0].tokens == ("停机", "机保", "保号")
-    assert pieces[1].tokens == ("bro", "broadband", "brown")
-    assert query_pieces("bro ", ["broadband"])[0].tokens == ("bro",)  # a finished word
+def test_terms_and_pieces() -> None:
+    assert index_terms("宽带慢 Wi-Fi 快") == "宽带 带慢 慢 wi fi 快"
+    pieces = query_pieces("停机保号 慢 bro")
+    assert [(piece.terms, piece.prefix) for piece in pieces] == [
+        (("停机", "机保", "保号"), False),
+        (("慢",), True),  # the terms 慢 begins
+        (("bro",), True),
+    ]
+    assert query_pieces("bro ")[0].prefix is False  # a finished word
 
 
-def test_the_index_never_scans_with_like() -> None:
+def test_a_word_being_typed_matches_as_a_prefix(db: Database, world: World) -> None:
+    assert "KB-FAULT-002" in _codes(db, world, "broad", kind="article")
+    assert _codes(db, world, "broad ", kind="article") == []  # no article holds the word broad
+
+
+def test_a_chinese_phrase_matches_only_where_its_characters_stand_together(
+    db: Database, world: World
+) -> None:
+    articles = shipped_articles()
+    apart = replace(articles[0], code="KB-T-APART", title="停机说明", body="保号的办法另见。\n")
+    together = replace(articles[0], code="KB-T-TOGETHER", title="说明", body="停机保号的办法。\n")
+    knowledge.sync_articles(
+        db, actor=world.admin, articles=[*articles, apart, together], deactivate_missing=False
+    )
+    assert _codes(db, world, "停机保号", kind="article")[:1] != ["KB-T-APART"]
+    assert "KB-T-APART" not in _codes(db, world, "停机保号", kind="article")
+    assert "KB-T-TOGETHER" in _codes(db, world, "停机保号", kind="article")
+    # no document holds every piece: those holding any are shown
+    assert _codes(db, world, "量子 停机说明", kind="article") == ["KB-T-APART"]
+
+
+def test_the_demo_and_the_migration_index_what_is_in_the_tables(db: Database, world: World) -> None:
+    from desk.models import KnowledgeDoc
+
+    def docs() -> set[tuple[str, int, str]]:
+        return set(
+            db.run(
+                lambda s: [
+                    (d.kind, d.ref_id, d.body_terms) for d in s.exec(select(KnowledgeDoc)).all()
+                ],
+                write=False,
+            )
+        )
+
+    before = docs()
+    assert len(before) == len(shipped_articles()) + len(shipped_replies())
+    with db.engine.begin() as connection:
+        assert knowledge.rebuild_index(connection) == len(before)
+    assert docs() == before
+
+
+def test_the_index_never_scans_with_like(db: Database, world: World) -> None:
     import inspect
 
     source = inspect.getsource(knowledge)
     for scan in (".like(", ".ilike(", ".contains(", "LIKE '", 'LIKE "'):
         assert scan not in source
-    index = KnowledgeIndex([])
-    assert index.search("宽带") == []
+    assert _codes(db, world, "。，") == []

@@ -35,6 +35,7 @@ from desk.rules.vocab import (
     RequestType,
     Role,
 )
+from desk.services.knowledge import rebuild_index
 
 
 def _local_day_start(seconds: int) -> int:
@@ -346,6 +347,7 @@ def write_knowledge(w: World) -> None:
         ("code", "request_type", "title", "text"),
         [(reply.code, reply.request_type, reply.title, reply.text) for reply in shipped_replies()],
     )
+    rebuild_index(sink.connection)
 
 
 def write_meta(w: World, built_at: str) -> None:

@@ -20,7 +20,7 @@ from desk.models.customers import (
 from desk.models.figures import AgentHour, ChurnSnapshot, ContactHour
 from desk.models.handover import Handover
 from desk.models.inbox import InboxMessage
-from desk.models.knowledge import CannedReply, KnowledgeArticle
+from desk.models.knowledge import CannedReply, KnowledgeArticle, KnowledgeDoc
 from desk.models.ladder import LadderStep
 from desk.models.meta import ChangeCounter, JobLease, Meta
 from desk.models.org import Branch, Department, Shift, ShiftNote, StaffUser
@@ -52,6 +52,7 @@ __all__ = [
     "InboxMessage",
     "JobLease",
     "KnowledgeArticle",
+    "KnowledgeDoc",
     "LadderStep",
     "Meta",
     "Payment",

@@ -14,16 +14,18 @@
 :func:`sync_articles` brings the ``knowledge_article`` table in line with a folder (new
 articles added, changed ones updated with a new ``updated_at``, unchanged ones left alone).
 
-**Search** (:func:`search_knowledge`) never scans with ``LIKE``: each process keeps an
-inverted index per database, built from the active articles and the canned replies. Chinese
-text is indexed as single characters and character pairs (bigrams), Latin text as words, so
-a query of words — ``宽带 慢``, ``流量包``, ``停机保号``, ``broadband slow`` — matches the
-articles that hold every piece (a Chinese piece of two or more characters matches where all
-its pairs occur; the last Latin word of the query also matches as a prefix, for typing).
-Hits are ranked by BM25 with the title weighted over the keywords over the body. Before each
-search a cheap aggregate read (count, newest ``updated_at``, size of the canned replies, the
-``knowledge`` change counter every sync raises) tells whether the tables changed; if so the
-index is rebuilt, so edited articles and replies are found without a restart or a migration.
+**Search** (:func:`search_knowledge`) never scans with ``LIKE``: each active article and
+each canned reply is a row of ``knowledge_doc`` holding its title, keywords and text as index
+terms (:mod:`desk.rules.terms`: Chinese as character pairs and characters, Latin text as
+words), written in the same transaction as the article or reply, and read by the database's
+own full-text index — FTS5 on SQLite, a weighted ``tsvector`` with a GIN index on PostgreSQL
+(migration 0015). A query of words — ``宽带 慢``, ``流量包``, ``停机保号``, ``broadband slow`` —
+matches the documents holding every piece (a Chinese piece as the phrase of its character
+pairs; the last Latin word, while typed, also as a prefix), or, when none holds them all,
+those holding any. Hits are ranked by the database (FTS5's BM25, PostgreSQL's ``ts_rank``),
+the title weighted over the keywords over the body. Nothing is kept in the console's memory,
+so an edited article or reply is found by every console at its next search, without a
+restart or a migration.
 
 **Canned replies** (常用话术) are shipped in ``data/knowledge/replies.toml`` (``[[reply]]``
 tables: ``code``, ``title``, ``text``, optional ``request_type``); :func:`sync_replies` brings
@@ -32,36 +34,43 @@ the ``canned_reply`` table in line with such a file, and they are indexed with t
 
 from __future__ import annotations
 
-import bisect
-import math
-import re
-import threading
 import tomllib
-import unicodedata
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Table,
+    bindparam,
+    column,
+    delete,
+    func,
+    insert,
+    literal_column,
+    table,
+)
+from sqlalchemy import (
+    select as core_select,
+)
 from sqlmodel import Session, col, select
 
 from desk.infra.database import now_of, reads, writes
 from desk.infra.errors import InvalidInput, NotFound
-from desk.models import CannedReply, ChangeCounter, KnowledgeArticle
+from desk.models import CannedReply, KnowledgeArticle, KnowledgeDoc
 from desk.rules.permissions import Actor, Permission
+from desk.rules.terms import Piece, index_terms, normalise, query_pieces
 from desk.services import audit
 from desk.services.access import require
 from desk.services.changes import Topic, bump
 
 REQUIRED = ("code", "title", "category")
 MAX_HITS = 50
-FIELD_WEIGHTS = (3.0, 2.0, 1.0)  # title, keywords, body
-BM25_K1 = 1.2
-BM25_B = 0.75
-MAX_PREFIX_TERMS = 64
+PG_CANDIDATES = 200  # PostgreSQL: candidates ranked on their whole text (see _ranked)
 EXCERPT_CHARS = 48
 
 
@@ -152,6 +161,7 @@ def sync_articles(
     now = now_of(session)
     existing = {row.code: row for row in session.exec(select(KnowledgeArticle)).all()}
     added = updated = unchanged = 0
+    touched: list[KnowledgeArticle] = []
     for article in articles:
         row = existing.pop(article.code, None)
         values = {
@@ -161,17 +171,17 @@ def sync_articles(
             "body": article.body,
         }
         if row is None:
-            session.add(
-                KnowledgeArticle(
-                    code=article.code,
-                    title=values["title"],
-                    category=values["category"],
-                    keywords=values["keywords"],
-                    body=values["body"],
-                    active=True,
-                    updated_at=now,
-                )
+            row = KnowledgeArticle(
+                code=article.code,
+                title=values["title"],
+                category=values["category"],
+                keywords=values["keywords"],
+                body=values["body"],
+                active=True,
+                updated_at=now,
             )
+            session.add(row)
+            touched.append(row)
             added += 1
         elif any(getattr(row, key) != value for key, value in values.items()) or not row.active:
             for key, value in values.items():
@@ -179,6 +189,7 @@ def sync_articles(
             row.active = True
             row.updated_at = now
             session.add(row)
+            touched.append(row)
             updated += 1
         else:
             unchanged += 1
@@ -189,9 +200,13 @@ def sync_articles(
                 row.active = False
                 row.updated_at = now
                 session.add(row)
+                touched.append(row)
                 deactivated += 1
     report = SyncReport(added, updated, unchanged, deactivated)
     if added or updated or deactivated:
+        session.flush()  # the new rows' ids
+        _unindex(session, "article", (row.id or 0 for row in touched))
+        _index(session, [_article_doc(row) for row in touched if row.active])
         bump(session, Topic.KNOWLEDGE)
     audit.record(
         session,
@@ -292,6 +307,7 @@ def sync_replies(
     existing = {row.code: row for row in session.exec(select(CannedReply)).all()}
     added = updated = unchanged = 0
     changed: list[Reply] = []
+    gone: list[int] = []
     for reply in replies:
         row = existing.pop(reply.code, None)
         if row is None:
@@ -302,6 +318,7 @@ def sync_replies(
             reply.title,
             reply.text,
         ):
+            gone.append(row.id or 0)
             session.delete(row)
             changed.append(reply)
             updated += 1
@@ -310,15 +327,20 @@ def sync_replies(
     removed = 0
     if remove_missing:
         for row in existing.values():
+            gone.append(row.id or 0)
             session.delete(row)
             removed += 1
     session.flush()  # the old rows go before their codes come back
-    for reply in changed:
-        session.add(
-            CannedReply(
-                code=reply.code, request_type=reply.request_type, title=reply.title, text=reply.text
-            )
+    _unindex(session, "canned", gone)
+    new_rows = [
+        CannedReply(
+            code=reply.code, request_type=reply.request_type, title=reply.title, text=reply.text
         )
+        for reply in changed
+    ]
+    session.add_all(new_rows)
+    session.flush()  # their ids
+    _index(session, [_reply_doc(row) for row in new_rows])
     report = SyncReport(added, updated, unchanged, removed)
     if changed or removed:
         bump(session, Topic.KNOWLEDGE)
@@ -331,68 +353,17 @@ def sync_replies(
     return report
 
 
-# --- tokens ---------------------------------------------------------------------------------
+# --- the index: the database's own full-text search ----------------------------------------
 
-_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+(?:[-'][a-z0-9]+)*")
-
-
-def _is_cjk(run: str) -> bool:
-    return run[0] > "\u2fff"
-
-
-def normalise(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
-
-
-def text_tokens(text: str) -> list[str]:
-    """Index tokens of ``text``: CJK characters and character pairs, Latin words (a hyphenated
-    word also gives its parts)."""
-    tokens: list[str] = []
-    for run in _RUN.findall(normalise(text)):
-        if _is_cjk(run):
-            tokens.extend(run)
-            tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
-        else:
-            tokens.append(run)
-            if "-" in run or "'" in run:
-                tokens.extend(part for part in re.split(r"[-']", run) if part)
-    return tokens
-
-
-@dataclass(frozen=True, slots=True)
-class _Piece:
-    """One piece of a query: all of ``tokens`` must occur (CJK), or any of them (a Latin
-    word and, when typed last, the words it begins)."""
-
-    text: str
-    tokens: tuple[str, ...]
-    all_of: bool
-
-
-def query_pieces(query: str, vocabulary: Sequence[str] = ()) -> list[_Piece]:
-    text = normalise(query)
-    runs = list(_RUN.finditer(text))
-    pieces: list[_Piece] = []
-    for index, match in enumerate(runs):
-        run = match.group(0)
-        if _is_cjk(run):
-            grams = (run,) if len(run) == 1 else tuple(run[i : i + 2] for i in range(len(run) - 1))
-            pieces.append(_Piece(run, tuple(dict.fromkeys(grams)), all_of=True))
-            continue
-        words = [run]
-        typing = index == len(runs) - 1 and match.end() == len(text)
-        if typing and vocabulary:
-            start = bisect.bisect_left(vocabulary, run)
-            for word in vocabulary[start : start + MAX_PREFIX_TERMS]:
-                if not word.startswith(run):
-                    break
-                if word != run:
-                    words.append(word)
-        pieces.append(_Piece(run, tuple(words), all_of=False))
-    return pieces
-
-
-# --- the index ------------------------------------------------------------------------------
+# Outside the metadata (migration 0015 makes them): FTS5 on SQLite, a tsvector column on PostgreSQL.
+_FTS = table("knowledge_fts", column("rowid", Integer))
+_FTS_NAME: ColumnElement[Any] = literal_column("knowledge_fts")
+_VECTOR: ColumnElement[Any] = literal_column("knowledge_doc.search_vector")
+_HEAD: ColumnElement[Any] = literal_column("knowledge_doc.head_vector")
+_SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
+# ts_rank's weights for the labels D, C, B, A: body 1, keywords 2, title 3 (as FTS5's bm25 gets)
+_PG_WEIGHTS: ColumnElement[Any] = literal_column("'{0.3333, 0, 0.6667, 1}'::float4[]")
+_DOC: Table = KnowledgeDoc.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,173 +377,189 @@ class KnowledgeHit:
     score: float
 
 
-@dataclass(frozen=True, slots=True)
-class _Doc:
-    kind: str
-    id: int
-    code: str
-    title: str
-    category: str  # shown: an article's category, a canned reply's request type
-    keywords: str  # indexed with the middle weight
-    text: str  # the body or the reply text
+def _doc_row(kind: str, ref_id: int, title: str, keywords: str, text: str) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "ref_id": ref_id,
+        "title_terms": index_terms(title),
+        "keyword_terms": index_terms(keywords),
+        "body_terms": index_terms(text),
+    }
 
 
-class KnowledgeIndex:
-    """An inverted index of documents: token → {document: weighted term frequency}."""
+def _article_doc(row: KnowledgeArticle) -> dict[str, Any]:
+    return _doc_row("article", row.id or 0, row.title, f"{row.category} {row.keywords}", row.body)
 
-    def __init__(self, docs: Sequence[_Doc]) -> None:
-        self.docs = tuple(docs)
-        postings: dict[str, dict[int, float]] = defaultdict(dict)
-        lengths: list[float] = []
-        for number, doc in enumerate(self.docs):
-            length = 0.0
-            for weight, field_text in zip(
-                FIELD_WEIGHTS, (doc.title, doc.keywords, doc.text), strict=True
-            ):
-                tokens = text_tokens(field_text)
-                length += weight * len(tokens)
-                for token in tokens:
-                    row = postings[token]
-                    row[number] = row.get(number, 0.0) + weight
-            lengths.append(length)
-        self.postings = dict(postings)
-        self.lengths = lengths
-        self.average = (sum(lengths) / len(lengths)) if lengths else 1.0
-        self.vocabulary = sorted(token for token in self.postings if not _is_cjk(token))
-        total = len(self.docs)
-        self.idf = {
-            token: math.log(1 + (total - len(row) + 0.5) / (len(row) + 0.5))
-            for token, row in self.postings.items()
-        }
 
-    def _matching(self, piece: _Piece) -> set[int]:
-        rows = [self.postings.get(token, {}) for token in piece.tokens]
-        if piece.all_of:
-            if not rows or any(not row for row in rows):
-                return set()
-            smallest = min(rows, key=len)
-            return {doc for doc in smallest if all(doc in row for row in rows)}
-        found: set[int] = set()
-        for row in rows:
-            found.update(row)
-        return found
+def _reply_doc(row: CannedReply) -> dict[str, Any]:
+    kind = row.request_type or ""
+    return _doc_row("canned", row.id or 0, row.title, kind, row.text)
 
-    def search(self, query: str, *, limit: int = 20, kind: str | None = None) -> list[KnowledgeHit]:
-        pieces = query_pieces(query, self.vocabulary)
-        if not pieces:
-            return []
-        matches = [self._matching(piece) for piece in pieces]
-        every = set.intersection(*matches)
-        candidates = every if every else set().union(*matches)
-        if kind is not None:
-            candidates = {doc for doc in candidates if self.docs[doc].kind == kind}
-        if not candidates:
-            return []
-        scores: dict[int, float] = dict.fromkeys(candidates, 0.0)
-        for piece in pieces:
-            for token in piece.tokens:
-                row = self.postings.get(token)
-                if not row:
-                    continue
-                idf = self.idf[token]
-                for doc in candidates:
-                    tf = row.get(doc)
-                    if tf:
-                        norm = 1 - BM25_B + BM25_B * self.lengths[doc] / self.average
-                        scores[doc] += idf * tf * (BM25_K1 + 1) / (tf + BM25_K1 * norm)
-        ranked = sorted(candidates, key=lambda doc: (-scores[doc], self.docs[doc].code))
-        return [self._hit(doc, scores[doc], pieces) for doc in ranked[:limit]]
 
-    def _hit(self, number: int, score: float, pieces: Sequence[_Piece]) -> KnowledgeHit:
-        doc = self.docs[number]
-        return KnowledgeHit(
-            kind=doc.kind,
-            id=doc.id,
-            code=doc.code,
-            title=doc.title,
-            category=doc.category,
-            excerpt=excerpt(doc.text, [piece.text for piece in pieces]),
-            score=round(score, 4),
+def _unindex(session: Session, kind: str, ref_ids: Iterable[int]) -> None:
+    ids = list(ref_ids)
+    if ids:
+        session.execute(delete(_DOC).where(_DOC.c.kind == kind, _DOC.c.ref_id.in_(ids)))
+
+
+def _index(session: Session, docs: Sequence[dict[str, Any]]) -> None:
+    if docs:
+        session.execute(insert(_DOC), list(docs))
+
+
+def rebuild_index(connection: Connection) -> int:
+    """Index every active article and canned reply afresh (a demo writes the tables directly);
+    returns how many documents."""
+    connection.execute(delete(_DOC))
+    a = KnowledgeArticle.__table__.c  # type: ignore[attr-defined]
+    r = CannedReply.__table__.c  # type: ignore[attr-defined]
+    docs = [
+        _doc_row("article", row.id, row.title, f"{row.category} {row.keywords}", row.body)
+        for row in connection.execute(
+            core_select(a.id, a.title, a.category, a.keywords, a.body)
+            .where(a.active.is_(True))
+            .order_by(a.code)
         )
+    ]
+    docs += [
+        _doc_row("canned", row.id, row.title, row.request_type or "", row.text)
+        for row in connection.execute(
+            core_select(r.id, r.request_type, r.title, r.text).order_by(r.code)
+        )
+    ]
+    if docs:
+        connection.execute(insert(_DOC), docs)
+    return len(docs)
+
+
+def _sqlite_match(pieces: Sequence[Piece], joiner: str, kind: str | None) -> str:
+    """An FTS5 query: each piece a quoted phrase (terms hold no quotes), a prefix marked; a
+    kind asked for is one more phrase, on the ``kind`` column (weighted 0 in the rank)."""
+    text = f" {joiner} ".join(
+        '"' + " ".join(piece.terms) + '"' + (" *" if piece.prefix else "") for piece in pieces
+    )
+    return f'({text}) AND kind : "{kind}"' if kind else text
+
+
+def _pg_query(pieces: Sequence[Piece], joiner: str, *, phrase: bool) -> str:
+    """A ``to_tsquery`` text: each piece its terms joined by ``<->`` (a phrase) or ``&``
+    (terms are letters and digits only, so nothing in them is tsquery syntax), a prefix
+    marked ``:*``."""
+    parts = []
+    for piece in pieces:
+        terms = list(piece.terms)
+        if piece.prefix:
+            terms[-1] += ":*"
+        parts.append("(" + (" <-> " if phrase else " & ").join(terms) + ")")
+    return f" {joiner} ".join(parts)
+
+
+def _ranked(
+    session: Session, pieces: Sequence[Piece], *, every: bool, limit: int, kind: str | None
+) -> list[tuple[int, float]]:
+    """(doc id, score) of the best documents, best first.
+
+    SQLite: the rank is taken in the FTS5 table alone (joined to ``knowledge_doc`` per match
+    it took several times longer). PostgreSQL: ranking reads each candidate's vector (a few
+    kilobytes, stored out of line), so the candidates holding every term are first ordered by
+    their small title-and-keywords vector, and only the best :data:`PG_CANDIDATES` are
+    checked as phrases and ranked on the whole text (one statement; the planner reads those
+    by primary key).
+    """
+    d = _DOC.c
+    score: ColumnElement[Any]
+    if session.get_bind().dialect.name == "sqlite":
+        score = -func.bm25(_FTS_NAME, 3.0, 2.0, 1.0, 0.0)
+        match = _sqlite_match(pieces, "AND" if every else "OR", kind)
+        statement = (
+            core_select(_FTS.c.rowid, score.label("score"))
+            .where(_FTS_NAME.op("MATCH")(bindparam("q", match)))
+            .order_by(literal_column("score").desc(), _FTS.c.rowid)
+            .limit(limit)
+        )
+        return [(row[0], float(row[1])) for row in session.execute(statement)]
+    joiner = "&" if every else "|"
+    terms = func.to_tsquery(_SIMPLE, bindparam("terms", _pg_query(pieces, joiner, phrase=False)))
+    first = (
+        core_select(d.id)
+        .where(_VECTOR.op("@@")(terms))
+        .order_by(func.ts_rank(_PG_WEIGHTS, _HEAD, terms, 0).desc(), d.id)
+        .limit(PG_CANDIDATES)
+    )
+    if kind is not None:
+        first = first.where(d.kind == kind)
+    phrases = func.to_tsquery(_SIMPLE, bindparam("phrases", _pg_query(pieces, joiner, phrase=True)))
+    score = func.ts_rank(_PG_WEIGHTS, _VECTOR, phrases, 1)
+    statement = (
+        core_select(d.id, score.label("score"))
+        .where(d.id.in_(first.scalar_subquery()), _VECTOR.op("@@")(phrases))
+        .order_by(literal_column("score").desc(), d.id)
+        .limit(limit)
+    )
+    return [(row[0], float(row[1])) for row in session.execute(statement)]
+
+
+def _search(session: Session, query: str, *, limit: int, kind: str | None) -> list[KnowledgeHit]:
+    pieces = query_pieces(query)
+    if not pieces:
+        return []
+    ranked = _ranked(session, pieces, every=True, limit=limit, kind=kind)
+    if not ranked and len(pieces) > 1:  # no document holds every piece: those holding any
+        ranked = _ranked(session, pieces, every=False, limit=limit, kind=kind)
+    if not ranked:
+        return []
+    d = _DOC.c
+    refs = {
+        row.id: (row.kind, row.ref_id)
+        for row in session.execute(
+            core_select(d.id, d.kind, d.ref_id).where(d.id.in_([doc for doc, _ in ranked]))
+        )
+    }
+    article_ids = [ref for doc_kind, ref in refs.values() if doc_kind == "article"]
+    reply_ids = [ref for doc_kind, ref in refs.values() if doc_kind == "canned"]
+    shown: dict[tuple[str, int], tuple[str, str, str, str]] = {}
+    if article_ids:
+        for article in session.exec(
+            select(KnowledgeArticle).where(col(KnowledgeArticle.id).in_(article_ids))
+        ):
+            shown["article", article.id or 0] = (
+                article.code,
+                article.title,
+                article.category,
+                article.body,
+            )
+    if reply_ids:
+        for reply in session.exec(select(CannedReply).where(col(CannedReply.id).in_(reply_ids))):
+            shown["canned", reply.id or 0] = (
+                reply.code,
+                reply.title,
+                reply.request_type or "",
+                reply.text,
+            )
+    words = [piece.text for piece in pieces]
+    hits = []
+    for doc, score in ranked:
+        doc_kind, ref = refs[doc]
+        code, title, category, text = shown[doc_kind, ref]
+        hits.append(
+            KnowledgeHit(
+                doc_kind, ref, code, title, category, excerpt(text, words), round(score, 4)
+            )
+        )
+    return hits
 
 
 def excerpt(text: str, pieces: Iterable[str], width: int = EXCERPT_CHARS) -> str:
     """A line of ``text`` around the first place a piece of the query occurs."""
-    lines = (line.strip().lstrip("#-* ") for line in text.splitlines())
-    # Markdown table rules and pipes say nothing in a one-line excerpt
-    cleaned = (re.sub(r"\s*\|\s*", " ", line).strip() for line in lines if line.strip("|-: "))
-    flat = " ".join(line for line in cleaned if line)
+    # Markdown marks, table rules and pipes say nothing in a one-line excerpt
+    lines = (line.strip().lstrip("#-* ") for line in text.splitlines() if line.strip("|-: "))
+    flat = " ".join(" ".join(line.replace("|", " ").split()) for line in lines)
     lowered = normalise(flat)
     positions = [lowered.find(piece) for piece in pieces if piece]
     found = [position for position in positions if position >= 0]
     start = max(0, min(found) - width // 4) if found else 0
     shown = flat[start : start + width]
     return ("…" if start else "") + shown + ("…" if start + width < len(flat) else "")
-
-
-# --- one index per database, rebuilt when the tables change ---------------------------------
-
-_lock = threading.Lock()
-_indexes: dict[str, tuple[tuple[Any, ...], KnowledgeIndex]] = {}
-
-
-def _fingerprint(session: Session) -> tuple[Any, ...]:
-    articles = session.exec(
-        select(
-            func.count(),
-            func.max(KnowledgeArticle.updated_at),
-            func.max(KnowledgeArticle.id),
-        ).where(col(KnowledgeArticle.active))
-    ).one()
-    inactive = session.exec(
-        select(func.count()).where(col(KnowledgeArticle.active).is_(False))
-    ).one()
-    canned = session.exec(
-        select(func.count(), func.max(CannedReply.id), func.sum(func.length(CannedReply.text)))
-    ).one()
-    synced = session.exec(
-        select(ChangeCounter.value).where(ChangeCounter.name == Topic.KNOWLEDGE.value)
-    ).first()
-    return (*articles, inactive, *canned, synced)
-
-
-def _load(session: Session) -> KnowledgeIndex:
-    docs: list[_Doc] = []
-    for row in session.exec(
-        select(KnowledgeArticle)
-        .where(col(KnowledgeArticle.active))
-        .order_by(col(KnowledgeArticle.code))
-    ).all():
-        docs.append(
-            _Doc(
-                "article",
-                row.id or 0,
-                row.code,
-                row.title,
-                row.category,
-                f"{row.category} {row.keywords}",
-                row.body,
-            )
-        )
-    for reply in session.exec(select(CannedReply).order_by(col(CannedReply.code))).all():
-        kind = reply.request_type or ""
-        docs.append(_Doc("canned", reply.id or 0, reply.code, reply.title, kind, kind, reply.text))
-    return KnowledgeIndex(docs)
-
-
-def index_for(session: Session) -> KnowledgeIndex:
-    """This database's index, rebuilt when the articles or canned replies changed."""
-    bind = session.get_bind()
-    key = f"{id(bind)}:{bind.engine.url}"
-    fingerprint = _fingerprint(session)
-    with _lock:
-        cached = _indexes.get(key)
-        if cached is not None and cached[0] == fingerprint:
-            return cached[1]
-    index = _load(session)
-    with _lock:
-        _indexes[key] = (fingerprint, index)
-    return index
 
 
 @dataclass(frozen=True, slots=True)
@@ -593,7 +580,7 @@ def search_knowledge(
         raise InvalidInput("must be article or canned", field="kind")
     if not (query or "").strip():
         return KnowledgeResult(query, ())
-    return KnowledgeResult(query, tuple(index_for(session).search(query, limit=limit, kind=kind)))
+    return KnowledgeResult(query, tuple(_search(session, query, limit=limit, kind=kind)))
 
 
 @dataclass(frozen=True, slots=True)
