@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import event, text
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from desk.infra import migrations
 from desk.infra.database import Database, create_engine, normalise_url
@@ -215,3 +215,62 @@ def test_sqlite_connections_are_pooled(sqlite_db: Database) -> None:
     first = sqlite_db.run(lambda s: id(s.connection().connection.dbapi_connection), write=False)
     second = sqlite_db.run(lambda s: id(s.connection().connection.dbapi_connection), write=False)
     assert first == second
+
+
+def _durability(db: Database) -> str:
+    """This transaction's flush setting: SQLite's synchronous level, PostgreSQL's
+    synchronous_commit."""
+    statement = "PRAGMA synchronous" if db.is_sqlite else "SHOW synchronous_commit"
+    return str(db.run(lambda s: s.execute(text(statement)).scalar(), write=True, flush=True))
+
+
+def test_only_view_audit_transactions_commit_without_the_flush(db: Database) -> None:
+    """reads_audited relaxes the flush for its own transaction only: SQLite NORMAL (1) and
+    back to FULL (2) at once on the same connection; PostgreSQL synchronous_commit off."""
+    from desk.infra.database import reads, reads_audited, writes
+
+    full, relaxed = ("2", "1") if db.is_sqlite else ("on", "off")
+    statement = "PRAGMA synchronous" if db.is_sqlite else "SHOW synchronous_commit"
+
+    def setting(session: Session) -> str:
+        return str(session.execute(text(statement)).scalar())
+
+    assert reads(setting)(db) == full
+    assert writes(setting)(db) == full
+    assert reads_audited(setting)(db) == relaxed
+    assert _durability(db) == full  # the next transaction on the pooled connection
+
+    def failing(session: Session) -> None:
+        assert setting(session) == relaxed
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):  # a failed one goes back too
+        reads_audited(failing)(db)
+    assert _durability(db) == full
+    assert writes(setting)(db) == full
+
+
+def test_the_card_and_account_views_are_the_relaxed_ones() -> None:
+    """Which services commit without the flush: the card and the bill views, nothing else."""
+    import inspect
+
+    from desk.services import bills, card, contacts, verification, work_orders
+
+    relaxed = set()
+    for module in (bills, card, contacts, verification, work_orders):
+        for name, func in vars(module).items():
+            # the @reads/@writes/@reads_audited wrapper closes over its flush setting
+            if (
+                callable(func)
+                and "__wrapped__" in vars(func)
+                and func.__module__ == module.__name__
+                and inspect.getclosurevars(func).nonlocals.get("flush") is False
+            ):
+                relaxed.add(f"{module.__name__.rsplit('.', 1)[1]}.{name}")
+    assert relaxed == {
+        "bills.account_overview",
+        "bills.bill_inquiry",
+        "bills.bill_items",
+        "bills.payments",
+        "card.customer_card",
+    }

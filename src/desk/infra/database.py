@@ -7,8 +7,20 @@ connection the server closed (a restart, an administrator) is found at checkout,
 round trip, and replaced. Serialization failures, deadlocks and lost connections are retried by
 :mod:`desk.infra.retry`; a database that stays out of reach is :class:`DatabaseUnavailable`.
 
-Each public service call is one transaction: decorate it with :func:`reads` or :func:`writes`.
-The decorated function takes a :class:`Session` first; callers pass a :class:`Database`.
+Each public service call is one transaction: decorate it with :func:`reads`, :func:`writes`
+or :func:`reads_audited`. The decorated function takes a :class:`Session` first; callers pass a
+:class:`Database`.
+
+**Durability.** A writing transaction commits only once its changes are on disk
+(``synchronous=FULL``, PostgreSQL's default ``synchronous_commit``), with one exception: a
+read whose only write is its view-audit row (a card view, a bill or itemized-record view:
+:func:`reads_audited`) commits without waiting for the flush — SQLite (WAL) runs that
+transaction with ``synchronous=NORMAL`` and the connection goes back to ``FULL`` right after;
+PostgreSQL sets ``synchronous_commit = off`` for that transaction alone. The next flushed
+commit carries those rows to disk with it, in order (WAL frames and the PostgreSQL WAL are
+written in commit order), so a power cut can lose the last moment's view-audit rows but never
+a contact, a work order or an account change, and the audit chain stays whole: its head is
+written in the same transaction as the row.
 """
 
 from __future__ import annotations
@@ -116,7 +128,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        if connection.get_execution_options().get("desk_write", False):
+        options = connection.get_execution_options()
+        if not options.get("desk_flush", True):
+            # outside the transaction: SQLite refuses to change it within one
+            connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+        if options.get("desk_write", False):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
@@ -146,15 +162,29 @@ class Database:
             raise DatabaseUnavailable.unreachable() from error
 
     @contextmanager
-    def session(self, *, write: bool) -> Iterator[Session]:
-        """One transaction: committed on success, rolled back on any error."""
+    def session(self, *, write: bool, flush: bool = True) -> Iterator[Session]:
+        """One transaction: committed on success, rolled back on any error. ``flush`` False:
+        the commit does not wait for the disk (view-audit rows only; see the module's
+        docstring)."""
         with self.connect() as connection:
-            connection = connection.execution_options(desk_write=write)
-            with connection.begin(), Session(bind=connection, expire_on_commit=False) as session:
-                session.info["now"] = self.clock.now()
-                session.info["dialect"] = self.engine.dialect.name
-                yield session
-                session.flush()
+            connection = connection.execution_options(desk_write=write, desk_flush=flush)
+            try:
+                with (
+                    connection.begin(),
+                    Session(bind=connection, expire_on_commit=False) as session,
+                ):
+                    if not flush and not self.is_sqlite:
+                        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                    session.info["now"] = self.clock.now()
+                    session.info["dialect"] = self.engine.dialect.name
+                    yield session
+                    session.flush()
+            finally:
+                if not flush and self.is_sqlite and not connection.invalidated:
+                    # the transaction has ended; the driver is in autocommit (no BEGIN)
+                    connection.connection.driver_connection.execute(  # type: ignore[union-attr]
+                        "PRAGMA synchronous=FULL"
+                    )
 
     @contextmanager
     def connection(self, *, write: bool) -> Iterator[Connection]:
@@ -164,13 +194,13 @@ class Database:
             with connection.begin():
                 yield connection
 
-    def run(self, work: Callable[[Session], R], *, write: bool) -> R:
+    def run(self, work: Callable[[Session], R], *, write: bool, flush: bool = True) -> R:
         """Run ``work`` in one transaction, run again from the start on a transient error
         (serialization failure, deadlock, lost connection, busy SQLite: see
         :mod:`desk.infra.retry`)."""
 
         def attempt() -> R:
-            with self.session(write=write) as session:
+            with self.session(write=write, flush=flush) as session:
                 return work(session)
 
         return retry_transient(attempt)
@@ -188,14 +218,14 @@ def now_of(session: Session) -> datetime:
 
 
 def _transactional(
-    write: bool,
+    write: bool, flush: bool = True
 ) -> Callable[[Callable[Concatenate[Session, P], R]], Callable[Concatenate[Database, P], R]]:
     def decorate(
         func: Callable[Concatenate[Session, P], R],
     ) -> Callable[Concatenate[Database, P], R]:
         @functools.wraps(func)
         def wrapper(db: Database, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            return db.run(lambda session: func(session, *args, **kwargs), write=write)
+            return db.run(lambda session: func(session, *args, **kwargs), write=write, flush=flush)
 
         return wrapper
 
@@ -208,3 +238,8 @@ reads = _transactional(write=False)
 writes = _transactional(write=True)
 """A writing service call: one transaction, ``BEGIN IMMEDIATE`` on SQLite; retried like
 :func:`reads`."""
+
+reads_audited = _transactional(write=True, flush=False)
+"""A read whose only write is its view-audit row (a card, bill or itemized-record view): a
+writing transaction whose commit does not wait for the disk flush (see the module's
+docstring); everything else as :func:`writes`."""

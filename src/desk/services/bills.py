@@ -4,7 +4,9 @@ Every call here names the agent's open contact, asks the verification gate for i
 account data (the policy decides which need a verified caller: balance, current and history
 bills, itemized records, payments) and raises
 :class:`~desk.services.verification.GateRefused` when the caller may not be told. Every view
-is audited (``account.view`` with what was shown), so who read whose bills is on record.
+is audited (``account.view`` with what was shown), so who read whose bills is on record; as
+a view-audit row it is committed without waiting for the disk flush
+(:func:`desk.infra.database.reads_audited`).
 
 Itemized records (详单) come a page at a time by keyset on ``(occurred_at, id)``; the other
 party's number is masked like any phone on screen.
@@ -21,7 +23,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from desk.clock import SHANGHAI
-from desk.infra.database import now_of, writes
+from desk.infra.database import now_of, reads_audited
 from desk.infra.errors import InvalidInput, NotFound
 from desk.models import Account, AccountAddOn, Bill, BillItem, Contact, Customer, Payment
 from desk.rules.masking import mask_phone
@@ -164,7 +166,7 @@ def _periods_back(period: str, months: int) -> str:
     return f"{year:04d}-{month:02d}"
 
 
-@writes
+@reads_audited
 def account_overview(
     session: Session, *, actor: Actor, contact_id: int, policy: Policy
 ) -> AccountOverview:
@@ -210,7 +212,7 @@ def account_overview(
     )
 
 
-@writes
+@reads_audited
 def bill_inquiry(
     session: Session, *, actor: Actor, contact_id: int, policy: Policy, history: bool = True
 ) -> BillInquiry:
@@ -253,7 +255,7 @@ def _decode(cursor: str) -> tuple[datetime, int, int]:
         raise InvalidInput("not a cursor of this list", field="cursor") from error
 
 
-@writes
+@reads_audited
 def bill_items(
     session: Session,
     *,
@@ -315,7 +317,7 @@ def bill_items(
     )
 
 
-@writes
+@reads_audited
 def payments(
     session: Session, *, actor: Actor, contact_id: int, policy: Policy
 ) -> tuple[PaymentLine, ...]:
