@@ -7,7 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlmodel import col, func, select
+from sqlmodel import Session, col, func, select
 
 from desk.clock import FixedClock
 from desk.infra.database import Database
@@ -267,6 +267,34 @@ def test_parallel_failures_cannot_pass_the_limit(
     assert customer is not None
     assert customer.verification_locked_at is not None
     assert _actions(db, "verification.locked") == ["verification.locked"]
+
+
+def test_the_password_is_hashed_outside_the_write_transaction(
+    db: Database, world: World, contact_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While argon2 runs, another terminal can write, even the same customer's row: no write
+    lock (SQLite) and no row lock (PostgreSQL) is held; the pass is then settled."""
+    real_verify = verification.verify_secret
+    others: list[int] = []
+
+    def meanwhile(stored_hash: str | None, secret: str) -> bool:
+        def touch(session: Session) -> int:
+            customer = session.exec(
+                select(Customer).where(Customer.id == world.zhang).with_for_update()
+            ).one()
+            return customer.version
+
+        others.append(db.run(touch, write=True))
+        return real_verify(stored_hash, secret)
+
+    monkeypatch.setattr(verification, "verify_secret", meanwhile)
+    result = verification.check_service_password(
+        db, actor=world.agent, contact_id=contact_id, password=SERVICE_PASSWORD, policy=POLICY
+    )
+    assert len(others) == 1
+    assert result.passed
+    attempts = db.run(lambda s: s.exec(select(VerificationAttempt.success)).all(), write=False)
+    assert attempts == [True]  # reserved as a failure, settled as the pass it was
 
 
 def _lock(db: Database, world: World, number: str, *, failures: int = 5) -> int:

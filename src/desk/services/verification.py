@@ -26,7 +26,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from desk.clock import as_utc
-from desk.infra.database import now_of, reads, writes
+from desk.infra.database import Database, now_of, reads, writes
 from desk.infra.errors import DeskError, InvalidInput, NotFound
 from desk.models import Contact, Customer, CustomerPhone, Payment, VerificationAttempt
 from desk.rules.masking import mask_name, mask_phone
@@ -185,43 +185,47 @@ def verification_state(
     return _state(session, contact, customer, policy)
 
 
-def _attempt(
+def _refused(
+    session: Session,
+    actor: Actor,
+    contact: Contact,
+    customer: Customer,
+    failures: int,
+    method: VerificationMethod,
+    policy: Policy,
+) -> AttemptResult | None:
+    """A locked customer's attempt, refused unevaluated (and audited); None when it may go on."""
+    if customer.verification_locked_at is None and failures < policy.verification.max_failures:
+        return None
+    audit.record(
+        session,
+        action="verification.refused_locked",
+        actor=actor,
+        target_type="customer",
+        target_id=customer.id,
+        detail={"contact": contact.id, "method": method.value},
+    )
+    return AttemptResult(False, False, True, _state(session, contact, customer, policy))
+
+
+def _outcome(
     session: Session,
     *,
     actor: Actor,
-    contact_id: int,
-    policy: Policy,
+    contact: Contact,
+    customer: Customer,
     method: VerificationMethod,
-    check: Callable[[Customer], tuple[bool, dict[str, object]]],
+    passed: bool,
+    failures: int,
+    detail: dict[str, object],
+    policy: Policy,
 ) -> AttemptResult:
-    contact, customer = _contact_and_customer(session, actor, contact_id, lock_customer=True)
+    """An evaluated attempt (its row already stored) audited; a pass verifies the contact,
+    the failure that reaches the limit locks the customer. ``failures``: those before it."""
     now = now_of(session)
-    failures = _failures(session, customer, now, policy)
-    locked = customer.verification_locked_at is not None
-    if locked or failures >= policy.verification.max_failures:
-        audit.record(
-            session,
-            action="verification.refused_locked",
-            actor=actor,
-            target_type="customer",
-            target_id=customer.id,
-            detail={"contact": contact_id, "method": method.value},
-        )
-        return AttemptResult(False, False, True, _state(session, contact, customer, policy))
-    passed, detail = check(customer)
-    assert customer.id is not None
-    session.add(
-        VerificationAttempt(
-            customer_id=customer.id,
-            contact_id=contact_id,
-            agent_id=actor.user_id or None,
-            method=method.value,
-            success=passed,
-            at=now,
-            by_holder=not contact.on_behalf,
-        )
+    locked_now = (
+        not passed and should_lock(failures, policy) and customer.verification_locked_at is None
     )
-    locked_now = not passed and should_lock(failures, policy)
     audit.record(
         session,
         action="verification.passed" if passed else "verification.failed",
@@ -229,7 +233,7 @@ def _attempt(
         target_type="customer",
         target_id=customer.id,
         detail={
-            "contact": contact_id,
+            "contact": contact.id,
             "method": method.value,
             "by_holder": not contact.on_behalf,
             "failures": failures + (0 if passed else 1),
@@ -249,34 +253,142 @@ def _attempt(
             actor=actor,
             target_type="customer",
             target_id=customer.id,
-            detail={"contact": contact_id, "failures": failures + 1},
+            detail={"contact": contact.id, "failures": failures + 1},
         )
     session.flush()
     return AttemptResult(passed, locked_now, False, _state(session, contact, customer, policy))
 
 
-@writes
-def check_service_password(
-    session: Session, *, actor: Actor, contact_id: int, password: str, policy: Policy
+def _attempt(
+    session: Session,
+    *,
+    actor: Actor,
+    contact_id: int,
+    policy: Policy,
+    method: VerificationMethod,
+    check: Callable[[Customer], tuple[bool, dict[str, object]]],
 ) -> AttemptResult:
-    """Check the 6-digit service password the caller gave (only its hash is stored)."""
-    require(session, actor, Permission.VERIFY_CALLER)
-
-    def check(customer: Customer) -> tuple[bool, dict[str, object]]:
-        if not customer.service_password_hash:
-            verify_secret(dummy_hash(), password)  # the same cost either way
-            raise InvalidInput(
-                "no service password on file: use the personal-data check", field="password"
-            )
-        return verify_secret(customer.service_password_hash, password.strip()), {}
-
-    return _attempt(
+    """One attempt checked inside the transaction (the personal-data check: no hashing)."""
+    contact, customer = _contact_and_customer(session, actor, contact_id, lock_customer=True)
+    now = now_of(session)
+    failures = _failures(session, customer, now, policy)
+    refused = _refused(session, actor, contact, customer, failures, method, policy)
+    if refused is not None:
+        return refused
+    passed, detail = check(customer)
+    assert customer.id is not None
+    session.add(
+        VerificationAttempt(
+            customer_id=customer.id,
+            contact_id=contact_id,
+            agent_id=actor.user_id or None,
+            method=method.value,
+            success=passed,
+            at=now,
+            by_holder=not contact.on_behalf,
+        )
+    )
+    return _outcome(
         session,
         actor=actor,
-        contact_id=contact_id,
+        contact=contact,
+        customer=customer,
+        method=method,
+        passed=passed,
+        failures=failures,
+        detail=detail,
         policy=policy,
-        method=VerificationMethod.SERVICE_PASSWORD,
-        check=check,
+    )
+
+
+_PASSWORD = VerificationMethod.SERVICE_PASSWORD
+
+
+def check_service_password(
+    db: Database, *, actor: Actor, contact_id: int, password: str, policy: Policy
+) -> AttemptResult:
+    """Check the 6-digit service password the caller gave (only its hash is stored).
+
+    Three steps, as the login lockout (:func:`desk.services.users.authenticate`), so no write
+    lock is held while argon2 runs (on SQLite every other terminal would wait for it):
+
+    1. *reserve* (a short writing transaction, the customer's row locked): a locked customer
+       is refused; otherwise the attempt is stored as a failure in advance, so parallel
+       attempts count each other and cannot get past the limit (the one that would exceed
+       it is refused unevaluated).
+    2. *evaluate* the password against the stored hash, outside any transaction.
+    3. *settle* (a short writing transaction): a match turns the attempt into a pass and
+       verifies the contact; the failure that reached the limit locks the customer.
+    """
+    reserved = db.run(
+        lambda session: _reserve_password(session, actor, contact_id, policy), write=True
+    )
+    if isinstance(reserved, AttemptResult):
+        return reserved
+    if reserved is None:
+        verify_secret(dummy_hash(), password)  # the same cost either way
+        raise InvalidInput(
+            "no service password on file: use the personal-data check", field="password"
+        )
+    attempt_id, stored_hash = reserved
+    passed = verify_secret(stored_hash, password.strip())
+    return db.run(
+        lambda session: _settle_password(session, actor, attempt_id, passed, policy), write=True
+    )
+
+
+def _reserve_password(
+    session: Session, actor: Actor, contact_id: int, policy: Policy
+) -> AttemptResult | tuple[int, str] | None:
+    require(session, actor, Permission.VERIFY_CALLER)
+    contact, customer = _contact_and_customer(session, actor, contact_id, lock_customer=True)
+    now = now_of(session)
+    failures = _failures(session, customer, now, policy)
+    refused = _refused(session, actor, contact, customer, failures, _PASSWORD, policy)
+    if refused is not None:
+        return refused
+    if not customer.service_password_hash:
+        return None
+    assert customer.id is not None
+    attempt = VerificationAttempt(
+        customer_id=customer.id,
+        contact_id=contact_id,
+        agent_id=actor.user_id or None,
+        method=_PASSWORD.value,
+        success=False,  # until settled
+        at=now,
+        by_holder=not contact.on_behalf,
+    )
+    session.add(attempt)
+    session.flush()
+    assert attempt.id is not None
+    return attempt.id, customer.service_password_hash
+
+
+def _settle_password(
+    session: Session, actor: Actor, attempt_id: int, passed: bool, policy: Policy
+) -> AttemptResult:
+    attempt = session.get(VerificationAttempt, attempt_id)
+    if attempt is None or attempt.contact_id is None:  # pragma: no cover - stored in step 1
+        raise NotFound(f"no verification attempt {attempt_id}")
+    contact, customer = _contact_and_customer(
+        session, actor, attempt.contact_id, lock_customer=True
+    )
+    # this attempt is stored as a failure until now: the failures before it exclude it
+    failures = _failures(session, customer, now_of(session), policy) - 1
+    if passed:
+        attempt.success = True
+        session.add(attempt)
+    return _outcome(
+        session,
+        actor=actor,
+        contact=contact,
+        customer=customer,
+        method=_PASSWORD,
+        passed=passed,
+        failures=max(failures, 0),
+        detail={},
+        policy=policy,
     )
 
 
