@@ -209,6 +209,7 @@ async def test_verified_caller_sees_bills_and_disputes_records_as_a_complaint(
         text = captures.take(pilot)
         assert "¥12.00" in text  # the balance
         assert "2026-10" in text
+        assert "In the app" in text  # a payment's channel in words, not its code
         await pilot.press("enter")  # the first bill: 2026-11
         await settle(pilot)
         text = captures.take(pilot)

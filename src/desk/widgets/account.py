@@ -39,6 +39,20 @@ ITEM_KIND_LABELS: dict[str, str] = {
 }
 
 
+PAYMENT_CHANNEL_LABELS: dict[str, str] = {
+    "counter": N_("account.pay_channel.counter"),
+    "app": N_("account.pay_channel.app"),
+    "bank": N_("account.pay_channel.bank"),
+    "card": N_("account.pay_channel.card"),
+}
+
+
+def payment_channel_label(channel: str) -> str:
+    """A payment's channel in words (a code this console does not know is shown as it is)."""
+    msgid = PAYMENT_CHANNEL_LABELS.get(channel)
+    return _(msgid) if msgid else channel
+
+
 def bill_status_label(status: str) -> str:
     msgid = BILL_STATUS_LABELS.get(status)
     return _(msgid) if msgid else status
@@ -126,7 +140,9 @@ def render_payments(lines: Collection[PaymentLine]) -> RenderableType:
         return Text(_("account.no_payments"), style="dim")
     table = _table(N_("account.col.paid_at"), N_("account.col.amount"), N_("account.col.channel"))
     for line in lines:
-        table.add_row(local_time(line.paid_at), yuan(line.amount_cents), line.channel)
+        table.add_row(
+            local_time(line.paid_at), yuan(line.amount_cents), payment_channel_label(line.channel)
+        )
     return Group(Text(_("account.payments"), style="bold underline"), table)
 
 
