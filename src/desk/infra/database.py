@@ -194,6 +194,16 @@ class Database:
             with connection.begin():
                 yield connection
 
+    def run_core(self, work: Callable[[Connection], R], *, write: bool) -> R:
+        """Like :meth:`run`, on a Core connection (set-based bulk work): one transaction,
+        run again from the start on a transient error."""
+
+        def attempt() -> R:
+            with self.connection(write=write) as connection:
+                return work(connection)
+
+        return retry_transient(attempt)
+
     def run(self, work: Callable[[Session], R], *, write: bool, flush: bool = True) -> R:
         """Run ``work`` in one transaction, run again from the start on a transient error
         (serialization failure, deadlock, lost connection, busy SQLite: see

@@ -112,16 +112,16 @@ def read(connection: Connection, *, name: str) -> Lease | None:
 
 def acquire(db: Database, *, name: str, holder: str, ttl: timedelta) -> bool:
     """Take the lease in a transaction of its own (committed before the job starts)."""
-    with db.connection(write=True) as connection:
-        return try_acquire(connection, name=name, holder=holder, now=db.clock.now(), ttl=ttl)
+    return db.run_core(
+        lambda c: try_acquire(c, name=name, holder=holder, now=db.clock.now(), ttl=ttl),
+        write=True,
+    )
 
 
 def release(db: Database, *, name: str, holder: str) -> None:
-    with db.connection(write=True) as connection:
-        give_up(connection, name=name, holder=holder, now=db.clock.now())
+    db.run_core(lambda c: give_up(c, name=name, holder=holder, now=db.clock.now()), write=True)
 
 
 def lease_of(db: Database, *, name: str) -> Lease | None:
     """The lease row as it stands (it may have expired: compare ``expires_at``)."""
-    with db.connection(write=False) as connection:
-        return read(connection, name=name)
+    return db.run_core(lambda c: read(c, name=name), write=False)

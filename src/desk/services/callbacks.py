@@ -572,8 +572,7 @@ def plan_callbacks(
     if not leases.acquire(db, name=PLAN_LEASE, holder=holder, ttl=timedelta(minutes=5)):
         return PlanReport(now=at, added={}, skipped_because_leased=True)
     try:
-        with db.connection(write=True) as connection:
-            added = _plan(connection, at, policy)
+        added = db.run_core(lambda connection: _plan(connection, at, policy), write=True)
 
         def finish(session: Session) -> int:
             opened = open_shifts(session, now=at, policy=policy)

@@ -230,42 +230,60 @@ def refresh_summaries(
     started = time.perf_counter()
     instant = now or db.clock.now()
     through = truncate_hour(instant)
-    with db.connection(write=False) as connection:
-        state = summary_state(connection, policy)
-        first = connection.execute(select(func.min(C.offered_at))).scalar()
+
+    def read(connection: Connection) -> tuple[SummaryState, Any]:
+        return summary_state(connection, policy), connection.execute(
+            select(func.min(C.offered_at))
+        ).scalar()
+
+    state, first = db.run_core(read, write=False)
     rows = 0
     open_hours = 0
     usable = None if full else state.usable()
     if usable is None:
         rebuilt_from: datetime | None = None
         start = truncate_hour(_as_instant(first)) if first is not None else through
-        with db.connection(write=True) as connection:
+
+        def clear(connection: Connection) -> None:
             _lock(connection)
             connection.execute(delete(CH))
             connection.execute(delete(AH))
             # the summary covers nothing until the first week is in
             connection.execute(delete(META).where(META.c.key == THROUGH_KEY))
             _set_meta(connection, POLICY_KEY, policy_fingerprint(policy))
+
+        db.run_core(clear, write=True)
         while start < through:
             end = min(start + CHUNK, through)
-            with db.connection(write=True) as connection:
+
+            def week(connection: Connection, start: datetime = start, end: datetime = end) -> int:
                 _lock(connection)
-                rows += _rebuild(connection, start, end, policy)
+                made = _rebuild(connection, start, end, policy)
                 _set_meta(connection, THROUGH_KEY, end.isoformat())
+                return made
+
+            rows += db.run_core(week, write=True)
             start = end
     else:
         rebuilt_from = min(usable, through) - TRAILING
-        with db.connection(write=True) as connection:
+
+        def recount(connection: Connection) -> tuple[int, int]:
             _lock(connection)
+            made = hours = 0
             for run_start, run_end in _open_runs(connection, rebuilt_from):
-                rows += _rebuild(connection, run_start, run_end, policy)
-                open_hours += int((run_end - run_start) / timedelta(hours=1))
-            rows += _rebuild(connection, rebuilt_from, through, policy)
-    with db.connection(write=True) as connection:
+                made += _rebuild(connection, run_start, run_end, policy)
+                hours += int((run_end - run_start) / timedelta(hours=1))
+            return made + _rebuild(connection, rebuilt_from, through, policy), hours
+
+        rows, open_hours = db.run_core(recount, write=True)
+
+    def stamp(connection: Connection) -> bool:
         _lock(connection)
         _set_meta(connection, THROUGH_KEY, through.isoformat())
         _set_meta(connection, POLICY_KEY, policy_fingerprint(policy))
-        snapshot = _snapshot_churn(connection, through, instant, policy)
+        return _snapshot_churn(connection, through, instant, policy)
+
+    snapshot = db.run_core(stamp, write=True)
     return RefreshReport(
         through, rebuilt_from, rows, snapshot, time.perf_counter() - started, open_hours
     )
@@ -299,12 +317,11 @@ def refresh_summaries_if_due(
     """The console's timer and ``desk sweep``: refresh when the last refresh (by anyone) is
     ``every`` old, or the summaries were made under another policy; None when not due."""
     now = db.clock.now()
-    with db.connection(write=False) as connection:
-        last = _meta(connection, REFRESHED_KEY)
-        state = summary_state(connection, policy)
+    last, state = db.run_core(
+        lambda c: (_meta(c, REFRESHED_KEY), summary_state(c, policy)), write=False
+    )
     if last is not None and state.policy_matches and now - datetime.fromisoformat(last) < every:
         return None
     report = refresh_summaries(db, policy=policy, now=now)
-    with db.connection(write=True) as connection:
-        _set_meta(connection, REFRESHED_KEY, now.isoformat())
+    db.run_core(lambda c: _set_meta(c, REFRESHED_KEY, now.isoformat()), write=True)
     return report

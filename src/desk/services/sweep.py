@@ -15,7 +15,9 @@ statements over the ``due_at`` index, every planned step due by ``now`` (a warni
 its clock's deadline; a reminder marked late after its deadline) as a ``work_order_event``,
 with a conflict-ignoring insert (the unique ``(work_order_id, ladder_key)`` index makes a
 second copy impossible, whoever races), raises escalation levels and major flags, and removes
-the steps it consumed. One transaction per batch of work orders.
+the steps it consumed. One transaction per batch of work orders; the batches are paced
+(:mod:`desk.infra.pacing`), so a terminal's save waits for one batch at most, however long
+the sweep.
 
 **Orders without a plan.** ``work_order.ladder_next_at`` marks the orders whose history must
 be replayed at the next sweep at or after that instant: bulk loads end with
@@ -67,7 +69,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session
 
 from desk.clock import as_utc
-from desk.infra import leases
+from desk.infra import leases, pacing
 from desk.infra.database import Database, now_of
 from desk.infra.errors import DeskError, InvalidInput
 from desk.infra.retry import retry_transient
@@ -110,6 +112,7 @@ LAST_RUN_KEY = "sweep_last_run"
 POLICY_KEY = "sweep_policy"
 DEFAULT_BATCH_SIZE = 2_000
 STORE_BATCH_FACTOR = 10  # storing planned steps is cheap: ten times as many orders per batch
+FIRST_BATCH = 200  # the first batch's size; later ones are sized to hold the lock briefly
 SQLITE_SWEEP_CACHE_KIB = 262_144  # page cache of the sweep's own SQLite connection
 SQLITE_DEFAULT_CACHE = -2_000  # SQLite's defaults, restored after the sweep
 SQLITE_WAL_AUTOCHECKPOINT = 1_000
@@ -971,7 +974,10 @@ def _sweep(
 
             primed = batch(lambda c: _prime_for(c, policy))
             marked = batch(lambda c: _ids(c, _marked, at))
-            for chunk in _chunks(marked, batch_size):
+            replays = pacing.for_dialect(
+                connection.dialect.name, size=min(batch_size, FIRST_BATCH), maximum=batch_size
+            )
+            for chunk in replays.batches(marked):
 
                 def replay(c: Connection, chunk: Sequence[int] = chunk) -> _Replayed:
                     return _replan(c, chunk, now=at, due_by=at, policy=policy, calendars=calendars)
@@ -982,7 +988,12 @@ def _sweep(
                 examined.update(chunk)
                 updated |= done.updated
             due = batch(lambda c: _ids(c, _due_orders, at))
-            for chunk in _chunks(due, batch_size * STORE_BATCH_FACTOR):
+            stores = pacing.for_dialect(
+                connection.dialect.name,
+                size=min(batch_size, FIRST_BATCH) * STORE_BATCH_FACTOR,
+                maximum=batch_size * STORE_BATCH_FACTOR,
+            )
+            for chunk in stores.batches(due):
 
                 def store(c: Connection, chunk: Sequence[int] = chunk) -> _Stored:
                     return _store_due(c, now=at, ids=chunk)
