@@ -558,3 +558,37 @@ async def test_a_lead_turns_web_messages_into_work_orders_by_keys(
     assert detail.order.title == "宽带断网三天"
     assert detail.department_name == "网络维护"
     assert any(text.startswith("Work order WO") for text in notes.messages)
+
+
+async def test_a_page_swap_keeps_the_columns_and_the_footer_keys(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    """Paging redraws the rows only: the columns stay (their widths are not worked out
+    again) and the footer's keys stay the same widgets, PgUp turning on in place."""
+    from textual.widgets._footer import FooterKey
+
+    from desk.screens.queue import PAGE_SIZE
+
+    db = sqlite_db
+    floor = floor_of(db)
+    orders = [new_order(db, floor, title=f"断网{n}") for n in range(PAGE_SIZE + 3)]
+    async with make_app(db, clock).run_test(size=(160, 48)) as pilot:
+        queue = await switch_user(pilot, "lead1")
+        table = queue.query_one("#queue-table", DataTable)
+        columns = list(table.ordered_columns)
+        keys = {(key.key, key.action): key for key in queue.query(FooterKey)}
+        assert keys[("pageup", "prev_page")].has_class("-disabled")
+        assert rows(queue)[0] == orders[0].number
+        await pilot.press("pagedown")
+        await settle(pilot)
+        assert rows(queue) == [order.number for order in orders[PAGE_SIZE:]]
+        assert list(table.ordered_columns) == columns
+        assert all(a is b for a, b in zip(table.ordered_columns, columns, strict=True))
+        after = {(key.key, key.action): key for key in queue.query(FooterKey)}
+        assert after.keys() == keys.keys()
+        assert all(after[k] is keys[k] for k in keys)
+        assert not keys[("pageup", "prev_page")].has_class("-disabled")
+        await pilot.press("pageup")
+        await settle(pilot)
+        assert rows(queue)[0] == orders[0].number
+        assert keys[("pageup", "prev_page")].has_class("-disabled")

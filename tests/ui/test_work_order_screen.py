@@ -130,3 +130,74 @@ async def test_a_long_reply_reads_in_full_and_the_form_keeps_its_hint_at_80_by_2
         await pilot.press("r")  # return it: the form fits, its hint in sight
         await settle(pilot)
         assert "Ctrl+S" in screen_text(pilot)
+
+
+def test_a_long_history_is_drawn_a_screenful_first(sqlite_db: Database) -> None:
+    from rich.console import Console
+
+    from desk.screens.work_order import render_detail
+    from desk.services.work_order_actions import add_note
+    from desk.services.work_orders import work_order_detail
+
+    floor, work_order_id = floor_with_order(sqlite_db)
+    lead = floor.actor("lead1")
+    for n in range(20):
+        version = work_order_detail(
+            sqlite_db, actor=lead, work_order_id=work_order_id, policy=POLICY
+        ).order.version
+        add_note(
+            sqlite_db,
+            actor=lead,
+            work_order_id=work_order_id,
+            version=version,
+            note=f"note number {n + 1}",
+            policy=POLICY,
+        )
+    detail = work_order_detail(sqlite_db, actor=lead, work_order_id=work_order_id, policy=POLICY)
+    console = Console(width=120, record=True)
+
+    def drawn(**options: int) -> str:
+        with console.capture() as capture:
+            console.print(render_detail(detail, detail.read_at, **options))
+        return capture.get()
+
+    first = drawn(history=15)
+    assert "note number 14" in first
+    assert "note number 15" not in first  # the created event is the first of the 15
+    assert "… 6 more events" in first
+    whole = drawn()
+    assert "note number 20" in whole
+    assert "more event" not in whole
+
+
+async def test_the_screen_draws_a_long_history_whole(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    from desk.services.work_order_actions import add_note
+    from desk.services.work_orders import work_order_detail
+
+    floor, work_order_id = floor_with_order(sqlite_db)
+    lead = floor.actor("lead1")
+    for n in range(20):
+        version = work_order_detail(
+            sqlite_db, actor=lead, work_order_id=work_order_id, policy=POLICY
+        ).order.version
+        add_note(
+            sqlite_db,
+            actor=lead,
+            work_order_id=work_order_id,
+            version=version,
+            note=f"note number {n + 1}",
+            policy=POLICY,
+        )
+    app = make_app(sqlite_db, clock)
+    async with app.run_test(size=(120, 80)) as pilot:
+        await sign_in(pilot, "lead1")
+        assert app.signed_in is not None
+        app.push_screen(WorkOrderScreen(app.signed_in, work_order_id))
+        await settle(pilot)
+        await pilot.pause()
+        text = screen_text(pilot)
+        assert "History (21 events)" in text
+        assert "note number 20" in text
+        assert "more event" not in text

@@ -11,12 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from desk.i18n import N_, vocab_label
 from desk.i18n import gettext as _
-from desk.widgets.keys import translate_bindings
+from desk.widgets.keys import KeyFooter, translate_bindings
 from desk.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
@@ -168,7 +167,7 @@ class SessionScreen(DeskScreen):
         status.role = vocab_label(actor.role)
         yield status
         yield from self.compose_body()
-        yield Footer(compact=True, show_command_palette=False)  # fits 80 columns
+        yield KeyFooter()
 
     def compose_body(self) -> ComposeResult:
         """The screen's own widgets, between the status line and the footer."""

@@ -84,6 +84,20 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+def set_columns(table: DataTable[Any], columns: Sequence[tuple[str, str]]) -> None:
+    """Empty ``table`` for a new page. The columns stay when they are the ones wanted (a page
+    swap, a reload), so their widths are not worked out again; else they are replaced (the
+    inbox's or the queue's)."""
+    wanted = [(key, _(msgid) if msgid.strip() else msgid) for key, msgid in columns]
+    current = [(str(column.key.value), column.label.plain) for column in table.ordered_columns]
+    if current == wanted:
+        table.clear()
+        return
+    table.clear(columns=True)
+    for key, label in wanted:
+        table.add_column(label, key=key)
+
+
 def views_of(signed_in: SignedIn) -> list[str]:
     """The role's views, and the inbox for those who turn messages into work orders."""
     views = [view.value for view in QUEUE_VIEWS.get(signed_in.actor.role, ())]
@@ -321,9 +335,7 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         table: DataTable[Any] = self.query_one("#queue-table", DataTable)
         empty = self.query_one("#queue-empty", Static)
         previous = self._current_id()
-        table.clear(columns=True)
-        for key, msgid in INBOX_COLUMNS:
-            table.add_column(_(msgid) if msgid.strip() else msgid, key=key)
+        set_columns(table, INBOX_COLUMNS)
         for message in page.rows:
             table.add_row(*message_cells(message, page.read_at), key=str(message.id))
         has_rows = bool(page.rows)
@@ -454,9 +466,7 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         self.query_one("#queue-views", Static).update(text)
 
     def _columns(self, table: DataTable[Any]) -> None:
-        table.clear(columns=True)
-        for key, msgid in COLUMNS:
-            table.add_column(_(msgid) if msgid.strip() else msgid, key=key)
+        set_columns(table, COLUMNS)
 
     def _show(self, page: QueuePage, number: int) -> None:
         self.page = page

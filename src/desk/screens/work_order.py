@@ -21,7 +21,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
-from desk.i18n import N_, vocab_label
+from desk.i18n import N_, ngettext, vocab_label
 from desk.i18n import gettext as _
 from desk.rules.vocab import (
     CallbackStatus,
@@ -42,6 +42,8 @@ from desk.widgets.format import local_time, yuan
 if TYPE_CHECKING:
     from desk.services.queue import FloorDirectory
     from desk.services.work_orders import WorkOrderDetail
+
+FIRST_EVENTS = 15  # the events drawn in the first frame: what a screen shows below the facts
 
 ESCALATION_LABELS: dict[int, str] = {
     1: N_("work_order.escalation.reminded"),
@@ -94,8 +96,11 @@ def event_text(kind: EventKind, data: dict[str, object]) -> str:
     return label
 
 
-def render_detail(detail: WorkOrderDetail, now: datetime) -> Group:
-    """The work order as Rich renderables (pure: the read model in, text out)."""
+def render_detail(detail: WorkOrderDetail, now: datetime, *, history: int | None = None) -> Group:
+    """The work order as Rich renderables (pure: the read model in, text out).
+
+    ``history``: how many events of the history to draw (the first ones); the rest are
+    counted in a line below them. None draws them all."""
     order = detail.order
     title = Text()
     title.append(order.number, style="bold")
@@ -251,13 +256,14 @@ def render_detail(detail: WorkOrderDetail, now: datetime) -> Group:
             parts.append(Text(line))
 
     parts.append(_heading(_("work_order.history", count=len(detail.events))))
-    history = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
-    history.add_column(_("work_order.col.at"), no_wrap=True)
-    history.add_column(_("work_order.col.who"), no_wrap=True)
-    history.add_column(_("work_order.col.what"), overflow="fold")
+    table = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
+    table.add_column(_("work_order.col.at"), no_wrap=True)
+    table.add_column(_("work_order.col.who"), no_wrap=True)
+    table.add_column(_("work_order.col.what"), overflow="fold")
     # fold, not the table's ellipsis: a reply is read in full, Chinese text included
-    history.add_column(_("work_order.col.why"), ratio=1, overflow="fold")
-    for event in detail.events:
+    table.add_column(_("work_order.col.why"), ratio=1, overflow="fold")
+    events = detail.events if history is None else detail.events[:history]
+    for event in events:
         what = event_text(event.kind, event.data)
         if event.to_status is not None and event.to_status != event.from_status:
             what += f" → {vocab_label(event.to_status, WorkOrderStatus)}"
@@ -271,13 +277,17 @@ def render_detail(detail: WorkOrderDetail, now: datetime) -> Group:
         style = "red" if event.kind is EventKind.BREACH else ""
         if event.kind in (EventKind.REMINDER, EventKind.ESCALATION_PROPOSED):
             style = "magenta"
-        history.add_row(
+        table.add_row(
             local_time(event.at, "%m-%d %H:%M"),
             event.actor_name or _("work_order.desk"),
             Text(what, style=style),
             event.reason or "",
         )
-    parts.append(history)
+    parts.append(table)
+    if len(events) < len(detail.events):
+        more = len(detail.events) - len(events)
+        label = ngettext(N_("work_order.history_more_one"), N_("work_order.history_more"), more)
+        parts.append(Text(label, style="dim"))
     return Group(*parts)
 
 
@@ -341,12 +351,22 @@ class WorkOrderScreen(OrderActions, SessionScreen):
         self.post_message(self.DetailLoaded(detail))
 
     def on_work_order_screen_detail_loaded(self, event: DetailLoaded) -> None:
-        self.detail = event.detail
-        self.query_one("#wo-body", Static).update(render_detail(event.detail, event.detail.read_at))
+        detail = self.detail = event.detail
+        body = self.query_one("#wo-body", Static)
+        if len(detail.events) > FIRST_EVENTS:
+            # A screenful first; the long tail of the history right after that frame.
+            body.update(render_detail(detail, detail.read_at, history=FIRST_EVENTS))
+            self.call_after_refresh(self._show_whole, detail)
+        else:
+            body.update(render_detail(detail, detail.read_at))
         self.refresh_bindings()
         if self._then is not None:
             action, self._then = self._then, None
             self._open(action, event.detail)
+
+    def _show_whole(self, detail: WorkOrderDetail) -> None:
+        if self.detail is detail:  # not reloaded meanwhile
+            self.query_one("#wo-body", Static).update(render_detail(detail, detail.read_at))
 
     def _open(self, action: Action, detail: WorkOrderDetail) -> None:
         """Open ``action``'s form now, or say why it cannot be taken."""

@@ -1,5 +1,7 @@
 """Keys are data: one table of bindings feeds the footer, the F1 keymap and the palette.
 
+:class:`KeyFooter` is the footer of every screen.
+
 Every ``Binding`` of desk carries an ``id`` and a msgid as its description (marked with
 ``N_``). :func:`translate_bindings` turns a node's descriptions into the current language
 when the node is built, so the footer, :func:`keymap_of` (read by the F1 dialog) and the
@@ -11,10 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from textual.app import App
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingsMap
 from textual.dom import DOMNode
 from textual.screen import Screen
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 
 from desk.i18n import gettext
 
@@ -99,3 +103,53 @@ def keymap_of(screen: Screen[Any], app: App[Any]) -> list[KeyRow]:
         )
     rows.sort(key=lambda row: row.namespace is app)  # stable: the screen's keys first
     return rows
+
+
+class KeyFooter(Footer):
+    """Textual's footer, rebuilt only when the keys it shows change.
+
+    The stock footer mounts a widget per key again whenever a screen's bindings are refreshed
+    (a page read, a row selected), and mounting a row of keys costs more than the page
+    itself. This one compares what it would show: the same keys in the same state, nothing
+    happens; the same keys with some enabled or disabled, those keys change in place; other
+    keys, it is rebuilt."""
+
+    def __init__(self) -> None:
+        super().__init__(compact=True, show_command_palette=False)  # fits 80 columns
+        self._shown: tuple[tuple[str, str, str, bool], ...] | None = None
+        self._rebuilding = False  # a rebuild is queued: it will show the keys as they are then
+
+    def _keys(self, screen: Screen[Any]) -> tuple[tuple[str, str, str, bool], ...]:
+        return tuple(
+            (binding.key, binding.action, binding.description, enabled)
+            for (_node, binding, enabled, _tooltip) in screen.active_bindings.values()
+            if binding.show
+        )
+
+    def compose(self) -> ComposeResult:
+        if self._bindings_ready:
+            self._shown = self._keys(self.screen)
+            self._rebuilding = False
+        yield from super().compose()
+
+    def bindings_changed(self, screen: Screen[Any]) -> None:
+        if not (self.is_attached and screen is self.screen and screen.app.app_focus):
+            super().bindings_changed(screen)
+            return
+        if self._rebuilding:
+            return
+        shown = self._keys(screen)
+        before = self._shown
+        if before == shown:
+            return
+        if before is not None and [key[:3] for key in before] == [key[:3] for key in shown]:
+            enabled = {(key, action): on for key, action, _text, on in shown}
+            for widget in self.query(FooterKey):
+                on = enabled.get((widget.key, widget.action))
+                if on is not None and on == widget._disabled:
+                    widget._disabled = not on
+                    widget.set_class(not on, "-disabled")
+            self._shown = shown
+            return
+        self._rebuilding = True
+        super().bindings_changed(screen)
