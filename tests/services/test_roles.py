@@ -116,7 +116,9 @@ ENTRY_POINTS: dict[str, Permission | frozenset[Permission] | None] = {
     "work_order_actions.record_callback_result": Permission.MAKE_CALLBACKS,
     "work_order_actions.record_hq_answer": Permission.CONFIRM_ESCALATION,
     "work_order_actions.reopen_work_order": Permission.REVIEW_WORK_ORDER,
-    "work_order_actions.reply_work_order": Permission.REPLY_WORK_ORDER,
+    "work_order_actions.reply_work_order": frozenset(
+        {Permission.DISPATCH_WORK_ORDER, Permission.REPLY_WORK_ORDER}
+    ),
     "work_order_actions.resume_work_order": frozenset(
         {Permission.DISPATCH_WORK_ORDER, Permission.REPLY_WORK_ORDER}
     ),

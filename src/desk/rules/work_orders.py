@@ -109,7 +109,11 @@ ACTION_RULES: dict[Action, ActionRule] = {
         [P.DISPATCH_WORK_ORDER], [S.NEW, S.REOPENED], EventKind.DISPATCHED, S.DISPATCHED
     ),
     Action.REPLY: _rule(
-        [P.REPLY_WORK_ORDER], [S.DISPATCHED], EventKind.REPLIED, S.REPLIED, reason_required=True
+        [P.REPLY_WORK_ORDER, P.DISPATCH_WORK_ORDER],  # leads: for the center's own orders
+        [S.DISPATCHED],
+        EventKind.REPLIED,
+        S.REPLIED,
+        reason_required=True,
     ),
     Action.ACCEPT: _rule([P.REVIEW_WORK_ORDER], [S.REPLIED], EventKind.ACCEPTED, S.CALLBACK),
     Action.RETURN: _rule(
@@ -196,12 +200,17 @@ class OrderState:
     category: RequestType
     department_id: int | None
     escalation_level: int
+    center_owned: bool = False
+    """The order is with the center's own department (a consultation, a suggestion about the
+    center): the shift leads answer it as that department."""
 
 
 def refusal(action: Action, actor: Actor, order: OrderState, policy: Policy) -> Refusal | None:
     """Why ``actor`` may not take ``action`` on ``order`` now, or None when they may.
 
-    Beyond :data:`ACTION_RULES`: a handler acts only on orders of their own department; the
+    Beyond :data:`ACTION_RULES`: a handler acts only on orders of their own department, and
+    replies only to those; the center's own orders (``center_owned``) are answered by the
+    shift leads, who dispatch (nobody else is that department's handler); the
     chase (reminder, escalation, headquarters' answer) is for the policy's chase categories;
     an escalation is proposed once (by the ladder or by hand), confirmed once proposed, and
     headquarters answers once confirmed.
@@ -216,7 +225,12 @@ def refusal(action: Action, actor: Actor, order: OrderState, policy: Policy) -> 
     if rule.paused is False and order.paused:
         return Refusal.PAUSED
     own_department = order.department_id is not None and order.department_id == actor.department_id
-    if (action is Action.REPLY or actor.role is Role.HANDLER) and not own_department:
+    if actor.role is Role.HANDLER and not own_department:
+        return Refusal.OTHER_DEPARTMENT
+    if action is Action.REPLY and not (
+        (own_department and can(actor, P.REPLY_WORK_ORDER))
+        or (order.center_owned and can(actor, P.DISPATCH_WORK_ORDER))
+    ):
         return Refusal.OTHER_DEPARTMENT
     chase = (
         Action.REMIND,

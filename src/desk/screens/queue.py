@@ -778,6 +778,7 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
                 category=row.category,
                 department_id=row.department_id,
                 escalation_level=row.escalation_level,
+                center_owned=row.center_owned,
             ),
             children=0,
         )

@@ -430,6 +430,7 @@ class WorkOrderScreen(OrderActions, SessionScreen):
                     category=order.category,
                     department_id=order.department_id,
                     escalation_level=order.escalation_level,
+                    center_owned=detail.center_owned,
                 ),
                 children=sum(
                     1 for child in detail.children if child.status is not WorkOrderStatus.CLOSED

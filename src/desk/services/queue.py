@@ -99,6 +99,7 @@ class QueueRow:
     redispatch_count: int
     parent_id: int | None
     created_at: datetime
+    center_owned: bool = False  # with the center's own department: the shift leads answer it
 
     def overdue(self, now: datetime) -> bool:
         return is_overdue(self.next_due, now)
@@ -353,6 +354,8 @@ def _rows(session: Session, raw: list[Any], now: datetime, policy: Policy) -> tu
                 redispatch_count=row.redispatch_count,
                 parent_id=row.parent_id,
                 created_at=_instant(row.created_at) or now,
+                center_owned=department is not None
+                and department[1] == DepartmentKind.CENTER.value,
             )
         )
     return tuple(result)

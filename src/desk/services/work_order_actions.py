@@ -166,7 +166,9 @@ def _check(
         raise InvalidInput("give the version of the work order you read", field="version")
     if order.version != version:
         raise _changed(session, order)
-    verdict = refusal(action, actor, order_state(order), policy)
+    department = session.get(Department, order.department_id) if order.department_id else None
+    state = order_state(order, department.kind if department is not None else None)
+    verdict = refusal(action, actor, state, policy)
     if verdict is not None:
         raise _refuse(order, action, verdict)
 
@@ -398,10 +400,11 @@ def dispatch_work_order(
 def reply_work_order(
     db: Database, *, actor: Actor, work_order_id: int, version: int, reply: str, policy: Policy
 ) -> WorkOrderView:
-    """The department posts its result (handlers, for their own department's orders)."""
+    """The department posts its result: handlers for their own department's orders, the shift
+    leads for the center's own (consultations, suggestions about the center)."""
 
     def work(session: Session) -> WorkOrderView:
-        require(session, actor, Permission.REPLY_WORK_ORDER)
+        _require_any(session, actor, Action.REPLY)
         order = _lock(session, work_order_id)
         _check(
             session, actor=actor, order=order, version=version, action=Action.REPLY, policy=policy

@@ -244,6 +244,7 @@ class WorkOrderDetail:
     callbacks: tuple[CallbackView, ...]
     allowed: frozenset[Action]
     read_at: datetime  # the instant the clocks were measured at
+    center_owned: bool = False  # with the center's own department: the shift leads answer it
 
 
 class WorkOrderChanged(StaleRecord):
@@ -286,13 +287,16 @@ def view_of(order: WorkOrder) -> WorkOrderView:
     )
 
 
-def order_state(order: WorkOrder) -> OrderState:
+def order_state(order: WorkOrder, department_kind: str | None) -> OrderState:
+    """What the rules judge an action on ``order`` by; ``department_kind``: the kind of the
+    department it is with (None: with nobody yet)."""
     return OrderState(
         status=WorkOrderStatus(order.status),
         paused=order.waiting_since is not None,
         category=RequestType(order.category),
         department_id=order.department_id,
         escalation_level=order.escalation_level,
+        center_owned=department_kind == DepartmentKind.CENTER.value,
     )
 
 
@@ -534,8 +538,11 @@ def _detail(session: Session, actor: Actor, order: WorkOrder, policy: Policy) ->
             )
             for row in callbacks
         ),
-        allowed=allowed_actions(actor, order_state(order), policy),
+        allowed=allowed_actions(
+            actor, order_state(order, department.kind if department is not None else None), policy
+        ),
         read_at=now,
+        center_owned=department is not None and department.kind == DepartmentKind.CENTER.value,
     )
 
 
