@@ -135,10 +135,12 @@ async def test_a_long_reply_reads_in_full_and_the_form_keeps_its_hint_at_80_by_2
 def test_a_long_history_is_drawn_a_screenful_first(sqlite_db: Database) -> None:
     from rich.console import Console
 
+    from desk.i18n import set_language
     from desk.screens.work_order import render_detail
     from desk.services.work_order_actions import add_note
     from desk.services.work_orders import work_order_detail
 
+    set_language("en")  # the words below; an earlier test in this worker may have left zh_CN
     floor, work_order_id = floor_with_order(sqlite_db)
     lead = floor.actor("lead1")
     for n in range(20):
