@@ -23,6 +23,7 @@ class Callback(SQLModel, table=True):
         Index("ix_callback_customer_purpose", "customer_id", "purpose", "created_at"),
         Index("ix_callback_owner_status_due", "owner_id", "status", "due_at"),
         Index("ux_callback_plan_key", "plan_key", unique=True),
+        Index("ix_callback_work_order_status", "work_order_id", "purpose", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
