@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -84,14 +85,21 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def set_columns(table: DataTable[Any], columns: Sequence[tuple[str, str]]) -> None:
+def set_columns(
+    table: DataTable[Any], columns: Sequence[tuple[str, str]], *, fit: bool = False
+) -> None:
     """Empty ``table`` for a new page. The columns stay when they are the ones wanted (a page
-    swap, a reload), so their widths are not worked out again; else they are replaced (the
-    inbox's or the queue's)."""
+    swap, a reload), so the widths do not jump from page to page; else they are replaced (the
+    inbox's or the queue's). ``fit`` (a first page: another view, other filters) lets the
+    widths start again from the labels, fitted to the rows that come, rather than keep the
+    widest cell of every view seen."""
     wanted = [(key, _(msgid) if msgid.strip() else msgid) for key, msgid in columns]
     current = [(str(column.key.value), column.label.plain) for column in table.ordered_columns]
     if current == wanted:
         table.clear()
+        if fit:
+            for column in table.ordered_columns:
+                column.content_width = cell_len(column.label.plain)
         return
     table.clear(columns=True)
     for key, label in wanted:
@@ -335,7 +343,7 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         table: DataTable[Any] = self.query_one("#queue-table", DataTable)
         empty = self.query_one("#queue-empty", Static)
         previous = self._current_id()
-        set_columns(table, INBOX_COLUMNS)
+        set_columns(table, INBOX_COLUMNS, fit=number == 1)
         for message in page.rows:
             table.add_row(*message_cells(message, page.read_at), key=str(message.id))
         has_rows = bool(page.rows)
@@ -465,8 +473,8 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
             text.append(label, style="bold reverse" if view == self.view else "")
         self.query_one("#queue-views", Static).update(text)
 
-    def _columns(self, table: DataTable[Any]) -> None:
-        set_columns(table, COLUMNS)
+    def _columns(self, table: DataTable[Any], *, fit: bool) -> None:
+        set_columns(table, COLUMNS, fit=fit)
 
     def _show(self, page: QueuePage, number: int) -> None:
         self.page = page
@@ -474,7 +482,7 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         table: DataTable[Any] = self.query_one("#queue-table", DataTable)
         empty = self.query_one("#queue-empty", Static)
         previous = self._current_id()
-        self._columns(table)
+        self._columns(table, fit=number == 1)
         now = page.read_at
         for row in page.rows:
             mark = Text("✓", style="bold green") if row.id in self.marked else Text(" ")
