@@ -185,7 +185,7 @@ def test_the_sweep_keeps_the_dashboard_summaries_up_with_no_console(demo_url: st
             assert summaries.summary_state(session.connection(), policy).usable() == through
             period = period_of(PeriodKind.WEEK, present, SHANGHAI)
             read = figures.contact_hours(session, period=period, policy=policy)
-            live = figures._live_hours(session, period.start, period.as_of, policy)
+            live = figures.contact_hours(session, period=period, policy=policy, summary=False)
     finally:
         db.dispose()
     assert sum((h.tally for h in read), figures.ContactTally()) == sum(

@@ -59,7 +59,7 @@ def _both(db: Database, period: Period, policy: Policy) -> tuple[Any, Any]:
     contacts alone (the summary set aside)."""
     with db.session(write=False) as session:
         read = figures.contact_hours(session, period=period, policy=policy)
-        live = figures._live_hours(session, period.start, period.as_of, policy)
+        live = figures.contact_hours(session, period=period, policy=policy, summary=False)
 
     def tally(hours: list[figures.HourTally]) -> figures.ContactTally:
         return sum((h.tally for h in hours), figures.ContactTally())

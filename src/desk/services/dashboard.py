@@ -32,12 +32,11 @@ from desk.services.figures import (
     ContactTally,
     HotSpots,
     HourTally,
-    agents_by_hour,
-    attention,
     complaint_tally,
-    contact_hours,
-    hot_spots,
+    contact_figures,
+    hot_spots_and_attention,
     live_churn,
+    total_of,
     without_jit,
 )
 
@@ -195,15 +194,22 @@ def mix_of(hours: list[HourTally], total: int) -> tuple[MixItem, ...]:
 
 
 def trend_of(hours: list[HourTally], *, by_hour: bool) -> tuple[TrendPoint, ...]:
-    buckets: dict[datetime, ContactTally] = defaultdict(ContactTally)
+    buckets: dict[datetime, list[ContactTally]] = defaultdict(list)
+    starts: dict[datetime, datetime] = {}  # a UTC hour's bucket, worked out once per hour
     for item in hours:
-        local = item.hour.astimezone(ZONE)
-        key = local if by_hour else datetime(local.year, local.month, local.day, tzinfo=ZONE)
-        buckets[key] = buckets[key] + item.tally
-    return tuple(
-        TrendPoint(start, tally.contacts, tally.manual_answer_rate, tally.satisfaction)
-        for start, tally in sorted(buckets.items())
-    )
+        key = starts.get(item.hour)
+        if key is None:
+            local = item.hour.astimezone(ZONE)
+            key = local if by_hour else datetime(local.year, local.month, local.day, tzinfo=ZONE)
+            starts[item.hour] = key
+        buckets[key].append(item.tally)
+    points = []
+    for start, tallies in sorted(buckets.items()):
+        tally = total_of(tallies)
+        points.append(
+            TrendPoint(start, tally.contacts, tally.manual_answer_rate, tally.satisfaction)
+        )
+    return tuple(points)
 
 
 def current_shift_bounds(session: Session, now: datetime) -> tuple[str, datetime, datetime] | None:
@@ -241,13 +247,15 @@ def build_dashboard(
     """Every figure of the dashboard for ``period``, read in ``session``."""
     without_jit(session)
     now = now_of(session)
-    hours = contact_hours(session, period=period, policy=policy)
-    totals = sum((item.tally for item in hours), ContactTally())
+    found = contact_figures(session, period=period, policy=policy)
+    hours = found.hours
+    totals = total_of(item.tally for item in hours)
     complaints = complaint_tally(session, period=period, policy=policy)
     churn, churn_as_of = live_churn(session, period=period, policy=policy)
     measured = totals.average_handle_seconds
     handle = measured if measured else float(policy.staffing.default_handle_seconds)
     by_hour = period.days <= 1
+    spots, needing = hot_spots_and_attention(session, period=period, now=now)
     return Dashboard(
         period=period,
         computed_at=now,
@@ -258,14 +266,12 @@ def build_dashboard(
         churn_as_of=churn_as_of,
         handle_seconds=handle,
         handle_measured=measured is not None,
-        hours=hour_loads(
-            hours, agents_by_hour(session, period=period, policy=policy), period, handle, policy
-        ),
+        hours=hour_loads(hours, found.agents, period, handle, policy),
         mix=mix_of(hours, totals.contacts),
         trend=trend_of(hours, by_hour=by_hour),
         trend_by_hour=by_hour,
-        hot_spots=hot_spots(session, period=period),
-        attention=attention(session, now=now),
+        hot_spots=spots,
+        attention=needing,
         shift_name=shift_name,
     )
 

@@ -24,26 +24,31 @@ both show the same number for the same period.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import (
     Float,
+    Integer,
     String,
     and_,
     case,
+    cast,
     exists,
     false,
     func,
     literal_column,
     not_,
+    null,
     or_,
     select,
     text,
     true,
     union,
+    union_all,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -168,7 +173,7 @@ class ContactTally:
     handle_seconds: float = 0.0
 
     def __add__(self, other: ContactTally) -> ContactTally:
-        return ContactTally(*(getattr(self, name) + getattr(other, name) for name in _TALLY_FIELDS))
+        return total_of((self, other))
 
     @property
     def manual_answer_rate(self) -> Rate | None:
@@ -192,6 +197,12 @@ class ContactTally:
 
 
 _TALLY_FIELDS = tuple(ContactTally.__dataclass_fields__)
+_tally_values = attrgetter(*_TALLY_FIELDS)
+
+
+def total_of(tallies: Iterable[ContactTally]) -> ContactTally:
+    """The sum of ``tallies``, column by column (a month's hours are thousands of rows)."""
+    return ContactTally(*map(sum, zip(*map(_tally_values, tallies), strict=True)))
 
 
 def contact_conditions(policy: Policy) -> dict[str, ColumnElement[bool]]:
@@ -274,21 +285,6 @@ def _summary_through(session: Session, policy: Policy) -> datetime | None:
     return found
 
 
-def _live_hours(
-    session: Session, start: datetime, end: datetime, policy: Policy
-) -> list[HourTally]:
-    hour = utc_hour(C.offered_at).label("hour")
-    statement = (
-        select(hour, C.request_type, *contact_columns(policy))
-        .where(within(C.offered_at, start, end))
-        .group_by(hour, C.request_type)
-    )
-    return [
-        HourTally(parse_utc_hour(row.hour), row.request_type, _tally(row))
-        for row in session.execute(statement)
-    ]
-
-
 def _split(period: Period, through: datetime | None) -> tuple[datetime, datetime]:
     """Where the summary part of ``period`` ends and the live part begins: ``[start, cut)``
     from the summary, ``[cut, as_of)`` from the contacts."""
@@ -299,47 +295,89 @@ def _split(period: Period, through: datetime | None) -> tuple[datetime, datetime
     return period.start, cut
 
 
-def contact_hours(session: Session, *, period: Period, policy: Policy) -> list[HourTally]:
-    """The contacts offered in ``period``, counted per hour and request type: the hourly
-    summary where it reaches (:mod:`desk.services.summaries`), one pass over the contacts
-    after it. Every contact figure of the period is summed from these."""
-    start, cut = _split(period, _summary_through(session, policy))
-    found: list[HourTally] = []
+@dataclass(frozen=True)
+class ContactHours:
+    """The contacts of a period per UTC hour and request type, and the agents per UTC hour."""
+
+    hours: list[HourTally]
+    agents: dict[datetime, int]  # the distinct agents who answered a contact of that hour
+
+
+_CONTACT_PART, _AGENT_PART = 0, 1
+
+
+def _constant(value: int | float) -> Any:
+    return literal_column(repr(value), Float() if isinstance(value, float) else Integer())
+
+
+def contact_figures(
+    session: Session, *, period: Period, policy: Policy, summary: bool = True
+) -> ContactHours:
+    """The contacts offered in ``period``, counted per UTC hour and request type, and the
+    agents on shift per UTC hour, in one statement: the hourly summaries
+    (:mod:`desk.services.summaries`) where they reach, the contacts after that (only the
+    contacts with ``summary`` False: what the summaries are checked against).
+
+    Agents on shift are the distinct agents who answered a contact offered in that hour
+    (desk keeps no roster; who took calls is who was there). Every contact figure of the
+    period is summed from these rows."""
+    start, cut = _split(period, _summary_through(session, policy) if summary else None)
+    zeros = [_constant(0)] * (len(_TALLY_FIELDS) - 2) + [_constant(0.0)]
+    no_type = cast(null(), String())
+    parts: list[Any] = []
     if cut > start:
         H = ContactHour.__table__.c  # type: ignore[attr-defined]  # noqa: N806
-        rows = session.execute(select(H).where(H.hour >= start, H.hour < cut))
-        found += [
-            HourTally(_aware(row.hour) or start, row.request_type or None, _tally(row))
-            for row in rows
-        ]
-    if period.as_of > cut:
-        found += _live_hours(session, cut, period.as_of, policy)
-    return found
-
-
-def agents_by_hour(session: Session, *, period: Period, policy: Policy) -> dict[datetime, int]:
-    """Agents on shift per UTC hour: the distinct agents who answered a contact offered in
-    that hour (desk keeps no roster; who took calls is who was there)."""
-    start, cut = _split(period, _summary_through(session, policy))
-    found: dict[datetime, int] = {}
-    if cut > start:
         A = AgentHour.__table__.c  # type: ignore[attr-defined]  # noqa: N806
-        for row in session.execute(select(A.hour, A.agents).where(A.hour >= start, A.hour < cut)):
-            found[_aware(row.hour) or start] = int(row.agents)
-    if period.as_of > cut:
-        hour = utc_hour(C.offered_at).label("hour")
-        statement = (
-            select(hour, func.count(func.distinct(C.agent_id)))
-            .where(
-                within(C.offered_at, cut, period.as_of),
-                C.agent_id.is_not(None),
-                C.answered_at.is_not(None),
+        parts.append(
+            select(
+                _constant(_CONTACT_PART),
+                utc_hour(H.hour),
+                H.request_type,
+                *(H[name] for name in _TALLY_FIELDS),
+            ).where(H.hour >= start, H.hour < cut)
+        )
+        parts.append(
+            select(_constant(_AGENT_PART), utc_hour(A.hour), no_type, A.agents, *zeros).where(
+                A.hour >= start, A.hour < cut
             )
+        )
+    if period.as_of > cut:
+        hour = utc_hour(C.offered_at)
+        live = within(C.offered_at, cut, period.as_of)
+        parts.append(
+            select(_constant(_CONTACT_PART), hour, C.request_type, *contact_columns(policy))
+            .where(live)
+            .group_by(hour, C.request_type)
+        )
+        parts.append(
+            select(
+                _constant(_AGENT_PART), hour, no_type, func.count(func.distinct(C.agent_id)), *zeros
+            )
+            .where(live, C.agent_id.is_not(None), C.answered_at.is_not(None))
             .group_by(hour)
         )
-        for row in session.execute(statement):
-            found[parse_utc_hour(row[0])] = int(row[1])
+    found = ContactHours([], {})
+    if not parts:
+        return found
+    instants: dict[str, datetime] = {}
+    for part, text_hour, kind, *counts in session.execute(union_all(*parts)):
+        at = instants.get(text_hour)
+        if at is None:
+            at = instants[text_hour] = parse_utc_hour(text_hour)
+        if part == _AGENT_PART:
+            found.agents[at] = int(counts[0])
+        else:
+            values: list[Any] = [*map(int, counts[:-1]), float(counts[-1] or 0)]
+            found.hours.append(HourTally(at, kind or None, ContactTally(*values)))
     return found
+
+
+def contact_hours(
+    session: Session, *, period: Period, policy: Policy, summary: bool = True
+) -> list[HourTally]:
+    """The contacts offered in ``period``, counted per hour and request type (see
+    :func:`contact_figures`)."""
+    return contact_figures(session, period=period, policy=policy, summary=summary).hours
 
 
 # --- complaints ------------------------------------------------------------------------------
@@ -488,19 +526,114 @@ class HotSpots:
     complainers: tuple[Complainer, ...]  # two complaints or more in the period
 
 
-def _spots(
-    session: Session, label: Any, where: Sequence[Any], total: int, *joins: Any
-) -> tuple[Spot, ...]:
-    count = func.count().label("n")
-    statement = select(label.label("label"), count).select_from(WorkOrder.__table__)  # type: ignore[attr-defined]
-    for target, on in joins:
-        statement = statement.outerjoin(target, on)
-    statement = (
-        statement.where(*where).group_by(label).order_by(count.desc(), label).limit(HOT_SPOTS_SHOWN)
+# The hot spots and the attention counts are read as rows of one statement (a UNION ALL of
+# small aggregates, each through its own index): (part, label, n, ref, name, region).
+_TEXT_NULL = cast(null(), String())
+_INT_NULL = cast(null(), Integer())
+
+
+def _row(
+    part: str, label: Any, n: Any, ref: Any = None, name: Any = None, region: Any = None
+) -> Any:
+    """The columns of one member of the hot-spot and attention-count statement."""
+    return select(
+        literal_column(f"'{part}'", String()).label("part"),
+        label.label("label"),
+        n.label("n"),
+        (_INT_NULL if ref is None else ref).label("ref"),
+        (_TEXT_NULL if name is None else name).label("name"),
+        (_TEXT_NULL if region is None else region).label("region"),
     )
-    return tuple(
-        Spot(str(row.label) if row.label is not None else "", int(row.n), 100.0 * row.n / total)
-        for row in session.execute(statement)
+
+
+def _ranked(statement: Any) -> Any:
+    """A member with its own ORDER BY and LIMIT, as both databases accept it in a UNION."""
+    return select(statement.subquery())
+
+
+def _hot_spot_parts(period: Period) -> list[Any]:
+    """The complaint work orders created in ``period`` (read once, through the category and
+    creation index that covers the columns): their count, the top topics, branches and
+    regions, and the customers with two or more."""
+    complaints = (
+        select(W.topic, W.branch_id, W.customer_id)
+        .where(
+            W.category == RequestType.COMPLAINT.value,
+            within(W.created_at, period.start, period.as_of),
+        )
+        .cte("period_complaints")
+    )
+    pc = complaints.c
+    branch = Branch.__table__.c  # type: ignore[attr-defined]
+    n = func.count().label("n")
+    parts: list[Any] = [
+        _row("total", _TEXT_NULL, func.count()).select_from(complaints),
+        _ranked(
+            _row("topic", pc.topic, n)
+            .group_by(pc.topic)
+            .order_by(n.desc(), pc.topic)
+            .limit(HOT_SPOTS_SHOWN)
+        ),
+    ]
+    for name, label in (("branch", branch.name), ("region", branch.region)):
+        parts.append(
+            _ranked(
+                _row(name, label, n)
+                .select_from(complaints)
+                .outerjoin(Branch.__table__, branch.id == pc.branch_id)  # type: ignore[attr-defined]
+                .group_by(label)
+                .order_by(n.desc(), label)
+                .limit(HOT_SPOTS_SHOWN)
+            )
+        )
+    repeat = (
+        select(pc.customer_id, n)
+        .where(pc.customer_id.is_not(None))
+        .group_by(pc.customer_id)
+        .having(func.count() >= 2)
+        .order_by(n.desc(), pc.customer_id)
+        .limit(HOT_SPOTS_SHOWN)
+        .subquery()
+    )
+    customer = Customer.__table__.c  # type: ignore[attr-defined]
+    parts.append(
+        _row(
+            "customer",
+            customer.customer_no,
+            repeat.c.n,
+            customer.id,
+            customer.name,
+            customer.region,
+        ).join(repeat, repeat.c.customer_id == customer.id)
+    )
+    return parts
+
+
+def _hot_spots_of(rows: list[Any]) -> HotSpots:
+    total = next((int(row.n) for row in rows if row.part == "total"), 0)
+    if total == 0:
+        return HotSpots(0, (), (), (), ())
+
+    def spots(part: str) -> tuple[Spot, ...]:
+        found = [row for row in rows if row.part == part]
+        found.sort(key=lambda row: (-row.n, "" if row.label is None else str(row.label)))
+        return tuple(
+            Spot("" if row.label is None else str(row.label), int(row.n), 100.0 * row.n / total)
+            for row in found
+        )
+
+    complainers = sorted(
+        (row for row in rows if row.part == "customer"), key=lambda row: (-row.n, row.ref)
+    )
+    return HotSpots(
+        total,
+        spots("topic"),
+        spots("branch"),
+        spots("region"),
+        tuple(
+            Complainer(row.ref, row.label, mask_name(row.name), row.region, int(row.n))
+            for row in complainers
+        ),
     )
 
 
@@ -508,39 +641,7 @@ def hot_spots(session: Session, *, period: Period) -> HotSpots:
     """Where complaints come from: the complaint work orders created in ``period`` by topic,
     branch and region (the top ten each, with their share), and the customers with two or
     more of them (repeat complainers), most first."""
-    where = [
-        W.category == RequestType.COMPLAINT.value,
-        within(W.created_at, period.start, period.as_of),
-    ]
-    total = int(session.execute(select(func.count()).where(*where)).scalar_one())
-    if total == 0:
-        return HotSpots(0, (), (), (), ())
-    branch = Branch.__table__.c  # type: ignore[attr-defined]
-    on_branch = (Branch.__table__, branch.id == W.branch_id)  # type: ignore[attr-defined]
-    topics = _spots(session, W.topic, where, total)
-    branches = _spots(session, branch.name, where, total, on_branch)
-    regions = _spots(session, branch.region, where, total, on_branch)
-    customer = Customer.__table__.c  # type: ignore[attr-defined]
-    count = func.count().label("n")
-    repeat = (
-        select(W.customer_id, count)
-        .where(*where, W.customer_id.is_not(None))
-        .group_by(W.customer_id)
-        .having(func.count() >= 2)
-        .order_by(count.desc(), W.customer_id)
-        .limit(HOT_SPOTS_SHOWN)
-        .subquery()
-    )
-    rows = session.execute(
-        select(customer.id, customer.customer_no, customer.name, customer.region, repeat.c.n)
-        .join(repeat, repeat.c.customer_id == customer.id)
-        .order_by(repeat.c.n.desc(), customer.id)
-    )
-    complainers = tuple(
-        Complainer(row.id, row.customer_no, mask_name(row.name), row.region, int(row.n))
-        for row in rows
-    )
-    return HotSpots(total, topics, branches, regions, complainers)
+    return _hot_spots_of(list(session.execute(union_all(*_hot_spot_parts(period)))))
 
 
 # --- work orders that need attention ---------------------------------------------------------
@@ -588,29 +689,91 @@ class Attention:
     orders: tuple[AttentionOrder, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class _AttentionCounts:
+    overdue: int
+    escalated: int  # escalation level above 0
+    escalated_major: int  # of those, major
+    plain_major: int  # major at level 0
+    top_level: int  # the highest escalation level of an open order
+
+
+def _attention_count_parts(now: datetime) -> list[Any]:
+    """The attention counts, each through a partial index over the open orders (by nearest
+    deadline, by escalation level), so they do not grow with the closed history."""
+    return [
+        _row("overdue", _TEXT_NULL, func.count()).where(overdue_condition(now)),
+        _row("escalated", _TEXT_NULL, func.count(), count_of(W.is_major == true())).where(
+            OPEN, W.escalation_level > 0
+        ),
+        _row("plain_major", _TEXT_NULL, func.count()).where(
+            OPEN, W.escalation_level == 0, W.is_major == true()
+        ),
+        _row("top_level", _TEXT_NULL, func.coalesce(func.max(W.escalation_level), 0)).where(OPEN),
+    ]
+
+
+def _attention_counts_of(rows: list[Any]) -> _AttentionCounts:
+    found = {row.part: row for row in rows}
+    return _AttentionCounts(
+        overdue=int(found["overdue"].n),
+        escalated=int(found["escalated"].n),
+        escalated_major=int(found["escalated"].ref or 0),
+        plain_major=int(found["plain_major"].n),
+        top_level=int(found["top_level"].n or 0),
+    )
+
+
 def _attention_rows(
-    session: Session, where: ColumnElement[bool], order: Sequence[Any], limit: int, now: datetime
+    session: Session, counts: _AttentionCounts, limit: int, now: datetime
 ) -> list[AttentionOrder]:
+    """The first ``limit`` orders needing attention: the escalated or major ones — major
+    first, then the highest escalation level, then the nearest deadline (none last), then the
+    number — then the other overdue ones, longest overdue first.
+
+    One statement: a UNION ALL of short runs, one per (major, level) and deadline or none,
+    each read in the order of the open-escalation index and cut at ``limit``, so no sort of
+    every escalated order is needed; the runs are put in order by their rank."""
+    if limit <= 0:
+        return []
     branch = Branch.__table__.c  # type: ignore[attr-defined]
-    rows = session.execute(
-        select(
-            W.id,
-            W.number,
-            W.category,
-            W.topic,
-            W.status,
-            W.priority,
-            W.is_major,
-            W.escalation_level,
-            W.next_due,
-            branch.name.label("branch"),
-            W.created_at,
+    columns = (
+        W.id,
+        W.number,
+        W.category,
+        W.topic,
+        W.status,
+        W.priority,
+        W.is_major,
+        W.escalation_level,
+        W.next_due,
+        branch.name.label("branch"),
+        W.created_at,
+    )
+    runs: list[tuple[ColumnElement[bool], tuple[Any, ...]]] = []
+    for major in (True, False):
+        for level in range(counts.top_level, -1 if major else 0, -1):
+            where = and_(
+                OPEN, W.escalation_level == level, W.is_major == (true() if major else false())
+            )
+            runs.append((and_(where, W.next_due.is_not(None)), (W.next_due, W.id)))
+            runs.append((and_(where, W.next_due.is_(None)), (W.id,)))
+    plain = and_(overdue_condition(now), W.escalation_level == 0, W.is_major == false())
+    runs.append((plain, (W.next_due, W.id)))
+    parts = [
+        _ranked(
+            select(literal_column(str(rank), Integer()).label("run"), *columns)
+            .select_from(WorkOrder.__table__)  # type: ignore[attr-defined]
+            .outerjoin(Branch.__table__, branch.id == W.branch_id)  # type: ignore[attr-defined]
+            .where(where)
+            .order_by(*order)
+            .limit(limit)
         )
-        .select_from(WorkOrder.__table__)  # type: ignore[attr-defined]
-        .outerjoin(Branch.__table__, branch.id == W.branch_id)  # type: ignore[attr-defined]
-        .where(where)
-        .order_by(*order)
-        .limit(limit)
+        for rank, (where, order) in enumerate(runs)
+    ]
+    ordered = union_all(*parts).subquery()
+    rows = session.execute(
+        select(ordered).order_by(ordered.c.run, ordered.c.next_due, ordered.c.id).limit(limit)
     )
     found = []
     for row in rows:
@@ -635,62 +798,31 @@ def _attention_rows(
     return found
 
 
-def _escalated_rows(session: Session, limit: int, now: datetime) -> list[AttentionOrder]:
-    """The first ``limit`` escalated or major open orders: major first, then the highest
-    escalation level, then the nearest deadline (none last), then the number. Read as a
-    run of short statements, one per (major, level) and deadline or none, each in the
-    order of the open-escalation index, so no sort of every escalated order is needed."""
-    top = session.execute(select(func.max(W.escalation_level)).where(OPEN)).scalar()
-    found: list[AttentionOrder] = []
-    for major in (True, False):
-        for level in range(int(top or 0), -1 if major else 0, -1):
-            where = and_(
-                OPEN, W.escalation_level == level, W.is_major == (true() if major else false())
-            )
-            for part, order in (
-                (W.next_due.is_not(None), (W.next_due, W.id)),
-                (W.next_due.is_(None), (W.id,)),
-            ):
-                if len(found) >= limit:
-                    return found
-                found += _attention_rows(session, and_(where, part), order, limit - len(found), now)
-    return found
+def _attention_of(
+    session: Session, counts: _AttentionCounts, now: datetime, limit: int
+) -> Attention:
+    return Attention(
+        overdue=counts.overdue,
+        escalated=counts.escalated + counts.plain_major,
+        major=counts.escalated_major + counts.plain_major,
+        orders=tuple(_attention_rows(session, counts, limit, now)),
+    )
 
 
 def attention(session: Session, *, now: datetime, limit: int = ATTENTION_SHOWN) -> Attention:
     """Open work orders that are overdue, escalated or major: how many of each, and the first
-    ``limit`` of them — major first, then the highest escalation, then the longest overdue.
+    ``limit`` of them — major first, then the highest escalation, then the longest overdue."""
+    rows = list(session.execute(union_all(*_attention_count_parts(now))))
+    return _attention_of(session, _attention_counts_of(rows), now, limit)
 
-    Read through partial indexes over the open orders only (by nearest deadline, and by
-    escalation level), so the count does not grow with the closed history.
-    """
-    overdue = int(session.execute(select(func.count()).where(overdue_condition(now))).scalar_one())
-    level = session.execute(
-        select(
-            count_of(W.escalation_level > 0).label("escalated"),
-            count_of(W.is_major == true()).label("major"),
-        ).where(OPEN, W.escalation_level > 0)
-    ).one()
-    plain_major = int(
-        session.execute(
-            select(func.count()).where(OPEN, W.escalation_level == 0, W.is_major == true())
-        ).scalar_one()
-    )
-    orders = _escalated_rows(session, limit, now)
-    if len(orders) < limit:
-        orders += _attention_rows(
-            session,
-            and_(overdue_condition(now), W.escalation_level == 0, W.is_major == false()),
-            (W.next_due, W.id),
-            limit - len(orders),
-            now,
-        )
-    return Attention(
-        overdue=overdue,
-        escalated=int(level.escalated) + plain_major,
-        major=int(level.major) + plain_major,
-        orders=tuple(orders),
-    )
+
+def hot_spots_and_attention(
+    session: Session, *, period: Period, now: datetime, limit: int = ATTENTION_SHOWN
+) -> tuple[HotSpots, Attention]:
+    """:func:`hot_spots` and :func:`attention` in two statements: every count in one, the
+    orders listed in the other."""
+    rows = list(session.execute(union_all(*_hot_spot_parts(period), *_attention_count_parts(now))))
+    return _hot_spots_of(rows), _attention_of(session, _attention_counts_of(rows), now, limit)
 
 
 def _aware(value: Any) -> datetime | None:
