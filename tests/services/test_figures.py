@@ -516,7 +516,63 @@ def test_the_running_dashboard_takes_churn_from_the_hourly_snapshot(
     with db.session(write=False) as session:
         running, as_of = figures.live_churn(session, period=_period(), policy=policy)
         past = period_of(PeriodKind.DAY, NOW, SHANGHAI, first=NOW.date() - timedelta(days=1))
-        counted, _at = figures.live_churn(session, period=past, policy=policy)
+        missing = figures.live_churn(session, period=past, policy=policy)
     assert as_of == NOW
-    assert running.others == 0  # the snapshot, taken before the customer came
-    assert counted.others == 1  # a past period is counted
+    assert running is not None
+    assert running.others == 0
+    # no snapshot in the hour before yesterday's end: no figure, and no count of every customer
+    assert missing == (None, None)
+
+
+def test_churn_without_a_snapshot_is_not_counted_and_says_why(db: Database, policy: Policy) -> None:
+    """A refresh never counts churn over every customer (seconds at millions): with no
+    snapshot in the hour before the period's as-of (none yet, or the refresh stopped an hour
+    ago) the tiles have no value and give the reason."""
+    from sqlalchemy import event
+
+    from desk.rules.permissions import Actor
+    from desk.rules.vocab import Role
+    from desk.services.dashboard import CHURN_NOT_COUNTED, dashboard
+
+    with db.connection(write=True) as connection:
+        connection.execute(insert(Customer.__table__), [_customer(1, "杭州")])
+    summaries.refresh_summaries(db, policy=policy, now=NOW - timedelta(hours=2))  # stale now
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    actor = Actor(user_id=0, login="t", role=Role.ADMIN)
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        data = dashboard(db, actor=actor, policy=policy, kind=PeriodKind.TODAY)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert data.churn is None
+    assert data.churn_as_of is None
+    churn_tiles = [tile for tile in data.tiles if tile.key.startswith("churn_")]
+    assert [tile.reason for tile in churn_tiles] == [CHURN_NOT_COUNTED] * 2
+    assert all(tile.value is None for tile in churn_tiles)
+    assert not any("last_activity_at" in statement for statement in statements)
+    # once the refresh runs again, the tiles have their figures
+    summaries.refresh_summaries(db, policy=policy)
+    data = dashboard(db, actor=actor, policy=policy, kind=PeriodKind.TODAY)
+    assert data.churn is not None
+    assert data.churn.others == 1
+    assert all(tile.reason is None for tile in data.tiles)
+
+
+def test_churn_snapshots_at_midnight_are_kept_for_past_periods(
+    db: Database, policy: Policy
+) -> None:
+    midnight = datetime(2026, 10, 28, 16, 0, tzinfo=UTC)  # 29 Oct 00:00 in Shanghai
+    summaries.refresh_summaries(db, policy=policy, now=midnight + timedelta(minutes=20))
+    summaries.refresh_summaries(db, policy=policy, now=midnight + timedelta(hours=3))
+    summaries.refresh_summaries(db, policy=policy, now=NOW)  # days later: old hours go
+    day = period_of(PeriodKind.DAY, NOW, SHANGHAI, first=midnight.astimezone(SHANGHAI).date())
+    before = period_of(PeriodKind.DAY, NOW, SHANGHAI, first=day.start.date() - timedelta(days=1))
+    with db.session(write=False) as session:
+        kept = figures.live_churn(session, period=before, policy=policy)  # ends at midnight
+        gone = figures.live_churn(session, period=day, policy=policy)  # ends at the next one
+    assert kept[1] == midnight
+    assert gone == (None, None)

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 _OPEN = text("status <> 'closed'")
+_BREACH = text("kind = 'breach'")
 
 
 class WorkOrder(SQLModel, table=True):
@@ -129,6 +130,13 @@ class WorkOrderEvent(SQLModel, table=True):
         UniqueConstraint("work_order_id", "ladder_key", name="uq_work_order_event_ladder"),
         Index("ix_work_order_event_order_at", "work_order_id", "at"),
         Index("ix_work_order_event_kind_at", "kind", "at"),
+        # The dashboard's complaints on standard: has the order ever been breached (one probe)
+        Index(
+            "ix_work_order_event_breach",
+            "work_order_id",
+            sqlite_where=_BREACH,
+            postgresql_where=_BREACH,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

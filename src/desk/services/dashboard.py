@@ -40,6 +40,11 @@ from desk.services.figures import (
     without_jit,
 )
 
+CHURN_KEYS = frozenset({"churn_member_max", "churn_other_max"})
+CHURN_NOT_COUNTED = "churn_not_counted"
+"""A tile's reason: churn is read from the hourly snapshots only (a count over every customer
+is too slow for a refresh), and none was taken in the hour before the period's end."""
+
 
 @dataclass(frozen=True)
 class Tile:
@@ -50,6 +55,7 @@ class Tile:
     target: float
     at_most: bool
     standing: Standing
+    reason: str | None = None  # why there is no value, when it is not "nothing to measure"
 
 
 @dataclass(frozen=True)
@@ -93,8 +99,8 @@ class Dashboard:
     tiles: tuple[Tile, ...]
     contacts: ContactTally
     complaints: ComplaintTally
-    churn: ChurnTally
-    churn_as_of: datetime
+    churn: ChurnTally | None  # None: no hourly churn count near the period's end
+    churn_as_of: datetime | None
     handle_seconds: float  # the average handling time the staffing need used
     handle_measured: bool  # False: the policy's default (no handled call in the period)
     hours: tuple[HourLoad, ...]
@@ -111,9 +117,11 @@ class Dashboard:
 
 
 def tiles_of(
-    contacts: ContactTally, complaints: ComplaintTally, churn: ChurnTally, policy: Policy
+    contacts: ContactTally, complaints: ComplaintTally, churn: ChurnTally | None, policy: Policy
 ) -> tuple[Tile, ...]:
     """One tile per target of the policy, in :data:`~desk.rules.kpi.TARGET_FIGURES` order."""
+    missing = churn is None
+    churn = churn or ChurnTally()
     values: dict[str, Rate | None] = {
         "manual_answer_rate": contacts.manual_answer_rate,
         "vip_answer_rate": contacts.vip_answer_rate,
@@ -132,6 +140,7 @@ def tiles_of(
             target=figure.target(policy),
             at_most=figure.at_most,
             standing=figure.standing(values[figure.key], policy),
+            reason=CHURN_NOT_COUNTED if missing and figure.key in CHURN_KEYS else None,
         )
         for figure in TARGET_FIGURES
     )

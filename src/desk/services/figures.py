@@ -416,20 +416,24 @@ class ComplaintTally:
 def _breach(
     start: datetime | None = None, end: datetime | None = None, *, source: Any = W
 ) -> ColumnElement[bool]:
-    where = [E.work_order_id == source.id, E.kind == EventKind.BREACH.value]
+    # the kind spelled as the partial breach index's condition, so it is used
+    where = [E.work_order_id == source.id, E.kind == literal_column(f"'{EventKind.BREACH.value}'")]
     if start is not None and end is not None:
         where.append(within(E.at, start, end))
     return exists().where(*where)
 
 
 def complaint_conditions(
-    period: Period, policy: Policy, *, source: Any = W
+    period: Period, policy: Policy, *, source: Any = W, breached: Any = None
 ) -> dict[str, ColumnElement[bool]]:
     """The SQL form of the complaint rules of :mod:`desk.rules.kpi` for a period: for each
     figure, which complaints it looks at (``*_facts``, see the module docs) and the rule's
     numerator and denominator among them, judged at ``period.as_of``. ``source``: the
-    columns of the work orders (the table's, or a subquery's with the same names)."""
+    columns of the work orders (the table's, or a subquery's with the same names);
+    ``breached``: whether the order was ever breached, if the source has it already."""
     W = source  # noqa: N806 - reads as the table it usually is
+    if breached is None:
+        breached = _breach(source=W)
     s, e, as_of = period.start, period.end, period.as_of
     has_reply = and_(W.replied_at.is_not(None), W.replied_at <= as_of)
     reply_overdue = and_(W.reply_due.is_not(None), W.reply_due <= as_of)
@@ -453,8 +457,8 @@ def complaint_conditions(
         "closure_due": and_(closure_facts, or_(is_closed, resolution_overdue)),
         "closed": and_(closure_facts, is_closed),
         # closed (the closing instant is in the period) or already breached
-        "standard_counted": and_(standard_facts, or_(W.closed_at.is_not(None), _breach(source=W))),
-        "standard_clean": and_(standard_facts, W.closed_at.is_not(None), not_(_breach(source=W))),
+        "standard_counted": and_(standard_facts, or_(W.closed_at.is_not(None), breached)),
+        "standard_clean": and_(standard_facts, W.closed_at.is_not(None), not_(breached)),
         "asked": and_(closed_in, marked),
         "satisfied": and_(closed_in, marked, W.satisfaction >= policy.kpi.satisfied_min_mark),
     }
@@ -468,7 +472,8 @@ def complaint_tally(session: Session, *, period: Period, policy: Policy) -> Comp
     The rows come from each range's own index (received, reply due, replied, resolution due,
     closed), united; nothing reads every open complaint. PostgreSQL unites the rows (a join
     on the ids made it scan all 180,000 open complaints at the bench's scale); SQLite unites
-    the ids and reads each order by its key (uniting whole rows cost it more)."""
+    the ids and reads each order by its key (uniting whole rows cost it more). Whether an
+    order was ever breached is asked once per order, through the partial breach index."""
     s, e = period.start, period.end
     in_range = [
         and_(
@@ -479,21 +484,24 @@ def complaint_tally(session: Session, *, period: Period, policy: Policy) -> Comp
         )
         for column in (W.created_at, W.reply_due, W.replied_at, W.resolution_due, W.closed_at)
     ]
+    columns = (W.id, W.created_at, W.reply_due, W.replied_at, W.resolution_due, W.closed_at)
     if session.get_bind().dialect.name == "postgresql":
-        columns = (W.id, W.created_at, W.reply_due, W.replied_at, W.resolution_due, W.closed_at)
         rows = union(*(select(*columns, W.satisfaction).where(where) for where in in_range))
-        touched = rows.subquery()
-        conditions = complaint_conditions(period, policy, source=touched.c)
-        source: Any = touched
+        united = rows.subquery()
+        touched = select(united, _breach(source=united.c).label("breached")).subquery()
     else:
         # SQLite: the ids of each range united, then each order by its key (fewer bytes)
         ids = union(*(select(W.id).where(where) for where in in_range)).subquery()
-        conditions = complaint_conditions(period, policy)
         orders = WorkOrder.__table__  # type: ignore[attr-defined]
-        source = ids.join(orders, W.id == ids.c.id)
+        touched = (
+            select(*columns, W.satisfaction, _breach(source=W).label("breached"))
+            .select_from(ids.join(orders, W.id == ids.c.id))
+            .subquery()
+        )
+    conditions = complaint_conditions(period, policy, source=touched.c, breached=touched.c.breached)
     statement = select(
         *(count_of(condition).label(name) for name, condition in conditions.items())
-    ).select_from(source)
+    ).select_from(touched)
     row = session.execute(statement).one()
     return ComplaintTally(**{name: int(row._mapping[name] or 0) for name in conditions})
 
@@ -883,19 +891,24 @@ def churn_tally(session: Session, *, as_of: datetime, policy: Policy) -> ChurnTa
 SNAPSHOT_AGE = timedelta(hours=1)
 
 
-def live_churn(session: Session, *, period: Period, policy: Policy) -> tuple[ChurnTally, datetime]:
-    """Churn for a period: while it runs, the latest hourly snapshot if it is at most an hour
-    old (:mod:`desk.services.summaries`); otherwise counted as of the period's as-of. Returns
-    the counts and the instant they are as of."""
-    if period.running:
-        S = ChurnSnapshot.__table__.c  # type: ignore[attr-defined]  # noqa: N806
-        row = session.execute(
-            select(S)
-            .where(S.as_of <= period.as_of, S.as_of > period.as_of - SNAPSHOT_AGE)
-            .order_by(S.as_of.desc())
-            .limit(1)
-        ).first()
-        if row is not None:
-            tally = ChurnTally(row.members, row.members_churned, row.others, row.others_churned)
-            return tally, _aware(row.as_of) or period.as_of
-    return churn_tally(session, as_of=period.as_of, policy=policy), period.as_of
+def live_churn(
+    session: Session, *, period: Period, policy: Policy
+) -> tuple[ChurnTally | None, datetime | None]:
+    """Churn for a period: the hourly snapshot (:mod:`desk.services.summaries`) taken at most
+    an hour before the period's as-of — the latest one while it runs, the one of the
+    period's end (a local midnight, kept) after. None when there is none: churn is a pass
+    over every customer (seconds at millions), which a dashboard refresh never makes; the
+    figure shows "–" with the reason. Returns the counts and the instant they are as of.
+    ``policy`` is the one the snapshots were counted under (it is not read here)."""
+    del policy
+    S = ChurnSnapshot.__table__.c  # type: ignore[attr-defined]  # noqa: N806
+    row = session.execute(
+        select(S)
+        .where(S.as_of <= period.as_of, S.as_of > period.as_of - SNAPSHOT_AGE)
+        .order_by(S.as_of.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None, None
+    tally = ChurnTally(row.members, row.members_churned, row.others, row.others_churned)
+    return tally, _aware(row.as_of) or period.as_of

@@ -28,7 +28,7 @@ from desk.rules.permissions import Actor, Permission
 from desk.rules.policy import Policy
 from desk.rules.vocab import EventKind, RequestType
 from desk.services.access import require
-from desk.services.dashboard import Dashboard, build_dashboard
+from desk.services.dashboard import CHURN_NOT_COUNTED, Dashboard, build_dashboard
 from desk.services.figures import (
     ZONE,
     HotSpots,
@@ -164,7 +164,14 @@ def _targets_section(data: Dashboard, keys: Sequence[str] | None = None) -> Sect
         for tile in data.tiles
         if keys is None or tile.key in keys
     )
-    return Section("targets", "Targets", TARGET_COLUMNS, rows)
+    missing = any(tile.reason == CHURN_NOT_COUNTED for tile in data.tiles)
+    note = (
+        "Churn: no hourly churn count in the hour before the period's end (the summaries' "
+        "refresh takes one each hour; those at midnight are kept)."
+        if missing
+        else ""
+    )
+    return Section("targets", "Targets", TARGET_COLUMNS, rows, note=note)
 
 
 def _contacts_section(data: Dashboard) -> Section:

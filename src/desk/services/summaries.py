@@ -14,8 +14,9 @@
 
   A change of the policy's contact figures (voice channels, short abandons, service-level
   time, satisfied marks) makes the next refresh rebuild all.
-- ``churn_snapshot``: the churn counts as of the start of each hour; the running dashboard
-  uses the latest one when it is at most an hour old.
+- ``churn_snapshot``: the churn counts as of the start of each hour (kept two days; those at
+  the center's midnight, where past days, weeks and months end, kept for good); the
+  dashboard uses the one at most an hour before its period's as-of, and shows "–" without.
 
 Nothing else writes these tables: contacts and work orders are written by their own services
 with no trigger or hook of ours. :func:`refresh_summaries_if_due` runs every
@@ -40,6 +41,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from desk.clock import SHANGHAI
 from desk.infra.database import Database
 from desk.models import AgentHour, ChurnSnapshot, Contact, ContactHour, Meta
 from desk.rules.policy import Policy
@@ -304,8 +306,18 @@ def _snapshot_churn(connection: Connection, as_of: datetime, now: datetime, poli
             **{name: int(row._mapping[name] or 0) for name in conditions},
         )
     )
-    connection.execute(delete(CS).where(CS.c.as_of < as_of - KEEP_SNAPSHOTS))
+    old = connection.execute(select(CS.c.as_of).where(CS.c.as_of < as_of - KEEP_SNAPSHOTS))
+    gone = [value for value in old.scalars() if not _local_midnight(_as_instant(value))]
+    if gone:
+        connection.execute(delete(CS).where(CS.c.as_of.in_(gone)))
     return True
+
+
+def _local_midnight(instant: datetime) -> bool:
+    """A snapshot at the center's midnight is where every past day, week and month ends:
+    those are kept, the other hours for :data:`KEEP_SNAPSHOTS`."""
+    local = instant.astimezone(SHANGHAI)
+    return (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0)
 
 
 REFRESHED_KEY = "summary_refreshed"

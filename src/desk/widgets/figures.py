@@ -53,6 +53,8 @@ STANDING_LABEL = {
     Standing.RED: N_("standing.red"),
     Standing.NONE: N_("standing.none"),
 }
+TILE_REASONS: dict[str, str] = {"churn_not_counted": N_("dashboard.churn_not_counted")}
+"""Why a tile has no value, when it is not "nothing to measure"."""
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
@@ -94,6 +96,8 @@ def render_tiles(tiles: Sequence[Tile], width: int) -> RenderableType:
             body.append("● " + _(STANDING_LABEL[tile.standing]), style=style)
             if tile.value is not None:
                 body.append(f"  {tile.value.numerator:,}/{tile.value.denominator:,}", style="dim")
+            elif tile.reason in TILE_REASONS:
+                body.append(f"  {_(TILE_REASONS[tile.reason])}", style="dim")
             cells.append(body)
         for start in range(0, len(cells), per_row):
             row = cells[start : start + per_row]
