@@ -231,20 +231,20 @@ def test_the_customer_report_has_every_section(seeded: Database, policy: Policy)
     assert rows("tiers_by_month") == []  # November is not billed yet
     assert rows("churn") == [
         {
-            "group": "Members",
+            "figure": "Member churn (会员流失率)",
             "value": 66.67,
-            "churned": 2,
-            "of": 3,
+            "numerator": 2,
+            "denominator": 3,
             "target": "≤20%",
-            "met": "no",
+            "standing": "red",
         },
         {
-            "group": "Other customers",
+            "figure": "Churn of other customers",
             "value": 33.33,
-            "churned": 1,
-            "of": 3,
+            "numerator": 1,
+            "denominator": 3,
             "target": "≤30%",
-            "met": "no",
+            "standing": "red",
         },
     ]
     churned = rows("churned_members")

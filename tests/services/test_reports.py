@@ -22,7 +22,8 @@ from desk.rules.permissions import Actor
 from desk.rules.policy import Policy, load_policy
 from desk.rules.staffing import staffing_plan
 from desk.rules.vocab import Role
-from desk.services.dashboard import dashboard
+from desk.services import summaries
+from desk.services.dashboard import CHURN_NOT_COUNTED, dashboard
 from desk.services.reports import Report, ReportKind, report
 from tests.services.test_customer_search import add_staff
 
@@ -255,6 +256,8 @@ def world(db: Database) -> tuple[Database, Actor]:
             insert(WorkOrderEvent.__table__),  # type: ignore[attr-defined]
             [{"work_order_id": w, "at": at, "kind": kind} for w, at, kind in events],
         )
+    # the summaries' refresh in the first hour after the day: its midnight churn snapshot
+    summaries.refresh_summaries(db, policy=load_policy(None), now=START + timedelta(hours=24.2))
     return db, boss
 
 
@@ -468,11 +471,11 @@ def test_a_day_with_nothing_in_it_has_nothing_to_measure(
     db, boss = world
     quiet = date(2026, 10, 20)
     data = dashboard(db, actor=boss, policy=policy, kind=PeriodKind.RANGE, first=quiet, last=quiet)
-    for tile in data.tiles:
-        if tile.key.startswith("churn"):
-            continue  # churn is of every customer as of the day's end
+    for tile in data.tiles:  # churn: no hourly snapshot at the day's end, and it says so
         assert (tile.key, tile.value, tile.standing) == (tile.key, None, Standing.NONE)
+        assert tile.reason == (CHURN_NOT_COUNTED if tile.key.startswith("churn") else None)
     found = report(db, actor=boss, policy=policy, kind=ReportKind.DAILY, first=quiet, last=quiet)
+    assert found.section("targets").note.startswith("Churn: no hourly churn count")
     assert [row["value"] for row in _rows(found, "targets")][:7] == [None] * 7
     contacts = {row["measure"]: row["value"] for row in _rows(found, "contacts")}
     assert contacts["Service level %"] is None

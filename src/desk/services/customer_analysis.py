@@ -606,13 +606,9 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def _pct(value: Rate | None) -> float | None:
-    return None if value is None else round(value.percent, 2)
-
-
 def customer_sections(session: Session, *, period: Period, policy: Policy) -> tuple[Any, ...]:
     """The customer report: the analysis above as report sections."""
-    from desk.services.reports import Column, ColumnKind, Section
+    from desk.services.reports import TARGET_COLUMNS, Column, ColumnKind, Section, pct, target_row
 
     data = build_analysis(session, period=period, policy=policy)
     k = ColumnKind
@@ -673,7 +669,7 @@ def customer_sections(session: Session, *, period: Period, policy: Policy) -> tu
                     _money(row.spend_cents),
                     _money(row.average_bill_cents),
                     _round(row.spend_share),
-                    _pct(row.satisfaction),
+                    pct(row.satisfaction),
                 )
                 for row in data.tiers
             ),
@@ -709,32 +705,12 @@ def customer_sections(session: Session, *, period: Period, policy: Policy) -> tu
         Section(
             "churn",
             "Churn against its targets",
+            TARGET_COLUMNS,
             (
-                Column("group", "Customers"),
-                Column("value", "Churn %", k.PERCENT),
-                Column("churned", "Churned", k.INTEGER),
-                Column("of", "Of", k.INTEGER),
-                Column("target", "Target"),
-                Column("met", "Met"),
+                target_row("churn_member_max", data.member_churn, policy),
+                target_row("churn_other_max", data.other_churn, policy),
             ),
-            (
-                (
-                    "Members",
-                    _pct(data.member_churn),
-                    data.churn.members_churned,
-                    data.churn.members,
-                    f"≤{data.churn_member_target:g}%",
-                    _met(data.member_churn, data.churn_member_target),
-                ),
-                (
-                    "Other customers",
-                    _pct(data.other_churn),
-                    data.churn.others_churned,
-                    data.churn.others,
-                    f"≤{data.churn_other_target:g}%",
-                    _met(data.other_churn, data.churn_other_target),
-                ),
-            ),
+            note="Every customer counted, as of the period's end (or now).",
         ),
         Section(
             "churned_members",
@@ -792,12 +768,6 @@ def customer_sections(session: Session, *, period: Period, policy: Policy) -> tu
             ),
         ),
     )
-
-
-def _met(value: Rate | None, limit: float) -> str:
-    if value is None:
-        return "–"
-    return "yes" if value.within(limit) else "no"
 
 
 __all__ = ["CustomerAnalysis", "customer_analysis", "customer_sections", "set_big_customer"]

@@ -141,6 +141,7 @@ FIGURE_TITLES = {
     "churn_other_max": "Churn of other customers",
 }
 
+TARGET_BY_KEY = {figure.key: figure for figure in TARGET_FIGURES}
 TARGET_COLUMNS = (
     Column("figure", "Figure"),
     Column("value", "Value %", ColumnKind.PERCENT),
@@ -151,16 +152,23 @@ TARGET_COLUMNS = (
 )
 
 
-def _targets_section(data: Dashboard, keys: Sequence[str] | None = None) -> Section:
+def target_row(key: str, value: Rate | None, policy: Policy) -> tuple[Any, ...]:
+    """One target's row (:data:`TARGET_COLUMNS`): its figure, value, counts, target and
+    standing, judged as the dashboard's tile is (:data:`~desk.rules.kpi.TARGET_FIGURES`)."""
+    figure = TARGET_BY_KEY[key]
+    return (
+        FIGURE_TITLES[key],
+        pct(value),
+        value.numerator if value else None,
+        value.denominator if value else None,
+        f"{'≤' if figure.at_most else '≥'}{figure.target(policy):g}%",
+        figure.standing(value, policy).value,
+    )
+
+
+def _targets_section(data: Dashboard, policy: Policy, keys: Sequence[str] | None = None) -> Section:
     rows = tuple(
-        (
-            FIGURE_TITLES[tile.key],
-            pct(tile.value),
-            tile.value.numerator if tile.value else None,
-            tile.value.denominator if tile.value else None,
-            f"{'≤' if tile.at_most else '≥'}{tile.target:g}%",
-            tile.standing.value,
-        )
+        target_row(tile.key, tile.value, policy)
         for tile in data.tiles
         if keys is None or tile.key in keys
     )
@@ -549,7 +557,7 @@ def build_report(session: Session, *, kind: ReportKind, period: Period, policy: 
 
         data = build_dashboard(session, period=period, policy=policy)
         sections = (
-            _targets_section(data),
+            _targets_section(data, policy),
             _contacts_section(data),
             _hours_section(data),
             _mix_section(data),
