@@ -62,6 +62,7 @@ ENTRY_POINTS: dict[str, Permission | frozenset[Permission] | None] = {
     "customer_analysis.customer_analysis": Permission.VIEW_CUSTOMER_ANALYSIS,
     "customer_analysis.set_big_customer": Permission.MANAGE_BIG_CUSTOMERS,
     "dashboard.dashboard": Permission.VIEW_DASHBOARD,
+    "satisfaction.satisfaction_analysis": Permission.VIEW_DASHBOARD,
     "handover.acknowledge_handover": Permission.SIGN_HANDOVER,
     "handover.handover_log": Permission.VIEW_DASHBOARD,
     "handover.handover_view": Permission.SIGN_HANDOVER,

@@ -230,3 +230,56 @@ async def test_enter_opens_the_overdue_complaint_and_esc_comes_back(
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is dashboard
+
+
+async def test_a_opens_the_satisfaction_analysis_for_the_dashboards_period(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    from desk.screens.satisfaction import SatisfactionScreen
+
+    add_staff(sqlite_db, "supervisor1")
+    _seed(sqlite_db, clock)
+    app = make_app(sqlite_db, clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await sign_in(pilot, "supervisor1")
+        await pilot.press("f7")
+        await settle(pilot)
+        dashboard = app.screen
+        await pilot.press("w")
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SatisfactionScreen)
+        assert screen.kind is PeriodKind.WEEK
+        assert screen.data is not None
+        assert (screen.data.overall.marked, screen.data.overall.satisfied) == (3, 3)
+        text = screen_text(pilot)
+        assert "Satisfaction analysis" in text
+        assert "By request type" in text
+        assert "Complaint" in text  # the two complaint calls marked 5
+        assert "100.0%" in text
+        await pilot.press("t")
+        await settle(pilot)
+        assert screen.data.period.kind is PeriodKind.TODAY
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is dashboard
+
+
+async def test_the_satisfaction_analysis_reads_in_chinese_at_80_columns(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    add_staff(sqlite_db, "supervisor1")
+    _seed(sqlite_db, clock)
+    app = make_app(sqlite_db, clock, language="zh_CN")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, "supervisor1")
+        await pilot.press("f7")
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "满意度分析" in text
+        assert "按诉求类型" in text
+        assert "100.0%" in text

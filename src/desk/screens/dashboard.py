@@ -140,6 +140,7 @@ class DashboardScreen(SessionScreen):
         Binding("g", "choose_range", N_("dashboard.key.range"), id="dashboard.range"),
         Binding("ctrl+r", "refresh", N_("dashboard.key.refresh"), id="dashboard.refresh"),
         Binding("c", "customers", N_("dashboard.key.customers"), id="dashboard.customers"),
+        Binding("a", "satisfaction", N_("dashboard.key.satisfaction"), id="dashboard.satisfaction"),
         Binding("enter", "open_order", N_("dashboard.key.open"), id="dashboard.open", show=False),
     ]
 
@@ -355,6 +356,11 @@ class DashboardScreen(SessionScreen):
         from desk.screens.customers import CustomersScreen
 
         self.app.push_screen(CustomersScreen(self.signed_in))
+
+    def action_satisfaction(self) -> None:
+        from desk.screens.satisfaction import SatisfactionScreen
+
+        self.app.push_screen(SatisfactionScreen(self.signed_in, self.kind, self.range))
 
     def action_period(self, kind: str) -> None:
         self.kind = PeriodKind(kind)

@@ -34,12 +34,12 @@ from desk.services.figures import (
     HotSpots,
     complaint_conditions,
     complaint_tally,
-    contact_conditions,
     count_of,
     hot_spots,
     within,
     without_jit,
 )
+from desk.services.satisfaction import SatisfactionGroup, build_satisfaction
 
 
 class ReportKind(StrEnum):
@@ -426,70 +426,102 @@ def _ladder_by_branch(session: Session, period: Period, policy: Policy) -> Secti
     )
 
 
-def _satisfaction_by(
-    session: Session, period: Period, policy: Policy, column: Any, key: str, title: str, label: str
-) -> Section:
-    conditions = contact_conditions(policy)
-    statement = (
-        select(
-            column.label("label"),
-            func.count().label("contacts"),
-            count_of(conditions["marked"]).label("marked"),
-            count_of(conditions["satisfied"]).label("satisfied"),
-        )
-        .where(within(C.offered_at, period.start, period.as_of))
-        .group_by(column)
-        .order_by(column)
-    )
-    rows = tuple(
-        (
-            str(row.label) if row.label is not None else "(none)",
-            int(row.contacts),
-            int(row.marked),
-            int(row.satisfied),
-            pct(rate(int(row.satisfied), int(row.marked))),
-        )
-        for row in session.execute(statement)
-    )
+GROUP_COLUMNS = (
+    Column("marked", "Marks", ColumnKind.INTEGER),
+    Column("satisfied", "Satisfied", ColumnKind.INTEGER),
+    Column("satisfaction", "Satisfaction %", ColumnKind.PERCENT),
+)
+
+
+def _groups(key: str, title: str, label: str, groups: Sequence[SatisfactionGroup]) -> Section:
     return Section(
         key,
         title,
-        (
-            Column("label", label),
-            Column("contacts", "Contacts", ColumnKind.INTEGER),
-            Column("marked", "Marks", ColumnKind.INTEGER),
-            Column("satisfied", "Satisfied", ColumnKind.INTEGER),
-            Column("satisfaction", "Satisfaction %", ColumnKind.PERCENT),
-        ),
-        rows,
-    )
-
-
-def _marks_section(session: Session, period: Period) -> Section:
-    count = func.count().label("n")
-    statement = (
-        select(C.satisfaction, count)
-        .where(within(C.offered_at, period.start, period.as_of), C.satisfaction.is_not(None))
-        .group_by(C.satisfaction)
-        .order_by(C.satisfaction)
-    )
-    found = {int(row[0]): int(row[1]) for row in session.execute(statement)}
-    total = sum(found.values())
-    return Section(
-        "marks",
-        "Satisfaction marks (1 very unhappy … 5 very happy)",
-        (
-            Column("mark", "Mark", ColumnKind.INTEGER),
-            Column("contacts", "Contacts", ColumnKind.INTEGER),
-            Column("share", "Share %", ColumnKind.PERCENT),
-        ),
+        (Column("label", label), *GROUP_COLUMNS),
         tuple(
             (
-                mark,
-                found.get(mark, 0),
-                None if not total else round(100.0 * found.get(mark, 0) / total, 2),
+                group.key or "(none)",
+                group.marked,
+                group.satisfied,
+                pct(group.satisfaction),
             )
-            for mark in range(5, 0, -1)
+            for group in groups
+        ),
+    )
+
+
+def satisfaction_sections(
+    session: Session, *, period: Period, policy: Policy
+) -> tuple[Section, ...]:
+    """The satisfaction report: :func:`desk.services.satisfaction.build_satisfaction` as
+    sections."""
+    data = build_satisfaction(session, period=period, policy=policy)
+    total = sum(n for _mark, n in data.marks)
+    pattern = "%Y-%m-%d %H:00" if data.trend_by_hour else "%Y-%m-%d"
+    return (
+        Section(
+            "targets",
+            "Satisfaction against its targets",
+            TARGET_COLUMNS,
+            (
+                target_row("satisfaction", data.overall.satisfaction, policy),
+                target_row("complaint_satisfaction", data.complaints.satisfaction, policy),
+            ),
+        ),
+        _groups(
+            "by_request_type",
+            "Satisfaction by request type",
+            "Request type",
+            data.by_request_type,
+        ),
+        _groups("by_channel", "Satisfaction by channel", "Channel", data.by_channel),
+        _groups("by_branch", "Satisfaction by branch (the customer's)", "Branch", data.by_branch),
+        _groups("by_agent", "Satisfaction by agent (who answered)", "Agent", data.by_agent),
+        Section(
+            "satisfaction_trend",
+            "Trend of satisfaction",
+            (Column("start", "Hour" if data.trend_by_hour else "Day"), *GROUP_COLUMNS),
+            tuple(
+                (
+                    point.start.astimezone(ZONE).strftime(pattern),
+                    point.marked,
+                    point.satisfied,
+                    pct(point.satisfaction),
+                )
+                for point in data.trend
+            ),
+        ),
+        Section(
+            "marks",
+            "Satisfaction marks (1 very unhappy … 5 very happy)",
+            (
+                Column("mark", "Mark", ColumnKind.INTEGER),
+                Column("contacts", "Contacts", ColumnKind.INTEGER),
+                Column("share", "Share %", ColumnKind.PERCENT),
+            ),
+            tuple(
+                (mark, n, None if not total else round(100.0 * n / total, 2))
+                for mark, n in data.marks
+            ),
+        ),
+        Section(
+            "complaint_satisfaction",
+            "Complaint satisfaction at callback",
+            TARGET_COLUMNS[:4],
+            (
+                (
+                    FIGURE_TITLES["complaint_satisfaction"],
+                    pct(data.complaints.satisfaction),
+                    data.complaints.satisfied,
+                    data.complaints.marked,
+                ),
+            ),
+        ),
+        _groups(
+            "complaints_by_branch",
+            "Complaint satisfaction by branch (the work order's)",
+            "Branch",
+            data.complaints_by_branch,
         ),
     )
 
@@ -595,41 +627,7 @@ def build_report(session: Session, *, kind: ReportKind, period: Period, policy: 
             _ladder_by_branch(session, period, policy),
         )
     elif kind is ReportKind.SATISFACTION:
-        tally = complaint_tally(session, period=period, policy=policy)
-        sections = (
-            _satisfaction_by(
-                session,
-                period,
-                policy,
-                C.channel,
-                "by_channel",
-                "Satisfaction by channel",
-                "Channel",
-            ),
-            _satisfaction_by(
-                session,
-                period,
-                policy,
-                C.request_type,
-                "by_request_type",
-                "Satisfaction by request type",
-                "Request type",
-            ),
-            _marks_section(session, period),
-            Section(
-                "complaint_satisfaction",
-                "Complaint satisfaction at callback",
-                TARGET_COLUMNS[:4],
-                (
-                    (
-                        "Complaint satisfaction",
-                        pct(tally.satisfaction),
-                        tally.satisfied,
-                        tally.asked,
-                    ),
-                ),
-            ),
-        )
+        sections = satisfaction_sections(session, period=period, policy=policy)
     else:
         from desk.services.customer_analysis import customer_sections
 
