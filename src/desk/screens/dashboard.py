@@ -199,6 +199,7 @@ class DashboardScreen(SessionScreen):
         self.set_class(event.size.width < NARROW_BELOW, "narrow")
         if self.data is not None:
             self._show_tiles(self.data)
+            self._show_orders_title(self.data)
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -285,15 +286,7 @@ class DashboardScreen(SessionScreen):
 
     def _show_orders(self, data: Dashboard) -> None:
         found = data.attention
-        self.query_one("#dash-orders-title", Static).update(
-            _(
-                "dashboard.orders_title",
-                overdue=f"{found.overdue:,}",
-                escalated=f"{found.escalated:,}",
-                major=f"{found.major:,}",
-                shown=len(found.orders),
-            )
-        )
+        self._show_orders_title(data)
         table = self.query_one("#dash-orders", DataTable)
         selected = self.selected_order_id()
         had_focus = self._orders_had_focus or table.has_focus or self.focused is None
@@ -331,6 +324,21 @@ class DashboardScreen(SessionScreen):
             self.set_timer(FOCUS_BACK_SECONDS, self._focus_orders)
         self._orders_had_focus = False
         self.refresh_bindings()
+
+    def _show_orders_title(self, data: Dashboard) -> None:
+        """The counts above the orders; at 80 columns the short form (the pane is narrow)."""
+        found = data.attention
+        narrow = self.has_class("narrow")
+        msgid = N_("dashboard.orders_title_short") if narrow else N_("dashboard.orders_title")
+        self.query_one("#dash-orders-title", Static).update(
+            _(
+                msgid,
+                overdue=f"{found.overdue:,}",
+                escalated=f"{found.escalated:,}",
+                major=f"{found.major:,}",
+                shown=len(found.orders),
+            )
+        )
 
     def _focus_orders(self) -> None:
         if self.is_current and not isinstance(self.focused, DataTable | Input):

@@ -96,9 +96,8 @@ def _trend(data: SatisfactionAnalysis) -> RenderableType:
     if not data.trend:
         return Text(_("satisfaction.no_marks"), style="dim")
     table = Table(box=None, padding=(0, 1), header_style="bold")
-    table.add_column(
-        _("satisfaction.col.hour" if data.trend_by_hour else "satisfaction.col.day"), no_wrap=True
-    )
+    column = N_("satisfaction.col.hour") if data.trend_by_hour else N_("satisfaction.col.day")
+    table.add_column(_(column), no_wrap=True)
     table.add_column(_("satisfaction.col.marks"), justify="right", no_wrap=True)
     table.add_column(_("satisfaction.col.rate"), justify="right", no_wrap=True)
     table.add_column("", no_wrap=True)
