@@ -10,6 +10,12 @@ from sqlmodel import Field, SQLModel
 
 _OPEN = text("status <> 'closed'")
 _BREACH = text("kind = 'breach'")
+_COMPLAINT_DATES = ("created_at", "reply_due", "replied_at", "resolution_due", "closed_at")
+
+
+def _complaint_columns(date: str) -> tuple[str, ...]:
+    """After a complaint date: the id, the other dates and the mark (the figures' columns)."""
+    return ("id", *(other for other in _COMPLAINT_DATES if other != date), "satisfaction")
 
 
 class WorkOrder(SQLModel, table=True):
@@ -61,6 +67,7 @@ class WorkOrder(SQLModel, table=True):
             sqlite_where=_OPEN,
             postgresql_where=_OPEN,
         ),
+        # Each carries every column the complaint figures read, so they count from it alone
         Index(
             "ix_work_order_category_created",
             "category",
@@ -68,11 +75,32 @@ class WorkOrder(SQLModel, table=True):
             "topic",
             "branch_id",
             "customer_id",
+            *_complaint_columns("created_at"),
         ),
-        Index("ix_work_order_category_reply_due", "category", "reply_due"),
-        Index("ix_work_order_category_replied", "category", "replied_at"),
-        Index("ix_work_order_category_resolution_due", "category", "resolution_due"),
-        Index("ix_work_order_category_closed", "category", "closed_at"),
+        Index(
+            "ix_work_order_category_reply_due",
+            "category",
+            "reply_due",
+            *_complaint_columns("reply_due"),
+        ),
+        Index(
+            "ix_work_order_category_replied",
+            "category",
+            "replied_at",
+            *_complaint_columns("replied_at"),
+        ),
+        Index(
+            "ix_work_order_category_resolution_due",
+            "category",
+            "resolution_due",
+            *_complaint_columns("resolution_due"),
+        ),
+        Index(
+            "ix_work_order_category_closed",
+            "category",
+            "closed_at",
+            *_complaint_columns("closed_at"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

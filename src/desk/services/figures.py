@@ -47,7 +47,6 @@ from sqlalchemy import (
     select,
     text,
     true,
-    union,
     union_all,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -470,34 +469,28 @@ def complaint_tally(session: Session, *, period: Period, policy: Policy) -> Comp
     that it touches (see :func:`complaint_conditions`).
 
     The rows come from each range's own index (received, reply due, replied, resolution due,
-    closed), united; nothing reads every open complaint. PostgreSQL unites the rows (a join
-    on the ids made it scan all 180,000 open complaints at the bench's scale); SQLite unites
-    the ids and reads each order by its key (uniting whole rows cost it more). Whether an
-    order was ever breached is asked once per order, through the partial breach index."""
+    closed) as disjoint parts (each part leaves out the rows of the ranges before it), so no
+    row is read twice into the count and nothing needs uniting; the indexes carry every
+    column the figures read (migration 0016), so the parts are read from them alone, and
+    nothing reads every open complaint. Whether an order was ever breached is asked once per
+    order, through the partial breach index."""
     s, e = period.start, period.end
-    in_range = [
-        and_(
-            W.category == RequestType.COMPLAINT.value,
-            within(column, s, e),
-            W.created_at < e,
-            func.coalesce(W.closed_at, e) >= s,  # not closed before the start
+    dates = (W.created_at, W.reply_due, W.replied_at, W.resolution_due, W.closed_at)
+    columns = (W.id, *dates, W.satisfaction)
+    parts = []
+    for index, column in enumerate(dates):
+        earlier = [or_(date.is_(None), date < s, date >= e) for date in dates[:index]]
+        parts.append(
+            select(*columns).where(
+                W.category == RequestType.COMPLAINT.value,
+                within(column, s, e),
+                *earlier,
+                W.created_at < e,
+                or_(W.closed_at.is_(None), W.closed_at >= s),  # not closed before the start
+            )
         )
-        for column in (W.created_at, W.reply_due, W.replied_at, W.resolution_due, W.closed_at)
-    ]
-    columns = (W.id, W.created_at, W.reply_due, W.replied_at, W.resolution_due, W.closed_at)
-    if session.get_bind().dialect.name == "postgresql":
-        rows = union(*(select(*columns, W.satisfaction).where(where) for where in in_range))
-        united = rows.subquery()
-        touched = select(united, _breach(source=united.c).label("breached")).subquery()
-    else:
-        # SQLite: the ids of each range united, then each order by its key (fewer bytes)
-        ids = union(*(select(W.id).where(where) for where in in_range)).subquery()
-        orders = WorkOrder.__table__  # type: ignore[attr-defined]
-        touched = (
-            select(*columns, W.satisfaction, _breach(source=W).label("breached"))
-            .select_from(ids.join(orders, W.id == ids.c.id))
-            .subquery()
-        )
+    united = union_all(*parts).subquery()
+    touched = select(united, _breach(source=united.c).label("breached")).subquery()
     conditions = complaint_conditions(period, policy, source=touched.c, breached=touched.c.breached)
     statement = select(
         *(count_of(condition).label(name) for name, condition in conditions.items())
@@ -764,8 +757,10 @@ def _attention_rows(
             where = and_(
                 OPEN, W.escalation_level == level, W.is_major == (true() if major else false())
             )
+            # both runs in the index's own order (within the second, next_due is NULL):
+            # ordered by the id alone, PostgreSQL walked the primary key past every order
             runs.append((and_(where, W.next_due.is_not(None)), (W.next_due, W.id)))
-            runs.append((and_(where, W.next_due.is_(None)), (W.id,)))
+            runs.append((and_(where, W.next_due.is_(None)), (W.next_due, W.id)))
     plain = and_(overdue_condition(now), W.escalation_level == 0, W.is_major == false())
     runs.append((plain, (W.next_due, W.id)))
     parts = [
