@@ -49,10 +49,19 @@ def upgrade() -> None:
         op.create_index(name, "work_order", _covering(date))
     op.drop_index(_CREATED, table_name="work_order")
     op.create_index(_CREATED, "work_order", [*_HOT_SPOTS, *_covering("created_at")[2:]])
-    if op.get_bind().dialect.name == "sqlite":
-        # SQLite's planner takes an index it has no statistics for only when told its size
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite" and _has_statistics(bind):
+        # beside indexes with statistics SQLite's planner passes over one without: give the
+        # new ones theirs (a database never analysed has none, and gets none here)
         for name in ("ix_work_order_event_breach", _CREATED, *_BY_DATE):
             op.execute(f"ANALYZE {name}")
+
+
+def _has_statistics(bind: sa.engine.Connection) -> bool:
+    found = bind.exec_driver_sql(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
+    ).scalar()
+    return bool(found)
 
 
 def downgrade() -> None:
