@@ -471,7 +471,7 @@ def complaint_tally(session: Session, *, period: Period, policy: Policy) -> Comp
     The rows come from each range's own index (received, reply due, replied, resolution due,
     closed) as disjoint parts (each part leaves out the rows of the ranges before it), so no
     row is read twice into the count and nothing needs uniting; the indexes carry every
-    column the figures read (migration 0016), so the parts are read from them alone, and
+    column the figures read (migration 0017), so the parts are read from them alone, and
     nothing reads every open complaint. Whether an order was ever breached is asked once per
     order, through the partial breach index."""
     s, e = period.start, period.end

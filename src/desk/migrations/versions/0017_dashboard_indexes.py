@@ -4,8 +4,8 @@ of their dates carrying every column the figures read (received, reply due, repl
 resolution due, closed, the callback mark), so a period's complaints are counted without
 reading the table.
 
-Revision ID: 0016_dashboard_indexes
-Revises: 0015_knowledge_index
+Revision ID: 0017_dashboard_indexes
+Revises: 0016_callback_work_order
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016_dashboard_indexes"
-down_revision: str | None = "0015_knowledge_index"
+revision: str = "0017_dashboard_indexes"
+down_revision: str | None = "0016_callback_work_order"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
