@@ -239,17 +239,10 @@ class CustomersScreen(SessionScreen):
         if event.seq != self._seq:
             return
         data = self.data = event.data
-        from desk.screens.dashboard import PERIOD_LABELS
-        from desk.widgets.format import local_time
+        from desk.screens.dashboard import PERIOD_LABELS, span_text
 
         self.query_one("#customers-period", Static).update(
-            f"{_(PERIOD_LABELS[self.kind])}   "
-            + _(
-                "dashboard.span",
-                start=local_time(data.period.start),
-                end=local_time(data.period.as_of),
-                at=local_time(data.computed_at, "%H:%M:%S"),
-            )
+            f"{_(PERIOD_LABELS[self.kind])}   {span_text(data.period, data.computed_at)}"
         )
         table = self.query_one("#customers-big", DataTable)
         table.clear()

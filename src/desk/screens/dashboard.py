@@ -14,7 +14,7 @@ figures refresh on their own every :data:`REFRESH_SECONDS`.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from rich.console import Group
@@ -31,7 +31,7 @@ from textual.worker import get_current_worker
 from desk.clock import SHANGHAI, SystemClock
 from desk.i18n import N_, vocab_label
 from desk.i18n import gettext as _
-from desk.rules.periods import PeriodKind
+from desk.rules.periods import Period, PeriodKind
 from desk.rules.permissions import Permission, can
 from desk.rules.vocab import RequestType, WorkOrderStatus
 from desk.screens.base import DeskModal, SessionScreen, SignedIn
@@ -72,6 +72,16 @@ ORDER_COLUMNS: tuple[tuple[str, str], ...] = (  # what matters first: 80 columns
     ("status", N_("dashboard.col.status")),
     ("branch", N_("dashboard.col.branch")),
 )
+
+
+def span_text(period: Period, computed_at: datetime) -> str:
+    """The period's span and when its figures were read (the dashboard and its analyses)."""
+    return _(
+        "dashboard.span",
+        start=local_time(period.start),
+        end=local_time(period.as_of),
+        at=local_time(computed_at, "%H:%M:%S"),
+    )
 
 
 class RangeDialog(DeskModal[tuple[date, date] | None]):
@@ -244,13 +254,7 @@ class DashboardScreen(SessionScreen):
         if data is not None and data.shift_name and self.kind is PeriodKind.SHIFT:
             label = f"{label} · {data.shift_name}"
         if data is not None:
-            span = _(
-                "dashboard.span",
-                start=local_time(data.period.start),
-                end=local_time(data.period.as_of),
-                at=local_time(data.computed_at, "%H:%M:%S"),
-            )
-            label = f"{label}   {span}"
+            label = f"{label}   {span_text(data.period, data.computed_at)}"
         if self.loading:
             label = f"{label}   {_('dashboard.loading')}"
         return label

@@ -216,19 +216,14 @@ class SatisfactionScreen(SessionScreen):
         self._show(event.data)
 
     def _show_period(self) -> None:
-        from desk.screens.dashboard import PERIOD_LABELS
+        from desk.screens.dashboard import PERIOD_LABELS, span_text
 
         label = _(PERIOD_LABELS[self.kind])
         if self.days is not None:
             label = _("period.range_of", first=self.days[0], last=self.days[1])
         data = self.data
         if data is not None:
-            label += "   " + _(
-                "dashboard.span",
-                start=local_time(data.period.start),
-                end=local_time(data.period.as_of),
-                at=local_time(data.computed_at, "%H:%M:%S"),
-            )
+            label += f"   {span_text(data.period, data.computed_at)}"
         if self.loading:
             label += f"   {_('dashboard.loading')}"
         self.query_one("#sat-period", Static).update(label)
