@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import text
 
 from desk.infra.database import Database
 from desk.rules.permissions import shell_actor
-from desk.services import audit, imports
+from desk.services import audit, imports, pipeline
 from desk.services.imports import ImportKind
 
 SHELL = shell_actor("test")
@@ -248,9 +249,11 @@ def test_changed_rows_are_updated_and_phones_stay_with_their_owner(
     assert [(p.row, p.field) for p in report.problems] == [(3, "phone")]
 
 
+@pytest.mark.parametrize("second_process", [False, True], ids=["inline", "second-process"])
 def test_a_killed_import_keeps_whole_chunks_and_a_rerun_completes_it(
-    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, second_process: bool
 ) -> None:
+    monkeypatch.setattr(imports, "PARALLEL_MIN_BYTES", 0 if second_process else 10**9)
     monkeypatch.setattr(imports, "STAGE_CHUNK", 3)
     monkeypatch.setattr(imports, "STAGE_FLUSH", 4)
     path = tmp_path / "p.csv"
@@ -420,3 +423,69 @@ def test_an_import_this_machine_could_not_audit_writes_nothing(
     with pytest.raises(audit.AuditKeyError):
         _run(db, ImportKind.CUSTOMERS, path)
     assert _count(db, "customer") == 1
+
+
+def _many(tmp_path: Path, count: int, bad_from: int | None = None) -> Path:
+    path = tmp_path / "many.csv"
+    lines = ["customer_no,name,phone,region,tier"]
+    for n in range(count):
+        tier = "bronze" if n % 7 == 3 else "gold"  # every 7th row rejected by its tier
+        lines.append(f"M{n},客户{n},139{n:08d},杭州,{tier}")
+    body = "\n".join(lines) + "\n"
+    data = body.encode("utf-8")
+    if bad_from is not None:
+        data += b"M-bad,\xff\xfe,x,y,gold\n"
+    path.write_bytes(data)
+    return path
+
+
+def test_validation_in_a_second_process_keeps_the_contract(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imports, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(imports, "STAGE_FLUSH", 100)  # many batches cross between the two
+    monkeypatch.setattr(imports, "STAGE_CHUNK", 250)
+    path = _many(tmp_path, 1_000)
+    report = _run(db, ImportKind.CUSTOMERS, path)
+    rejected = [n for n in range(1_000) if n % 7 == 3]
+    assert (report.read, report.inserted, report.rejected) == (
+        1_000,
+        1_000 - len(rejected),
+        len(rejected),
+    )
+    assert [(p.row, p.field) for p in report.problems] == [(n + 2, "tier") for n in rejected]
+    assert _count(db, "customer") == 1_000 - len(rejected)
+    again = _run(db, ImportKind.CUSTOMERS, path)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 1_000 - len(rejected))
+    with pytest.raises(imports.ImportError_, match="line 1002 is not utf-8"):
+        _run(db, ImportKind.CUSTOMERS, _many(tmp_path, 1_000, bad_from=1_000), encoding="utf-8")
+    assert _count(db, "customer") == 1_000 - len(rejected)  # nothing of the unreadable file
+
+
+def test_a_validating_process_that_dies_leaves_whole_chunks_and_a_rerun_completes(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imports, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(imports, "STAGE_FLUSH", 100)
+    monkeypatch.setattr(imports, "STAGE_CHUNK", 200)
+    path = _many(tmp_path, 1_000)
+    real = imports._validated
+
+    def dies_after_500_rows(*args, **kwargs):  # type: ignore[no-untyped-def]
+        for n, item in enumerate(real(*args, **kwargs)):
+            if n == 500:
+                os._exit(9)  # the second process is killed
+            yield item
+
+    monkeypatch.setattr(imports, "_validated", dies_after_500_rows)
+    with pytest.raises(pipeline.ProducerFailed, match="ended without finishing"):
+        _run(db, ImportKind.CUSTOMERS, path)
+    written = _count(db, "customer")
+    assert written % 200 == 0  # whole chunks only
+    assert written < 857
+    assert _count(db, "customer_phone") == written
+    assert _count(db, "audit_log") == 0
+    monkeypatch.setattr(imports, "_validated", real)
+    report = _run(db, ImportKind.CUSTOMERS, path)
+    assert (report.inserted, report.unchanged) == (857 - written, written)
+    assert _count(db, "customer") == 857

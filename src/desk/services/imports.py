@@ -16,12 +16,17 @@ row number, field and reason and nothing of it is written. A row that is kept bu
 repaired or guessed at (a padded zip code, a blank total, disagreeing dates) is reported as a
 warning with its row number too: nothing is changed silently.
 
-**Writing.** Good rows are upserted by natural key (customer number; account and period;
-ticket number), in batches of :data:`BATCH` rows, one transaction each, with SQLAlchemy Core
-executemany: rows that exist and differ are updated, rows that exist and match are left
-alone, so a second run of the same file changes nothing. A killed import keeps the batches it
-committed, each whole; running it again completes it. ``dry_run`` does all of it inside
-transactions that are rolled back.
+**Writing.** The whole file is read to its end before the first write (a byte the encoding
+cannot read or a broken CSV line stops the import with nothing written). Validation runs
+beside the writes: for a file over :data:`PARALLEL_MIN_BYTES` in a second process
+(:mod:`desk.services.pipeline`), whose batches the writer takes as they come. Good rows are
+upserted by natural key (customer number; account and period; ticket number), set-based:
+customers staged into a temporary table (COPY on PostgreSQL) and moved every
+:data:`STAGE_CHUNK` rows in one transaction of a few statements; bills and tickets in
+batches of :data:`BATCH` rows, one transaction each. Rows that exist and differ are updated,
+rows that exist and match are left alone, so a second run of the same file changes nothing.
+A killed import (either process) keeps the chunks it committed, each whole; running it
+again completes it. ``dry_run`` does all of it inside transactions that are rolled back.
 """
 
 from __future__ import annotations
@@ -78,7 +83,7 @@ from desk.rules.vocab import (
     WorkOrderSource,
     WorkOrderStatus,
 )
-from desk.services import audit
+from desk.services import audit, pipeline
 from desk.services.access import require
 
 BATCH = 5_000
@@ -530,6 +535,13 @@ class ImportReport:
     problems: list[RowProblem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    def absorb(self, read: int, rejected: int, warned: int, problems: list[RowProblem]) -> None:
+        """Counts and problems found elsewhere (the validating side) for this run."""
+        self.read += read
+        self.rejected += rejected
+        self.warned += warned
+        self.problems.extend(problems[: max(0, MAX_PROBLEMS - len(self.problems))])
+
     def problem(self, problem: RowProblem) -> None:
         if problem.severity == "rejected":
             self.rejected += 1
@@ -777,17 +789,6 @@ def _check_columns(
             )
 
 
-def _batches(rows: Iterable[tuple[int, _Row]]) -> Iterator[list[tuple[int, _Row]]]:
-    batch: list[tuple[int, _Row]] = []
-    for item in rows:
-        batch.append(item)
-        if len(batch) >= BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 # --- writing ---------------------------------------------------------------------------------
 
 _CUSTOMER: Table = metadata.tables["customer"]
@@ -951,38 +952,6 @@ def _staged(seq: int, number: int, row: CustomerRow, sqlite: bool) -> tuple[obje
     )
 
 
-def _stage_customers(
-    connection: Connection, rows: Iterable[tuple[int, _Row]], report: ImportReport
-) -> int:
-    """Validated rows into the stage, in order; a phone on two rows of the file is kept on the
-    first. Returns the number staged."""
-    sqlite = connection.dialect.name == "sqlite"
-    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE.name}")
-    _STAGE.create(connection)
-    phones: dict[str, int] = {}
-    pending: list[tuple[object, ...]] = []
-    seq = 0
-
-    def flush() -> None:
-        if pending:
-            _copy_into_stage(connection, pending, sqlite=sqlite)
-            pending.clear()
-
-    for number, row in rows:
-        assert isinstance(row, CustomerRow)
-        if row.phone is not None:
-            first = phones.setdefault(row.phone, number)
-            if first != number:
-                report.problem(RowProblem(number, "phone", f"{row.phone} is on row {first} too"))
-                continue
-        seq += 1
-        pending.append(_staged(seq, number, row, sqlite))
-        if len(pending) >= STAGE_FLUSH:
-            flush()
-    flush()
-    return seq
-
-
 def _copy_into_stage(
     connection: Connection, rows: list[tuple[object, ...]], *, sqlite: bool
 ) -> None:
@@ -1111,35 +1080,54 @@ def _pragma(connection: Connection, pragma: str) -> None:
 def _import_customers(
     db: Database,
     actor: Actor,
-    rows: Iterable[tuple[int, _Row]],
+    batches: Iterable[_Batch],
     report: ImportReport,
     *,
     dry_run: bool,
 ) -> None:
-    """Stage every row (reading the whole file before the first write), then write the stage
-    in chunks, each one whole transaction: a killed import keeps whole chunks, and running it
-    again finds them unchanged and writes the rest."""
+    """Stage the batches as they come (a temporary table of this connection: no lock on
+    desk's tables), and write every :data:`STAGE_CHUNK` rows staged as one transaction: a
+    killed import keeps whole chunks, and running it again finds them unchanged and writes
+    the rest."""
     with db.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
+
+        def write_chunk(low: int, high: int) -> None:
+            now = db.clock.now()
+            connection.execution_options(desk_write=True)
+            transaction = connection.begin()
+            try:
+                _write_customer_chunk(connection, low, high, report, now, actor)
+            except BaseException:
+                transaction.rollback()
+                raise
+            if dry_run:
+                transaction.rollback()
+            else:
+                transaction.commit()
+            connection.execution_options(desk_write=False)
+            with connection.begin():
+                connection.execute(delete(_STAGE).where(_STAGE.c.seq < high))
+
         try:
             with connection.begin():
-                staged = _stage_customers(connection, rows, report)
+                connection.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE.name}")
+                _STAGE.create(connection)
             if sqlite:
                 _pragma(connection, f"cache_size=-{_STAGE_CACHE_KIB}")
-            for low in range(1, staged + 1, STAGE_CHUNK):
-                now = db.clock.now()
-                connection.execution_options(desk_write=True)
-                transaction = connection.begin()
-                try:
-                    _write_customer_chunk(connection, low, low + STAGE_CHUNK, report, now, actor)
-                except BaseException:
-                    transaction.rollback()
-                    raise
-                if dry_run:
-                    transaction.rollback()
-                else:
-                    transaction.commit()
-                connection.execution_options(desk_write=False)
+            low, staged = 1, 0  # rows low..staged are in the stage, not yet written
+            for batch in batches:
+                report.absorb(batch.read, batch.rejected, batch.warned, batch.problems)
+                if not batch.items:
+                    continue
+                with connection.begin():
+                    _copy_into_stage(connection, batch.items, sqlite=sqlite)
+                staged = int(batch.items[-1][0])
+                while staged - low + 1 >= STAGE_CHUNK:
+                    write_chunk(low, low + STAGE_CHUNK)
+                    low += STAGE_CHUNK
+            if staged >= low:
+                write_chunk(low, staged + 1)
         finally:
             if connection.in_transaction():
                 connection.rollback()
@@ -1283,20 +1271,22 @@ WRITERS = {
 def _write_in_batches(
     db: Database,
     writer: Callable[[Connection, list[tuple[int, _Row]], ImportReport, datetime], None],
-    rows: list[tuple[int, _Row]],
+    batches: Iterable[_Batch],
     report: ImportReport,
     *,
     dry_run: bool,
 ) -> None:
-    """Bills and tickets: the whole file read and validated first, then batches of
-    :data:`BATCH` rows, one transaction each."""
-    for batch in _batches(rows):
+    """Bills and tickets: each batch as it comes, one transaction each."""
+    for batch in batches:
+        report.absorb(batch.read, batch.rejected, batch.warned, batch.problems)
+        if not batch.items:
+            continue
         now = db.clock.now()
         with db.connect() as connection:
             connection = connection.execution_options(desk_write=True)
             transaction = connection.begin()
             try:
-                writer(connection, batch, report, now)
+                writer(connection, batch.items, report, now)
             except BaseException:
                 transaction.rollback()
                 raise
@@ -1304,6 +1294,100 @@ def _write_in_batches(
                 transaction.rollback()
             else:
                 transaction.commit()
+
+
+# --- validating: in a second process for a large file -----------------------------------------
+
+PARALLEL_MIN_BYTES = 1024 * 1024  # smaller files (a few thousand rows) are validated
+# in-process: they take less time than a second process is worth
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """What the validating side needs."""
+
+    kind: ImportKind
+    mapping: ImportMapping
+    path: Path
+    encoding: str
+    file: str
+    sqlite: bool
+    batch_rows: int
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Rows kept (as the writer wants them) and the problems found, for about ``batch_rows``
+    rows of the file; the counts are this batch's."""
+
+    items: list[Any]
+    problems: list[RowProblem]
+    read: int
+    rejected: int
+    warned: int
+
+
+class _CustomerItems:
+    """Customer rows as the stage's tuples, numbered in the file's order; a phone on two
+    rows of the file is kept on the first."""
+
+    def __init__(self, sqlite: bool) -> None:
+        self.sqlite = sqlite
+        self.phones: dict[str, int] = {}
+        self.seq = 0
+
+    def __call__(self, number: int, row: _Row, report: ImportReport) -> object:
+        assert isinstance(row, CustomerRow)
+        if row.phone is not None:
+            first = self.phones.setdefault(row.phone, number)
+            if first != number:
+                report.problem(RowProblem(number, "phone", f"{row.phone} is on row {first} too"))
+                return None
+        self.seq += 1
+        return _staged(self.seq, number, row, self.sqlite)
+
+
+def _as_read(number: int, row: _Row, report: ImportReport) -> object:
+    del report
+    return (number, row)
+
+
+def _prepared_batches(job: _Job) -> Iterator[_Batch]:
+    """The file read, mapped and validated, in batches (this runs in the second process
+    for a large file)."""
+    source = read_file(job.path, encoding=job.encoding)
+    report = ImportReport(kind=job.kind, file=job.file, encoding=source.encoding, dry_run=False)
+    prepare: Callable[[int, _Row, ImportReport], object] = (
+        _CustomerItems(job.sqlite) if job.kind is ImportKind.CUSTOMERS else _as_read
+    )
+    items: list[Any] = []
+    for number, row in _validated(job.kind, job.mapping, source, report):
+        item = prepare(number, row, report)
+        if item is not None:
+            items.append(item)
+        if report.read >= job.batch_rows:
+            yield _Batch(items, report.problems, report.read, report.rejected, report.warned)
+            items, report.problems = [], []
+            report.read = report.rejected = report.warned = 0
+    yield _Batch(items, report.problems, report.read, report.rejected, report.warned)
+
+
+def _read_to_the_end(path: Path, encoding: str) -> None:
+    """Read the whole file before the first write, so that a cell the encoding or the CSV
+    reader cannot read stops the import with nothing written, while the validating side
+    reads it (again) at its own pace."""
+    if encoding == "xlsx":
+        for _ in read_file(path).rows:
+            pass
+        return
+    try:
+        with path.open(encoding=encoding, newline="") as handle:
+            for _ in csv.reader(handle):
+                pass
+    except (UnicodeError, csv.Error):
+        for _ in read_file(path, encoding=encoding).rows:  # the careful reading names the line
+            pass
+        raise ImportError_("the file cannot be read to its end", field="file") from None
 
 
 def run_import(
@@ -1330,11 +1414,23 @@ def run_import(
     report = ImportReport(kind=kind, file=path.name, encoding=source.encoding, dry_run=dry_run)
     for desk_field, template in mapping.templates.items():
         report.notes.append(f"{desk_field} is made from {template!r}, not read from the file")
-    rows = _validated(kind, mapping, source, report)
-    if kind is ImportKind.CUSTOMERS:
-        _import_customers(db, actor, rows, report, dry_run=dry_run)
-    else:
-        _write_in_batches(db, WRITERS[kind], list(rows), report, dry_run=dry_run)
+    _check_columns(kind, mapping, source, report)
+    job = _Job(
+        kind=kind,
+        mapping=mapping,
+        path=path,
+        encoding=source.encoding,
+        file=path.name,
+        sqlite=db.is_sqlite,
+        batch_rows=STAGE_FLUSH if kind is ImportKind.CUSTOMERS else BATCH,
+    )
+    parallel = path.stat().st_size >= PARALLEL_MIN_BYTES
+    with pipeline.produced(_prepared_batches, job, parallel=parallel) as batches:
+        _read_to_the_end(path, source.encoding)
+        if kind is ImportKind.CUSTOMERS:
+            _import_customers(db, actor, batches, report, dry_run=dry_run)
+        else:
+            _write_in_batches(db, WRITERS[kind], batches, report, dry_run=dry_run)
     report.problems.sort(key=lambda problem: problem.row)
     if not dry_run:
         db.run(
