@@ -14,7 +14,8 @@ Baseline, same run, on the same copy after desk's runs (so on a table that much 
 bare driver loading the same rows under other numbers and phones, already parsed, without any
 check: ``executemany`` of ``INSERT INTO customer`` and ``INSERT INTO
 customer_phone`` in one transaction on SQLite, ``COPY`` of both on PostgreSQL. Each figure's
-note gives the CPU seconds too (desk's and its validating process's): on a loaded machine the wall time shows the load.
+note gives the CPU seconds too (desk's and its validating process's): on a loaded machine
+the wall time shows the load.
 
 Run on its own: ``python -m bench.figures.imports DB_FILE [ROWS]``.
 """

@@ -2,21 +2,22 @@
 
 An import reads and validates a file (pure Python: one core) and writes what it kept (the
 database: the other core, or the server). :func:`produced` runs ``produce(job)``, a generator
-of picklable batches, in a child process and yields the batches in the caller's process as
-they arrive. A thread of the caller receives them into a bounded queue, so the child keeps
+of picklable batches, in a child process and yields the batches in the caller's process as they
+arrive. A thread of the caller receives them into a bounded queue, so the child keeps
 validating while the caller writes; when the queue is full the child waits.
 
 The child is a fork of the caller (it starts in milliseconds and imports nothing again; it
 never touches the database connections it inherits, and ends with ``os._exit`` as every
 :mod:`multiprocessing` child does, so it closes none of them). Where a platform cannot fork,
 the work is done in the caller's process. The child dies with its parent: a thread of it
-watches the parent, and its sends fail once the parent's end of the pipe is closed. A :class:`~desk.infra.errors.DeskError` raised in the child is raised
-again in the caller as the same kind of error, with the same message and field; anything
-else is :class:`ProducerFailed` with the child's traceback.
+watches the parent, and its sends fail once the parent's end of the pipe is closed. A
+:class:`~desk.infra.errors.DeskError` raised in the child is raised again in the caller as the
+same kind of error, with the same message and field; anything else is :class:`ProducerFailed`
+with the child's traceback.
 
-Hand-written on the standard library: ``concurrent.futures``' process pool hands back a
-task's result only whole, not a stream of batches from one long task, and the order of the
-batches is the file's.
+Hand-written on the standard library: ``concurrent.futures``' process pool hands back a task's
+result only whole, not a stream of batches from one long task, and the order of the batches is
+the file's.
 """
 
 from __future__ import annotations
