@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from desk.cli import _register, app
+from desk.cli.failures import EXIT_REFUSED, EXIT_USAGE
 from desk.infra.database import Database
 from desk.models import InboxMessage
 
@@ -100,3 +103,43 @@ def test_import_is_all_or_none(sqlite_db: Database, tmp_path: Path) -> None:
     result = runner.invoke(app, ["--db", url, "inbox", "import", str(lines)])
     assert result.exit_code == 0, result.output
     assert len(_messages(sqlite_db)) == 3
+
+
+ARGUMENT = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=30)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    channel=st.one_of(st.sampled_from(["web", "WeChat", "email", "voicemail"]), ARGUMENT),
+    sender=ARGUMENT,
+    body=ARGUMENT,
+    at=st.one_of(st.none(), ARGUMENT, st.sampled_from(["2026-11-02T09:00:00+08:00", "2026-13-01"])),
+    ref=st.one_of(st.none(), ARGUMENT),
+)
+def test_inbox_add_fuzzed(
+    sqlite_db: Database, channel: str, sender: str, body: str, at: str | None, ref: str | None
+) -> None:
+    """Whatever the options hold: a message stored (exit 0) or one line naming the option
+    (exit 1 or 2) and nothing stored; never a traceback."""
+    before = len(_messages(sqlite_db))
+    args = ["--db", _url(sqlite_db), "inbox", "add", "--channel", channel, "--from", sender]
+    args += ["--text", body]
+    if at is not None:
+        args += ["--at", at]
+    if ref is not None:
+        args += ["--ref", ref]
+    result = runner.invoke(app, args)
+    assert "Traceback" not in result.output
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+    if result.exit_code == 0:
+        assert len(_messages(sqlite_db)) in (before, before + 1)  # a ref stored already: skipped
+        return
+    assert result.exit_code in (EXIT_REFUSED, EXIT_USAGE), result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert len(_messages(sqlite_db)) == before

@@ -1,8 +1,9 @@
 """Hypothesis against what people and files type into desk: every import column of the three
 kinds, the search field and the forms (a new user, a department, a work order, an unknown
-caller). Each input ends in success or a clear error (a :class:`DeskError`, or the form's
-own validation error naming a field), never another exception, and a refused input writes
-nothing."""
+caller). The import columns on SQLite; the search field and the forms on SQLite and PostgreSQL
+(tests/services/test_fuzz_forms.py has the other forms). Each input ends in success or a clear
+error (a :class:`DeskError`, or the form's own validation error naming a field), never another
+exception, and a refused input writes nothing."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from sqlalchemy import text
 
 from desk.infra.database import Database
 from desk.infra.errors import DeskError
-from desk.rules.permissions import shell_actor
+from desk.rules.permissions import Actor, shell_actor
 from desk.rules.policy import load_policy
 from desk.rules.vocab import Channel, DepartmentKind, Priority, RequestType, Role, WorkOrderSource
 from desk.services import imports, org, search, users, work_orders
@@ -129,11 +130,13 @@ def test_every_import_column_fuzzed(
 
 @FUZZ
 @given(query=TEXT, cursor=st.one_of(st.none(), TEXT))
-def test_the_search_field_fuzzed(sqlite_db: Database, query: str, cursor: str | None) -> None:
-    agent = _actors(sqlite_db)[Role.AGENT]
+def test_the_search_field_fuzzed(
+    db: Database, actors: dict[Role, Actor], query: str, cursor: str | None
+) -> None:
+    agent = actors[Role.AGENT]
     _clear_or_success(
-        lambda: search.search_customers(sqlite_db, actor=agent, query=query, after=cursor),
-        sqlite_db,
+        lambda: search.search_customers(db, actor=agent, query=query, after=cursor),
+        db,
     )
 
 
@@ -146,14 +149,15 @@ def test_the_search_field_fuzzed(sqlite_db: Database, query: str, cursor: str | 
     customer=st.one_of(st.none(), st.integers(min_value=-(2**70), max_value=2**70)),
 )
 def test_the_work_order_form_fuzzed(
-    sqlite_db: Database,
+    db: Database,
+    actors: dict[Role, Actor],
     title: str,
     description: str,
     topic: str | None,
     callback: str | None,
     customer: int | None,
 ) -> None:
-    agent = _actors(sqlite_db)[Role.AGENT]
+    agent = actors[Role.AGENT]
 
     def create() -> Any:
         draft = work_orders.WorkOrderDraft(
@@ -170,28 +174,28 @@ def test_the_work_order_form_fuzzed(
             source=WorkOrderSource.AGENT,
             consent=True,
         )
-        return work_orders.create_work_order(sqlite_db, actor=agent, draft=draft, policy=POLICY)
+        return work_orders.create_work_order(db, actor=agent, draft=draft, policy=POLICY)
 
-    _clear_or_success(create, sqlite_db)
+    _clear_or_success(create, db)
 
 
 @FUZZ
 @given(code=TEXT, name=TEXT, kind=st.sampled_from(list(DepartmentKind)), branch=TEXT)
 def test_the_department_form_fuzzed(
-    sqlite_db: Database, code: str, name: str, kind: DepartmentKind, branch: str
+    db: Database, code: str, name: str, kind: DepartmentKind, branch: str
 ) -> None:
     _clear_or_success(
         lambda: org.add_department(
-            sqlite_db, actor=SHELL, code=code, name=name, kind=kind, branch=branch or None
+            db, actor=SHELL, code=code, name=name, kind=kind, branch=branch or None
         ),
-        sqlite_db,
+        db,
     )
 
 
 @settings(FUZZ, max_examples=10)
 @given(login=TEXT, name=TEXT, password=TEXT, department=st.one_of(st.none(), TEXT))
 def test_the_new_user_form_fuzzed(
-    sqlite_db: Database, login: str, name: str, password: str, department: str | None
+    db: Database, login: str, name: str, password: str, department: str | None
 ) -> None:
     def add() -> Any:
         new = users.NewUser(
@@ -201,11 +205,11 @@ def test_the_new_user_form_fuzzed(
             password=password,
             department=department,
         )
-        return users.add_user(sqlite_db, actor=SHELL, new=new)
+        return users.add_user(db, actor=SHELL, new=new)
 
-    before = _staff(sqlite_db)
-    if _clear_or_success(add, sqlite_db) is None:
-        assert _staff(sqlite_db) == before
+    before = _staff(db)
+    if _clear_or_success(add, db) is None:
+        assert _staff(db) == before
 
 
 def _staff(db: Database) -> int:
@@ -213,12 +217,7 @@ def _staff(db: Database) -> int:
         return int(connection.execute(text("SELECT COUNT(*) FROM staff_user")).scalar_one())
 
 
-_ACTORS: dict[int, Any] = {}
-
-
-def _actors(db: Database) -> Any:
-    """One user per role, made once per database."""
-    key = id(db)
-    if key not in _ACTORS:
-        _ACTORS[key] = role_actors(db)
-    return _ACTORS[key]
+@pytest.fixture
+def actors(db: Database) -> dict[Role, Actor]:
+    """One user per role, made once per test (hypothesis's examples share them)."""
+    return role_actors(db)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from desk.infra import pipeline
 from desk.infra.database import Database
 from desk.rules.permissions import shell_actor
-from desk.services import audit, imports, pipeline
+from desk.services import audit, imports
 from desk.services.imports import ImportKind
 
 SHELL = shell_actor("test")
@@ -489,3 +491,97 @@ def test_a_validating_process_that_dies_leaves_whole_chunks_and_a_rerun_complete
     report = _run(db, ImportKind.CUSTOMERS, path)
     assert (report.inserted, report.unchanged) == (857 - written, written)
     assert _count(db, "customer") == 857
+
+
+def _accounts(db: Database, tmp_path: Path) -> None:
+    """Customers C0..C9, each with the account A0..A9."""
+    path = tmp_path / "owners.csv"
+    path.write_text(
+        "customer_no,name,region\n" + "".join(f"C{n},客户{n},杭州\n" for n in range(10)),
+        encoding="utf-8",
+    )
+    _run(db, ImportKind.CUSTOMERS, path)
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO account (customer_id, account_no, plan_code, plan_name, "
+                "monthly_fee_cents, status, opened_on) "
+                "SELECT id, 'A' || substr(customer_no, 2), 'P1', 'Plan', 0, 'active', "
+                "'2025-01-01' FROM customer"
+            )
+        )
+
+
+def _bills(tmp_path: Path) -> Path:
+    lines = ["account_no,period,amount_cents,paid_cents,due_date"]
+    for n in range(30):
+        account = "A99" if n == 5 else f"A{n % 10}"
+        period = "2026-13" if n == 20 else f"2026-{1 + n // 10:02d}"
+        paid = "0" if n % 3 else f"{10 + n}.00"
+        lines.append(f"{account},{period},{10 + n}.00,{paid},2026-{1 + n // 10:02d}-20")
+    path = tmp_path / "bills.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _tickets(tmp_path: Path) -> Path:
+    lines = ["number,title,customer_no,status,created_at"]
+    for n in range(30):
+        customer = "C77" if n == 4 else f"C{n % 10}"
+        status = "bogus" if n == 9 else "new"
+        lines.append(f"T{n},问题 {n},{customer},{status},2026-10-{1 + n % 28:02d} 09:00:00")
+    path = tmp_path / "tickets.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("second_process", [False, True], ids=["inline", "second-process"])
+@pytest.mark.parametrize(
+    ("kind", "table", "make", "bad", "good_in_two_batches"),
+    [
+        (ImportKind.BILLS, "bill", _bills, {7: "account_no", 22: "period"}, 15),
+        (ImportKind.TICKETS, "work_order", _tickets, {6: "customer_no", 11: "status"}, 14),
+    ],
+    ids=["bills", "tickets"],
+)
+def test_bills_and_tickets_go_through_the_same_pipeline(
+    db: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    second_process: bool,
+    kind: ImportKind,
+    table: str,
+    make: Callable[[Path], Path],
+    bad: dict[int, str],
+    good_in_two_batches: int,
+) -> None:
+    """Every row validated (beside the writes when in a second process), rejects reported by
+    row and field, batches committed whole: a killed import keeps whole batches, a re-run
+    completes it, a third run changes nothing."""
+    monkeypatch.setattr(imports, "PARALLEL_MIN_BYTES", 0 if second_process else 10**9)
+    monkeypatch.setattr(imports, "BATCH", 8)
+    _accounts(db, tmp_path)
+    path = make(tmp_path)
+    real = imports.WRITERS[kind]
+    calls = {"n": 0}
+
+    def dies_in_the_third_batch(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        real(*args, **kwargs)
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # stopped mid-transaction
+
+    monkeypatch.setitem(imports.WRITERS, kind, dies_in_the_third_batch)
+    with pytest.raises(KeyboardInterrupt):
+        _run(db, kind, path)
+    assert _count(db, table) == good_in_two_batches
+    monkeypatch.setitem(imports.WRITERS, kind, real)
+    report = _run(db, kind, path)
+    assert (report.read, report.rejected) == (30, 2)
+    assert {(p.row, p.field) for p in report.problems} == set(bad.items())
+    assert (report.inserted, report.unchanged) == (28 - good_in_two_batches, good_in_two_batches)
+    again = _run(db, kind, path)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 28)
+    assert _count(db, table) == 28
+    if kind is ImportKind.TICKETS:
+        assert _count(db, "work_order_event") == 28  # one 'created' event each, never two

@@ -6,6 +6,8 @@ upgrade. PostgreSQL runs through psycopg with a pool of connections per process;
 connection the server closed (a restart, an administrator) is found at checkout, without a
 round trip, and replaced. Serialization failures, deadlocks and lost connections are retried by
 :mod:`desk.infra.retry`; a database that stays out of reach is :class:`DatabaseUnavailable`.
+A value the database refuses as such (an id beyond 64 bits, a NUL byte in text) is
+:class:`InvalidInput`, never the driver's exception.
 
 Each public service call is one transaction: decorate it with :func:`reads`, :func:`writes`
 or :func:`reads_audited`. The decorated function takes a :class:`Session` first; callers pass a
@@ -36,11 +38,11 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy import Engine, event
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError
 from sqlmodel import Session
 
 from desk.clock import Clock, SystemClock
-from desk.infra.errors import DatabaseUnavailable
+from desk.infra.errors import DatabaseUnavailable, InvalidInput
 from desk.infra.retry import retry_transient
 
 P = ParamSpec("P")
@@ -213,10 +215,21 @@ class Database:
             with self.session(write=write, flush=flush) as session:
                 return work(session)
 
-        return retry_transient(attempt)
+        try:
+            return retry_transient(attempt)
+        except DataError as error:  # nothing was written: the transaction rolled back
+            raise InvalidInput(f"a value the database cannot store: {_said(error)}") from error
+        except OverflowError as error:  # SQLite's driver, before the statement is sent
+            raise InvalidInput(f"a number out of range: {error}") from error
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _said(error: DataError) -> str:
+    """The database's own words, first line, without SQLAlchemy's decoration."""
+    lines = str(error.orig).strip().splitlines()
+    return lines[0] if lines else type(error.orig).__name__
 
 
 def now_of(session: Session) -> datetime:

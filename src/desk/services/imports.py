@@ -19,7 +19,7 @@ warning with its row number too: nothing is changed silently.
 **Writing.** The whole file is read to its end before the first write (a byte the encoding
 cannot read or a broken CSV line stops the import with nothing written). Validation runs
 beside the writes: for a file over :data:`PARALLEL_MIN_BYTES` in a second process
-(:mod:`desk.services.pipeline`), whose batches the writer takes as they come. Good rows are
+(:mod:`desk.infra.pipeline`), whose batches the writer takes as they come. Good rows are
 upserted by natural key (customer number; account and period; ticket number), set-based:
 customers staged into a temporary table (COPY on PostgreSQL) and moved every
 :data:`STAGE_CHUNK` rows in one transaction of a few statements; bills and tickets in
@@ -67,6 +67,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from desk.infra import pipeline
 from desk.infra.database import Database
 from desk.infra.errors import InvalidInput
 from desk.models import metadata
@@ -83,7 +84,7 @@ from desk.rules.vocab import (
     WorkOrderSource,
     WorkOrderStatus,
 )
-from desk.services import audit, pipeline
+from desk.services import audit
 from desk.services.access import require
 
 BATCH = 5_000
