@@ -1,10 +1,14 @@
 """Every service entry point that acts for someone checks its permission, for every role.
 
 The table below names each public service function that takes an ``actor`` and the permission
-it needs. A new service function fails this test until it is added here, so no entry point
-goes unchecked. Each function is called once per role with every other argument left empty:
-roles without the permission must be refused before anything else is looked at; roles with it
-must not be refused (whatever else the empty arguments then cause).
+it needs. A new service function fails this test until it is added here, so no entry point goes
+unchecked. The public functions that take a ``Session`` (or a ``Connection``), the parts a
+transaction is made of, are found the same way: those that act for someone are in
+SESSION_ENTRY_POINTS and checked like the rest, inside a transaction of their own; every other
+one is named in SESSION_PARTS with why it needs no check of its own. Each function is called
+once per role with every other argument left empty: roles without the permission must be
+refused before anything else is looked at; roles with it must not be refused (whatever else the
+empty arguments then cause).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 import typing
 from collections.abc import Callable
 from dataclasses import replace
@@ -176,6 +181,101 @@ NO_ACTOR: dict[str, str] = {
 }
 
 
+# Public functions that take a Session or a Connection and act for someone: checked per role
+# like ENTRY_POINTS, called inside a transaction.
+SESSION_ENTRY_POINTS: dict[str, Permission] = {
+    "audit.reseal_in": Permission.MANAGE_DATA,
+    "callbacks.record_work_order_attempt": Permission.MAKE_CALLBACKS,
+    "users.add_user_in": Permission.MANAGE_USERS,
+    "work_orders.create_in_session": Permission.CREATE_WORK_ORDER,
+}
+
+# The other public functions that take a Session or a Connection, by why they check nothing
+# themselves. A new one fails test_every_session_function_is_named until it is named here.
+_PARTS: dict[str, tuple[str, ...]] = {
+    "the permission check itself": ("access.require", "access.require_active"),
+    "writes what its caller did, after the caller's check (the actor is who is recorded)": (
+        "audit.record",
+        "changes.bump",
+        "contacts.note_refusal",
+        "callbacks.add_work_order_callback",
+    ),
+    "checks that the contact is the actor's own, after its entry point's permission check": (
+        "contacts.agents_contact",
+    ),
+    "the verification gate, asked by an entry point after its permission check": (
+        "verification.caller_state",
+        "verification.gate",
+        "verification.require_gate",
+    ),
+    "a read inside an entry point's transaction, after its check": (
+        "contacts.customer_by_number",
+        "contacts.latest_verification",
+        "work_orders.staff_names",
+        "work_orders.history_of",
+        "knowledge.index_for",
+        "handover.open_shifts",
+        "handover.shift_summary",
+        "dashboard.current_shift_bounds",
+        "dashboard.resolve_period",
+    ),
+    "the figures of a report, dashboard or analysis, built after its entry point's check": (
+        "customer_analysis.tier_rows",
+        "customer_analysis.tier_days",
+        "customer_analysis.tier_months",
+        "customer_analysis.churned_members",
+        "customer_analysis.frequent_callers",
+        "customer_analysis.birthdays",
+        "customer_analysis.assessment",
+        "customer_analysis.build_analysis",
+        "customer_analysis.customer_sections",
+        "dashboard.build_dashboard",
+        "figures.without_jit",
+        "figures.contact_hours",
+        "figures.agents_by_hour",
+        "figures.complaint_tally",
+        "figures.hot_spots",
+        "figures.attention",
+        "figures.churn_tally",
+        "figures.live_churn",
+        "quality.quality_sections",
+        "reports.build_report",
+    ),
+    "desk's own upkeep (timers, the sweep, init), as in NO_ACTOR": (
+        "audit.check_key",
+        "audit.head_of",
+        "summaries.summary_state",
+        "sweep.refresh_ladder",
+        "sweep.prime_ladder",
+        "sweep.plan_ladder",
+        "users.ensure_system_users",
+    ),
+}
+SESSION_PARTS: dict[str, str] = {name: why for why, names in _PARTS.items() for name in names}
+
+
+def _session_functions() -> dict[str, tuple[Callable[..., Any], bool]]:
+    """Every public function of desk.services whose first parameter is a Session or a
+    Connection (not a @reads/@writes wrapper: those are called with a Database), and whether
+    it takes an ``actor``."""
+    found: dict[str, tuple[Callable[..., Any], bool]] = {}
+    for info in pkgutil.walk_packages(desk.services.__path__, prefix="desk.services."):
+        module = importlib.import_module(info.name)
+        for name, func in vars(module).items():
+            if name.startswith("_") or not inspect.isfunction(func):
+                continue
+            if func.__module__ != module.__name__ or "__wrapped__" in vars(func):
+                continue
+            parameters = list(inspect.signature(func).parameters.values())
+            if not parameters:
+                continue
+            first = str(parameters[0].annotation)  # as written: names only under TYPE_CHECKING
+            if re.search(r"\b(Session|Connection)\b", first):
+                key = f"{info.name.removeprefix('desk.services.')}.{name}"
+                found[key] = (func, any(p.name == "actor" for p in parameters))
+    return found
+
+
 def _service_functions() -> dict[str, tuple[Callable[..., Any], bool]]:
     """Every public function of desk.services called with a Database (its first parameter
     ``db``, or a @reads/@writes wrapper), found by introspection, and whether it takes an
@@ -306,3 +406,40 @@ def test_entry_point_refuses_roles_without_its_permission(db: Database, name: st
         else:
             with pytest.raises(PermissionDenied):
                 _call_with_nothing(func, db, actor)
+
+
+def test_every_session_function_is_named() -> None:
+    """A public function that takes a Session is either checked per role or says why not."""
+    found = _session_functions()
+    assert sorted(found) == sorted(SESSION_ENTRY_POINTS | SESSION_PARTS)
+    for name in SESSION_ENTRY_POINTS:
+        assert found[name][1], f"{name} takes no actor: it cannot check one"
+
+
+def _call_in_a_transaction(func: Callable[..., Any], db: Database, actor: Actor) -> None:
+    hints = typing.get_type_hints(func)
+    parameters = list(inspect.signature(func).parameters.values())[1:]
+    kwargs = {
+        p.name: _empty(hints.get(p.name))
+        for p in parameters
+        if p.name != "actor" and p.default is p.empty
+    }
+    db.run(lambda session: func(session, actor=actor, **kwargs), write=True)
+
+
+@pytest.mark.parametrize("name", sorted(SESSION_ENTRY_POINTS))
+def test_session_entry_point_refuses_roles_without_its_permission(db: Database, name: str) -> None:
+    func = _session_functions()[name][0]
+    permission = SESSION_ENTRY_POINTS[name]
+    actors = role_actors(db)
+    for role in Role:
+        if permission in ROLE_PERMISSIONS[role]:
+            try:
+                _call_in_a_transaction(func, db, actors[role])
+            except PermissionDenied as error:  # pragma: no cover - the failure message
+                pytest.fail(f"{name} refused {role.value}, which holds {permission}: {error}")
+            except Exception:  # noqa: BLE001, S110 - empty arguments may fail after the check
+                pass
+        else:
+            with pytest.raises(PermissionDenied):
+                _call_in_a_transaction(func, db, actors[role])

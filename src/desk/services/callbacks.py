@@ -652,7 +652,9 @@ def record_work_order_attempt(
     policy: Policy,
 ) -> None:
     """Keep the pending callback of a work order in step with a try recorded on the order:
-    the try is stored; ``closes`` (the order closed: reached, or unreachable) closes it."""
+    the try is stored; ``closes`` (the order closed: reached, or unreachable) closes it. The
+    actor must be one who makes callbacks, whoever calls this."""
+    require(session, actor, Permission.MAKE_CALLBACKS)
     callback = session.scalars(
         select(Callback)
         .where(
