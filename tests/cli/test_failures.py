@@ -149,6 +149,29 @@ def test_a_full_disk(initialised: Path, small_disk: Path) -> None:
     assert ("bob",) not in logins
 
 
+def test_a_disk_that_fills_during_a_large_import(
+    initialised: Path, small_disk: Path, tmp_path: Path
+) -> None:
+    """The import's second process at work (a file over 1 MB) when the disk fills: one line,
+    and a database that checks out with nothing of the file in it."""
+    path = small_disk / "desk.db"
+    with sqlite3.connect(initialised) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copyfile(initialised, path)
+    rows = tmp_path / "many.csv"
+    rows.write_text(
+        "customer_no,name,phone,region,address\n"
+        + "".join(f"F{n},客户{n},139{n:08d},杭州,文三路{n}号 {'x' * 60}\n" for n in range(16_000)),
+        encoding="utf-8",
+    )
+    assert rows.stat().st_size > 1024 * 1024
+    result = _run("--db", f"sqlite:///{path}", "import", "customers", str(rows))
+    _one_line_error(result, EXIT_DATABASE, "disk", "full")
+    customers = sqlite3.connect(path).execute("SELECT COUNT(*) FROM customer").fetchone()
+    assert customers == (0,)
+    assert _run("--db", f"sqlite:///{path}", "check").exit_code == 0
+
+
 def test_an_unknown_migration_revision(initialised: Path) -> None:
     url = f"sqlite:///{initialised}"
     _one_line_error(

@@ -1129,14 +1129,29 @@ def _import_customers(
                     low += STAGE_CHUNK
             if staged >= low:
                 write_chunk(low, staged + 1)
-        finally:
-            if connection.in_transaction():
-                connection.rollback()
-            connection.execution_options(desk_write=False)
-            with connection.begin():
-                connection.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE.name}")
-            if sqlite:
-                _pragma(connection, "cache_size=-2000")  # SQLite's default, for the pool
+        except BaseException:
+            _drop_stage(connection, sqlite=sqlite, quiet=True)  # the first error is the one told
+            raise
+        _drop_stage(connection, sqlite=sqlite, quiet=False)
+
+
+def _drop_stage(connection: Connection, *, sqlite: bool, quiet: bool) -> None:
+    """Roll back what is open (a commit that failed leaves its transaction to roll back),
+    drop the stage, give the pool its connection as it was. ``quiet``: a failure here (the
+    disk still full, the connection lost) is not raised, the caller's error is."""
+    try:
+        transaction = connection.get_transaction()
+        if transaction is not None:
+            transaction.rollback()
+        connection.execution_options(desk_write=False)
+        with connection.begin():
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE.name}")
+        if sqlite:
+            _pragma(connection, "cache_size=-2000")  # SQLite's default, for the pool
+    except Exception:
+        if not quiet:
+            raise
+        connection.invalidate()  # the pool gets a fresh one, not this one's state
 
 
 def _write_bills(
