@@ -213,7 +213,6 @@ _PARTS: dict[str, tuple[str, ...]] = {
         "contacts.latest_verification",
         "work_orders.staff_names",
         "work_orders.history_of",
-        "knowledge.index_for",
         "handover.open_shifts",
         "handover.shift_summary",
         "dashboard.current_shift_bounds",
@@ -241,7 +240,7 @@ _PARTS: dict[str, tuple[str, ...]] = {
         "quality.quality_sections",
         "reports.build_report",
     ),
-    "desk's own upkeep (timers, the sweep, init), as in NO_ACTOR": (
+    "desk's own upkeep (timers, the sweep, init, the demo build), as in NO_ACTOR": (
         "audit.check_key",
         "audit.head_of",
         "summaries.summary_state",
@@ -249,6 +248,7 @@ _PARTS: dict[str, tuple[str, ...]] = {
         "sweep.prime_ladder",
         "sweep.plan_ladder",
         "users.ensure_system_users",
+        "knowledge.rebuild_index",
     ),
 }
 SESSION_PARTS: dict[str, str] = {name: why for why, names in _PARTS.items() for name in names}
