@@ -231,7 +231,8 @@ _PARTS: dict[str, tuple[str, ...]] = {
         "dashboard.build_dashboard",
         "figures.without_jit",
         "figures.contact_hours",
-        "figures.agents_by_hour",
+        "figures.contact_figures",
+        "figures.hot_spots_and_attention",
         "figures.complaint_tally",
         "figures.hot_spots",
         "figures.attention",
@@ -239,6 +240,8 @@ _PARTS: dict[str, tuple[str, ...]] = {
         "figures.live_churn",
         "quality.quality_sections",
         "reports.build_report",
+        "reports.satisfaction_sections",
+        "satisfaction.build_satisfaction",
     ),
     "desk's own upkeep (timers, the sweep, init, the demo build), as in NO_ACTOR": (
         "audit.check_key",
