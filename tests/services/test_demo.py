@@ -926,6 +926,14 @@ def test_a_postgresql_demo_with_ids_past_the_32_bit_products_builds(
             "WHERE i.indcheckxmin AND t.relnamespace = current_schema()::regnamespace",
         )
         assert withheld == []
+        # Vacuumed once built: every page of the big tables all-visible (index-only reads).
+        for table in ("customer", "contact", "work_order", "bill"):
+            pages, visible = _rows(
+                db,
+                "SELECT relpages, relallvisible FROM pg_class "
+                f"WHERE relname = '{table}' AND relnamespace = current_schema()::regnamespace",
+            )[0]
+            assert pages > 0 and visible == pages, table
         assert _scalar(db, "SELECT MIN(id) FROM account") == 60_001
         assert _scalar(db, "SELECT COUNT(*) FROM account") == 400
         assert _scalar(db, "SELECT MIN(account_id) FROM bill") == 60_001
