@@ -13,7 +13,8 @@ the test driver's own pauses are not counted:
   statements on a connection held open.
 - ``workspace.ring_to_pop``: the ``desk ring`` command started (its own process, as a PBX
   adapter runs it) until the incoming call is painted on the console, which polls every
-  0.5 s; the note gives the part after the command's work was done. Baseline: the poll's read
+  0.25 s on SQLite and is woken by the ring's NOTIFY on PostgreSQL; the note gives the part
+  after the command's work was done. Baseline: the poll's read
   on the bare driver.
 - ``workspace.keystroke_to_frame``: a character typed into the notes until the frame after it;
   median over 60 keys. Baseline: the same on a bare Textual app holding one ``TextArea``.
@@ -387,7 +388,8 @@ def measure(ctx: BenchContext) -> list[Figure]:
             baseline=process_ms + poll_raw,
             baseline_label=f"a bare Python process, plus the ring poll's read on raw {driver}",
             target=RING_TARGET_MS,
-            note=f"desk ring started to the incoming call painted (poll every 0.5 s); median "
+            note=f"desk ring started to the incoming call painted "
+            f"({'poll every 0.25 s' if ctx.is_sqlite else 'woken by NOTIFY'}); median "
             f"of {len(times['ring'])}, max {max(times['ring']):.0f} ms; after the command "
             f"ended: median {statistics.median(after):.0f} ms",
         ),

@@ -109,3 +109,30 @@ def test_knowledge_sync_reloads_an_edited_folder(
         write=False,
     )
     assert codes == ["KB-X-1"]
+
+
+def test_ring_starts_without_the_heavy_imports(sqlite_db: Database, world: World) -> None:
+    """``desk ring`` (its own process, as a PBX adapter runs it) loads neither pypinyin's
+    dictionaries nor the holidays package's ~250 countries: only China's table."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from desk.cli import main\n"
+        f"sys.argv = ['desk', '--db', {_url(sqlite_db)!r}, 'ring', {ZHANG_PHONE!r}, "
+        "'--agent', 'agent1']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as end:\n"
+        "    assert not end.code, end.code\n"
+        "heavy = sorted(name for name in ('pypinyin', 'holidays.countries', "
+        "'holidays.countries.germany') if name in sys.modules)\n"
+        "print('HEAVY', heavy, 'holidays.countries.china' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "rang agent1" in done.stdout
+    assert "HEAVY [] True" in done.stdout, done.stdout

@@ -280,3 +280,22 @@ def test_an_unknown_caller_is_created_and_attached(db: Database, world: World) -
         write=False,
     )
     assert actions == ["customer.create"]
+
+
+def test_a_ring_wakes_the_agents_console_at_once_on_postgresql(db: Database, world: World) -> None:
+    """PostgreSQL: the ring's NOTIFY reaches the listener of the agent rung, at its commit;
+    another agent's listener ignores it. (SQLite has no notifications: its consoles poll.)"""
+    if db.is_sqlite:
+        pytest.skip("SQLite consoles poll for rings")
+    mine = contacts.RingListener(db, agent_id=world.agent.user_id)
+    theirs = contacts.RingListener(db, agent_id=world.agent2.user_id)
+    try:
+        assert mine.wait(0.05) is False
+        contacts.ring(
+            db, actor=world.admin, number=ZHANG_PHONE, agent_login="agent1", policy=POLICY
+        )
+        assert mine.wait(10.0) is True
+        assert theirs.wait(0.2) is False
+    finally:
+        mine.close()
+        theirs.close()

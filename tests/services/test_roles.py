@@ -379,8 +379,22 @@ def _empty(hint: object) -> object:
     return None
 
 
+def _parameter_hints(func: Callable[..., Any]) -> dict[str, Any]:
+    """The parameters' types (a return type imported only for type checking, where a service
+    imports a heavy module lazily, is left out)."""
+    target = inspect.unwrap(func)
+    try:
+        return typing.get_type_hints(target)
+    except NameError:
+
+        def shim() -> None: ...
+
+        shim.__annotations__ = {k: v for k, v in target.__annotations__.items() if k != "return"}
+        return typing.get_type_hints(shim, globalns=target.__globals__)
+
+
 def _call_with_nothing(func: Callable[..., Any], db: Database, actor: Actor) -> None:
-    hints = typing.get_type_hints(inspect.unwrap(func))
+    hints = _parameter_hints(func)
     parameters = list(inspect.signature(func).parameters.values())[1:]  # after db / session
     kwargs = {
         p.name: _empty(hints.get(p.name))

@@ -23,12 +23,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from holidays.countries.china import China
-from holidays.holiday_base import HolidayBase
-
+from desk.rules.china_holidays import china
 from desk.rules.policy import CalendarSpec, Policy, TimeRange
+
+if TYPE_CHECKING:
+    from holidays.holiday_base import HolidayBase
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -47,7 +49,7 @@ def _from_us(us: int) -> datetime:
 
 
 def _china(year: int) -> HolidayBase:
-    return China(years=year)  # type: ignore[no-untyped-call]
+    return china()(years=year)
 
 
 @lru_cache(maxsize=256)

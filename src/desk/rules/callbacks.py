@@ -13,8 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from holidays.countries.china import China
-
+from desk.rules import china_holidays
 from desk.rules.policy import Policy
 from desk.rules.vocab import CallbackOutcome, CallbackStatus, Tier
 
@@ -156,8 +155,9 @@ def is_greeted(tier: Tier | str, big_customer_class: str | None, policy: Policy)
 
 @cache
 def _holidays_of(year: int) -> tuple[tuple[date, str, str], ...]:
-    english = China(years=year, language="en_US")  # type: ignore[no-untyped-call]
-    chinese = China(years=year, language="zh_CN")  # type: ignore[no-untyped-call]
+    china = china_holidays.china()
+    english = china(years=year, language="en_US")
+    chinese = china(years=year, language="zh_CN")
     return tuple((day, str(english[day]), str(chinese[day])) for day in sorted(english))
 
 

@@ -389,11 +389,11 @@ class RepeatCallerPolicy(_Frozen):
 def china_holiday_names() -> frozenset[str]:
     """The English names of China's public holidays (not the moved days off nor the
     observed days) as the ``holidays`` package gives them."""
-    from holidays.countries.china import China
+    from desk.rules.china_holidays import china
 
     names: set[str] = set()
     for year in range(2020, 2031):
-        table = China(years=year, language="en_US")  # type: ignore[no-untyped-call]
+        table = china()(years=year, language="en_US")
         names.update(
             str(name)
             for name in table.values()

@@ -9,8 +9,10 @@ they work from any field); Tab moves within and between them. F1 lists every key
 
 **A contact.** The focus starts in the caller number; Enter there starts a contact
 (:func:`desk.services.contacts.start_contact`). A call rung by ``desk ring`` pops up as an
-incoming call (the screen polls :func:`~desk.services.contacts.pending_ring` every half
-second: one indexed read of a table of waiting calls); lookup and the card start one for the
+incoming call (on SQLite the screen polls :func:`~desk.services.contacts.pending_ring` every
+quarter second: one indexed read of a table of waiting calls; on PostgreSQL the ring's
+``NOTIFY`` wakes it at once, through :class:`~desk.services.contacts.RingListener`, and a poll
+every two seconds stays as a safety net); lookup and the card start one for the
 customer they show. While a contact is open the call pane shows its timer, and what the agent
 types is saved as a draft after each pause (:func:`~desk.services.contacts.save_draft`), so
 a logout, a crash or a restart loses nothing: the next login offers it again. Ctrl+S closes it.
@@ -35,6 +37,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Checkbox, DataTable, Input, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
 
 from desk.i18n import N_, vocab_label
 from desk.i18n import gettext as _
@@ -65,7 +68,9 @@ if TYPE_CHECKING:
     from desk.services.work_orders import WorkOrderView
 
 WIDE_COLUMNS = 120
-RING_POLL_SECONDS = 0.5
+RING_POLL_SECONDS = 0.25  # SQLite: how often the console looks for a rung call
+RING_SAFETY_POLL_SECONDS = 2.0  # PostgreSQL: the poll behind the notifications
+RING_LISTEN_SECONDS = 1.0  # PostgreSQL: how long one wait for a notification lasts
 DRAFT_PAUSE_SECONDS = 0.8
 KB_DEBOUNCE_SECONDS = 0.12
 PANES = ("call", "customer", "orders", "knowledge")
@@ -222,6 +227,9 @@ class WorkspaceScreen(SessionScreen):
             super().__init__()
             self.card = card
             self.state = state
+
+    class RingNotified(Message):
+        """PostgreSQL told the console that a call was rung to its agent."""
 
     class RingPolled(Message):
         """One poll's answer: the call waiting for this agent, if any."""
@@ -392,7 +400,11 @@ class WorkspaceScreen(SessionScreen):
         self._idle()
         self._layout(self.size.width)
         self.watch(self.app, "now", self._tick)
-        self.set_interval(RING_POLL_SECONDS, self._poll)
+        if self.signed_in.db.is_sqlite:
+            self.set_interval(RING_POLL_SECONDS, self._poll)
+        else:
+            self.set_interval(RING_SAFETY_POLL_SECONDS, self._poll)
+            self._listen_rings()
         self._find_open()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -585,6 +597,30 @@ class WorkspaceScreen(SessionScreen):
             return
         self._polling = True
         self._poll_ring()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ring-listen")
+    def _listen_rings(self) -> None:
+        """PostgreSQL: wait for the ring notifications while the screen lives; when the
+        listening connection fails, the safety poll alone goes on."""
+        from desk.services.contacts import RingListener
+
+        worker = get_current_worker()
+        try:
+            listener = RingListener(self.signed_in.db, agent_id=self.actor.user_id)
+        except Exception:  # noqa: BLE001 - no notifications: the poll still finds the call
+            return
+        try:
+            while not worker.is_cancelled:
+                if listener.wait(RING_LISTEN_SECONDS):
+                    self.post_message(self.RingNotified())
+        except Exception:  # noqa: BLE001 - as above
+            return
+        finally:
+            listener.close()
+
+    @on(RingNotified)
+    def _ring_notified(self) -> None:
+        self._poll()
 
     @work(thread=True, exit_on_error=False, group="ring")
     def _poll_ring(self) -> None:

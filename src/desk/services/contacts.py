@@ -21,14 +21,15 @@ read; a save over a newer version raises :class:`StaleRecord` saying who saved w
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from desk.infra.database import Database, now_of, reads, writes
@@ -59,11 +60,15 @@ from desk.rules.vocab import (
 )
 from desk.services import audit
 from desk.services.access import require
-from desk.services.work_orders import WorkOrderDraft, WorkOrderView, create_work_order
 
-# The name keys (pypinyin's dictionaries, the heaviest import here) are imported where they
-# are used: `desk ring` loads this module and should start in a fraction of a second.
+if TYPE_CHECKING:
+    from desk.services.work_orders import WorkOrderView
 
+# The name keys (pypinyin's dictionaries, the heaviest import here) and the work-order service
+# (the calendars, the ladder, routing) are imported where they are used: `desk ring` loads
+# this module and should start in a fraction of a second.
+
+RING_CHANNEL = "desk_ring"  # PostgreSQL: NOTIFY channel of rung calls (payload: the agent's id)
 MAX_NUMBER_LENGTH = 20
 _NUMBER_NOISE = re.compile(r"[\s\-()]+")
 _NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
@@ -369,6 +374,9 @@ def ring(
     session.add(
         ContactRing(contact_id=contact.id, agent_id=agent.id, offered_at=now, expires_at=expires)
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # delivered when this transaction commits, to every console listening (RingListener)
+        session.execute(select(func.pg_notify(RING_CHANNEL, str(agent.id))))
     audit.record(
         session,
         action="contact.ring",
@@ -378,6 +386,39 @@ def ring(
         detail={"agent": agent.login, "channel": contact.channel, "known": customer_id is not None},
     )
     return RingResult(contact.id, agent.login, customer_id, mask_phone(normalised), expires)
+
+
+class RingListener:
+    """PostgreSQL: a console told at once when a call is rung to its agent.
+
+    :func:`ring` sends ``NOTIFY desk_ring`` with the agent's id, delivered at its commit.
+    The listener holds a connection of its own (not the pool's: a pooled idle connection is
+    expected to receive nothing, see :func:`desk.infra.database.closed_by_server`) and
+    :meth:`wait` blocks in a worker thread until a ring for this agent arrives or the
+    timeout passes; the console then reads :func:`pending_ring` as its poll would. SQLite has
+    no notifications: its consoles keep the poll.
+    """
+
+    def __init__(self, db: Database, *, agent_id: int) -> None:
+        import psycopg
+
+        url = db.engine.url.set(drivername="postgresql")
+        conninfo = url.render_as_string(hide_password=False)
+        self._agent = str(agent_id)
+        self._connection = psycopg.connect(conninfo, autocommit=True)
+        self._connection.execute(f"LISTEN {RING_CHANNEL}")
+
+    def wait(self, timeout: float) -> bool:
+        """True when a ring for this agent was notified within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            for note in self._connection.notifies(timeout=left, stop_after=1):
+                if note.payload == self._agent:
+                    return True
+        return False
+
+    def close(self) -> None:
+        self._connection.close()
 
 
 @reads
@@ -644,6 +685,8 @@ def open_work_order(
     """Open a work order for the caller of ``contact_id`` (their customer, the contact's
     channel, the caller's number to call back unless another is given), only with their
     consent: :func:`desk.services.work_orders.create_work_order` refuses without it."""
+    from desk.services.work_orders import WorkOrderDraft, create_work_order
+
     contact = _for_work_order(db, actor=actor, contact_id=contact_id)
     callback = form.callback_number
     if callback is not None:

@@ -14,11 +14,16 @@ the character-by-character reading.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from alembic import op
 
-from desk.rules.names import SURNAME_READINGS, NameKeys, name_keys, part_keys
+if TYPE_CHECKING:
+    from desk.rules.names import NameKeys
+
+# desk.rules.names (pypinyin's dictionaries, about a second to load) is imported where it is
+# used: every command that checks the schema reads this file to learn the revisions.
 
 revision: str = "0014_surname_readings"
 down_revision: str | None = "0013_workspace_indexes"
@@ -37,6 +42,8 @@ _CUSTOMER = sa.table(
 
 
 def _reindex(keys_of: Callable[[str], NameKeys]) -> None:
+    from desk.rules.names import SURNAME_READINGS
+
     connection = op.get_bind()
     c = _CUSTOMER.c
     singles = sorted(surname for surname in SURNAME_READINGS if len(surname) == 1)
@@ -70,8 +77,12 @@ def _reindex(keys_of: Callable[[str], NameKeys]) -> None:
 
 
 def upgrade() -> None:
+    from desk.rules.names import name_keys
+
     _reindex(name_keys)
 
 
 def downgrade() -> None:
+    from desk.rules.names import part_keys
+
     _reindex(part_keys)

@@ -17,8 +17,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from desk.rules.terms import index_terms
-
 revision: str = "0015_knowledge_index"
 down_revision: str | None = "0014_surname_readings"
 branch_labels: str | Sequence[str] | None = None
@@ -114,6 +112,8 @@ def upgrade() -> None:
 
 
 def _index_existing() -> None:
+    from desk.rules.terms import index_terms  # here: the schema check reads this file
+
     connection = op.get_bind()
     rows: list[dict[str, object]] = []
     a = _ARTICLE.c
