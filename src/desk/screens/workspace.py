@@ -24,6 +24,7 @@ caller's consent. Each is a dialog of :mod:`desk.screens.workspace_dialogs`.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,6 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Checkbox, DataTable, Input, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
-from textual.worker import get_current_worker
 
 from desk.i18n import N_, vocab_label
 from desk.i18n import gettext as _
@@ -291,6 +291,7 @@ class WorkspaceScreen(SessionScreen):
         self._close_after_save = False
         self._ring_shown: int | None = None
         self._polling = False
+        self._ring_stop: threading.Event | None = None  # PostgreSQL: stops the listener
         self._kb_seq = 0
         self._kb_timer: Timer | None = None
         self._created_orders: list[WorkOrderView] = []
@@ -598,25 +599,35 @@ class WorkspaceScreen(SessionScreen):
         self._polling = True
         self._poll_ring()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="ring-listen")
     def _listen_rings(self) -> None:
-        """PostgreSQL: wait for the ring notifications while the screen lives; when the
-        listening connection fails, the safety poll alone goes on."""
+        """PostgreSQL: wait for the ring notifications while the screen is mounted, in a
+        daemon thread of its own, stopped at unmount. Not a thread worker: those run in the
+        event loop's executor, whose shutdown waits for every thread, and this one only ends
+        when told. When the listening connection fails, the safety poll alone goes on."""
+        self._ring_stop = threading.Event()
+        threading.Thread(
+            target=self._listen, args=(self._ring_stop,), name="desk-ring-listener", daemon=True
+        ).start()
+
+    def _listen(self, stop: threading.Event) -> None:
         from desk.services.contacts import RingListener
 
-        worker = get_current_worker()
         try:
             listener = RingListener(self.signed_in.db, agent_id=self.actor.user_id)
         except Exception:  # noqa: BLE001 - no notifications: the poll still finds the call
             return
         try:
-            while not worker.is_cancelled:
-                if listener.wait(RING_LISTEN_SECONDS):
+            while not stop.is_set():
+                if listener.wait(RING_LISTEN_SECONDS) and not stop.is_set():
                     self.post_message(self.RingNotified())
         except Exception:  # noqa: BLE001 - as above
             return
         finally:
             listener.close()
+
+    def on_unmount(self) -> None:
+        if self._ring_stop is not None:
+            self._ring_stop.set()
 
     @on(RingNotified)
     def _ring_notified(self) -> None:
