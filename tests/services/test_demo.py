@@ -933,7 +933,8 @@ def test_a_postgresql_demo_with_ids_past_the_32_bit_products_builds(
                 "SELECT relpages, relallvisible FROM pg_class "
                 f"WHERE relname = '{table}' AND relnamespace = current_schema()::regnamespace",
             )[0]
-            assert pages > 0 and visible == pages, table
+            assert pages > 0, table
+            assert visible == pages, table
         assert _scalar(db, "SELECT MIN(id) FROM account") == 60_001
         assert _scalar(db, "SELECT COUNT(*) FROM account") == 400
         assert _scalar(db, "SELECT MIN(account_id) FROM bill") == 60_001
