@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import col, select
 
 from desk.infra.database import Database, now_of
@@ -340,3 +341,33 @@ def test_the_repeat_caller_window_is_the_policys(
     card = customer_card(db, actor=actors[Role.AGENT], customer_id=customers[0], policy=policy)
     assert card.repeat_request_types == expected
     assert card.repeat_window_days == window_days
+
+
+def test_a_card_costs_the_same_few_statements_whoever_the_customer_is(
+    db: Database, customers: list[int], actors: dict[Role, Actor]
+) -> None:
+    """Each statement is a round trip on PostgreSQL, and the card is read at every call: a
+    busy customer's card (orders, contacts, a big customer's audit) costs no more statements
+    than a plain one's, and the audited read stays within its budget."""
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        seen.append(statement)
+
+    # the first entry of a new log also seals the key and starts the head: not counted
+    customer_card(db, actor=actors[Role.AGENT], customer_id=customers[1], policy=POLICY)
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        counts = []
+        for customer_id in (customers[0], customers[1]):
+            seen.clear()
+            customer_card(db, actor=actors[Role.AGENT], customer_id=customer_id, policy=POLICY)
+            counts.append(len(seen))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    busy, plain = counts
+    assert busy == plain, seen
+    # reading: access check, customer and branch, phones, plans, orders with their total,
+    # recent contacts, contacts in the windows; the audit entry: its meta rows, the tail,
+    # the insert, the head (and the dialect's lock and commit setting)
+    assert busy <= (14 if db.engine.dialect.name == "postgresql" else 13), seen

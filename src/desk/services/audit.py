@@ -58,6 +58,7 @@ KEY_ID_META = "audit_key_id"
 HEAD_META = "audit_head"
 LEGACY_META = "audit_legacy"
 _SESSION_KEY = "desk.audit_key"
+_META_ROWS = "desk.audit_meta_rows"
 
 
 class AuditKeyError(DeskError):
@@ -71,11 +72,25 @@ class AuditChainBroken(DeskError):
 # --- the key ---------------------------------------------------------------------------------
 
 
+_DATA_DIR_ENV = frozenset({"DESK_DATA_DIR", "XDG_DATA_HOME", "HOME"})
+_key_paths: dict[tuple[tuple[str, str], ...], Path] = {}
+
+
 def key_path() -> Path:
-    """Where this machine keeps the audit key when ``DESK_AUDIT_KEY`` is not set."""
+    """Where this machine keeps the audit key when ``DESK_AUDIT_KEY`` is not set.
+
+    Remembered per value of the variables that place the data directory: reading the
+    settings costs more than the card view that writes the entry.
+    """
     from desk.settings import load_settings
 
-    return load_settings().data_dir / KEY_FILE
+    placed_by = tuple(
+        sorted((name, value) for name, value in os.environ.items() if name.upper() in _DATA_DIR_ENV)
+    )
+    path = _key_paths.get(placed_by)
+    if path is None:
+        path = _key_paths[placed_by] = load_settings().data_dir / KEY_FILE
+    return path
 
 
 def _read_key(*, create: bool) -> bytes | None:
@@ -248,6 +263,12 @@ def record(
     """
     if session.info.get("dialect") == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext('desk.audit_log'))"))
+    # Both rows the entry needs (the key's fingerprint, the head it moves) in one statement:
+    # the session.get() calls below then find them in the identity map, which holds rows
+    # only while something refers to them; session.info does until the transaction ends.
+    session.info[_META_ROWS] = session.exec(
+        select(Meta).where(col(Meta.key).in_((KEY_ID_META, HEAD_META)))
+    ).all()
     key = _key_for(session, writing=True)
     last = session.exec(
         select(AuditEntry.hash).order_by(col(AuditEntry.id).desc()).limit(1)
@@ -441,6 +462,12 @@ def reseal_in(session: Session, *, actor: Actor) -> ResealReport:
     require(session, actor, Permission.MANAGE_DATA)
     if session.info.get("dialect") == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext('desk.audit_log'))"))
+    # Both rows the entry needs (the key's fingerprint, the head it moves) in one statement:
+    # the session.get() calls below then find them in the identity map, which holds rows
+    # only while something refers to them; session.info does until the transaction ends.
+    session.info[_META_ROWS] = session.exec(
+        select(Meta).where(col(Meta.key).in_((KEY_ID_META, HEAD_META)))
+    ).all()
     key = _key_for(session, writing=True)
     existing, problem = _stored_legacy(session, key)
     if problem:

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import func
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from desk.infra.database import Database, now_of, reads_audited
@@ -119,7 +120,12 @@ class CustomerCard:
 # --- the customer card --------------------------------------------------------------------
 
 
-def _card(session: Session, customer: Customer, policy: Policy) -> CustomerCard:
+def _card(
+    session: Session, customer: Customer, branch_name: str | None, policy: Policy
+) -> CustomerCard:
+    """Read with as few statements as the card allows (each is a round trip on PostgreSQL):
+    columns, not entities, for the lists; the open-order total with the orders; one read of
+    the contacts in the longer of the two windows, counted and matched here."""
     assert customer.id is not None
     now = now_of(session)
     customer_id = customer.id
@@ -128,9 +134,8 @@ def _card(session: Session, customer: Customer, policy: Policy) -> CustomerCard:
         .where(CustomerPhone.customer_id == customer_id)
         .order_by(col(CustomerPhone.is_primary).desc(), col(CustomerPhone.id))
     ).all()
-    branch = session.get(Branch, customer.branch_id) if customer.branch_id else None
-    accounts = session.exec(
-        select(Account)
+    plans = session.exec(
+        select(Account.plan_name)
         .where(Account.customer_id == customer_id)
         .order_by(col(Account.status) != "active", col(Account.opened_on), col(Account.id))
     ).all()
@@ -139,35 +144,51 @@ def _card(session: Session, customer: Customer, policy: Policy) -> CustomerCard:
         col(WorkOrder.customer_id) == customer_id,
         col(WorkOrder.status).in_(open_statuses),
     )
-    orders = session.exec(
-        select(WorkOrder)
+    orders = session.execute(
+        select_columns(
+            col(WorkOrder.id),
+            col(WorkOrder.number),
+            col(WorkOrder.category),
+            col(WorkOrder.status),
+            col(WorkOrder.title),
+            col(WorkOrder.created_at),
+            col(WorkOrder.reply_due),
+            col(WorkOrder.next_due),
+            col(WorkOrder.is_major),
+            col(WorkOrder.escalation_level),
+            func.count().over().label("total"),
+        )
         .where(*open_filter)
         .order_by(col(WorkOrder.created_at).desc(), col(WorkOrder.id).desc())
         .limit(OPEN_WORK_ORDERS_SHOWN)
     ).all()
-    open_total = session.exec(select(func.count()).select_from(WorkOrder).where(*open_filter)).one()
-    contacts = session.exec(
-        select(Contact, StaffUser.display_name)
+    contacts = session.execute(
+        select_columns(
+            col(Contact.id),
+            col(Contact.offered_at),
+            col(Contact.channel),
+            col(Contact.request_type),
+            col(Contact.outcome),
+            col(StaffUser.display_name),
+        )
         .join(StaffUser, col(StaffUser.id) == col(Contact.agent_id), isouter=True)
-        .where(Contact.customer_id == customer_id)
+        .where(col(Contact.customer_id) == customer_id)
         .order_by(col(Contact.offered_at).desc(), col(Contact.id).desc())
         .limit(RECENT_CONTACTS)
     ).all()
-    recent_count = session.exec(
-        select(func.count())
-        .select_from(Contact)
-        .where(Contact.customer_id == customer_id, col(Contact.offered_at) >= now - CONTACT_WINDOW)
-    ).one()
     window = policy.repeat_caller.window_days
+    counted_since = now - CONTACT_WINDOW
+    in_windows = session.exec(
+        select(Contact.offered_at, Contact.request_type).where(
+            Contact.customer_id == customer_id,
+            col(Contact.offered_at) >= min(counted_since, now - timedelta(days=window)),
+        )
+    ).all()
+    recent_count = sum(1 for at, _ in in_windows if at >= counted_since)
     earlier = [
-        PriorContact(at=at, request_type=RequestType(kind) if kind else None)
-        for at, kind in session.exec(
-            select(Contact.offered_at, Contact.request_type).where(
-                Contact.customer_id == customer_id,
-                col(Contact.offered_at) >= now - timedelta(days=window),
-                col(Contact.request_type).is_not(None),
-            )
-        ).all()
+        PriorContact(at=at, request_type=RequestType(kind))
+        for at, kind in in_windows
+        if kind is not None
     ]
     repeat_types = [kind for kind in RequestType if is_repeat_caller(kind, earlier, now, policy)]
     return CustomerCard(
@@ -187,41 +208,53 @@ def _card(session: Session, customer: Customer, policy: Policy) -> CustomerCard:
         account_manager_phone=customer.account_manager_phone,
         status=customer.status,
         region=customer.region,
-        branch_name=branch.name if branch else None,
+        branch_name=branch_name,
         arrears_cents=customer.arrears_cents,
         arrears_since=customer.arrears_since,
         birthday_month_day=customer.birthday.strftime("%m-%d") if customer.birthday else None,
         verification_locked=customer.verification_locked_at is not None,
         verification_locked_at=customer.verification_locked_at,
         has_service_password=bool(customer.service_password_hash),
-        plan_name=accounts[0].plan_name if accounts else None,
-        accounts=len(accounts),
+        plan_name=plans[0] if plans else None,
+        accounts=len(plans),
         open_work_orders=tuple(
             OpenWorkOrder(
-                id=order.id or 0,
-                number=order.number,
-                category=order.category,
-                status=order.status,
-                title=order.title,
-                created_at=order.created_at,
-                reply_due=order.reply_due,
-                is_overdue=is_overdue(order.next_due, now),
-                is_major=order.is_major,
-                escalation_level=order.escalation_level,
+                id=order_id,
+                number=number,
+                category=category,
+                status=status,
+                title=title,
+                created_at=created_at,
+                reply_due=reply_due,
+                is_overdue=is_overdue(next_due, now),
+                is_major=is_major,
+                escalation_level=escalation_level,
             )
-            for order in orders
+            for (
+                order_id,
+                number,
+                category,
+                status,
+                title,
+                created_at,
+                reply_due,
+                next_due,
+                is_major,
+                escalation_level,
+                _total,
+            ) in orders
         ),
-        open_work_orders_total=int(open_total),
+        open_work_orders_total=int(orders[0].total) if orders else 0,
         recent_contacts=tuple(
             RecentContact(
-                id=contact.id or 0,
-                offered_at=contact.offered_at,
-                channel=contact.channel,
-                request_type=contact.request_type,
-                outcome=contact.outcome,
+                id=contact_id,
+                offered_at=offered_at,
+                channel=channel,
+                request_type=request_type,
+                outcome=outcome,
                 agent_name=agent_name,
             )
-            for contact, agent_name in contacts
+            for contact_id, offered_at, channel, request_type, outcome, agent_name in contacts
         ),
         contacts_last_30_days=int(recent_count),
         repeat_request_types=tuple(sorted(str(kind) for kind in repeat_types)),
@@ -250,10 +283,15 @@ def customer_card(
     commit does not wait for the disk flush (:func:`desk.infra.database.reads_audited`).
     """
     require(session, actor, Permission.VIEW_CUSTOMER_CARD)
-    customer = session.get(Customer, customer_id)
-    if customer is None:
+    found = session.exec(
+        select(Customer, Branch.name)
+        .join(Branch, col(Branch.id) == col(Customer.branch_id), isouter=True)
+        .where(Customer.id == customer_id)
+    ).first()
+    if found is None:
         raise NotFound(f"no customer with id {customer_id}")
-    card = _card(session, customer, policy)
+    customer, branch_name = found
+    card = _card(session, customer, branch_name, policy)
     audit.record(
         session,
         action="customer.card_view",
