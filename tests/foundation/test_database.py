@@ -120,6 +120,25 @@ def test_migrations_from_empty_to_head_and_back(
     db.dispose()
 
 
+def test_the_light_schema_check_reads_the_revisions_as_alembic_does(db: Database) -> None:
+    """The revisions read from the version files (no Alembic at start) are Alembic's own:
+    the same chain, the same head, the database's revision read alike."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrations.alembic_config(db))
+    chain = {rev.revision: rev.down_revision for rev in script.walk_revisions()}
+    assert migrations.revisions() == chain
+    assert migrations.head_revision() == script.get_current_head()
+    with db.engine.connect() as connection:
+        assert migrations.current_revision(db) == (
+            MigrationContext.configure(connection).get_current_revision()
+        )
+    migrations.ensure_current(db)
+    assert migrations.is_known("0001")
+    assert not migrations.is_known("0001_nothing")
+
+
 def test_migrations_match_the_models(db: Database) -> None:
     """The migrated schema is exactly what the SQLModel tables declare (no drift)."""
     from alembic.autogenerate import compare_metadata

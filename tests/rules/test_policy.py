@@ -225,3 +225,22 @@ def test_the_shipped_policy_is_shown_as_shipped() -> None:
     policy, _ = validate_policy_text(shipped)
     assert policy is not None
     assert policy_text(policy, shipped) == shipped
+
+
+def test_greeting_holidays_are_checked_on_as_few_years_as_needed() -> None:
+    """Validating the greetings' holiday names reads China's table a year at a time until
+    every name is found (the shipped names need at most two years, not all eleven), and a
+    name that is no holiday is still refused with the whole list of known names."""
+    from desk.rules import policy as policy_module
+
+    policy_module._china_holiday_names_in.cache_clear()
+    assert validate_policy_text(default_policy_text())[1] == []
+    assert policy_module._china_holiday_names_in.cache_info().currsize <= 2
+    assert policy_module.unknown_china_holidays(("National Day", "Christmas Day")) == [
+        "Christmas Day"
+    ]
+    raw = _raw()
+    raw["callbacks"]["greeting"]["holidays"] = ["National Day", "Christmas Day"]
+    problems = validate_policy_text(toml_text(raw))[1]
+    assert any("'Christmas Day' is not a holiday of China" in str(p) for p in problems)
+    assert any("Tomb-Sweeping Day" in str(p) for p in problems)  # the known names listed

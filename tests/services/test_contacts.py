@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from desk.clock import FixedClock
 from desk.infra.database import Database
@@ -14,7 +14,7 @@ from desk.infra.errors import InvalidInput, PermissionDenied, StaleRecord
 from desk.models import AuditEntry, Contact, ContactRing, Customer
 from desk.rules.policy import load_policy
 from desk.rules.vocab import Channel, ContactOutcome, ContactState, RequestType
-from desk.services import contacts
+from desk.services import audit, contacts, ringing
 from desk.services.contacts import ContactDraft
 from tests.workspace_world import (
     LI_PHONE,
@@ -81,7 +81,7 @@ def test_a_contact_starts_for_a_customer_from_lookup(db: Database, world: World)
 def test_ring_pops_on_the_agents_poll_and_answer_stamps_the_time(
     db: Database, world: World, clock: FixedClock
 ) -> None:
-    rung = contacts.ring(
+    rung = ringing.ring(
         db,
         actor=world.admin,
         number=ZHANG_PHONE,
@@ -105,7 +105,7 @@ def test_ring_pops_on_the_agents_poll_and_answer_stamps_the_time(
 def test_a_ring_not_taken_in_time_is_stored_as_abandoned(
     db: Database, world: World, clock: FixedClock
 ) -> None:
-    rung = contacts.ring(
+    rung = ringing.ring(
         db, actor=world.admin, number=UNKNOWN_PHONE, agent_login="agent1", policy=POLICY
     )
     clock.advance(timedelta(seconds=POLICY.contacts.ring_timeout_seconds + 1))
@@ -120,7 +120,7 @@ def test_a_ring_not_taken_in_time_is_stored_as_abandoned(
 
 
 def test_a_declined_ring_is_abandoned(db: Database, world: World) -> None:
-    rung = contacts.ring(
+    rung = ringing.ring(
         db, actor=world.admin, number=ZHANG_PHONE, agent_login="agent1", policy=POLICY
     )
     view = contacts.decline_ring(db, actor=world.agent, contact_id=rung.contact_id)
@@ -128,19 +128,102 @@ def test_a_declined_ring_is_abandoned(db: Database, world: World) -> None:
     assert view.state is ContactState.CLOSED
 
 
+def _stored(db: Database, contact_id: int) -> dict[str, str | None]:
+    """Every column of a contact as the database holds it (cast to text: a JSON null and a
+    SQL NULL, a time's format, a boolean's storage all show)."""
+    table = Contact.__table__  # type: ignore[attr-defined]
+    names = [column.name for column in table.columns if column.name != "id"]
+    casts = ", ".join(f"CAST({name} AS TEXT)" for name in names)
+    row = db.run_core(
+        lambda c: c.exec_driver_sql(
+            f"SELECT {casts} FROM contact WHERE id = {int(contact_id)}"  # noqa: S608
+        ).one(),
+        write=False,
+    )
+    return dict(zip(names, row, strict=True))
+
+
+def test_a_rung_contact_is_stored_as_the_orm_stores_it(
+    db: Database, world: World, clock: FixedClock
+) -> None:
+    """desk ring writes on SQLAlchemy Core: its row holds what the model's own insert of the
+    same contact holds, column by column (defaults, times in UTC, the draft's JSON null)."""
+    rung = ringing.ring(
+        db, actor=world.admin, number=ZHANG_PHONE, agent_login="agent1", policy=POLICY
+    )
+    now = clock.now()
+
+    def orm_insert(session: Session) -> int:
+        row = Contact(
+            customer_id=world.zhang,
+            caller_number=ZHANG_PHONE,
+            channel=Channel.PHONE.value,
+            offered_at=now,
+            agent_id=world.agent.user_id,
+            shift_id=_contact(db, rung.contact_id).shift_id,
+            updated_at=now,
+        )
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        return row.id
+
+    twin = db.run(orm_insert, write=True)
+    assert _stored(db, rung.contact_id) == _stored(db, twin)
+    ring_row = db.run(lambda s: s.get(ContactRing, rung.contact_id), write=False)
+    assert ring_row is not None
+    assert (ring_row.agent_id, ring_row.offered_at, ring_row.expires_at) == (
+        world.agent.user_id,
+        now,
+        rung.expires_at,
+    )
+
+
+def test_rings_and_orm_entries_make_one_audit_chain(db: Database, world: World) -> None:
+    """The ring's audit entry (sealed on a Core connection) and the ORM's entries chain on
+    each other, and the whole log verifies."""
+    first = ringing.ring(
+        db, actor=world.admin, number=ZHANG_PHONE, agent_login="agent1", policy=POLICY
+    )
+    contacts.decline_ring(db, actor=world.agent, contact_id=first.contact_id)
+    db.run(
+        lambda s: audit.record(s, action="test.between", actor=world.admin, target_id=1),
+        write=True,
+    )
+    second = ringing.ring(
+        db, actor=world.admin, number=LI_PHONE, agent_login="agent1", policy=POLICY
+    )
+    entries = db.run(
+        lambda s: s.exec(
+            select(AuditEntry)
+            .where(AuditEntry.action.in_(["contact.ring", "test.between"]))  # type: ignore[attr-defined]
+            .order_by(col(AuditEntry.id))
+        ).all(),
+        write=False,
+    )
+    assert [(e.action, e.target_id) for e in entries] == [
+        ("contact.ring", str(first.contact_id)),
+        ("test.between", "1"),
+        ("contact.ring", str(second.contact_id)),
+    ]
+    assert entries[-1].detail == {"agent": "agent1", "channel": "phone", "known": True}
+    report = audit.verify_chain(db, actor=world.admin)
+    assert report.ok, report.reason
+    assert report.head is not None
+    assert report.head.id == entries[-1].id
+
+
 @pytest.mark.parametrize(
     ("login", "message"), [("nobody", "no active user"), ("admin1", "does not take calls")]
 )
 def test_ring_names_a_bad_agent(db: Database, world: World, login: str, message: str) -> None:
     with pytest.raises((InvalidInput, Exception), match=message):
-        contacts.ring(db, actor=world.admin, number=ZHANG_PHONE, agent_login=login, policy=POLICY)
+        ringing.ring(db, actor=world.admin, number=ZHANG_PHONE, agent_login=login, policy=POLICY)
 
 
 def test_an_agent_may_not_ring(db: Database, world: World) -> None:
     with pytest.raises(PermissionDenied):
-        contacts.ring(
-            db, actor=world.agent, number=ZHANG_PHONE, agent_login="agent1", policy=POLICY
-        )
+        ringing.ring(db, actor=world.agent, number=ZHANG_PHONE, agent_login="agent1", policy=POLICY)
 
 
 def test_the_draft_survives_and_is_offered_again(db: Database, world: World) -> None:
@@ -291,9 +374,7 @@ def test_a_ring_wakes_the_agents_console_at_once_on_postgresql(db: Database, wor
     theirs = contacts.RingListener(db, agent_id=world.agent2.user_id)
     try:
         assert mine.wait(0.05) is False
-        contacts.ring(
-            db, actor=world.admin, number=ZHANG_PHONE, agent_login="agent1", policy=POLICY
-        )
+        ringing.ring(db, actor=world.admin, number=ZHANG_PHONE, agent_login="agent1", policy=POLICY)
         assert mine.wait(10.0) is True
         assert theirs.wait(0.2) is False
     finally:

@@ -91,7 +91,7 @@ def open_database(state: State, *, check_schema: bool = True, create: bool = Fal
     directory) into being: any other command on a missing file says so and creates nothing.
     """
     from desk.infra.database import Database
-    from desk.services.setup import ensure_current
+    from desk.infra.migrations import ensure_current
 
     settings = state.settings()
     url = settings.resolved_database_url

@@ -37,7 +37,7 @@ def current(ctx: typer.Context, output: OutputFormat = FORMAT_OPTION) -> None:
     from desk.infra import migrations
 
     db = open_database(state_of(ctx), check_schema=False)
-    data = {"current": migrations.current_revision(db), "head": migrations.head_revision(db)}
+    data = {"current": migrations.current_revision(db), "head": migrations.head_revision()}
     if output is OutputFormat.JSON:
         emit_json(data)
     else:

@@ -48,9 +48,11 @@ def ring(
     output: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Offer a call from NUMBER to the console of agent LOGIN."""
+    # desk.services.ringing works on SQLAlchemy Core: a PBX adapter runs this command for
+    # every call, and it starts without SQLModel, the models or Alembic
     from desk.infra.errors import DeskError
     from desk.rules.policy import PolicyError, load_policy
-    from desk.services.contacts import ring as ring_agent
+    from desk.services.ringing import ring as ring_agent
 
     state = state_of(ctx)
     try:

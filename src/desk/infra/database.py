@@ -33,17 +33,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, event
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError
-from sqlmodel import Session
 
 from desk.clock import Clock, SystemClock
 from desk.infra.errors import DatabaseUnavailable, InvalidInput
 from desk.infra.retry import retry_transient
+
+if TYPE_CHECKING:
+    # SQLModel (and SQLAlchemy's ORM under it) is loaded by the first Session opened, not by
+    # this module: `desk ring` works on Core connections alone and starts without it.
+    from sqlmodel import Session
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -168,6 +172,8 @@ class Database:
         """One transaction: committed on success, rolled back on any error. ``flush`` False:
         the commit does not wait for the disk (view-audit rows only; see the module's
         docstring)."""
+        from sqlmodel import Session
+
         with self.connect() as connection:
             connection = connection.execution_options(desk_write=write, desk_flush=flush)
             try:
@@ -204,7 +210,7 @@ class Database:
             with self.connection(write=write) as connection:
                 return work(connection)
 
-        return retry_transient(attempt)
+        return _refusing_values(lambda: retry_transient(attempt))
 
     def run(self, work: Callable[[Session], R], *, write: bool, flush: bool = True) -> R:
         """Run ``work`` in one transaction, run again from the start on a transient error
@@ -215,15 +221,20 @@ class Database:
             with self.session(write=write, flush=flush) as session:
                 return work(session)
 
-        try:
-            return retry_transient(attempt)
-        except DataError as error:  # nothing was written: the transaction rolled back
-            raise InvalidInput(f"a value the database cannot store: {_said(error)}") from error
-        except OverflowError as error:  # SQLite's driver, before the statement is sent
-            raise InvalidInput(f"a number out of range: {error}") from error
+        return _refusing_values(lambda: retry_transient(attempt))
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _refusing_values(call: Callable[[], R]) -> R:
+    """``call()``, a value the database refuses as such raised as :class:`InvalidInput`."""
+    try:
+        return call()
+    except DataError as error:  # nothing was written: the transaction rolled back
+        raise InvalidInput(f"a value the database cannot store: {_said(error)}") from error
+    except OverflowError as error:  # SQLite's driver, before the statement is sent
+        raise InvalidInput(f"a number out of range: {error}") from error
 
 
 def _said(error: DataError) -> str:

@@ -385,21 +385,37 @@ class RepeatCallerPolicy(_Frozen):
     window_days: PositiveInt
 
 
+_HOLIDAY_YEARS = range(2020, 2031)
+
+
 @cache
-def china_holiday_names() -> frozenset[str]:
-    """The English names of China's public holidays (not the moved days off nor the
-    observed days) as the ``holidays`` package gives them."""
+def _china_holiday_names_in(year: int) -> frozenset[str]:
     from desk.rules.china_holidays import china
 
-    names: set[str] = set()
-    for year in range(2020, 2031):
-        table = china()(years=year, language="en_US")
-        names.update(
-            str(name)
-            for name in table.values()
-            if not str(name).startswith("Day off") and not str(name).endswith("(observed)")
-        )
-    return frozenset(names)
+    table = china()(years=year, language="en_US")
+    return frozenset(
+        str(name)
+        for name in table.values()
+        if not str(name).startswith("Day off") and not str(name).endswith("(observed)")
+    )
+
+
+def china_holiday_names() -> frozenset[str]:
+    """The English names of China's public holidays (not the moved days off nor the
+    observed days) as the ``holidays`` package gives them, over the years 2020–2030."""
+    return frozenset().union(*(_china_holiday_names_in(year) for year in _HOLIDAY_YEARS))
+
+
+def unknown_china_holidays(names: tuple[str, ...]) -> list[str]:
+    """Those of ``names`` that are no holiday of China in :func:`china_holiday_names`. The
+    years are read one at a time until every name is found (one year usually holds them
+    all: a policy loads in a few milliseconds, not the ~0.1 s of eleven years' tables)."""
+    missing = set(names)
+    for year in _HOLIDAY_YEARS:
+        if not missing:
+            break
+        missing -= _china_holiday_names_in(year)
+    return [name for name in names if name in missing]
 
 
 class SurveyPlan(_Frozen):
@@ -437,7 +453,7 @@ class GreetingPlan(_Frozen):
     def _known_holidays(self) -> GreetingPlan:
         if len(set(self.holidays)) != len(self.holidays):
             raise ValueError("holidays: a holiday is listed twice")
-        unknown = [name for name in self.holidays if name not in china_holiday_names()]
+        unknown = unknown_china_holidays(self.holidays)
         if unknown:
             raise ValueError(
                 f"holidays: {', '.join(map(repr, unknown))} is not a holiday of China "

@@ -7,15 +7,26 @@ whose user was disabled meanwhile is refused at its next action.
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Boolean, Integer, String, column, select, table
 
 from desk.infra.errors import PermissionDenied
-from desk.models import StaffUser
 from desk.rules.permissions import Actor, Permission, can
 from desk.rules.vocab import Role
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+    from sqlmodel import Session
 
-def require(session: Session, actor: Actor, permission: Permission | None) -> None:
+# staff_user as Core sees it (desk.models.StaffUser): the check runs in an ORM session or on a
+# Core connection alike, and loads no model (`desk ring` starts without them).
+_STAFF = table(
+    "staff_user", column("id", Integer), column("active", Boolean), column("role", String)
+)
+
+
+def require(session: Session | Connection, actor: Actor, permission: Permission | None) -> None:
     """Raise :class:`PermissionDenied` unless ``actor`` is an active user whose role, as it
     stands now in ``session``'s transaction, holds ``permission`` (None: any signed-in
     person). A console whose user was disabled, or given another role, since sign-in is
@@ -33,12 +44,12 @@ def require(session: Session, actor: Actor, permission: Permission | None) -> No
         )
 
 
-def require_active(session: Session, actor: Actor) -> Role:
+def require_active(session: Session | Connection, actor: Actor) -> Role:
     """The role of ``actor``'s user now; :class:`PermissionDenied` when the user has been
     disabled or does not exist. Every actor has a row, desk's own included
     (:data:`desk.rules.permissions.SYSTEM_USERS`)."""
-    row = session.exec(
-        select(StaffUser.active, StaffUser.role).where(StaffUser.id == actor.user_id)
+    row = session.execute(
+        select(_STAFF.c.active, _STAFF.c.role).where(_STAFF.c.id == actor.user_id)
     ).first()
     if row is None:
         raise PermissionDenied(f"{actor.login} is not a user of desk")

@@ -33,12 +33,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -49,78 +45,45 @@ from desk.infra.errors import DeskError
 from desk.models import AuditEntry, Meta
 from desk.rules.permissions import Actor, Permission
 from desk.services.access import require
+from desk.services.sealing import (
+    GENESIS,
+    HEAD_META,
+    KEY_ENV,
+    KEY_FILE,
+    KEY_ID_META,
+    MIN_KEY_LENGTH,
+    AuditKeyError,
+    checked_key,
+    entry_fields,
+    head_value,
+    key_path,
+)
+from desk.services.sealing import canonical as _canonical
+from desk.services.sealing import fingerprint as _fingerprint
+from desk.services.sealing import head_mac as _head_mac
+from desk.services.sealing import seal as _seal
 
-GENESIS = "0" * 64
-KEY_ENV = "DESK_AUDIT_KEY"
-KEY_FILE = "audit.key"
-MIN_KEY_LENGTH = 32
-KEY_ID_META = "audit_key_id"
-HEAD_META = "audit_head"
+__all__ = [
+    "GENESIS",
+    "HEAD_META",
+    "KEY_ENV",
+    "KEY_FILE",
+    "KEY_ID_META",
+    "MIN_KEY_LENGTH",
+    "AuditKeyError",
+    "key_path",
+]
+
 LEGACY_META = "audit_legacy"
 _SESSION_KEY = "desk.audit_key"
 _META_ROWS = "desk.audit_meta_rows"
-
-
-class AuditKeyError(DeskError):
-    title = "Audit key"
 
 
 class AuditChainBroken(DeskError):
     title = "Audit log"
 
 
-# --- the key ---------------------------------------------------------------------------------
-
-
-_DATA_DIR_ENV = frozenset({"DESK_DATA_DIR", "XDG_DATA_HOME", "HOME"})
-_key_paths: dict[tuple[tuple[str, str], ...], Path] = {}
-
-
-def key_path() -> Path:
-    """Where this machine keeps the audit key when ``DESK_AUDIT_KEY`` is not set.
-
-    Remembered per value of the variables that place the data directory: reading the
-    settings costs more than the card view that writes the entry.
-    """
-    from desk.settings import load_settings
-
-    placed_by = tuple(
-        sorted((name, value) for name, value in os.environ.items() if name.upper() in _DATA_DIR_ENV)
-    )
-    path = _key_paths.get(placed_by)
-    if path is None:
-        path = _key_paths[placed_by] = load_settings().data_dir / KEY_FILE
-    return path
-
-
-def _read_key(*, create: bool) -> bytes | None:
-    value = os.environ.get(KEY_ENV)
-    if value is not None:
-        if len(value.strip()) < MIN_KEY_LENGTH:
-            raise AuditKeyError(f"{KEY_ENV} must be at least {MIN_KEY_LENGTH} characters")
-        return value.strip().encode()
-    path = key_path()
-    try:
-        return path.read_text(encoding="ascii").strip().encode()
-    except FileNotFoundError:
-        if not create:
-            return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first
-        return path.read_text(encoding="ascii").strip().encode()
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(secrets.token_hex(32) + "\n")
-    return path.read_text(encoding="ascii").strip().encode()
-
-
-def _fingerprint(key: bytes) -> str:
-    return hmac.new(key, b"desk audit key id", hashlib.sha256).hexdigest()[:32]
-
-
-def _where_the_key_is() -> str:
-    return KEY_ENV if os.environ.get(KEY_ENV) is not None else str(key_path())
+# --- the key (the shared part: desk.services.sealing) ----------------------------------------
 
 
 def _key_for(session: Session, *, writing: bool) -> bytes:
@@ -129,24 +92,10 @@ def _key_for(session: Session, *, writing: bool) -> bytes:
     if isinstance(cached, bytes):
         return cached
     stored = session.get(Meta, KEY_ID_META)
-    key = _read_key(create=writing and stored is None)
-    if key is None:
-        raise AuditKeyError(
-            f"no audit key on this machine ({_where_the_key_is()}): copy the key file from the "
-            f"machine that ran `desk init`, or set {KEY_ENV}"
-        )
-    fingerprint = _fingerprint(key)
-    if stored is None:
-        if not writing:
-            raise AuditKeyError("this database's audit log has never been sealed")
-        session.add(Meta(key=KEY_ID_META, value=fingerprint))
+    key, new = checked_key(None if stored is None else stored.value, writing=writing)
+    if new:
+        session.add(Meta(key=KEY_ID_META, value=_fingerprint(key)))
         session.flush()
-    elif stored.value != fingerprint:
-        raise AuditKeyError(
-            f"the audit key of this machine ({_where_the_key_is()}) is not the key this "
-            "database's log is sealed with: use the key file of the machine that ran "
-            f"`desk init`, or its {KEY_ENV}"
-        )
     session.info[_SESSION_KEY] = key
     return key
 
@@ -163,38 +112,7 @@ def check_key(session: Session) -> None:
     _key_for(session, writing=True)
 
 
-# --- sealing ---------------------------------------------------------------------------------
-
-
-def _canonical(
-    *,
-    at: datetime,
-    actor_id: int | None,
-    actor_login: str | None,
-    action: str,
-    target_type: str | None,
-    target_id: str | None,
-    detail: dict[str, Any],
-) -> str:
-    return json.dumps(
-        {
-            "at": at.isoformat(),
-            "actor_id": actor_id,
-            "actor_login": actor_login,
-            "action": action,
-            "target_type": target_type,
-            "target_id": target_id,
-            "detail": detail,
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-        default=str,
-    )
-
-
-def _seal(key: bytes, prev_hash: str, canonical: str) -> str:
-    return hmac.new(key, (prev_hash + canonical).encode(), hashlib.sha256).hexdigest()
+# --- sealing (canonical text, seal and head: desk.services.sealing) --------------------------
 
 
 def _unkeyed(prev_hash: str, canonical: str) -> str:
@@ -218,10 +136,6 @@ def _legacy_mac(key: bytes, entry_id: int, entry_hash: str) -> str:
     return hmac.new(key, f"legacy:{entry_id}:{entry_hash}".encode(), hashlib.sha256).hexdigest()
 
 
-def _head_mac(key: bytes, entry_id: int, entry_hash: str) -> str:
-    return hmac.new(key, f"head:{entry_id}:{entry_hash}".encode(), hashlib.sha256).hexdigest()
-
-
 @dataclass(frozen=True, slots=True)
 class Head:
     """The last entry of the chain: what a backup manifest records and verify checks."""
@@ -234,9 +148,7 @@ class Head:
 
 
 def _write_head(session: Session, key: bytes, entry_id: int, entry_hash: str) -> None:
-    value = json.dumps(
-        {"id": entry_id, "hash": entry_hash, "mac": _head_mac(key, entry_id, entry_hash)}
-    )
+    value = head_value(key, entry_id, entry_hash)
     row = session.get(Meta, HEAD_META)
     if row is None:
         session.add(Meta(key=HEAD_META, value=value))
@@ -274,16 +186,15 @@ def record(
         select(AuditEntry.hash).order_by(col(AuditEntry.id).desc()).limit(1)
     ).first()
     prev_hash = last or GENESIS
-    at = now_of(session)
-    fields: dict[str, Any] = {
-        "at": at,
-        "actor_id": actor.user_id if actor else None,
-        "actor_login": actor.login if actor else actor_login,
-        "action": action,
-        "target_type": target_type,
-        "target_id": None if target_id is None else str(target_id)[:32],
-        "detail": detail or {},
-    }
+    fields = entry_fields(
+        at=now_of(session),
+        action=action,
+        actor=actor,
+        actor_login=actor_login,
+        target_type=target_type,
+        target_id=target_id,
+        detail=detail,
+    )
     entry = AuditEntry(
         **fields, prev_hash=prev_hash, hash=_seal(key, prev_hash, _canonical(**fields))
     )

@@ -465,6 +465,6 @@ def check(db: Database, *, actor: Actor) -> CheckReport:
         integrity=integrity,
         foreign_keys=problems[:50],
         revision=migrations.current_revision(db),
-        head_revision=migrations.head_revision(db),
+        head_revision=migrations.head_revision(),
         chain=chain,
     )

@@ -2,7 +2,8 @@
 
 **How a contact starts.** The agent types a number (:func:`start_contact`), starts one for a
 customer found in lookup (:func:`start_contact_for_customer`), or the telephony side rings
-the agent's console (:func:`ring`, the ``desk ring`` command): the contact is stored with its
+the agent's console (:func:`desk.services.ringing.ring`, the ``desk ring`` command, kept in a
+module of its own that loads no model, so the command starts light): the contact is stored with its
 offered time and a row in the small ``contact_ring`` table, which the agent's console polls
 (:func:`pending_ring`). :func:`answer_ring` stamps the answered time; a ring not taken within
 ``contacts.ring_timeout_seconds`` is stored as abandoned, by whichever poll, ring or answer
@@ -25,11 +26,11 @@ import time
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from desk.infra.database import Database, now_of, reads, writes
@@ -54,12 +55,12 @@ from desk.rules.vocab import (
     Priority,
     RefusalReason,
     RequestType,
-    Role,
     VerificationMethod,
     WorkOrderSource,
 )
 from desk.services import audit
 from desk.services.access import require
+from desk.services.ringing import RING_CHANNEL, expire_due, normalise_number
 
 if TYPE_CHECKING:
     from desk.services.work_orders import WorkOrderView
@@ -67,11 +68,6 @@ if TYPE_CHECKING:
 # The name keys (pypinyin's dictionaries, the heaviest import here) and the work-order service
 # (the calendars, the ladder, routing) are imported where they are used: `desk ring` loads
 # this module and should start in a fraction of a second.
-
-RING_CHANNEL = "desk_ring"  # PostgreSQL: NOTIFY channel of rung calls (payload: the agent's id)
-MAX_NUMBER_LENGTH = 20
-_NUMBER_NOISE = re.compile(r"[\s\-()]+")
-_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 
 
 # --- read models ----------------------------------------------------------------------------
@@ -112,18 +108,6 @@ class RingView:
     channel: Channel
     offered_at: datetime
     expires_at: datetime
-
-
-def normalise_number(raw: str) -> str:
-    """A caller number as stored: full-width digits made ASCII, spaces, hyphens and
-    parentheses dropped, a ``+86``/``0086`` country code dropped from a mobile number."""
-    text = _NUMBER_NOISE.sub("", unicodedata.normalize("NFKC", raw or ""))
-    for prefix in ("+86", "0086"):
-        if text.startswith(prefix) and len(text) - len(prefix) == 11:
-            text = text[len(prefix) :]
-    if not _NUMBER.match(text):
-        raise InvalidInput("must be a phone number (digits only, 3 to 20)", field="number")
-    return text
 
 
 def _state(contact: Contact) -> ContactState:
@@ -303,91 +287,6 @@ def start_contact_for_customer(
 # --- ringing --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class RingResult:
-    contact_id: int
-    agent_login: str
-    customer_id: int | None
-    caller_masked: str
-    expires_at: datetime
-
-
-def _expire(session: Session, now: datetime, agent_id: int | None = None) -> int:
-    """Store every ring past its time as abandoned (ended when it expired); how many."""
-    query = select(ContactRing).where(col(ContactRing.expires_at) < now)
-    if agent_id is not None:
-        query = query.where(ContactRing.agent_id == agent_id)
-    expired = session.exec(query).all()
-    for ring_row in expired:
-        session.execute(
-            update(Contact)
-            .where(col(Contact.id) == ring_row.contact_id, col(Contact.answered_at).is_(None))
-            .values(
-                outcome=ContactOutcome.ABANDONED.value,
-                ended_at=ring_row.expires_at,
-                updated_at=now,
-            )
-        )
-        session.execute(
-            delete(ContactRing).where(col(ContactRing.contact_id) == ring_row.contact_id)
-        )
-    return len(expired)
-
-
-@writes
-def ring(
-    session: Session,
-    *,
-    actor: Actor,
-    number: str,
-    agent_login: str,
-    policy: Policy,
-    channel: Channel = Channel.PHONE,
-) -> RingResult:
-    """The telephony side offers a call from ``number`` to the agent ``agent_login``."""
-    require(session, actor, Permission.RING_AGENTS)
-    normalised = normalise_number(number)
-    now = now_of(session)
-    agent = session.exec(
-        select(StaffUser).where(StaffUser.login == agent_login.strip().lower())
-    ).first()
-    if agent is None or not agent.active:
-        raise NotFound(f"no active user {agent_login!r}")
-    if Role(agent.role) not in (Role.AGENT, Role.LEAD):
-        raise InvalidInput(f"{agent.login} ({agent.role}) does not take calls", field="agent")
-    _expire(session, now)
-    assert agent.id is not None
-    customer_id = customer_by_number(session, normalised)
-    contact = Contact(
-        customer_id=customer_id,
-        caller_number=normalised,
-        channel=Channel(channel).value,
-        offered_at=now,
-        agent_id=agent.id,
-        shift_id=_shift_id(session, now),
-        updated_at=now,
-    )
-    session.add(contact)
-    session.flush()
-    assert contact.id is not None
-    expires = now + timedelta(seconds=policy.contacts.ring_timeout_seconds)
-    session.add(
-        ContactRing(contact_id=contact.id, agent_id=agent.id, offered_at=now, expires_at=expires)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        # delivered when this transaction commits, to every console listening (RingListener)
-        session.execute(select(func.pg_notify(RING_CHANNEL, str(agent.id))))
-    audit.record(
-        session,
-        action="contact.ring",
-        actor=actor,
-        target_type="contact",
-        target_id=contact.id,
-        detail={"agent": agent.login, "channel": contact.channel, "known": customer_id is not None},
-    )
-    return RingResult(contact.id, agent.login, customer_id, mask_phone(normalised), expires)
-
-
 class RingListener:
     """PostgreSQL: a console told at once when a call is rung to its agent.
 
@@ -451,7 +350,7 @@ def pending_ring(session: Session, *, actor: Actor) -> RingView | None:
 def expire_rings(session: Session, *, actor: Actor) -> int:
     """Store ``actor``'s rings past their time as abandoned; how many there were."""
     require(session, actor, Permission.TAKE_CONTACTS)
-    return _expire(session, now_of(session), actor.user_id)
+    return expire_due(session, now_of(session), actor.user_id)
 
 
 @writes
@@ -459,7 +358,7 @@ def answer_ring(session: Session, *, actor: Actor, contact_id: int) -> ContactVi
     """The agent takes the call: its answered time is now."""
     require(session, actor, Permission.TAKE_CONTACTS)
     now = now_of(session)
-    _expire(session, now, actor.user_id)
+    expire_due(session, now, actor.user_id)
     contact = agents_contact(session, actor, contact_id, open_=False)
     if contact.outcome == ContactOutcome.ABANDONED.value:
         raise InvalidInput("the caller hung up before the call was taken", field="contact")

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from desk.infra import migrations
 from desk.infra.database import Database, now_of, reads, writes
-from desk.infra.errors import InvalidInput, SchemaOutOfDate
+from desk.infra.errors import InvalidInput
 from desk.models import Meta, StaffUser
 from desk.rules.permissions import Actor, shell_actor
 from desk.rules.vocab import Role
@@ -73,17 +73,7 @@ def initialise(
 
 def ensure_current(db: Database) -> None:
     """Refuse to run on a schema older (or newer) than this code's."""
-    current, head = migrations.current_revision(db), migrations.head_revision(db)
-    if current is not None and not migrations.is_known(db, current):
-        raise SchemaOutOfDate(
-            f"the database is at revision {current}, which this desk does not know "
-            f"(it knows up to {head}): was it made by a newer desk?"
-        )
-    if current != head:
-        raise SchemaOutOfDate(
-            f"the database is at revision {current or 'none'}, this desk needs {head}: "
-            "run `desk db upgrade` (or `desk init` for a new database)"
-        )
+    migrations.ensure_current(db)
 
 
 @reads
