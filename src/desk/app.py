@@ -36,7 +36,7 @@ from desk.screens.commands import KeymapCommands
 from desk.screens.dialogs import KeymapDialog, error_dialog
 from desk.screens.login import LoginScreen
 from desk.screens.registry import SCREENS, entry, screen_key_state, session_modes
-from desk.widgets.keys import key_label, keymap_of, translate_bindings
+from desk.widgets.keys import grouped, key_label, keymap_of, translate_bindings
 from desk.widgets.status_line import shift_text
 
 if TYPE_CHECKING:
@@ -267,7 +267,7 @@ class DeskApp(App[None]):
         if isinstance(screen, KeymapDialog):
             return
         title = _(getattr(screen, "TITLE_MSGID", N_("app.name")))
-        self.push_screen(KeymapDialog(title, keymap_of(screen, self)))
+        self.push_screen(KeymapDialog(title, grouped(keymap_of(screen, self))))
 
     def action_help_quit(self) -> None:
         self.notify(_("app.quit_hint"), markup=False)

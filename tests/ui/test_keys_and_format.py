@@ -78,6 +78,10 @@ def test_each_registered_screen_has_a_key_a_title_and_a_permission() -> None:
         ("pagedown", "PgDn"),
         ("escape", "Esc"),
         ("enter", "Enter"),
+        ("right_square_bracket", "]"),
+        ("left_square_bracket", "["),
+        ("ctrl+full_stop", "Ctrl+."),
+        ("g", "G"),
     ],
 )
 def test_key_labels(key: str, label: str) -> None:

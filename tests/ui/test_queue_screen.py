@@ -592,3 +592,37 @@ async def test_a_page_swap_keeps_the_columns_and_the_footer_keys(
         await settle(pilot)
         assert rows(queue)[0] == orders[0].number
         assert keys[("pageup", "prev_page")].has_class("-disabled")
+
+
+async def test_f1_names_the_queue_keys_as_they_are_pressed_in_both_languages(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    """F1 on the queue: ``]``/``[`` for the views in turn, and one line ``1…8`` for the lead's
+    views by number (the ninth is the inbox: ``1…9``), never the keys' internal names."""
+    from desk.screens.dialogs import KeymapDialog
+
+    db = sqlite_db
+    floor_of(db)
+    for language, next_view, by_number in (
+        ("en", "Next view", "Switch to the view of that number"),
+        ("zh_CN", "下一个视图", "切换到该编号的视图"),
+    ):
+        app = make_app(db, clock, language=language)
+        async with app.run_test(size=(100, 40)) as pilot:
+            queue = await switch_user(pilot, "lead1")
+            await pilot.press("f1")
+            await settle(pilot)
+            dialog = app.screen
+            assert isinstance(dialog, KeymapDialog)
+            keys = {row.key: row.description for row in dialog.rows}
+            assert keys["]"] == next_view
+            last = len(queue.views)
+            assert keys[f"1…{last}"] == by_number
+            assert [row.key for row in dialog.rows if row.description == by_number] == [
+                f"1…{last}"
+            ]
+            text = screen_text(pilot)
+            assert "Right_square_bracket" not in text
+            assert "view N" not in text
+            assert "第 N 个" not in text
+            assert f"1…{last}" in text

@@ -10,12 +10,14 @@ command palette all show the same translated words.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingsMap
 from textual.dom import DOMNode
+from textual.keys import key_to_character
 from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
@@ -41,9 +43,16 @@ _KEY_NAMES = {
 
 
 def key_label(key: str) -> str:
-    """How a key is written for people: ``ctrl+p`` → ``Ctrl+P``, ``f1`` → ``F1``."""
+    """How a key is written for people: ``ctrl+p`` → ``Ctrl+P``, ``f1`` → ``F1``, a key named
+    for its character as the character (``right_square_bracket`` → ``]``)."""
     *modifiers, name = key.split("+")
-    shown = _KEY_NAMES.get(name, name.upper() if len(name) <= 3 else name.capitalize())
+    shown = _KEY_NAMES.get(name)
+    if shown is None and len(name) > 3:
+        character = key_to_character(name)
+        if character is not None and len(character) == 1 and character.isprintable():
+            shown = character
+    if shown is None:
+        shown = name.upper() if len(name) <= 3 else name.capitalize()
     return "+".join([*(modifier.capitalize() for modifier in modifiers), shown])
 
 
@@ -103,6 +112,35 @@ def keymap_of(screen: Screen[Any], app: App[Any]) -> list[KeyRow]:
         )
     rows.sort(key=lambda row: row.namespace is app)  # stable: the screen's keys first
     return rows
+
+
+def grouped(rows: Sequence[KeyRow]) -> list[KeyRow]:
+    """The keymap as a person reads it: the keys of one action told apart only by a number
+    (``1`` to ``9``: pick a view) on one line, ``1…8``, the ones allowed now. Keys of the action
+    none of which is allowed now stay, dimmed, as one line too."""
+    out: list[KeyRow] = []
+    groups: dict[tuple[str, str, int], list[KeyRow]] = {}
+    for row in rows:
+        name, _sep, _parameters = row.action.partition("(")
+        key = (name, row.description, id(row.namespace))
+        if _sep and row.key.isdigit():
+            members = groups.get(key)
+            if members is None:
+                groups[key] = members = []
+                out.append(row)  # its place: the first of its group
+            members.append(row)
+        else:
+            out.append(row)
+    for index, row in enumerate(out):
+        name = row.action.partition("(")[0]
+        members = groups.get((name, row.description, id(row.namespace)))
+        if not members or members[0] is not row or len(members) == 1:
+            continue
+        enabled = [member for member in members if member.enabled] or members
+        keys = [member.key for member in enabled]
+        label = keys[0] if len(keys) == 1 else f"{keys[0]}…{keys[-1]}"
+        out[index] = replace(row, key=label, enabled=enabled[0].enabled)
+    return out
 
 
 class KeyFooter(Footer):
