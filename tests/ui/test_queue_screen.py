@@ -618,9 +618,7 @@ async def test_f1_names_the_queue_keys_as_they_are_pressed_in_both_languages(
             assert keys["]"] == next_view
             last = len(queue.views)
             assert keys[f"1…{last}"] == by_number
-            assert [row.key for row in dialog.rows if row.description == by_number] == [
-                f"1…{last}"
-            ]
+            assert [row.key for row in dialog.rows if row.description == by_number] == [f"1…{last}"]
             text = screen_text(pilot)
             assert "Right_square_bracket" not in text
             assert "view N" not in text
