@@ -496,6 +496,39 @@ async def test_the_queue_reads_in_chinese_at_80_by_24(
         assert "派单 剩 20分钟" in text
         assert "WO20261102000001" in text
         assert len(text.splitlines()) == 24
+        row = next(line for line in text.splitlines() if "WO20261102000001" in line)
+        assert "新建" in row  # status
+        assert "投诉" in row  # type
+        assert "张**" in row  # customer, masked
+
+
+async def test_an_80_column_lead_sees_status_type_and_customer_and_a_wide_one_the_preview(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    """The queue's columns follow the width: at 80 the row keeps its status, type and
+    customer before the title (no preview beside it); widened, the preview comes back and the
+    title moves next to the clock again."""
+    db = sqlite_db
+    floor = floor_of(db)
+    new_order(db, floor, RequestType.COMPLAINT, "彩铃包月未订购却扣费")
+    app = make_app(db, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        queue = await switch_user(pilot, "lead1")
+        await settle(pilot)
+        table = queue.query_one("#queue-table", DataTable)
+        keys = [str(column.key.value) for column in table.ordered_columns]
+        assert keys[:6] == ["mark", "number", "clock", "status", "type", "customer"]
+        assert not queue.query_one("#queue-preview").display
+        row = next(line for line in screen_text(pilot).splitlines() if "WO2026" in line)
+        assert "New" in row
+        assert "Complaint" in row
+        assert "张*" in row
+        await pilot.resize_terminal(160, 40)
+        await settle(pilot)
+        keys = [str(column.key.value) for column in table.ordered_columns]
+        assert keys[:4] == ["mark", "number", "clock", "title"]
+        assert queue.query_one("#queue-preview").display
+        assert "彩铃包月未订购却扣费" in screen_text(pilot)
 
 
 async def test_a_lead_turns_web_messages_into_work_orders_by_keys(

@@ -221,3 +221,56 @@ async def test_a_reached_survey_records_the_satisfaction_in_chinese(
         await settle(pilot)
         row = _callback(sqlite_db)
         assert (row.status, row.outcome, row.satisfaction) == ("done", "reached", 4)
+
+
+async def test_tab_goes_round_the_acknowledge_dialog_and_its_button_acknowledges(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    """The acknowledgement dialog: Tab from the words to Acknowledge (OK), to Cancel and
+    round again; Enter on the button stores the words typed."""
+    from textual.widgets import Button, Input
+
+    from desk.screens.handover import TextDialog
+
+    add_staff(sqlite_db, "lead1")
+    _lead2(sqlite_db)
+    _morning_shift(sqlite_db, clock, _user_id(sqlite_db, "lead1"))
+    app = make_app(sqlite_db, clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot, "lead1")
+        await pilot.press("f6")
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("f10")
+        await settle(pilot)
+        await sign_in(pilot, "lead2")
+        await pilot.press("f6")
+        await settle(pilot)
+        await pilot.press("ctrl+k")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, TextDialog)
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"ok")
+        await pilot.press("tab")
+        assert isinstance(app.focused, Button)
+        assert app.focused.id == "dialog-confirm"
+        await pilot.press("tab")
+        assert app.focused.id == "dialog-cancel"
+        await pilot.press("tab")
+        assert isinstance(app.focused, Input)
+        await pilot.press("shift+tab")
+        assert app.focused.id == "dialog-cancel"
+        await pilot.press("shift+tab")
+        assert app.focused.id == "dialog-confirm"
+        assert "OK" in screen_text(pilot)
+        assert "Cancel" in screen_text(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, TextDialog)
+        (acknowledged,) = _handovers(sqlite_db)
+        assert acknowledged.acknowledgement == "ok"
+        assert acknowledged.incoming_lead_id == _user_id(sqlite_db, "lead2")

@@ -22,7 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Input, Label, Static, TextArea
+from textual.widgets import Button, Input, Label, Static, TextArea
 
 from desk.i18n import N_, vocab_label
 from desk.i18n import gettext as _
@@ -165,7 +165,8 @@ def _stamps(signed: SignedHandover) -> Text:
 
 
 class TextDialog(DeskModal[str | None]):
-    """A line of text: Enter gives it, Esc gives None."""
+    """A line of text and its two buttons: Enter in the field or on the first button gives
+    the text, Esc or the second button gives None; Tab and Shift+Tab go round the three."""
 
     BINDINGS = [Binding("escape", "close", N_("key.cancel"), id="dialog.cancel")]
 
@@ -179,16 +180,30 @@ class TextDialog(DeskModal[str | None]):
         with Vertical(id="dialog", classes="dialog text"):
             yield Label(self.text_title, id="dialog-title")
             yield Input(placeholder=self.placeholder, id="dialog-input", max_length=500)
+            with Horizontal(id="dialog-buttons"):
+                yield Button(_("dialog.ok"), id="dialog-confirm", variant="primary")
+                yield Button(_("key.cancel"), id="dialog-cancel")
             yield Label(_("dialog.enter_to_confirm"), id="dialog-hint")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
 
+    def _give(self, value: str) -> None:
+        if self.required and not value.strip():
+            self.query_one(Input).focus()
+            return
+        self.dismiss(value)
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if self.required and not event.value.strip():
-            return
-        self.dismiss(event.value)
+        self._give(event.value)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "dialog-confirm":
+            self._give(self.query_one(Input).value)
+        else:
+            self.dismiss(None)
 
     def action_close(self) -> None:
         self.dismiss(None)

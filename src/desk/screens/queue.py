@@ -81,8 +81,27 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("title", N_("queue.col.title")),
     ("status", N_("queue.col.status")),
     ("type", N_("queue.col.type")),
+    ("customer", N_("queue.col.customer")),
     ("department", N_("queue.col.department")),
 )
+# Below WIDE columns the selected order is not previewed beside the queue (Enter opens it)
+# and the short columns a lead sorts by come before the title, which takes what is left.
+WIDE = 120
+NARROW_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("mark", " "),
+    ("number", N_("queue.col.number")),
+    ("clock", N_("queue.col.clock")),
+    ("status", N_("queue.col.status")),
+    ("type", N_("queue.col.type")),
+    ("customer", N_("queue.col.customer")),
+    ("title", N_("queue.col.title")),
+    ("department", N_("queue.col.department")),
+)
+
+
+def columns_for(width: int) -> tuple[tuple[str, str], ...]:
+    """The queue's columns for a screen ``width`` columns wide."""
+    return COLUMNS if width >= WIDE else NARROW_COLUMNS
 
 
 def set_columns(
@@ -275,6 +294,7 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         super().on_mount()
         self.query_one("#queue-empty", Static).display = False
         self._show_views()
+        self._show_layout()
         self.query_one("#queue-table", DataTable).focus()
         self.load(None, None, 1)
         self._load_figures()
@@ -473,8 +493,25 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
             text.append(label, style="bold reverse" if view == self.view else "")
         self.query_one("#queue-views", Static).update(text)
 
+    @property
+    def narrow(self) -> bool:
+        return self.size.width < WIDE
+
     def _columns(self, table: DataTable[Any], *, fit: bool) -> None:
-        set_columns(table, COLUMNS, fit=fit)
+        set_columns(table, columns_for(self.size.width), fit=fit)
+
+    def _show_layout(self) -> None:
+        """The preview beside the queue on a wide screen; the inbox keeps it (its text)."""
+        self.query_one("#queue-preview").display = self.view == INBOX or not self.narrow
+
+    def on_resize(self) -> None:
+        self._show_layout()
+        if self.view == INBOX or self.page is None:
+            return
+        table: DataTable[Any] = self.query_one("#queue-table", DataTable)
+        shown = [str(column.key.value) for column in table.ordered_columns]
+        if shown != [key for key, _msgid in columns_for(self.size.width)]:
+            self._show(self.page, self.page_number)
 
     def _show(self, page: QueuePage, number: int) -> None:
         self.page = page
@@ -483,6 +520,7 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         empty = self.query_one("#queue-empty", Static)
         previous = self._current_id()
         self._columns(table, fit=number == 1)
+        keys = [str(column.key.value) for column in table.ordered_columns]
         now = page.read_at
         for row in page.rows:
             mark = Text("✓", style="bold green") if row.id in self.marked else Text(" ")
@@ -493,22 +531,23 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
             level = ESCALATION_LABELS.get(row.escalation_level)
             if level and row.status is not WorkOrderStatus.CLOSED:
                 status += f" · {_(level)}"
-            table.add_row(
-                mark,
-                row.number,
-                clock_cell(
+            cells: dict[str, str | Text] = {
+                "mark": mark,
+                "number": row.number,
+                "clock": clock_cell(
                     clock=row.next_clock,
                     due_at=row.next_due,
                     remaining=row.remaining,
                     now=now,
                     waiting_reason=row.waiting_reason,
                 ),
-                title,
-                status,
-                vocab_label(row.category, RequestType),
-                row.department_name or "-",
-                key=str(row.id),
-            )
+                "title": title,
+                "status": status,
+                "type": vocab_label(row.category, RequestType),
+                "customer": row.customer_name or "-",
+                "department": row.department_name or "-",
+            }
+            table.add_row(*(cells[key] for key in keys), key=str(row.id))
         has_rows = bool(page.rows)
         table.display = has_rows
         empty.display = not has_rows
@@ -664,6 +703,7 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         self.inbox_page = None
         self.query_one("#queue-preview-body", Static).update("")
         self._show_views()
+        self._show_layout()
         self.load(None, None, 1)
         self.refresh_bindings()
 

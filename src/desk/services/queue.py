@@ -31,6 +31,7 @@ from desk.infra.database import Database, now_of
 from desk.infra.errors import InvalidInput
 from desk.models import metadata
 from desk.rules.calendar import business_time_between, calendars_from_policy
+from desk.rules.masking import mask_name
 from desk.rules.permissions import Actor, Permission, can
 from desk.rules.policy import Policy
 from desk.rules.vocab import (
@@ -53,6 +54,7 @@ DEFAULT_PAGE = 50
 _WO = metadata.tables["work_order"]
 _DEPARTMENT = metadata.tables["department"]
 _BRANCH = metadata.tables["branch"]
+_CUSTOMER = metadata.tables["customer"]
 _CALLBACK = metadata.tables["callback"]
 _INBOX = metadata.tables["inbox_message"]
 # A literal, not a bound value: the partial indexes of open orders are used only when the
@@ -100,6 +102,7 @@ class QueueRow:
     parent_id: int | None
     created_at: datetime
     center_owned: bool = False  # with the center's own department: the shift leads answer it
+    customer_name: str | None = None  # masked (张**), as every list shows a customer
 
     def overdue(self, now: datetime) -> bool:
         return is_overdue(self.next_due, now)
@@ -219,6 +222,7 @@ _COLUMNS = (
     _WO.c.version,
     _WO.c.department_id,
     _WO.c.branch_id,
+    _WO.c.customer_id,
     _WO.c.next_due,
     _WO.c.next_clock,
     _WO.c.waiting_reason,
@@ -321,6 +325,17 @@ def _rows(session: Session, raw: list[Any], now: datetime, policy: Policy) -> tu
                 select(_BRANCH.c.id, _BRANCH.c.name).where(_BRANCH.c.id.in_(sorted(branch_ids)))
             ).all()
         )
+    customer_ids = {row.customer_id for row in raw if row.customer_id is not None}
+    customers: dict[int, str] = {}
+    if customer_ids:
+        customers = {
+            identifier: mask_name(name)
+            for identifier, name in connection.execute(
+                select(_CUSTOMER.c.id, _CUSTOMER.c.name).where(
+                    _CUSTOMER.c.id.in_(sorted(customer_ids))
+                )
+            )
+        }
     calendars = calendars_from_policy(policy)
     result = []
     for row in raw:
@@ -356,6 +371,7 @@ def _rows(session: Session, raw: list[Any], now: datetime, policy: Policy) -> tu
                 created_at=_instant(row.created_at) or now,
                 center_owned=department is not None
                 and department[1] == DepartmentKind.CENTER.value,
+                customer_name=customers.get(row.customer_id) if row.customer_id else None,
             )
         )
     return tuple(result)
