@@ -244,3 +244,70 @@ def test_the_log_of_the_last_signed_shift_or_a_shift_as_it_stands(
     assert ("notes", "outgoing", "交接") in rows
     with pytest.raises(PermissionDenied):
         handover.handover_log(db, actor=world.actor("agent1"), policy=policy)
+
+
+def _plans(db: Database, statements: list[tuple[str, object]]) -> dict[str, str]:
+    """Each statement's plan as one line of text (SQLite's steps, PostgreSQL's JSON)."""
+    import json
+
+    plans: dict[str, str] = {}
+    with db.engine.connect() as connection:
+        if not db.is_sqlite:
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        for statement, params in statements:
+            if db.is_sqlite:
+                rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)  # type: ignore[arg-type]
+                plans[statement] = " | ".join(str(row[-1]) for row in rows)
+            else:
+                (plan,) = connection.exec_driver_sql(
+                    "EXPLAIN (FORMAT JSON) " + statement,
+                    params,  # type: ignore[arg-type]
+                ).one()
+                plans[statement] = json.dumps(plan)
+    return plans
+
+
+def test_the_open_orders_of_the_summary_are_counted_from_their_indexes(
+    db: Database, world: World, clock: FixedClock
+) -> None:
+    """The returned orders, the complaints by chase step and the major ones are read from
+    their partial indexes (at 300,000 open orders they scanned the table: two seconds), and
+    no statement of the summary walks the table of work orders itself."""
+    from sqlalchemy import event
+
+    busy_shift(world, clock)
+    seen: list[tuple[str, object]] = []
+
+    def capture(_c: object, _cur: object, statement: str, params: object, *_: object) -> None:
+        if "FROM work_order " in statement + " ":
+            seen.append((statement, params))
+
+    now = clock.now()
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        db.run(
+            lambda s: handover.shift_summary(
+                s,
+                starts_at=now - timedelta(hours=2),
+                ends_at=now + timedelta(hours=6),
+                next_ends_at=now + timedelta(hours=14),
+            ),
+            write=False,
+        )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    plans = _plans(db, seen)
+
+    def plan_of(*words: str) -> str:
+        (found,) = [plan for text, plan in plans.items() if all(w in text for w in words)]
+        return found
+
+    assert "ix_work_order_returned" in plan_of("count(*)", "redispatch_count > 0")
+    assert "ix_work_order_returned" in plan_of("LIMIT", "redispatch_count > 0")
+    assert "ix_work_order_open_chase" in plan_of("escalation_level > 0")
+    assert "ix_work_order_open_major" in plan_of("count(*)", "is_major")
+    for text, plan in plans.items():
+        if db.is_sqlite:
+            assert "SCAN work_order" not in plan.replace("SCAN work_order USING", ""), text
+        else:
+            assert '"Seq Scan"' not in plan, text

@@ -9,6 +9,9 @@ from sqlalchemy import JSON, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 _OPEN = text("status <> 'closed'")
+_RETURNED = text("redispatch_count > 0")
+_OPEN_MAJOR_SQLITE = text("status <> 'closed' AND is_major = 1")
+_OPEN_MAJOR_PG = text("status <> 'closed' AND is_major")
 _BREACH = text("kind = 'breach'")
 _COMPLAINT_DATES = ("created_at", "reply_due", "replied_at", "resolution_due", "closed_at")
 
@@ -57,6 +60,32 @@ class WorkOrder(SQLModel, table=True):
             postgresql_where=_OPEN,
         ),
         Index("ix_work_order_parent", "parent_id"),
+        # The returned orders (sent back to a department, not replied to again): the queue's
+        # view by deadline, its count and the handover's, from the index alone.
+        Index(
+            "ix_work_order_returned",
+            "status",
+            "next_due",
+            "id",
+            "created_at",
+            sqlite_where=_RETURNED,
+            postgresql_where=_RETURNED,
+        ),
+        # The handover's open complaints by chase step, and its open major orders.
+        Index(
+            "ix_work_order_open_chase",
+            "category",
+            "escalation_level",
+            sqlite_where=_OPEN,
+            postgresql_where=_OPEN,
+        ),
+        Index(
+            "ix_work_order_open_major",
+            "created_at",
+            "id",
+            sqlite_where=_OPEN_MAJOR_SQLITE,
+            postgresql_where=_OPEN_MAJOR_PG,
+        ),
         # The dashboard: escalated and major open orders; complaints by each of their dates.
         Index(
             "ix_work_order_open_escalation",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -213,18 +213,32 @@ def shift_summary(
         select(func.count()).where(order.c.closed_at >= starts_at, order.c.closed_at < ends_at)
     ).scalar_one()
 
-    is_open = order.c.status != _CLOSED
-    is_complaint = order.c.category == RequestType.COMPLAINT.value
-    open_row = session.execute(
-        select(
-            func.count(),
-            func.sum(case((overdue_clause(order.c.next_due, now), 1), else_=0)),
-            func.sum(case((and_(is_complaint, order.c.escalation_level == 1), 1), else_=0)),
-            func.sum(case((and_(is_complaint, order.c.escalation_level == 2), 1), else_=0)),
-            func.sum(case((and_(is_complaint, order.c.escalation_level >= 3), 1), else_=0)),
-            func.sum(case((order.c.is_major, 1), else_=0)),
-        ).where(is_open)
-    ).one()
+    # Literals, not bound values: the partial indexes of open (and returned) orders are used
+    # only when the query's condition is the index's own.
+    is_open = order.c.status != literal_column(f"'{_CLOSED}'")
+    total_open = session.execute(
+        select(func.count()).select_from(order).where(is_open)
+    ).scalar_one()
+    overdue = session.execute(
+        select(func.count())
+        .select_from(order)
+        .where(is_open, overdue_clause(order.c.next_due, now))
+    ).scalar_one()
+    chase = {
+        int(level): int(count)
+        for level, count in session.execute(
+            select(order.c.escalation_level, func.count())
+            .where(
+                is_open,
+                order.c.category == RequestType.COMPLAINT.value,
+                order.c.escalation_level > literal_column("0"),
+            )
+            .group_by(order.c.escalation_level)
+        )
+    }
+    majors = session.execute(
+        select(func.count()).select_from(order).where(is_open, order.c.is_major)
+    ).scalar_one()
 
     def listed(*conditions: Any) -> list[dict[str, Any]]:
         return [
@@ -238,9 +252,12 @@ def shift_summary(
         ]
 
     returned = and_(
-        order.c.status == WorkOrderStatus.DISPATCHED.value, order.c.redispatch_count > 0
+        order.c.status == WorkOrderStatus.DISPATCHED.value,
+        order.c.redispatch_count > literal_column("0"),
     )
-    returned_count = session.execute(select(func.count()).where(is_open, returned)).scalar_one()
+    returned_count = session.execute(
+        select(func.count()).select_from(order).where(returned)
+    ).scalar_one()
     returned_in_shift = session.execute(
         select(func.count()).where(
             event.c.kind == EventKind.REJECTED.value,
@@ -291,13 +308,13 @@ def shift_summary(
         "work_orders_created": sum(created.values()),
         "work_orders_created_by_category": created,
         "work_orders_closed": int(closed),
-        "work_orders_open": int(open_row[0]),
-        "work_orders_overdue": int(open_row[1] or 0),
+        "work_orders_open": int(total_open),
+        "work_orders_overdue": int(overdue or 0),
         "breaches_in_shift": int(breached_in_shift),
-        "complaints_reminded": int(open_row[2] or 0),
-        "complaints_hq_proposed": int(open_row[3] or 0),
-        "complaints_hq_confirmed": int(open_row[4] or 0),
-        "major_complaints": int(open_row[5] or 0),
+        "complaints_reminded": chase.get(1, 0),
+        "complaints_hq_proposed": chase.get(2, 0),
+        "complaints_hq_confirmed": sum(count for level, count in chase.items() if level >= 3),
+        "major_complaints": int(majors),
         "major_list": listed(order.c.is_major),
         "returns_unanswered": int(returned_count),
         "returns_in_shift": int(returned_in_shift),

@@ -167,7 +167,9 @@ def _view_condition(
     if view is QueueView.REPLIED:
         return _WO.c.status == _S.REPLIED.value
     if view is QueueView.RETURNED:
-        return and_(_WO.c.status == _S.DISPATCHED.value, _WO.c.redispatch_count > 0)
+        return and_(
+            _WO.c.status == _S.DISPATCHED.value, _WO.c.redispatch_count > literal_column("0")
+        )
     if view is QueueView.OVERDUE:
         return and_(_OPEN, overdue_clause(_WO.c.next_due, now))
     if view is QueueView.CHASE:
