@@ -23,7 +23,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, ScreenStackError
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
@@ -48,9 +48,15 @@ from desk.screens.inbox import (
     render_message,
 )
 from desk.screens.order_actions import ACTION_BINDINGS, ACTION_KEYS, OrderActions, OrderRef
-from desk.screens.work_order import ESCALATION_LABELS, event_text, status_text
+from desk.screens.work_order import (
+    ESCALATION_LABELS,
+    WorkOrderScreen,
+    event_text,
+    status_text,
+)
 from desk.widgets.clocks import clock_cell, short_time
 from desk.widgets.format import local_time
+from desk.widgets.table import QuickTable
 
 if TYPE_CHECKING:
     from desk.services.inbox import InboxPage, MessageRow
@@ -274,6 +280,7 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         self._request: tuple[str | None, str | None, int] = (None, None, 1)
         self._seen: dict[str, int] | None = None
         self._preview_timer: Timer | None = None
+        self._order_screen: WorkOrderScreen | None = None
 
     # --- layout ----------------------------------------------------------------------------
 
@@ -282,9 +289,7 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         yield Static("", id="queue-views", markup=False)
         yield Static("", id="queue-info", markup=False)
         with Horizontal(id="queue-split"):
-            table: DataTable[str | Text] = DataTable(
-                id="queue-table", cursor_type="row", zebra_stripes=True
-            )
+            table = QuickTable(id="queue-table", cursor_type="row", zebra_stripes=True)
             yield table
             yield Static(_("queue.empty"), id="queue-empty", markup=False)
             with VerticalScroll(id="queue-preview"):
@@ -573,7 +578,8 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
             parts.append(_("queue.filtered", filters=self._filter_text()))
         if self.marked:
             parts.append(_("queue.marked", count=len(self.marked)))
-        self.query_one("#queue-info", Static).update(" · ".join(parts))
+        # one line whatever it says: no layout of the screen for it
+        self.query_one("#queue-info", Static).update(" · ".join(parts), layout=False)
 
     def _filter_text(self) -> str:
         filters = self.filters
@@ -726,9 +732,25 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         current = self._current_id()
         if current is None:
             return
-        from desk.screens.work_order import WorkOrderScreen
+        screen = self._order_screen
+        if screen is None:
+            screen = WorkOrderScreen(self.signed_in, current, directory=self.directory)
+            self.app.install_screen(screen, f"queue-work-order-{id(self)}")
+            self._order_screen = screen
+        else:
+            screen.show_order(current)
+        self.app.push_screen(screen, lambda _r: self.reload())
 
-        self.app.push_screen(WorkOrderScreen(self.signed_in, current), lambda _r: self.reload())
+    def on_unmount(self) -> None:
+        """The kept work-order screen goes with the queue (signed out)."""
+        screen, self._order_screen = self._order_screen, None
+        if screen is None:
+            return
+        try:
+            self.app.uninstall_screen(screen)
+        except ScreenStackError:
+            return  # still shown somewhere: Textual removes it when it is popped
+        screen.remove()
 
     def action_reload(self) -> None:
         self.reload()
@@ -750,10 +772,9 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
 
         def found(work_order_id: int | None) -> None:
             if work_order_id is not None:
-                from desk.screens.work_order import WorkOrderScreen
-
                 self.app.push_screen(
-                    WorkOrderScreen(signed_in, work_order_id), lambda _r: self.reload()
+                    WorkOrderScreen(signed_in, work_order_id, directory=self.directory),
+                    lambda _r: self.reload(),
                 )
 
         field = TextField("number", _("queue.go_to.number"), required=True, max_length=20)

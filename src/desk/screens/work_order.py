@@ -316,13 +316,20 @@ class WorkOrderScreen(OrderActions, SessionScreen):
             self.directory = directory
 
     def __init__(
-        self, signed_in: SignedIn, work_order_id: int, *, then: Action | None = None
+        self,
+        signed_in: SignedIn,
+        work_order_id: int,
+        *,
+        then: Action | None = None,
+        directory: FloorDirectory | None = None,
     ) -> None:
         """``then``: an action whose form opens over the order once it is shown (F5 opens a
-        work order's callback this way)."""
+        work order's callback this way). ``directory``: the departments and branches when the
+        opener has them already (the queue): not read again."""
         super().__init__(signed_in)
         self.work_order_id = work_order_id
         self.detail: WorkOrderDetail | None = None
+        self.directory = directory
         self._then = then
 
     def compose_body(self) -> ComposeResult:
@@ -333,10 +340,21 @@ class WorkOrderScreen(OrderActions, SessionScreen):
         super().on_mount()
         self.query_one("#wo-scroll", VerticalScroll).focus()
         self.load()
-        self._load_directory()
+        if self.directory is None:
+            self._load_directory()
 
     def load(self) -> None:
         self._read(self.work_order_id)
+
+    def show_order(self, work_order_id: int) -> None:
+        """Show another order on this screen, already built (the queue keeps one for its
+        orders: pushed again, nothing is mounted or styled again)."""
+        self.work_order_id = work_order_id
+        self.detail = None
+        self.query_one("#wo-body", Static).update(_("work_order.loading"))
+        self.query_one("#wo-scroll", VerticalScroll).scroll_home(animate=False)
+        self.refresh_bindings()
+        self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="work_order")
     def _read(self, work_order_id: int) -> None:
@@ -351,6 +369,8 @@ class WorkOrderScreen(OrderActions, SessionScreen):
         self.post_message(self.DetailLoaded(detail))
 
     def on_work_order_screen_detail_loaded(self, event: DetailLoaded) -> None:
+        if event.detail.order.id != self.work_order_id:
+            return  # read for the order shown before
         detail = self.detail = event.detail
         body = self.query_one("#wo-body", Static)
         if len(detail.events) > FIRST_EVENTS:
