@@ -376,3 +376,86 @@ def test_every_category_measures(
     )
     assert clocks.dispatch.due_at is not None
     assert clocks.dispatch.due_at > sh(2026, 11, 2, 10)
+
+
+# --- headquarters' reply (the complaint chase after a confirmed escalation) ------------------
+
+
+def _escalated(confirmed: datetime) -> list[TimelineEvent]:
+    return [
+        ev(sh(2026, 11, 2, 10), E.CREATED),
+        ev(sh(2026, 11, 2, 10, 20), E.DISPATCHED),  # reply due 11-03 10:20, missed
+        ev(confirmed, E.ESCALATION_CONFIRMED),
+    ]
+
+
+def _hq_clocks(
+    policy: Policy,
+    calendars: Mapping[str, BusinessCalendar],
+    events: list[TimelineEvent],
+    now: datetime,
+) -> WorkOrderClocks:
+    return work_order_clocks(
+        category=RequestType.COMPLAINT,
+        priority=Priority.NORMAL,
+        channel=Channel.PHONE,
+        department_kind=DepartmentKind.HEADQUARTERS,  # owned by headquarters once confirmed
+        events=events,
+        now=now,
+        policy=policy,
+        calendars=calendars,
+    )
+
+
+@pytest.mark.parametrize(
+    ("confirmed", "due"),
+    [
+        (sh(2026, 11, 4, 10), sh(2026, 11, 6, 10)),  # 900 office minutes: two office days
+        (sh(2026, 11, 4, 16), sh(2026, 11, 6, 16)),
+        (sh(2026, 11, 6, 10), sh(2026, 11, 10, 10)),  # a Friday: over the weekend
+    ],
+)
+def test_headquarters_owes_its_answer_from_the_confirmation(
+    policy: Policy, calendars: Mapping[str, BusinessCalendar], confirmed: datetime, due: datetime
+) -> None:
+    assert policy.chase.hq_reply_due == 900
+    before = _hq_clocks(policy, calendars, _escalated(confirmed)[:2], confirmed)
+    assert before.hq_reply.state is ClockState.NOT_STARTED
+    clocks = _hq_clocks(policy, calendars, _escalated(confirmed), confirmed + timedelta(minutes=1))
+    assert clocks.hq_reply.state is ClockState.RUNNING
+    assert clocks.hq_reply.started_at == confirmed
+    assert clocks.hq_reply.due_at == due
+    assert clocks.hq_reply.budget == timedelta(minutes=900)
+    assert clocks.hq_reply.calendar == "office"  # headquarters' calendar
+    assert clocks.reply.state is ClockState.STOPPED  # the department no longer owes it
+    assert clocks.reply.breached  # its miss stays on record
+    assert clocks.clock(ClockKind.HQ_REPLY) is clocks.hq_reply
+
+
+def test_headquarters_answer_stops_its_clock_and_a_late_one_is_breached(
+    policy: Policy, calendars: Mapping[str, BusinessCalendar]
+) -> None:
+    confirmed = sh(2026, 11, 4, 10)
+    answered = [*_escalated(confirmed), ev(sh(2026, 11, 5, 15), E.REPLIED)]
+    on_time = _hq_clocks(policy, calendars, answered, sh(2026, 11, 9, 9))
+    assert on_time.hq_reply.state is ClockState.STOPPED
+    assert not on_time.hq_reply.breached
+    silent = _hq_clocks(policy, calendars, _escalated(confirmed), sh(2026, 11, 6, 10))
+    assert silent.hq_reply.breached  # reached its deadline while running
+    late = [*_escalated(confirmed), ev(sh(2026, 11, 6, 11), E.REPLIED)]
+    answered_late = _hq_clocks(policy, calendars, late, sh(2026, 11, 9, 9))
+    assert answered_late.hq_reply.state is ClockState.STOPPED
+    assert answered_late.hq_reply.breached
+
+
+@settings(max_examples=60, deadline=None)
+@given(history=histories(), later=offsets())
+def test_no_headquarters_clock_without_a_confirmed_escalation(
+    policy: Policy,
+    calendars: Mapping[str, BusinessCalendar],
+    history: list[TimelineEvent],
+    later: timedelta,
+) -> None:
+    clocks = _clocks(policy, calendars, history, max(e.at for e in history) + later)
+    assert clocks.hq_reply.state is ClockState.NOT_STARTED
+    assert clocks.hq_reply.due_at is None

@@ -322,3 +322,21 @@ def test_repeat_caller_needs_an_earlier_contact(policy: Policy) -> None:
     now = sh(2026, 11, 10, 10)
     assert not is_repeat_caller(RequestType.FAULT_REPORT, [], now, policy)
     assert not is_repeat_caller(RequestType.FAULT_REPORT, [PriorContact(now, None)], now, policy)
+
+
+def test_headquarters_late_answer_is_a_breach_for_the_complaint_lead(
+    policy: Policy, calendars: Mapping[str, BusinessCalendar]
+) -> None:
+    confirmed = sh(2026, 11, 4, 10)
+    events = [*dispatched(), TimelineEvent(confirmed, E.ESCALATION_CONFIRMED)]
+    now = sh(2026, 11, 6, 10, 1)  # just past headquarters' 900 office minutes
+    due = due_ladder_events(snapshot(policy, calendars, events, now), set(), now, policy, calendars)
+    (breach,) = [step for step in due if step.clock is ClockKind.HQ_REPLY and step.kind is E.BREACH]
+    assert breach.ladder_key == "breach:hq_reply:c0"
+    assert breach.due_at == sh(2026, 11, 6, 10)
+    assert breach.notify is Role.COMPLAINT_LEAD
+    keys = {step.ladder_key for step in due}
+    again = due_ladder_events(
+        snapshot(policy, calendars, events, now), keys, now, policy, calendars
+    )
+    assert again == []  # idempotent

@@ -466,6 +466,60 @@ def test_the_complaint_chase_reminder_escalation_and_hqs_answer(
     assert life.view.status is S.CALLBACK
 
 
+def test_headquarters_reply_clock_runs_from_the_confirmation_and_the_sweep_breaches_it(
+    db: Database, floor: Floor, clock: FixedClock
+) -> None:
+    """Confirmed to headquarters, the department's reply clock stops and headquarters'
+    starts with the policy's ``chase.hq_reply_due``; the sweep breaches it once when it runs
+    out (and a second sweep changes nothing); HQ's answer stops it."""
+    from desk.rules.calendar import add_business_time, calendars_from_policy
+
+    life = Life(db, floor).create().dispatch(to=floor.branch)
+    clock.advance(timedelta(days=1, minutes=5))  # past the reply's deadline
+    run_sweep(db, actor=floor.actor("admin1"), policy=POLICY)
+    life.view = life.detail("complaint1").order
+    for act in (woa.propose_escalation, woa.confirm_escalation):
+        text = {"reason": "分公司无法解决"} if act is woa.propose_escalation else {"note": None}
+        life.view = act(  # type: ignore[operator]
+            db,
+            actor=floor.actor("complaint1"),
+            work_order_id=life.id,
+            version=life.version,
+            policy=POLICY,
+            **text,
+        )
+    confirmed = clock.now()
+    clocks = {c.kind: c for c in life.detail("complaint1").clocks}
+    hq = clocks[ClockKind.HQ_REPLY]
+    office = calendars_from_policy(POLICY)["office"]
+    due = add_business_time(confirmed, timedelta(minutes=POLICY.chase.hq_reply_due), office)
+    assert hq.state is ClockState.RUNNING
+    assert hq.due_at == due
+    assert clocks[ClockKind.REPLY].state is ClockState.STOPPED
+    assert clocks[ClockKind.REPLY].breached
+    clock.advance(due - confirmed + timedelta(minutes=1))
+    report = run_sweep(db, actor=floor.actor("admin1"), policy=POLICY)
+    assert report.inserted[E.BREACH.value] >= 1
+    breaches = [e for e in events_of(db, life.id) if e.ladder_key == "breach:hq_reply:c0"]
+    assert len(breaches) == 1
+    version = life.detail("complaint1").order.version
+    again = run_sweep(db, actor=floor.actor("admin1"), policy=POLICY)
+    assert sum(again.inserted.values()) == 0
+    assert life.detail("complaint1").order.version == version  # nothing rewritten
+    life.view = life.detail("complaint1").order
+    life.view = woa.record_hq_answer(
+        db,
+        actor=floor.actor("complaint1"),
+        work_order_id=life.id,
+        version=life.version,
+        answer="省公司核实后退还全部费用",
+        policy=POLICY,
+    )
+    hq = {c.kind: c for c in life.detail("complaint1").clocks}[ClockKind.HQ_REPLY]
+    assert hq.state is ClockState.STOPPED
+    assert hq.breached
+
+
 def test_a_reminder_the_sweep_already_sent_is_followed_by_the_complaint_leads_own(
     db: Database, floor: Floor, clock: FixedClock
 ) -> None:

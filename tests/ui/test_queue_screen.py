@@ -379,6 +379,14 @@ async def test_the_complaint_chase_by_keys(sqlite_db: Database, clock: FixedCloc
         )
         assert detail.order.escalation_level == 3
         assert detail.order.department_id == floor.hq
+        # Headquarters' answer has a clock of its own, shown with the order's clocks.
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, WorkOrderScreen)
+        hq_line = next(line for line in screen_text(pilot).splitlines() if "HQ reply" in line)
+        assert "15h 00m left (due 11-05 10:05)" in hq_line, hq_line  # 900 office minutes
+        await pilot.press("escape")
+        await settle(pilot)
         await pilot.press("h")
         await settle(pilot)
         await type_text(pilot, "refund all")

@@ -11,7 +11,10 @@ Definitions (every number from the policy, :class:`~desk.rules.policy.CategorySl
   (a re-dispatch) until the next reply;
 - **resolution** runs from creation until the lead accepts a reply (the matter settled);
 - **callback** runs from the acceptance until the work order is closed; its budget ends
-  ``within`` business minutes after the callback window opens ("the day after, from 15:30").
+  ``within`` business minutes after the callback window opens ("the day after, from 15:30");
+- **hq_reply** runs from the complaint lead's confirmation of an escalation to headquarters
+  (which stops the department's reply clock) until headquarters' answer is recorded as the
+  reply; its budget is the policy's ``chase.hq_reply_due``.
 
 Waiting states (``paused``/``resumed`` events: customer unreachable, waiting for the
 customer) stop every running clock; the deadline moves later by the paused business time.
@@ -54,6 +57,7 @@ CLOCK_KINDS: tuple[ClockKind, ...] = (
     ClockKind.REPLY,
     ClockKind.RESOLUTION,
     ClockKind.CALLBACK,
+    ClockKind.HQ_REPLY,
 )
 
 
@@ -68,6 +72,7 @@ class ClockBudgets:
     reply: int
     resolution: int
     callback: CallbackRule
+    hq_reply: int
 
     def minutes(self, kind: ClockKind) -> int | None:
         """The fixed budget of a clock; the callback's depends on when it starts (None)."""
@@ -75,6 +80,7 @@ class ClockBudgets:
             ClockKind.DISPATCH: self.dispatch,
             ClockKind.REPLY: self.reply,
             ClockKind.RESOLUTION: self.resolution,
+            ClockKind.HQ_REPLY: self.hq_reply,
         }.get(kind)
 
 
@@ -107,6 +113,7 @@ def clock_budgets(
         reply=strictest(sla.reply_due, "reply_due"),
         resolution=strictest(sla.resolution_due, "resolution_due"),
         callback=callback,
+        hq_reply=policy.chase.hq_reply_due,
     )
 
 
@@ -320,10 +327,12 @@ _STARTS: Mapping[EventKind, tuple[ClockKind, ...]] = {
     EventKind.REJECTED: (ClockKind.REPLY,),
     EventKind.ACCEPTED: (ClockKind.CALLBACK,),
     EventKind.REOPENED: (ClockKind.DISPATCH, ClockKind.RESOLUTION),
+    EventKind.ESCALATION_CONFIRMED: (ClockKind.HQ_REPLY,),
 }
 _STOPS: Mapping[EventKind, tuple[ClockKind, ...]] = {
     EventKind.DISPATCHED: (ClockKind.DISPATCH,),
-    EventKind.REPLIED: (ClockKind.REPLY,),
+    EventKind.REPLIED: (ClockKind.REPLY, ClockKind.HQ_REPLY),
+    EventKind.ESCALATION_CONFIRMED: (ClockKind.REPLY,),
     EventKind.ACCEPTED: (ClockKind.RESOLUTION,),
     EventKind.CLOSED: CLOCK_KINDS,
     EventKind.REOPENED: CLOCK_KINDS,
@@ -402,6 +411,7 @@ class WorkOrderClocks:
     reply: Clock
     resolution: Clock
     callback: Clock
+    hq_reply: Clock
 
     def clock(self, kind: ClockKind) -> Clock:
         return {
@@ -409,10 +419,11 @@ class WorkOrderClocks:
             ClockKind.REPLY: self.reply,
             ClockKind.RESOLUTION: self.resolution,
             ClockKind.CALLBACK: self.callback,
+            ClockKind.HQ_REPLY: self.hq_reply,
         }[kind]
 
     def all(self) -> tuple[Clock, ...]:
-        return (self.dispatch, self.reply, self.resolution, self.callback)
+        return (self.dispatch, self.reply, self.resolution, self.callback, self.hq_reply)
 
 
 def work_order_clocks(
@@ -476,4 +487,5 @@ def work_order_clocks(
         reply=measured[ClockKind.REPLY],
         resolution=measured[ClockKind.RESOLUTION],
         callback=measured[ClockKind.CALLBACK],
+        hq_reply=measured[ClockKind.HQ_REPLY],
     )

@@ -23,7 +23,7 @@ Ladder keys (``c<N>`` is the reopen cycle in which the instant fell, 0 before an
 ==============================  ===========================================================
 
 ``<clock>`` is a :class:`~desk.rules.vocab.ClockKind` value (dispatch, reply, resolution,
-callback).
+callback, hq_reply).
 """
 
 from __future__ import annotations
@@ -121,6 +121,7 @@ _CLOCK_OWNER: Mapping[ClockKind, Role] = {
     ClockKind.REPLY: Role.HANDLER,
     ClockKind.RESOLUTION: Role.HANDLER,
     ClockKind.CALLBACK: Role.LEAD,
+    ClockKind.HQ_REPLY: Role.COMPLAINT_LEAD,  # who chases headquarters
 }
 _STEP_ORDER: Mapping[EventKind, int] = {
     EventKind.MAJOR_FLAGGED: 0,

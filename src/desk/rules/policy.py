@@ -324,6 +324,8 @@ class ClockCalendars(_Frozen):
     callback: str
 
     def for_clock(self, kind: ClockKind) -> str:
+        if kind is ClockKind.HQ_REPLY:  # headquarters owes it: on its own calendar
+            return DEPARTMENT_CALENDAR
         return str(getattr(self, kind.value))
 
 
@@ -353,7 +355,10 @@ class ChasePolicy(_Frozen):
     reply breach and is on standard if made within ``reminder_within_minutes`` of the breach
     (wall-clock minutes), once per breach. Still unreplied ``escalation_grace`` business
     minutes (owning department's calendar) after the breach, an escalation to
-    ``escalate_to`` is proposed, for the complaint lead to confirm.
+    ``escalate_to`` is proposed, for the complaint lead to confirm. Once confirmed, the
+    department's reply clock stops and headquarters owes its answer within ``hq_reply_due``
+    business minutes (on the calendar of the department escalated to): a clock of its own,
+    warned and breached like the others.
     """
 
     categories: tuple[RequestType, ...]
@@ -361,6 +366,7 @@ class ChasePolicy(_Frozen):
     reminder_within_minutes: PositiveInt
     escalation_grace: PositiveInt
     escalate_to: DepartmentKind
+    hq_reply_due: PositiveInt
 
     @model_validator(mode="after")
     def _ordered(self) -> ChasePolicy:

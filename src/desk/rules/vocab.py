@@ -98,6 +98,7 @@ class ClockKind(StrEnum):
     REPLY = "reply"
     RESOLUTION = "resolution"
     CALLBACK = "callback"
+    HQ_REPLY = "hq_reply"  # headquarters' answer to an escalated complaint
 
 
 class EventKind(StrEnum):

@@ -125,6 +125,11 @@ LADDER_KINDS: tuple[EventKind, ...] = (
     EventKind.ESCALATION_PROPOSED,
     EventKind.MAJOR_FLAGGED,
 )
+# The clocks whose deadline has a column of its own (headquarters' reply is read from the
+# history, and reaches the row as the nearest deadline when it is the nearest).
+_STORED_DUES = frozenset(
+    {ClockKind.DISPATCH, ClockKind.REPLY, ClockKind.RESOLUTION, ClockKind.CALLBACK}
+)
 CLOCK_EVENT_KINDS: frozenset[EventKind] = frozenset(
     {
         EventKind.CREATED,
@@ -136,6 +141,7 @@ CLOCK_EVENT_KINDS: frozenset[EventKind] = frozenset(
         EventKind.REOPENED,
         EventKind.PAUSED,
         EventKind.RESUMED,
+        EventKind.ESCALATION_CONFIRMED,  # starts headquarters' reply clock
     }
 )
 _LEVEL_OF: Mapping[str, int] = {
@@ -424,7 +430,7 @@ def _evaluate(
     )
     due = due_ladder_events(snapshot, order.keys, now, policy, calendars)
     later = planned_ladder_steps(snapshot, order.keys, now, policy, calendars, due_now=due)
-    dues = {clock.kind: clock.due_at for clock in snapshot.clocks}
+    dues = {clock.kind: clock.due_at for clock in snapshot.clocks if clock.kind in _STORED_DUES}
     nearest = nearest_deadline(snapshot.clocks)
     return _Outcome(
         plan=[planned(event) for event in due] + later,
