@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from sqlalchemy import text
 
 from desk.infra import pipeline
@@ -585,3 +586,201 @@ def test_bills_and_tickets_go_through_the_same_pipeline(
     assert _count(db, table) == 28
     if kind is ImportKind.TICKETS:
         assert _count(db, "work_order_event") == 28  # one 'created' event each, never two
+
+
+# --- the fast path and the row models agree ----------------------------------------------
+
+TRICKY = [
+    "",
+    " ",
+    "\t",
+    "\x00",
+    "\u3000",
+    " x ",
+    "C1",
+    "C-1.a_b",
+    "c 1",
+    "王伟",
+    " 王伟 ",
+    "王\u3000伟",
+    "王\n伟",
+    *("x" * n for n in (10, 11, 20, 21, 64, 65, 120, 121, 200, 201, 4000, 4001)),
+    "王" * 65,
+    "gold",
+    " GOLD ",
+    "Gold",
+    "bronze",
+    "active",
+    "Closed",
+    "closed",
+    "new",
+    "complaint",
+    " complaint",
+    "Complaint",
+    "vip_line",
+    "urgent",
+    "web_form",
+    "yes",
+    "是",
+    "否",
+    "Y",
+    "maybe",
+    "0",
+    "1",
+    "-3",
+    "1.5",
+    "12.345",
+    "1,000.00",
+    "¥12",
+    "￥-0.5",
+    "-0.05",
+    "0.001",
+    " 7 ",
+    "1e3",
+    "NaN",
+    "99999999999",
+    "10000000000",
+    "2020-01-01",
+    "2020-01-01 garbage",
+    "20200101",
+    "2020-02-30",
+    "2026-10-01 09:00:00",
+    "2026-10-01T09:00:00+08:00",
+    "2026-01",
+    "2026-13",
+    "13800000000",
+    "+8613800000000",
+    "138-0000-0000",
+    "138 0000 0000",
+    "１３８００００００００",
+    "٣٤٥٦٧٨",
+    "1234",
+    "330106198001011234",
+    "33010619800101123x",
+    "33010619800101123Y",
+]
+CELLS = st.one_of(st.sampled_from(TRICKY), st.text(max_size=12))
+
+
+def _model_values(kind: ImportKind, values: dict[str, str]) -> object:
+    """What the row model makes of the cells (the reference), or the error it names."""
+    model = imports.ROW_MODELS[kind]
+    try:
+        row = model(**{k: v for k, v in values.items() if v != ""})
+    except ValidationError:
+        return "rejected"
+    return imports._as_values(kind, row)
+
+
+GOOD_ROWS: dict[ImportKind, dict[str, str]] = {
+    ImportKind.CUSTOMERS: {
+        "customer_no": "C1",
+        "name": "王伟",
+        "phone": "13800000000",
+        "id_card_no": "330106198001011234",
+        "region": "杭州",
+        "tier": "gold",
+        "status": "active",
+        "is_member": "yes",
+        "address": "文三路1号",
+        "birthday": "1980-01-01",
+        "member_since": "2020-01-01",
+        "balance_cents": "12.50",
+        "arrears_cents": "0",
+    },
+    ImportKind.BILLS: {
+        "account_no": "A1",
+        "period": "2026-01",
+        "amount_cents": "10.00",
+        "paid_cents": "5",
+        "due_date": "2026-01-20",
+    },
+    ImportKind.TICKETS: {
+        "number": "T1",
+        "title": "问题 1",
+        "description": "断网",
+        "category": "complaint",
+        "channel": "phone",
+        "source": "agent",
+        "status": "new",
+        "priority": "normal",
+        "created_at": "2026-10-01 09:00:00",
+        "customer_no": "C1",
+        "on_behalf": "no",
+        "city": "杭州",
+        "state": "浙江",
+        "zip": "310000",
+    },
+}
+
+
+@pytest.mark.parametrize("kind", list(ImportKind))
+@settings(max_examples=600, deadline=None)
+@given(data=st.data())
+def test_the_fast_path_gives_what_the_row_model_gives_or_defers_to_it(
+    kind: ImportKind, data: st.DataObject
+) -> None:
+    """A good row with one to three cells changed (to a tricky value, or left out): the fast
+    path gives exactly the model's values (types too) or hands the row to the model."""
+    values = dict(GOOD_ROWS[kind])
+    changed = data.draw(
+        st.lists(st.sampled_from(sorted(values)), min_size=1, max_size=3, unique=True)
+    )
+    for name in changed:
+        if data.draw(st.booleans(), label=f"leave {name} out"):
+            del values[name]
+        else:
+            values[name] = data.draw(CELLS, label=name)
+    fast = imports._FastRow(kind)(values)
+    if fast is None:
+        return  # the model decides, as it always did
+    reference = _model_values(kind, values)
+    assert reference != "rejected", values
+    assert [(type(v), v) for v in fast] == [(type(v), v) for v in reference]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("kind", list(ImportKind))
+def test_each_tricky_cell_in_each_field_is_read_as_the_row_model_reads_it(
+    kind: ImportKind,
+) -> None:
+    fast = imports._FastRow(kind)
+    for name in GOOD_ROWS[kind]:
+        for cell in [None, *TRICKY]:
+            values = dict(GOOD_ROWS[kind])
+            if cell is None:
+                del values[name]
+            else:
+                values[name] = cell
+            got = fast(values)
+            if got is not None:
+                reference = _model_values(kind, values)
+                assert reference != "rejected", (name, cell)
+                assert [(type(v), v) for v in got] == [(type(v), v) for v in reference], (  # type: ignore[union-attr]
+                    name,
+                    cell,
+                )
+
+
+def test_the_fast_path_takes_the_common_rows() -> None:
+    """Ordinary rows do not go to the model (else a large file is as slow as before)."""
+    from bench.figures.imports import COLUMNS, _row
+
+    customers = imports._FastRow(ImportKind.CUSTOMERS)
+    for i in range(200):
+        values = dict(zip(COLUMNS, _row(i), strict=True))
+        assert customers(values) == _model_values(ImportKind.CUSTOMERS, values)
+    bill = {
+        "account_no": "A1",
+        "period": "2026-01",
+        "amount_cents": "10.00",
+        "due_date": "2026-01-20",
+    }
+    assert imports._FastRow(ImportKind.BILLS)(bill) == _model_values(ImportKind.BILLS, bill)
+    ticket = {
+        "number": "T1",
+        "title": "问题 1",
+        "customer_no": "C1",
+        "status": "new",
+        "created_at": "2026-10-01 09:00:00",
+    }
+    assert imports._FastRow(ImportKind.TICKETS)(ticket) == _model_values(ImportKind.TICKETS, ticket)

@@ -11,8 +11,10 @@ placeholder name ``"Customer {customer_no}"``, always reported), value translati
 column that must agree, a zero-padded code). Without ``--map`` the columns are desk's own
 field names. ``data/mappings/`` ships the mappings of the two sample files.
 
-**Validating.** Every row goes through a pydantic model; a rejected row is reported with its
-row number, field and reason and nothing of it is written. A row that is kept but was
+**Validating.** Every row is held to a pydantic model: an ordinary row is read by plain
+converters that accept only what the model would make the same of, and a row they have any
+doubt about goes to the model itself; a rejected row is reported with its row number, field
+and reason and nothing of it is written. A row that is kept but was
 repaired or guessed at (a padded zip code, a blank total, disagreeing dates) is reported as a
 warning with its row number too: nothing is changed silently.
 
@@ -43,7 +45,7 @@ from enum import StrEnum
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import (
@@ -499,6 +501,230 @@ NATURAL_KEYS: dict[ImportKind, tuple[str, ...]] = {
 }
 
 
+# --- the common case, without the row models --------------------------------------------------
+
+# A file of a million rows spends most of its validation in pydantic calling the before-
+# validators above cell by cell. Each row is first read by the converters below, which accept
+# only what they can vouch for (the row model would give the very same value); any doubt
+# about any cell (a blank required field, a control character, an unusual amount, a value
+# too long) hands the whole row to its model, which accepts it or names the field and the
+# reason as before. tests/services/test_imports.py checks the two against each other.
+
+
+class CustomerValues(NamedTuple):
+    customer_no: str
+    name: str
+    phone: str | None
+    id_card_no: str | None
+    region: str
+    tier: Tier
+    status: CustomerStatus
+    is_member: bool
+    address: str | None
+    birthday: date | None
+    member_since: date | None
+    balance_cents: int
+    arrears_cents: int
+
+
+class BillValues(NamedTuple):
+    account_no: str
+    period: str
+    amount_cents: int
+    paid_cents: int
+    due_date: date
+
+
+class TicketValues(NamedTuple):
+    number: str
+    title: str
+    description: str
+    category: RequestType
+    channel: Channel
+    source: WorkOrderSource
+    status: WorkOrderStatus
+    priority: Priority
+    created_at: datetime
+    customer_no: str | None
+    on_behalf: bool
+    city: str | None
+    state: str | None
+    zip: str | None
+
+
+_Values = CustomerValues | BillValues | TicketValues
+VALUES: dict[ImportKind, type[CustomerValues] | type[BillValues] | type[TicketValues]] = {
+    ImportKind.CUSTOMERS: CustomerValues,
+    ImportKind.BILLS: BillValues,
+    ImportKind.TICKETS: TicketValues,
+}
+
+
+class _Doubt(ValueError):
+    """A cell the fast path cannot vouch for: its row goes to the row model."""
+
+
+_Convert = Callable[[Any], object]
+
+
+def _fast_text(longest: int, *, pattern: re.Pattern[str] | None = None) -> _Convert:
+    """``_text`` for printable text: stripped, blank as None, at most ``longest``."""
+
+    def convert(value: str) -> object:
+        text = value.strip()
+        if not text:
+            return None  # required: the caller's check below turns this into doubt
+        if len(text) > longest or not text.isprintable():
+            raise _Doubt
+        if pattern is not None and pattern.fullmatch(text) is None:
+            raise _Doubt
+        return text
+
+    return convert
+
+
+def _fast_compact(pattern: re.Pattern[str]) -> _Convert:
+    """``_compact`` for digits: separators dropped, the field's ASCII pattern whole."""
+
+    def convert(value: str) -> object:
+        text = value if value.isdigit() else _SEPARATORS.sub("", value)
+        if not text:
+            return None
+        if pattern.fullmatch(text) is None:
+            raise _Doubt
+        return text
+
+    return convert
+
+
+def _fast_choice(kind: type[StrEnum], *, lowered: bool) -> _Convert:
+    members = {member.value: member for member in kind}
+
+    def convert(value: str) -> object:
+        member = members.get(value.strip().lower() if lowered else value)
+        if member is None:
+            raise _Doubt
+        return member
+
+    return convert
+
+
+def _fast_money(low: int, high: int) -> _Convert:
+    def convert(value: str) -> object:
+        cents = _money_cents(value)
+        if type(cents) is not int or not low <= cents <= high:
+            raise _Doubt
+        return cents
+
+    return convert
+
+
+def _fast_date(value: str) -> object:
+    return _optional_date(value) if type(value) is str else _doubt()
+
+
+def _fast_instant(value: str) -> object:
+    moment = datetime.fromisoformat(value.strip())  # a ValueError: the model's reason
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _fast_flag(value: str) -> object:
+    return _flag(value) if type(value) is str else _doubt()
+
+
+def _doubt() -> object:
+    raise _Doubt
+
+
+_CUSTOMER_NO = re.compile(r"[A-Za-z0-9_.-]+")
+_FAST: dict[ImportKind, dict[str, _Convert]] = {
+    ImportKind.CUSTOMERS: {
+        "customer_no": _fast_text(20, pattern=_CUSTOMER_NO),
+        "name": _fast_text(64),
+        "phone": _fast_compact(re.compile(r"\+?[0-9]{5,20}")),
+        "id_card_no": _fast_compact(re.compile(r"[0-9]{17}[0-9Xx]")),
+        "region": _fast_text(64),
+        "tier": _fast_choice(Tier, lowered=True),
+        "status": _fast_choice(CustomerStatus, lowered=True),
+        "is_member": _fast_flag,
+        "address": _fast_text(200),
+        "birthday": _fast_date,
+        "member_since": _fast_date,
+        "balance_cents": _fast_money(-(10**12), 10**12),
+        "arrears_cents": _fast_money(0, 10**12),
+    },
+    ImportKind.BILLS: {
+        "account_no": _fast_text(20),
+        "period": _fast_text(7, pattern=re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")),
+        "amount_cents": _fast_money(0, 10**12),
+        "paid_cents": _fast_money(0, 10**12),
+        "due_date": _fast_date,
+    },
+    ImportKind.TICKETS: {
+        "number": _fast_text(20, pattern=_CUSTOMER_NO),
+        "title": _fast_text(120),
+        "description": _fast_text(4000),
+        "category": _fast_choice(RequestType, lowered=False),
+        "channel": _fast_choice(Channel, lowered=False),
+        "source": _fast_choice(WorkOrderSource, lowered=False),
+        "status": _fast_choice(WorkOrderStatus, lowered=False),
+        "priority": _fast_choice(Priority, lowered=False),
+        "created_at": _fast_instant,
+        "customer_no": _fast_text(20),
+        "on_behalf": _fast_flag,
+        "city": _fast_text(64),
+        "state": _fast_text(64),
+        "zip": _fast_text(10),
+    },
+}
+
+_REQUIRED = object()
+_ABSENT = object()
+
+
+class _FastRow:
+    """The row of one kind read by the converters above: the values, or None (ask the
+    model)."""
+
+    def __init__(self, kind: ImportKind) -> None:
+        model, converters, make = ROW_MODELS[kind], _FAST[kind], VALUES[kind]
+        fields = tuple(model.model_fields)
+        if fields != make._fields or set(converters) != set(fields):
+            raise RuntimeError(f"the {kind.value} row model, values and converters differ")
+        self.make = make
+        self.plan = tuple(
+            (
+                name,
+                converters[name],
+                _REQUIRED if info.is_required() else info.get_default(call_default_factory=True),
+            )
+            for name, info in model.model_fields.items()
+        )
+
+    def __call__(self, values: Mapping[str, object]) -> _Values | None:
+        get = values.get
+        out: list[object] = []
+        try:
+            for name, convert, default in self.plan:
+                value = get(name, _ABSENT)
+                if value is _ABSENT or value == "":
+                    if default is _REQUIRED:
+                        return None
+                    out.append(default)
+                    continue
+                converted = convert(value)
+                if converted is None and default is not None:
+                    return None  # blank where a value is required: the model says so
+                out.append(converted)
+        except (ValueError, TypeError, AttributeError):
+            return None
+        return self.make(*out)  # type: ignore[arg-type]
+
+
+def _as_values(kind: ImportKind, row: _Row) -> _Values:
+    return VALUES[kind](*(getattr(row, name) for name in ROW_MODELS[kind].model_fields))
+
+
 # --- report ----------------------------------------------------------------------------------
 
 
@@ -716,19 +942,25 @@ def _validated(
     mapping: ImportMapping,
     source: SourceFile,
     report: ImportReport,
-) -> Iterator[tuple[int, _Row]]:
+) -> Iterator[tuple[int, _Values]]:
     model = ROW_MODELS[kind]
     known = frozenset(model.model_fields)
+    fast = _FastRow(kind)
     seen: dict[tuple[object, ...], int] = {}
     keys = NATURAL_KEYS[kind]
+    positions = tuple(VALUES[kind]._fields.index(k) for k in keys)
     _check_columns(kind, mapping, source, report)
     bare = mapping == ImportMapping(kind=kind)  # desk's own field names, nothing to map
     for number, cells in source.rows:
         report.read += 1
         try:
             values = cells if bare else _map_row(mapping, number, cells, report)
-            # a blank cell is no value: the field's default, or "Field required"
-            row = model(**{k: v for k, v in values.items() if k in known and v != ""})
+            row = fast(values)
+            if row is None:
+                # a blank cell is no value: the field's default, or "Field required"
+                row = _as_values(
+                    kind, model(**{k: v for k, v in values.items() if k in known and v != ""})
+                )
         except _Rejected as rejected:
             report.problem(RowProblem(number, rejected.field, rejected.reason))
             continue
@@ -740,7 +972,7 @@ def _validated(
                 reason = "blank, and a value is required"
             report.problem(RowProblem(number, where, reason))
             continue
-        key = tuple(getattr(row, k) for k in keys)
+        key = tuple(row[i] for i in positions)
         if key in seen:
             report.problem(
                 RowProblem(
@@ -917,7 +1149,7 @@ def _name_keys(name: str) -> tuple[str, str, str]:
     return keys.spaced, keys.pinyin, keys.initials
 
 
-def _staged(seq: int, number: int, row: CustomerRow, sqlite: bool) -> tuple[object, ...]:
+def _staged(seq: int, number: int, row: CustomerValues, sqlite: bool) -> tuple[object, ...]:
     spaced, pinyin, initials = _name_keys(row.name)
     id_card = (row.id_card_no or "").upper()
     phone = row.phone
@@ -1155,9 +1387,9 @@ def _drop_stage(connection: Connection, *, sqlite: bool, quiet: bool) -> None:
 
 
 def _write_bills(
-    connection: Connection, batch: list[tuple[int, _Row]], report: ImportReport, now: datetime
+    connection: Connection, batch: list[tuple[int, _Values]], report: ImportReport, now: datetime
 ) -> None:
-    rows = [(n, r) for n, r in batch if isinstance(r, BillRow)]
+    rows = [(n, r) for n, r in batch if isinstance(r, BillValues)]
     accounts = {
         no: (account_id, customer_id)
         for no, account_id, customer_id in connection.execute(
@@ -1198,9 +1430,9 @@ def _write_bills(
 
 
 def _write_tickets(
-    connection: Connection, batch: list[tuple[int, _Row]], report: ImportReport, now: datetime
+    connection: Connection, batch: list[tuple[int, _Values]], report: ImportReport, now: datetime
 ) -> None:
-    rows = [(n, r) for n, r in batch if isinstance(r, TicketRow)]
+    rows = [(n, r) for n, r in batch if isinstance(r, TicketValues)]
     customer_nos = {r.customer_no for _, r in rows if r.customer_no}
     customers = (
         dict(
@@ -1286,7 +1518,7 @@ WRITERS = {
 
 def _write_in_batches(
     db: Database,
-    writer: Callable[[Connection, list[tuple[int, _Row]], ImportReport, datetime], None],
+    writer: Callable[[Connection, list[tuple[int, _Values]], ImportReport, datetime], None],
     batches: Iterable[_Batch],
     report: ImportReport,
     *,
@@ -1352,8 +1584,8 @@ class _CustomerItems:
         self.phones: dict[str, int] = {}
         self.seq = 0
 
-    def __call__(self, number: int, row: _Row, report: ImportReport) -> object:
-        assert isinstance(row, CustomerRow)
+    def __call__(self, number: int, row: _Values, report: ImportReport) -> object:
+        assert isinstance(row, CustomerValues)
         if row.phone is not None:
             first = self.phones.setdefault(row.phone, number)
             if first != number:
@@ -1363,7 +1595,7 @@ class _CustomerItems:
         return _staged(self.seq, number, row, self.sqlite)
 
 
-def _as_read(number: int, row: _Row, report: ImportReport) -> object:
+def _as_read(number: int, row: _Values, report: ImportReport) -> object:
     del report
     return (number, row)
 
@@ -1373,7 +1605,7 @@ def _prepared_batches(job: _Job) -> Iterator[_Batch]:
     for a large file)."""
     source = read_file(job.path, encoding=job.encoding)
     report = ImportReport(kind=job.kind, file=job.file, encoding=source.encoding, dry_run=False)
-    prepare: Callable[[int, _Row, ImportReport], object] = (
+    prepare: Callable[[int, _Values, ImportReport], object] = (
         _CustomerItems(job.sqlite) if job.kind is ImportKind.CUSTOMERS else _as_read
     )
     items: list[Any] = []
