@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from desk.infra import migrations
 from desk.infra.database import Database, create_engine, normalise_url
-from desk.infra.errors import DatabaseUnavailable
+from desk.infra.errors import DatabaseUnavailable, InvalidInput
 from desk.models import Meta
 from tests.conftest import end_connections
 
@@ -52,6 +52,32 @@ def test_a_failed_call_writes_nothing(db: Database) -> None:
 
     with pytest.raises(RuntimeError):
         db.run(work, write=True)
+    assert db.run(lambda s: s.get(Meta, "half"), write=False) is None
+
+
+@pytest.mark.parametrize("through", ["run", "run_core"])
+def test_a_number_beyond_its_column_is_invalid_input_and_writes_nothing(
+    db: Database, through: str
+) -> None:
+    """2**70 cast to an integer: PostgreSQL's NumericValueOutOfRange (a DataError), SQLite's
+    driver's OverflowError; either way one sentence of InvalidInput, the transaction rolled
+    back, never the driver's exception."""
+    insert = text("INSERT INTO desk_meta (key, value) VALUES ('half', 'written')")
+    overflow = text("SELECT CAST(:v AS INTEGER)").bindparams(v=2**70)
+
+    def work(connection):  # type: ignore[no-untyped-def]
+        connection.execute(insert)
+        return connection.execute(overflow).scalar()
+
+    call = (
+        (lambda: db.run(lambda session: work(session.connection()), write=True))
+        if through == "run"
+        else (lambda: db.run_core(work, write=True))
+    )
+    with pytest.raises(InvalidInput) as raised:
+        call()
+    assert "out of range" in str(raised.value)
+    assert "\n" not in str(raised.value)
     assert db.run(lambda s: s.get(Meta, "half"), write=False) is None
 
 

@@ -784,3 +784,23 @@ def test_the_fast_path_takes_the_common_rows() -> None:
         "created_at": "2026-10-01 09:00:00",
     }
     assert imports._FastRow(ImportKind.TICKETS)(ticket) == _model_values(ImportKind.TICKETS, ticket)
+
+
+def test_an_amount_beyond_the_money_column_is_rejected_by_row(db: Database, tmp_path: Path) -> None:
+    """Money columns are 32-bit on PostgreSQL: one cent more than they hold is the row's
+    problem, named by field, on both databases (it was the driver's out-of-range error)."""
+    path = tmp_path / "p.csv"
+    path.write_text(
+        "customer_no,name,region,balance_cents\n"
+        "C1,张三,杭州,21474836.47\nC2,李四,杭州,21474836.48\nC3,王五,杭州,-21474836.48\n",
+        encoding="utf-8",
+    )
+    report = _run(db, ImportKind.CUSTOMERS, path)
+    assert (report.inserted, report.rejected) == (1, 2)
+    assert [(p.row, p.field) for p in report.problems] == [
+        (3, "balance_cents"),
+        (4, "balance_cents"),
+    ]
+    with db.engine.connect() as connection:
+        stored = connection.execute(text("SELECT balance_cents FROM customer")).scalar_one()
+    assert stored == 2**31 - 1

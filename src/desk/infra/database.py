@@ -210,7 +210,8 @@ class Database:
             with self.connection(write=write) as connection:
                 return work(connection)
 
-        return _refusing_values(lambda: retry_transient(attempt))
+        with refused_values():
+            return retry_transient(attempt)
 
     def run(self, work: Callable[[Session], R], *, write: bool, flush: bool = True) -> R:
         """Run ``work`` in one transaction, run again from the start on a transient error
@@ -221,19 +222,25 @@ class Database:
             with self.session(write=write, flush=flush) as session:
                 return work(session)
 
-        return _refusing_values(lambda: retry_transient(attempt))
+        with refused_values():
+            return retry_transient(attempt)
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
-def _refusing_values(call: Callable[[], R]) -> R:
-    """``call()``, a value the database refuses as such raised as :class:`InvalidInput`."""
+@contextmanager
+def refused_values() -> Iterator[None]:
+    """A value the database refuses as such, in the block, is :class:`InvalidInput`: a
+    number beyond its column (PostgreSQL's ``NumericValueOutOfRange``, any other
+    ``DataError``), an integer beyond 64 bits (SQLite's driver refuses it before the
+    statement is sent), a NUL byte in text. The statement failed: the caller's transaction
+    rolls back with it."""
     try:
-        return call()
-    except DataError as error:  # nothing was written: the transaction rolled back
+        yield
+    except DataError as error:
         raise InvalidInput(f"a value the database cannot store: {_said(error)}") from error
-    except OverflowError as error:  # SQLite's driver, before the statement is sent
+    except OverflowError as error:
         raise InvalidInput(f"a number out of range: {error}") from error
 
 

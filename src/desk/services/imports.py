@@ -70,7 +70,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from desk.infra import pipeline
-from desk.infra.database import Database
+from desk.infra.database import Database, refused_values
 from desk.infra.errors import InvalidInput
 from desk.models import metadata
 from desk.rules.names import name_keys, reverse
@@ -399,6 +399,9 @@ def _optional_date(value: object) -> object:
     return value
 
 
+CENTS_MAX = 2**31 - 1  # money columns are 32-bit integers on PostgreSQL: 21,474,836.47 at most
+
+
 class _Row(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=4000)
 
@@ -415,8 +418,8 @@ class CustomerRow(_Row):
     address: str | None = Field(default=None, max_length=200)
     birthday: date | None = None
     member_since: date | None = None
-    balance_cents: int = Field(default=0, ge=-(10**12), le=10**12)
-    arrears_cents: int = Field(default=0, ge=0, le=10**12)
+    balance_cents: int = Field(default=0, ge=-CENTS_MAX, le=CENTS_MAX)
+    arrears_cents: int = Field(default=0, ge=0, le=CENTS_MAX)
 
     _texts = field_validator("customer_no", "name", "region", "address", mode="before")(_text)
     _flags = field_validator("is_member", mode="before")(_flag)
@@ -441,8 +444,8 @@ class CustomerRow(_Row):
 class BillRow(_Row):
     account_no: str = Field(min_length=1, max_length=20)
     period: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
-    amount_cents: int = Field(ge=0, le=10**12)
-    paid_cents: int = Field(default=0, ge=0, le=10**12)
+    amount_cents: int = Field(ge=0, le=CENTS_MAX)
+    paid_cents: int = Field(default=0, ge=0, le=CENTS_MAX)
     due_date: date
 
     _texts = field_validator("account_no", "period", mode="before")(_text)
@@ -650,14 +653,14 @@ _FAST: dict[ImportKind, dict[str, _Convert]] = {
         "address": _fast_text(200),
         "birthday": _fast_date,
         "member_since": _fast_date,
-        "balance_cents": _fast_money(-(10**12), 10**12),
-        "arrears_cents": _fast_money(0, 10**12),
+        "balance_cents": _fast_money(-CENTS_MAX, CENTS_MAX),
+        "arrears_cents": _fast_money(0, CENTS_MAX),
     },
     ImportKind.BILLS: {
         "account_no": _fast_text(20),
         "period": _fast_text(7, pattern=re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")),
-        "amount_cents": _fast_money(0, 10**12),
-        "paid_cents": _fast_money(0, 10**12),
+        "amount_cents": _fast_money(0, CENTS_MAX),
+        "paid_cents": _fast_money(0, CENTS_MAX),
         "due_date": _fast_date,
     },
     ImportKind.TICKETS: {
@@ -1673,7 +1676,7 @@ def run_import(
         batch_rows=STAGE_FLUSH if kind is ImportKind.CUSTOMERS else BATCH,
     )
     parallel = path.stat().st_size >= PARALLEL_MIN_BYTES
-    with pipeline.produced(_prepared_batches, job, parallel=parallel) as batches:
+    with refused_values(), pipeline.produced(_prepared_batches, job, parallel=parallel) as batches:
         _read_to_the_end(path, source.encoding)
         if kind is ImportKind.CUSTOMERS:
             _import_customers(db, actor, batches, report, dry_run=dry_run)
