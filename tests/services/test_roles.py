@@ -13,21 +13,23 @@ empty arguments then cause).
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
 import re
 import typing
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from enum import Enum
+from types import ModuleType
 from typing import Any
 
 import pytest
 from sqlmodel import Session
 
 import desk.services
-from desk.infra.database import Database, now_of
+from desk.infra.database import SERVICE_CALLS, Database, is_service_call, now_of
 from desk.infra.errors import PermissionDenied
 from desk.models import StaffUser
 from desk.rules.permissions import ROLE_PERMISSIONS, Actor, Permission
@@ -259,47 +261,109 @@ _PARTS: dict[str, tuple[str, ...]] = {
 SESSION_PARTS: dict[str, str] = {name: why for why, names in _PARTS.items() for name in names}
 
 
-def _session_functions() -> dict[str, tuple[Callable[..., Any], bool]]:
+Source = tuple[str, ModuleType, str]  # a services module's short name, the module, its source
+_DESK_DECORATORS = frozenset({"reads", "writes", "reads_audited"})
+
+
+def _services() -> list[Source]:
+    found: list[Source] = []
+    for info in pkgutil.walk_packages(desk.services.__path__, prefix="desk.services."):
+        module = importlib.import_module(info.name)
+        found.append((info.name.removeprefix("desk.services."), module, inspect.getsource(module)))
+    return found
+
+
+@dataclass(frozen=True)
+class _Definition:
+    """A public function as its module's source defines it (whatever decorates it), and the
+    object the module exposes under its name."""
+
+    obj: Any
+    first: str  # the first parameter's name
+    first_type: str  # its annotation as written
+    parameters: frozenset[str]
+    decorators: tuple[str, ...]  # each one's last name: "writes" for @database.writes
+
+    @property
+    def service_call(self) -> bool:
+        """Called with a Database: made by @reads/@writes (the registry says so, not a
+        ``__wrapped__``), or a plain function whose first parameter is ``db``."""
+        return is_service_call(self.obj) or (not self.decorators and self.first == "db")
+
+    @property
+    def takes_session(self) -> bool:
+        return not self.decorators and bool(re.search(r"\b(Session|Connection)\b", self.first_type))
+
+
+def _definitions(sources: list[Source] | None = None) -> dict[str, _Definition]:
+    """Every public top-level function of the services, found in their source: a decorator
+    that hides a function (no ``functools.wraps``, another module's name) cannot hide it."""
+    found: dict[str, _Definition] = {}
+    for short, module, source in _services() if sources is None else sources:
+        for node in ast.parse(source).body:
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if node.name.startswith("_"):
+                continue
+            arguments = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+            first = arguments[0] if arguments else None
+            found[f"{short}.{node.name}"] = _Definition(
+                obj=getattr(module, node.name),
+                first="" if first is None else first.arg,
+                first_type=""
+                if first is None or first.annotation is None
+                else ast.unparse(first.annotation),
+                parameters=frozenset(a.arg for a in arguments),
+                decorators=tuple(
+                    ast.unparse(d.func if isinstance(d, ast.Call) else d).rsplit(".", 1)[-1]
+                    for d in node.decorator_list
+                ),
+            )
+    return found
+
+
+def _unseen(sources: list[Source] | None = None) -> list[str]:
+    """Public functions the role tests could not call as what they are: a @reads/@writes
+    function whose module exposes something else under its name (wrapped again, replaced),
+    and a function taking a Database, Session or Connection under a decorator that is not
+    desk's own (what it is called with cannot be known)."""
+    problems: list[str] = []
+    for key, found in sorted(_definitions(sources).items()):
+        ours = [d for d in found.decorators if d in _DESK_DECORATORS]
+        if ours and not is_service_call(found.obj):
+            problems.append(f"{key}: @{ours[0]} is not what its module exposes")
+        others = [d for d in found.decorators if d not in _DESK_DECORATORS]
+        takes_a_database = found.first in ("db", "session", "connection") or re.search(
+            r"\b(Database|Session|Connection)\b", found.first_type
+        )
+        if others and takes_a_database:
+            problems.append(f"{key}: decorated by @{others[0]}, not one of desk's")
+    return problems
+
+
+def _session_functions(
+    sources: list[Source] | None = None,
+) -> dict[str, tuple[Callable[..., Any], bool]]:
     """Every public function of desk.services whose first parameter is a Session or a
-    Connection (not a @reads/@writes wrapper: those are called with a Database), and whether
-    it takes an ``actor``."""
-    found: dict[str, tuple[Callable[..., Any], bool]] = {}
-    for info in pkgutil.walk_packages(desk.services.__path__, prefix="desk.services."):
-        module = importlib.import_module(info.name)
-        for name, func in vars(module).items():
-            if name.startswith("_") or not inspect.isfunction(func):
-                continue
-            if func.__module__ != module.__name__ or "__wrapped__" in vars(func):
-                continue
-            parameters = list(inspect.signature(func).parameters.values())
-            if not parameters:
-                continue
-            first = str(parameters[0].annotation)  # as written: names only under TYPE_CHECKING
-            if re.search(r"\b(Session|Connection)\b", first):
-                key = f"{info.name.removeprefix('desk.services.')}.{name}"
-                found[key] = (func, any(p.name == "actor" for p in parameters))
-    return found
+    Connection (not a @reads/@writes service call: those are called with a Database), and
+    whether it takes an ``actor``."""
+    return {
+        key: (found.obj, "actor" in found.parameters)
+        for key, found in _definitions(sources).items()
+        if found.takes_session and not is_service_call(found.obj)
+    }
 
 
-def _service_functions() -> dict[str, tuple[Callable[..., Any], bool]]:
-    """Every public function of desk.services called with a Database (its first parameter
-    ``db``, or a @reads/@writes wrapper), found by introspection, and whether it takes an
-    ``actor``."""
-    found: dict[str, tuple[Callable[..., Any], bool]] = {}
-    for info in pkgutil.walk_packages(desk.services.__path__, prefix="desk.services."):
-        module = importlib.import_module(info.name)
-        for name, func in vars(module).items():
-            if name.startswith("_") or not inspect.isfunction(func):
-                continue
-            if func.__module__ != module.__name__:
-                continue
-            parameters = list(inspect.signature(func).parameters)
-            decorated = "__wrapped__" in vars(func)  # @reads/@writes: called with a Database
-            takes_db = decorated or (bool(parameters) and parameters[0] == "db")
-            if takes_db:
-                key = f"{info.name.removeprefix('desk.services.')}.{name}"
-                found[key] = (func, "actor" in parameters)
-    return found
+def _service_functions(
+    sources: list[Source] | None = None,
+) -> dict[str, tuple[Callable[..., Any], bool]]:
+    """Every public function of desk.services called with a Database (a @reads/@writes
+    service call, or its first parameter ``db``), and whether it takes an ``actor``."""
+    return {
+        key: (found.obj, "actor" in found.parameters)
+        for key, found in _definitions(sources).items()
+        if found.service_call
+    }
 
 
 def _entry_points() -> dict[str, Callable[..., Any]]:
@@ -462,3 +526,88 @@ def test_session_entry_point_refuses_roles_without_its_permission(db: Database, 
         else:
             with pytest.raises(PermissionDenied):
                 _call_in_a_transaction(func, db, actors[role])
+
+
+def test_no_service_function_escapes_the_role_tests() -> None:
+    """Every @reads/@writes function is what its module exposes (so the tables above see
+    it), and no function taking a Database, Session or Connection hides under a decorator
+    of another kind; every service call made in desk.services is a public function found
+    in its module's source (or a private helper)."""
+    assert _unseen() == []
+    defined = _definitions()
+    for key, made in SERVICE_CALLS.items():
+        if not made.module.startswith("desk.services.") or made.name.startswith("_"):
+            continue
+        short = f"{made.module.removeprefix('desk.services.')}.{made.name}"
+        assert short in defined, f"{key} is made a service call outside a module's top level"
+        assert defined[short].obj is made.call, f"{key} is exposed as something else"
+
+
+PROBE = """
+import functools
+
+from desk.infra.database import writes
+
+
+def hides(func):
+    def inner(*args, **kwargs):
+        return func(*args, **kwargs)
+
+    return inner
+
+
+@hides
+@writes
+def wrapped_again(session, *, actor):
+    return actor
+
+
+@hides
+def plain_hidden(db, *, actor):
+    return actor
+
+
+@functools.lru_cache
+def cached(session: "Session", *, actor):
+    return actor
+
+
+@writes
+def honest(session, *, actor):
+    return actor
+
+
+def looks_decorated(session: "Session", actor):
+    return actor
+
+
+looks_decorated.__wrapped__ = honest
+
+
+def plain(db, *, actor):
+    return actor
+"""
+
+
+def test_a_decorator_cannot_hide_an_entry_point_from_the_role_tests() -> None:
+    """A probe module: a @writes function wrapped again by a decorator without
+    functools.wraps, a db function under such a decorator, a Session function behind
+    lru_cache, and a Session function that merely carries ``__wrapped__`` (what the old
+    test took for a @reads/@writes call). Each is either found for what it is or named as
+    one the role tests cannot see."""
+    module = ModuleType("desk.services.probe")
+    before = set(SERVICE_CALLS)
+    try:
+        exec(compile(PROBE, "probe.py", "exec"), module.__dict__)  # noqa: S102 - the probe's own text
+        source: list[Source] = [("probe", module, PROBE)]
+        assert sorted(_service_functions(source)) == ["probe.honest", "probe.plain"]
+        assert sorted(_session_functions(source)) == ["probe.looks_decorated"]
+        assert _unseen(source) == [
+            "probe.cached: decorated by @lru_cache, not one of desk's",
+            "probe.plain_hidden: decorated by @hides, not one of desk's",
+            "probe.wrapped_again: @writes is not what its module exposes",
+            "probe.wrapped_again: decorated by @hides, not one of desk's",
+        ]
+    finally:
+        for key in set(SERVICE_CALLS) - before:
+            del SERVICE_CALLS[key]

@@ -258,6 +258,34 @@ def now_of(session: Session) -> datetime:
     return now
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceCall:
+    """A function made a service call by :func:`reads`, :func:`writes` or
+    :func:`reads_audited`: where it was defined (``module``, ``name``: the function's own,
+    whatever decorates it later), the ``call`` made of it (taking a :class:`Database`) and
+    its transaction."""
+
+    module: str
+    name: str
+    call: Callable[..., Any]
+    write: bool
+    flush: bool
+
+
+SERVICE_CALLS: dict[str, ServiceCall] = {}
+"""Every service call made so far, by ``module.name``: the role tests read it to know which
+functions are called with a Database, so that no decorated entry point escapes them (a
+wrapper's ``__wrapped__`` says only that something wrapped it)."""
+
+
+def is_service_call(obj: object) -> bool:
+    """Whether ``obj`` is a call made by :func:`reads`, :func:`writes` or
+    :func:`reads_audited` (itself, not something wrapping it)."""
+    module, name = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    made = SERVICE_CALLS.get(f"{module}.{name}")
+    return made is not None and made.call is obj
+
+
 def _transactional(
     write: bool, flush: bool = True
 ) -> Callable[[Callable[Concatenate[Session, P], R]], Callable[Concatenate[Database, P], R]]:
@@ -268,6 +296,8 @@ def _transactional(
         def wrapper(db: Database, /, *args: P.args, **kwargs: P.kwargs) -> R:
             return db.run(lambda session: func(session, *args, **kwargs), write=write, flush=flush)
 
+        made = ServiceCall(func.__module__, func.__qualname__, wrapper, write, flush)
+        SERVICE_CALLS[f"{made.module}.{made.name}"] = made
         return wrapper
 
     return decorate

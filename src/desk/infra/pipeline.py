@@ -22,6 +22,7 @@ the file's.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -84,8 +85,16 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
+CHILD_GC_THRESHOLD = 50_000  # young objects between two collections in the child
+
+
 def _child(sender: Connection, produce: Callable[[Any], Iterator[Any]], job: Any) -> None:
     _die_with_parent()
+    # The heap inherited from the parent is never garbage in the child: frozen, the collector
+    # neither walks it nor copies its pages; a producer making millions of small objects is
+    # collected less often (a third of its time went to the collector at the default).
+    gc.freeze()
+    gc.set_threshold(CHILD_GC_THRESHOLD, 20, 20)
     try:
         for batch in produce(job):
             sender.send(batch)
