@@ -665,3 +665,47 @@ async def test_f1_names_the_queue_keys_as_they_are_pressed_in_both_languages(
             assert "view N" not in text
             assert "第 N 个" not in text
             assert f"1…{last}" in text
+
+
+async def test_the_queue_reuses_its_work_order_screen_and_drops_it_at_sign_out(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    """Enter shows each order on the one work-order screen the queue keeps (its widgets
+    mounted once), never the order shown before; signing out from over it leaves nothing
+    installed, and the next person's queue opens orders again."""
+    db = sqlite_db
+    floor = floor_of(db)
+    first = new_order(db, floor, title="断网一")
+    second = new_order(db, floor, title="断网二")
+    app = make_app(db, clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await switch_user(pilot, "lead1")
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, WorkOrderScreen)
+        assert screen.detail is not None
+        assert screen.detail.order.number == first.number
+        body = screen.query_one("#wo-body")
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert app.screen is screen  # the same screen, the same widgets
+        assert screen.query_one("#wo-body") is body
+        assert screen.detail is not None
+        assert screen.detail.order.number == second.number
+        assert "断网二" in screen_text(pilot)
+        assert "断网一" not in screen_text(pilot)
+        await pilot.press("f10")  # signed out from over the order
+        await settle(pilot)
+        assert not [name for name in app._installed_screens if name.startswith("queue-")]
+        assert not screen.is_attached
+        await switch_user(pilot, "lead1")
+        await pilot.press("enter")
+        await settle(pilot)
+        again = app.screen
+        assert isinstance(again, WorkOrderScreen)
+        assert again is not screen
+        assert again.detail is not None
+        assert again.detail.order.number == first.number
