@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from desk.infra import pipeline
 from desk.infra.database import Database
@@ -911,3 +911,51 @@ def test_each_tricky_value_filling_a_column_is_read_as_row_by_row(
                 [(type(v), v) for v in item]  # type: ignore[attr-defined]
                 for item in results[1][0]
             ], (name, cells[0])
+
+
+@pytest.mark.parametrize("kind", [ImportKind.BILLS, ImportKind.TICKETS])
+def test_bills_and_tickets_are_written_set_based(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: ImportKind
+) -> None:
+    """A batch is staged and moved by the same few statements whatever its size (3 rows or
+    3,000); a changed row is updated and counted, the others left alone, a ticket keeps its
+    one 'created' event."""
+    monkeypatch.setattr(imports, "PARALLEL_MIN_BYTES", 10**9)
+    _accounts(db, tmp_path)
+    seen: list[str] = []
+
+    def capture(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    def lines(rows: int, changed: int | None = None) -> str:
+        if kind is ImportKind.BILLS:
+            body = [
+                f"A{n % 10},{2000 + (n + rows) // 120:04d}-{1 + (n + rows) // 10 % 12:02d},"
+                f"{n + (1 if n == changed else 0)}.00,2026-01-20"
+                for n in range(rows)
+            ]
+            return "\n".join(["account_no,period,amount_cents,due_date", *body]) + "\n"
+        body = [
+            f"T{rows}-{n},问题 {n}{'!' if n == changed else ''},C{n % 10},2026-10-01 09:00:00"
+            for n in range(rows)
+        ]
+        return "\n".join(["number,title,customer_no,created_at", *body]) + "\n"
+
+    counts = []
+    for rows in (3, 3_000):
+        path = tmp_path / f"{kind.value}-{rows}.csv"
+        path.write_text(lines(rows), encoding="utf-8")
+        seen.clear()
+        event.listen(db.engine, "before_cursor_execute", capture)
+        try:
+            report = _run(db, kind, path)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", capture)
+        assert (report.inserted, report.rejected) == (rows, 0)
+        counts.append(len(seen))
+    assert counts[0] == counts[1]
+    path.write_text(lines(3_000, changed=1_234), encoding="utf-8")
+    report = _run(db, kind, path)
+    assert (report.inserted, report.updated, report.unchanged) == (0, 1, 2_999)
+    if kind is ImportKind.TICKETS:
+        assert _count(db, "work_order_event") == 3_003

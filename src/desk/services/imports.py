@@ -24,8 +24,9 @@ beside the writes: for a file over :data:`PARALLEL_MIN_BYTES` in a second proces
 (:mod:`desk.infra.pipeline`), whose batches the writer takes as they come. Good rows are
 upserted by natural key (customer number; account and period; ticket number), set-based:
 customers staged into a temporary table (COPY on PostgreSQL) and moved every
-:data:`STAGE_CHUNK` rows in one transaction of a few statements; bills and tickets in
-batches of :data:`BATCH` rows, one transaction each. Rows that exist and differ are updated,
+:data:`STAGE_CHUNK` rows in one transaction of a few statements; bills and tickets staged
+and moved the same way, a batch of :data:`BATCH` rows per transaction (the same handful of
+statements whatever its size). Rows that exist and differ are updated,
 rows that exist and match are left alone, so a second run of the same file changes nothing.
 A killed import (either process) keeps the chunks it committed, each whole; running it
 again completes it. ``dry_run`` does all of it inside transactions that are rolled back.
@@ -50,6 +51,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import (
+    Boolean,
     Column,
     ColumnElement,
     Integer,
@@ -57,7 +59,6 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    bindparam,
     delete,
     exists,
     func,
@@ -1176,73 +1177,6 @@ _ORDER: Table = metadata.tables["work_order"]
 _EVENT: Table = metadata.tables["work_order_event"]
 
 
-def _upsert(
-    connection: Connection,
-    table: Table,
-    key_columns: tuple[str, ...],
-    wanted: dict[tuple[object, ...], dict[str, object]],
-    *,
-    extra_on_insert: dict[str, object],
-    extra_on_update: dict[str, object] | None = None,
-) -> tuple[list[tuple[object, ...]], int, int]:
-    """Insert the missing keys, update the differing ones, leave the equal ones. Returns
-    (inserted keys, updated count, unchanged count)."""
-    if not wanted:
-        return [], 0, 0
-    compared = sorted({name for values in wanted.values() for name in values})
-    columns = [table.c[name] for name in (*key_columns, *compared)]
-    existing: dict[tuple[object, ...], dict[str, object]] = {}
-    keys = list(wanted)
-    first = table.c[key_columns[0]]
-    for start in range(0, len(keys), 900):
-        chunk = keys[start : start + 900]
-        query = select(*columns).where(first.in_({key[0] for key in chunk}))
-        for found in connection.execute(query).mappings():
-            key = tuple(found[name] for name in key_columns)
-            if key in wanted:
-                existing[key] = dict(found)
-    inserts = [
-        {**dict(zip(key_columns, key, strict=True)), **values, **extra_on_insert}
-        for key, values in wanted.items()
-        if key not in existing
-    ]
-    updates = []
-    unchanged = 0
-    for key, values in wanted.items():
-        if key not in existing:
-            continue
-        now = existing[key]
-        if all(_same(now[name], value) for name, value in values.items()):
-            unchanged += 1
-            continue
-        updates.append(
-            {
-                **{f"k_{n}": v for n, v in zip(key_columns, key, strict=True)},
-                **values,
-                **(extra_on_update or {}),
-            }
-        )
-    if inserts:
-        connection.execute(table.insert(), inserts)
-    if updates:
-        names = [name for name in updates[0] if not name.startswith("k_")]
-        statement = (
-            update(table)
-            .where(*(table.c[n] == bindparam(f"k_{n}") for n in key_columns))
-            .values({name: bindparam(name) for name in names})
-        )
-        connection.execute(statement, updates)
-    inserted_keys = [key for key in wanted if key not in existing]
-    return inserted_keys, len(updates), unchanged
-
-
-def _same(stored: object, wanted: object) -> bool:
-    if isinstance(stored, datetime) and isinstance(wanted, datetime):
-        stored = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
-        return stored == wanted
-    return stored == wanted
-
-
 # Customers are written set-based: every validated row is staged into a temporary table of
 # the import's own connection (no lock on desk's tables while the file is read), then moved
 # in chunks of STAGE_CHUNK rows, one write transaction each: phones another customer owns
@@ -1506,12 +1440,12 @@ def _import_customers(
             if staged >= low:
                 write_chunk(low, staged + 1)
         except BaseException:
-            _drop_stage(connection, sqlite=sqlite, quiet=True)  # the first error is the one told
+            _drop_stage(connection, _STAGE, sqlite=sqlite, quiet=True)  # the first error is told
             raise
-        _drop_stage(connection, sqlite=sqlite, quiet=False)
+        _drop_stage(connection, _STAGE, sqlite=sqlite, quiet=False)
 
 
-def _drop_stage(connection: Connection, *, sqlite: bool, quiet: bool) -> None:
+def _drop_stage(connection: Connection, stage: Table, *, sqlite: bool, quiet: bool) -> None:
     """Roll back what is open (a commit that failed leaves its transaction to roll back),
     drop the stage, give the pool its connection as it was. ``quiet``: a failure here (the
     disk still full, the connection lost) is not raised, the caller's error is."""
@@ -1521,7 +1455,7 @@ def _drop_stage(connection: Connection, *, sqlite: bool, quiet: bool) -> None:
             transaction.rollback()
         connection.execution_options(desk_write=False)
         with connection.begin():
-            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE.name}")
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {stage.name}")
         if sqlite:
             _pragma(connection, "cache_size=-2000")  # SQLite's default, for the pool
     except Exception:
@@ -1530,128 +1464,259 @@ def _drop_stage(connection: Connection, *, sqlite: bool, quiet: bool) -> None:
         connection.invalidate()  # the pool gets a fresh one, not this one's state
 
 
+# Bills and tickets are written set-based too: each batch staged into a temporary table of the
+# import's connection and moved in its own transaction by a few statements over the batch: rows
+# whose account or customer does not exist rejected by row, differing rows updated, new rows
+# inserted (a new ticket with its 'created' event), each one statement.
+
+_BILL_STAGE: Table = Table(
+    "desk_import_bill",
+    _STAGE_META,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("row_number", Integer, nullable=False),
+    Column("account_no", String(20), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("account_id", Integer),
+    Column("customer_id", Integer),
+    *(Column(name, _BILL.c[name].type) for name in ("amount_cents", "paid_cents", "due_date")),
+    Column("status", String(16), nullable=False),
+    prefixes=["TEMPORARY"],
+)
+_BILL_COMPARED = ("customer_id", "amount_cents", "paid_cents", "due_date", "status")
+_TICKET_COMPARED = (
+    "customer_id",
+    "category",
+    "title",
+    "description",
+    "priority",
+    "channel",
+    "source",
+    "status",
+    "created_at",
+    "ladder_next_at",
+)
+_TICKET_STAGE: Table = Table(
+    "desk_import_ticket",
+    _STAGE_META,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("row_number", Integer, nullable=False),
+    Column("number", String(20), nullable=False),
+    Column("customer_no", String(20)),
+    Column("fresh", Boolean),
+    *(Column(name, _ORDER.c[name].type) for name in _TICKET_COMPARED),
+    Column("data", _EVENT.c.data.type),
+    prefixes=["TEMPORARY"],
+)
+_STAGES = {ImportKind.BILLS: _BILL_STAGE, ImportKind.TICKETS: _TICKET_STAGE}
+
+
+def _reject_staged(
+    connection: Connection,
+    stage: Table,
+    where: ColumnElement[bool],
+    field: str,
+    reason: Callable[[Any], str],
+    report: ImportReport,
+) -> None:
+    """The staged rows matching ``where``: each reported as rejected and taken out of the
+    stage."""
+    found = connection.execute(
+        select(stage.c.seq, stage.c.row_number, stage.c[field]).where(where)
+    ).all()
+    for _, number, value in found:
+        report.problem(RowProblem(number, field, reason(value)))
+    for start in range(0, len(found), 5_000):
+        seqs = [seq for seq, *_ in found[start : start + 5_000]]
+        connection.execute(delete(stage).where(stage.c.seq.in_(seqs)))
+
+
 def _write_bills(
     connection: Connection, batch: list[tuple[int, _Values]], report: ImportReport, now: datetime
 ) -> None:
+    """A batch of bills, in the caller's transaction (see above)."""
+    stage, bill, account = _BILL_STAGE, _BILL, _ACCOUNT
     rows = [(n, r) for n, r in batch if isinstance(r, BillValues)]
-    accounts = {
-        no: (account_id, customer_id)
-        for no, account_id, customer_id in connection.execute(
-            select(_ACCOUNT.c.account_no, _ACCOUNT.c.id, _ACCOUNT.c.customer_id).where(
-                _ACCOUNT.c.account_no.in_({r.account_no for _, r in rows})
-            )
-        )
-    }
-    wanted: dict[tuple[object, ...], dict[str, object]] = {}
-    for number, row in rows:
-        if row.account_no not in accounts:
-            report.problem(RowProblem(number, "account_no", f"no account {row.account_no!r}"))
-            continue
-        if row.paid_cents > row.amount_cents:
-            report.problem(RowProblem(number, "paid_cents", "more than the amount billed"))
-            continue
-        account_id, customer_id = accounts[row.account_no]
-        status = (
-            "paid"
-            if row.paid_cents >= row.amount_cents
-            else "partial"
-            if row.paid_cents
-            else "unpaid"
-        )
-        wanted[(account_id, row.period)] = {
-            "customer_id": customer_id,
-            "amount_cents": row.amount_cents,
-            "paid_cents": row.paid_cents,
-            "due_date": row.due_date,
-            "status": status,
-        }
-    inserted, updated, unchanged = _upsert(
-        connection, _BILL, ("account_id", "period"), wanted, extra_on_insert={"issued_at": now}
+    if not rows:
+        return
+    connection.execute(delete(stage))
+    connection.execute(
+        stage.insert(),
+        [
+            {
+                "seq": seq,
+                "row_number": number,
+                "account_no": row.account_no,
+                "period": row.period,
+                "amount_cents": row.amount_cents,
+                "paid_cents": row.paid_cents,
+                "due_date": row.due_date,
+                "status": "paid"
+                if row.paid_cents >= row.amount_cents
+                else "partial"
+                if row.paid_cents
+                else "unpaid",
+            }
+            for seq, (number, row) in enumerate(rows, start=1)
+        ],
     )
-    report.inserted += len(inserted)
+    owner = account.c.account_no == stage.c.account_no
+    connection.execute(
+        update(stage).values(
+            account_id=select(account.c.id).where(owner).scalar_subquery(),
+            customer_id=select(account.c.customer_id).where(owner).scalar_subquery(),
+        )
+    )
+    _reject_staged(
+        connection, stage, stage.c.account_id.is_(None), "account_no", _no("account"), report
+    )
+    _reject_staged(
+        connection,
+        stage,
+        stage.c.paid_cents > stage.c.amount_cents,
+        "paid_cents",
+        lambda _: "more than the amount billed",
+        report,
+    )
+    same = and_(bill.c.account_id == stage.c.account_id, bill.c.period == stage.c.period)
+    staged, matched = connection.execute(
+        select(func.count(), func.count(bill.c.id)).select_from(stage.outerjoin(bill, same))
+    ).one()
+    updated = connection.execute(
+        update(bill)
+        .values({name: stage.c[name] for name in _BILL_COMPARED})
+        .where(
+            same, or_(*(bill.c[name].is_distinct_from(stage.c[name]) for name in _BILL_COMPARED))
+        )
+    ).rowcount
+    connection.execute(
+        insert(bill).from_select(
+            ["account_id", "period", *_BILL_COMPARED, "issued_at"],
+            select(
+                stage.c.account_id,
+                stage.c.period,
+                *(stage.c[name] for name in _BILL_COMPARED),
+                literal(now, bill.c.issued_at.type),
+            )
+            .where(~exists().where(same))
+            .order_by(stage.c.seq),
+        )
+    )
+    report.inserted += int(staged) - int(matched)
     report.updated += updated
-    report.unchanged += unchanged
+    report.unchanged += int(matched) - updated
+
+
+def _no(what: str) -> Callable[[Any], str]:
+    return lambda value: f"no {what} {value!r}"
 
 
 def _write_tickets(
     connection: Connection, batch: list[tuple[int, _Values]], report: ImportReport, now: datetime
 ) -> None:
+    """A batch of tickets, in the caller's transaction (see above): a new one gets its
+    'created' event, in the same statement set."""
+    stage, order, customer, event = _TICKET_STAGE, _ORDER, _CUSTOMER, _EVENT
     rows = [(n, r) for n, r in batch if isinstance(r, TicketValues)]
-    customer_nos = {r.customer_no for _, r in rows if r.customer_no}
-    customers = (
-        dict(
-            connection.execute(
-                select(_CUSTOMER.c.customer_no, _CUSTOMER.c.id).where(
-                    _CUSTOMER.c.customer_no.in_(customer_nos)
-                )
-            ).all()
-        )
-        if customer_nos
-        else {}
+    if not rows:
+        return
+    connection.execute(delete(stage))
+    connection.execute(
+        stage.insert(),
+        [
+            {
+                "seq": seq,
+                "row_number": number,
+                "number": row.number,
+                "customer_no": row.customer_no,
+                "customer_id": None,
+                "category": row.category.value,
+                "title": row.title,
+                "description": row.description,
+                "priority": row.priority.value,
+                "channel": row.channel.value,
+                "source": row.source.value,
+                "status": row.status.value,
+                "created_at": row.created_at,
+                "ladder_next_at": None if row.status is WorkOrderStatus.CLOSED else row.created_at,
+                "data": {
+                    "imported": report.file,
+                    "row": number,
+                    "on_behalf": row.on_behalf,
+                    **{
+                        k: v
+                        for k, v in (("city", row.city), ("state", row.state), ("zip", row.zip))
+                        if v
+                    },
+                },
+            }
+            for seq, (number, row) in enumerate(rows, start=1)
+        ],
     )
-    wanted: dict[tuple[object, ...], dict[str, object]] = {}
-    details: dict[str, dict[str, object]] = {}
-    for number, row in rows:
-        customer_id = None
-        if row.customer_no:
-            customer_id = customers.get(row.customer_no)
-            if customer_id is None:
-                report.problem(
-                    RowProblem(number, "customer_no", f"no customer {row.customer_no!r}")
-                )
-                continue
-        closed = row.status is WorkOrderStatus.CLOSED
-        wanted[(row.number,)] = {
-            "customer_id": customer_id,
-            "category": row.category.value,
-            "title": row.title,
-            "description": row.description,
-            "priority": row.priority.value,
-            "channel": row.channel.value,
-            "source": row.source.value,
-            "status": row.status.value,
-            "created_at": row.created_at,
-            "ladder_next_at": None if closed else row.created_at,
-        }
-        details[row.number] = {
-            "imported": report.file,
-            "row": number,
-            "on_behalf": row.on_behalf,
-            **{k: v for k, v in (("city", row.city), ("state", row.state), ("zip", row.zip)) if v},
-        }
-    inserted, updated, unchanged = _upsert(
+    connection.execute(
+        update(stage)
+        .where(stage.c.customer_no.is_not(None))
+        .values(
+            customer_id=select(customer.c.id)
+            .where(customer.c.customer_no == stage.c.customer_no)
+            .scalar_subquery()
+        )
+    )
+    _reject_staged(
         connection,
-        _ORDER,
-        ("number",),
-        wanted,
-        extra_on_insert={"updated_at": now, "version": 1},
-        extra_on_update={"updated_at": now},
+        stage,
+        and_(stage.c.customer_no.is_not(None), stage.c.customer_id.is_(None)),
+        "customer_no",
+        _no("customer"),
+        report,
     )
-    if inserted:
-        ids = dict(
-            connection.execute(
-                select(_ORDER.c.number, _ORDER.c.id).where(
-                    _ORDER.c.number.in_({key[0] for key in inserted})
-                )
-            ).all()
+    same = order.c.number == stage.c.number
+    connection.execute(update(stage).values(fresh=~exists().where(same)))
+    staged, fresh = connection.execute(
+        select(func.count(), func.count().filter(stage.c.fresh))
+    ).one()
+    updated = connection.execute(
+        update(order)
+        .values(
+            {name: stage.c[name] for name in _TICKET_COMPARED}
+            | {"updated_at": literal(now, order.c.updated_at.type)}
         )
-        connection.execute(
-            _EVENT.insert(),
-            [
-                {
-                    "work_order_id": ids[key[0]],
-                    "at": wanted[key]["created_at"],
-                    "kind": EventKind.CREATED.value,
-                    "to_status": wanted[key]["status"],
-                    "reason": "imported",
-                    "data": details[str(key[0])],
-                }
-                for key in inserted
-            ],
+        .where(
+            same,
+            or_(*(order.c[name].is_distinct_from(stage.c[name]) for name in _TICKET_COMPARED)),
         )
-    report.inserted += len(inserted)
+    ).rowcount
+    connection.execute(
+        insert(order).from_select(
+            ["number", *_TICKET_COMPARED, "updated_at", "version"],
+            select(
+                stage.c.number,
+                *(stage.c[name] for name in _TICKET_COMPARED),
+                literal(now, order.c.updated_at.type),
+                literal(1),
+            )
+            .where(stage.c.fresh)
+            .order_by(stage.c.seq),
+        )
+    )
+    connection.execute(
+        insert(event).from_select(
+            ["work_order_id", "at", "kind", "to_status", "reason", "data"],
+            select(
+                order.c.id,
+                stage.c.created_at,
+                literal(EventKind.CREATED.value),
+                stage.c.status,
+                literal("imported"),
+                stage.c.data,
+            )
+            .select_from(stage.join(order, same))
+            .where(stage.c.fresh)
+            .order_by(stage.c.seq),
+        )
+    )
+    report.inserted += int(fresh)
     report.updated += updated
-    report.unchanged += unchanged
+    report.unchanged += int(staged) - int(fresh) - updated
 
 
 WRITERS = {
@@ -1662,30 +1727,42 @@ WRITERS = {
 
 def _write_in_batches(
     db: Database,
-    writer: Callable[[Connection, list[tuple[int, _Values]], ImportReport, datetime], None],
+    kind: ImportKind,
     batches: Iterable[_Batch],
     report: ImportReport,
     *,
     dry_run: bool,
 ) -> None:
-    """Bills and tickets: each batch as it comes, one transaction each."""
-    for batch in batches:
-        report.absorb(batch.read, batch.rejected, batch.warned, batch.problems)
-        if not batch.items:
-            continue
-        now = db.clock.now()
-        with db.connect() as connection:
-            connection = connection.execution_options(desk_write=True)
-            transaction = connection.begin()
-            try:
-                writer(connection, batch.items, report, now)
-            except BaseException:
-                transaction.rollback()
-                raise
-            if dry_run:
-                transaction.rollback()
-            else:
-                transaction.commit()
+    """Bills and tickets: each batch as it comes, staged and written in one transaction of
+    the import's own connection (its stage is a temporary table of that connection)."""
+    stage = _STAGES[kind]
+    with db.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        try:
+            with connection.begin():
+                connection.exec_driver_sql(f"DROP TABLE IF EXISTS {stage.name}")
+                stage.create(connection)
+            for batch in batches:
+                report.absorb(batch.read, batch.rejected, batch.warned, batch.problems)
+                if not batch.items:
+                    continue
+                now = db.clock.now()
+                connection.execution_options(desk_write=True)
+                transaction = connection.begin()
+                try:
+                    WRITERS[kind](connection, batch.items, report, now)
+                except BaseException:
+                    transaction.rollback()
+                    raise
+                if dry_run:
+                    transaction.rollback()
+                else:
+                    transaction.commit()
+                connection.execution_options(desk_write=False)
+        except BaseException:
+            _drop_stage(connection, stage, sqlite=sqlite, quiet=True)
+            raise
+        _drop_stage(connection, stage, sqlite=sqlite, quiet=False)
 
 
 # --- validating: in a second process for a large file -----------------------------------------
@@ -1982,7 +2059,7 @@ def run_import(
         if kind is ImportKind.CUSTOMERS:
             _import_customers(db, actor, batches, report, dry_run=dry_run)
         else:
-            _write_in_batches(db, WRITERS[kind], batches, report, dry_run=dry_run)
+            _write_in_batches(db, kind, batches, report, dry_run=dry_run)
     report.problems.sort(key=lambda problem: problem.row)
     if not dry_run:
         db.run(
