@@ -73,8 +73,9 @@ def revisions() -> dict[str, str | None]:
 
 
 def current_revision(db: Database) -> str | None:
-    """The revision the database is at (None: never migrated)."""
-    with db.connect() as connection:
+    """The revision the database is at (None: never migrated). The driver's own error when
+    the database cannot be opened (the command line says which problem it is)."""
+    with db.engine.connect() as connection:
         if not inspect(connection).has_table(VERSION_TABLE):
             return None
         rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()  # noqa: S608
