@@ -46,6 +46,7 @@ from sqlalchemy import (
     Connection,
     Integer,
     Table,
+    any_,
     bindparam,
     column,
     delete,
@@ -490,9 +491,19 @@ def _ranked(
         first = first.where(d.kind == kind)
     phrases = func.to_tsquery(_SIMPLE, bindparam("phrases", _pg_query(pieces, joiner, phrase=True)))
     score = func.ts_rank(_PG_WEIGHTS, _VECTOR, phrases, 1)
+    # The candidates as one array (an init plan, run once), not IN (subquery): the planner,
+    # underestimating how many documents hold the terms, joined the subquery by hashing
+    # every one of them and read each one's whole vector for the phrase check (1,951
+    # documents, 7,000 buffers and 12 ms for 服务密码 over 10,000 articles); with = ANY of an
+    # array it reads the 200 candidates by primary key.
+    candidates = first.subquery()
+    chosen = func.coalesce(  # an expression, so ANY reads it as one array, not a row set
+        core_select(func.array_agg(candidates.c.id)).scalar_subquery(),
+        literal_column("'{}'::integer[]"),
+    )
     statement = (
         core_select(d.id, score.label("score"))
-        .where(d.id.in_(first.scalar_subquery()), _VECTOR.op("@@")(phrases))
+        .where(d.id == any_(chosen), _VECTOR.op("@@")(phrases))
         .order_by(literal_column("score").desc(), d.id)
         .limit(limit)
     )
