@@ -23,6 +23,7 @@ from textual.widgets import Input, Label, Select, Static
 from desk.i18n import N_
 from desk.i18n import gettext as _
 from desk.screens.base import DeskModal
+from desk.widgets.select import TypeAheadSelect
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +120,7 @@ class ActionForm(DeskModal[Any]):
                             id=f"field-{field.name}",
                         )
                     else:
-                        yield Select(
+                        yield TypeAheadSelect(
                             [(label, value) for value, label in field.options],
                             value=field.value if field.value is not None else Select.NULL,
                             allow_blank=not field.required or field.value is None,

@@ -31,6 +31,7 @@ from desk.rules.vocab import (
 from desk.screens.base import DeskModal, SignedIn
 from desk.widgets.account import item_cells, render_bills, render_overview, render_payments
 from desk.widgets.format import local_date, local_time, yuan
+from desk.widgets.select import TypeAheadSelect
 from desk.widgets.tickbox import Tickbox
 
 if TYPE_CHECKING:
@@ -610,14 +611,16 @@ class ServiceRequestDialog(DeskModal[str | None]):
                 *(Option(_(msgid), id=kind) for kind, msgid in REQUEST_KIND_LABELS.items()),
                 id="sr-kinds",
             )
-            yield Select(accounts, prompt=_("ws.field.account"), id="sr-account", compact=True)
-            yield Select(
+            yield TypeAheadSelect(
+                accounts, prompt=_("ws.field.account"), id="sr-account", compact=True
+            )
+            yield TypeAheadSelect(
                 [(f"{p.name} {yuan(p.monthly_fee_cents)}", p.code) for p in policy.offers.plans],
                 prompt=_("ws.field.plan"),
                 id="sr-plan",
                 compact=True,
             )
-            yield Select(
+            yield TypeAheadSelect(
                 [(f"{a.name} {yuan(a.monthly_fee_cents)}", a.code) for a in policy.offers.add_ons],
                 prompt=_("ws.field.add_on"),
                 id="sr-add-on",
@@ -872,7 +875,7 @@ class WorkOrderForm(DeskModal["WorkOrderView | None"]):
                 yield Static(_("ws.wo_disputed", count=len(self.disputed)), markup=False)
             yield Tickbox(_("ws.wo_consent"), id="wo-consent", compact=True)
             with Horizontal(classes="row"):
-                yield Select(
+                yield TypeAheadSelect(
                     [(vocab_label(kind), kind.value) for kind in RequestType],
                     value=self.category.value,
                     allow_blank=False,
@@ -887,14 +890,16 @@ class WorkOrderForm(DeskModal["WorkOrderView | None"]):
                     max_length=64,
                 )
             with Horizontal(classes="row"):
-                yield Select(
+                yield TypeAheadSelect(
                     [(_(PRIORITY_LABELS[p.value]), p.value) for p in Priority],
                     value=Priority.NORMAL.value,
                     allow_blank=False,
                     id="wo-priority",
                     compact=True,
                 )
-                yield Select([], prompt=_("ws.field.department"), id="wo-department", compact=True)
+                yield TypeAheadSelect(
+                    [], prompt=_("ws.field.department"), id="wo-department", compact=True
+                )
             yield Static("", id="wo-proposal", markup=False)
             yield Input(
                 placeholder=_("ws.field.title"), id="wo-title", compact=True, max_length=120
