@@ -159,6 +159,12 @@ def _close_fresh(db: Any, actor: Any, contact_id: int, draft: Any) -> None:
     raise RuntimeError(f"contact {contact_id} kept changing")
 
 
+def _ended(db: Any, actor: Any, contact_id: int) -> bool:
+    from desk.services.contacts import contact_view
+
+    return contact_view(db, actor=actor, contact_id=contact_id).ended_at is not None
+
+
 async def _console_figures(ctx: BenchContext) -> dict[str, list[float]]:
     from textual import events
 
@@ -166,7 +172,7 @@ async def _console_figures(ctx: BenchContext) -> dict[str, list[float]]:
     from desk.rules.vocab import ContactOutcome, RequestType
     from desk.screens.workspace import WorkspaceScreen
     from desk.screens.workspace_dialogs import RingDialog
-    from desk.services.contacts import ContactDraft, close_contact, decline_ring, open_contact
+    from desk.services.contacts import ContactDraft, close_contact, open_contact
 
     db = ctx.db
     actor = _agent(db)
@@ -232,8 +238,12 @@ async def _console_figures(ctx: BenchContext) -> dict[str, list[float]]:
                 raise RuntimeError(f"desk ring failed: {output.decode().strip()}")
             times["ring"].append((popped[0] - started) * 1000)
             times["ring_after"].append(max(0.0, popped[0] - command_done) * 1000)
+            # Esc on the dialog: the console declines the call itself (declining it here
+            # too raced the console's own decline, and the loser's "already closed" once
+            # put an error dialog over the screen, so the next ring never showed)
             app.screen.dismiss(None)
-            decline_ring(db, actor=actor, contact_id=json.loads(output)["contact_id"])
+            rung = json.loads(output)["contact_id"]
+            await _until(app, lambda r=rung: screen._ring_shown is None and _ended(db, actor, r))
             await pilot.pause(0.2)
     return times
 

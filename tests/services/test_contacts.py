@@ -3,7 +3,7 @@ survive, closing with its checks; unknown callers created on the spot. SQLite an
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlmodel import Session, col, select
@@ -351,9 +351,14 @@ def test_an_unknown_caller_is_created_and_attached(db: Database, world: World) -
             contact_id=view.id,
             new=contacts.new_caller(name="王五", id_card_no="110101199003074514", region="北京市"),
         )
+    with pytest.raises(InvalidInput, match=r"birth date in it \(1990-02-30\) is no date"):
+        contacts.new_caller(name="王五", id_card_no="110101199002300017", region="北京市")
     fresh = contacts.new_caller(name="王五", id_card_no="11010519491231002x", region="北京市")
     created = contacts.quick_create_customer(db, actor=world.agent, contact_id=view.id, new=fresh)
     assert created.customer_id is not None
+    customer = db.run(lambda s: s.get(Customer, created.customer_id), write=False)
+    assert customer is not None
+    assert customer.birthday == date(1949, 12, 31)  # read from the ID-card number
     again = contacts.start_contact(db, actor=world.agent2, number=UNKNOWN_PHONE)
     assert again.customer_id == created.customer_id
     actions = db.run(
@@ -363,6 +368,32 @@ def test_an_unknown_caller_is_created_and_attached(db: Database, world: World) -
         write=False,
     )
     assert actions == ["customer.create"]
+
+
+def test_the_birthday_is_read_from_a_valid_id_card_number_only() -> None:
+    assert contacts.id_card_birthday(" 11010519491231002x ") == date(1949, 12, 31)
+    assert contacts.id_card_birthday("１１０１０５１９４９１２３１００２Ｘ") == date(1949, 12, 31)
+    assert contacts.id_card_birthday("110105194912310021") is None  # wrong check digit
+    assert contacts.id_card_birthday("1101051949123") is None  # still being typed
+    assert contacts.id_card_birth_date("110101199002300017") is None  # no 30 February
+
+
+def test_an_id_card_number_born_in_the_future_is_refused(db: Database, world: World) -> None:
+    view = contacts.start_contact(db, actor=world.agent, number=UNKNOWN_PHONE)
+    future = _with_check_digit("11010520991231001")
+    with pytest.raises(InvalidInput, match="future"):
+        contacts.quick_create_customer(
+            db,
+            actor=world.agent,
+            contact_id=view.id,
+            new=contacts.new_caller(name="王五", id_card_no=future, region="北京市"),
+        )
+
+
+def _with_check_digit(first17: str) -> str:
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    total = sum(int(d) * w for d, w in zip(first17, weights, strict=True))
+    return first17 + "10X98765432"[total % 11]
 
 
 def test_a_ring_wakes_the_agents_console_at_once_on_postgresql(db: Database, world: World) -> None:

@@ -624,6 +624,9 @@ async def test_an_unknown_caller_is_created_from_the_quick_form(
         screen.query_one("#nc-id", Input).value = ""
         screen.query_one("#nc-id", Input).focus()
         await _type(pilot, "11010519491231002X")
+        await pilot.pause()
+        # the birthday is filled from the number (the field shows what was typed)
+        assert "Birthday 1949-12-31" in captures.take(pilot, unmasked=["11010519491231002X"])
         await pilot.press("tab")
         await _type(pilot, "北京市")
         await pilot.press("enter")
@@ -631,6 +634,10 @@ async def test_an_unknown_caller_is_created_from_the_quick_form(
         assert screen.contact is not None
         assert screen.contact.customer_id is not None
         assert "王*" in captures.take(pilot)
+    created = sqlite_db.run(lambda s: s.get(Customer, screen.contact.customer_id), write=False)
+    assert created is not None
+    assert created.birthday is not None
+    assert created.birthday.isoformat() == "1949-12-31"
     captures.assert_clean()
 
 

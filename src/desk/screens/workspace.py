@@ -36,6 +36,7 @@ from textual.binding import Binding
 from textual.containers import Container, Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Checkbox, DataTable, Input, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
@@ -57,6 +58,9 @@ from desk.screens.workspace_dialogs import (
     read_out,
 )
 from desk.widgets.format import local_time
+from desk.widgets.notes import NotesArea
+from desk.widgets.painted import RenderedOnce
+from desk.widgets.select import TypeAheadSelect
 from desk.widgets.tickbox import Tickbox
 
 if TYPE_CHECKING:
@@ -114,11 +118,13 @@ class WorkspaceScreen(SessionScreen):
         padding: 0 1;
         height: 1fr;
     }
-    WorkspaceScreen .pane:focus-within { border: round $primary; border-title-color: $primary; }
+    WorkspaceScreen .pane.focus-pane { border: round $primary; border-title-color: $primary; }
     WorkspaceScreen #call-pane { row-span: 2; }
     WorkspaceScreen #customer-pane { column-span: 2; }
     WorkspaceScreen #call-pane > * { margin-bottom: 0; }
     WorkspaceScreen #call-head { height: 1; }
+    WorkspaceScreen #contact-fields { height: 1fr; }
+    WorkspaceScreen #contact-fields > * { margin-bottom: 0; }
     WorkspaceScreen #notes { height: 1fr; min-height: 3; }
     WorkspaceScreen #call-hint { color: $text-muted; height: auto; }
     WorkspaceScreen #verify-line { height: auto; }
@@ -217,6 +223,14 @@ class WorkspaceScreen(SessionScreen):
             self.text = text
             self.version = version
 
+    class DraftRefused(Message):
+        """The draft could not be saved: its contact was closed elsewhere meanwhile."""
+
+        def __init__(self, contact_id: int, text: str) -> None:
+            super().__init__()
+            self.contact_id = contact_id
+            self.text = text
+
     class ContactClosed(Message):
         def __init__(self, contact: ContactView) -> None:
             super().__init__()
@@ -296,6 +310,7 @@ class WorkspaceScreen(SessionScreen):
         self._kb_timer: Timer | None = None
         self._created_orders: list[WorkOrderView] = []
         self._pending_customer: int | None = None
+        self._focus_pane: Widget | None = None  # the pane whose border is lit
 
     # --- layout ------------------------------------------------------------------------
 
@@ -309,39 +324,40 @@ class WorkspaceScreen(SessionScreen):
                     max_length=24,
                     compact=True,
                 )
-                yield Select(
-                    [(vocab_label(kind), kind.value) for kind in RequestType],
-                    prompt=_("ws.field.request_type"),
-                    id="request-type",
-                    compact=True,
-                )
-                yield Input(
-                    placeholder=_("ws.field.topic"), id="topic", max_length=64, compact=True
-                )
-                yield Tickbox(_("ws.field.on_behalf"), id="on-behalf", compact=True)
-                yield TextArea(id="notes", compact=True, placeholder=_("ws.field.notes"))
-                yield Select(
-                    [
-                        (vocab_label(outcome), outcome.value)
-                        for outcome in ContactOutcome
-                        if outcome is not ContactOutcome.ABANDONED
-                    ],
-                    prompt=_("ws.field.outcome"),
-                    id="outcome",
-                    compact=True,
-                )
-                yield Input(
-                    placeholder=_("ws.field.refusal_reason"),
-                    id="refusal-reason",
-                    max_length=32,
-                    compact=True,
-                )
-                yield Select(
-                    [(_(msgid), str(mark)) for mark, msgid in SATISFACTION.items()],
-                    prompt=_("ws.field.satisfaction"),
-                    id="satisfaction",
-                    compact=True,
-                )
+                with Vertical(id="contact-fields"):  # shown while a contact is open
+                    yield TypeAheadSelect(
+                        [(vocab_label(kind), kind.value) for kind in RequestType],
+                        prompt=_("ws.field.request_type"),
+                        id="request-type",
+                        compact=True,
+                    )
+                    yield Input(
+                        placeholder=_("ws.field.topic"), id="topic", max_length=64, compact=True
+                    )
+                    yield Tickbox(_("ws.field.on_behalf"), id="on-behalf", compact=True)
+                    yield NotesArea(id="notes", compact=True, placeholder=_("ws.field.notes"))
+                    yield TypeAheadSelect(
+                        [
+                            (vocab_label(outcome), outcome.value)
+                            for outcome in ContactOutcome
+                            if outcome is not ContactOutcome.ABANDONED
+                        ],
+                        prompt=_("ws.field.outcome"),
+                        id="outcome",
+                        compact=True,
+                    )
+                    yield Input(
+                        placeholder=_("ws.field.refusal_reason"),
+                        id="refusal-reason",
+                        max_length=32,
+                        compact=True,
+                    )
+                    yield TypeAheadSelect(
+                        [(_(msgid), str(mark)) for mark, msgid in SATISFACTION.items()],
+                        prompt=_("ws.field.satisfaction"),
+                        id="satisfaction",
+                        compact=True,
+                    )
                 yield Static("", id="call-hint", markup=False)
             with VerticalScroll(id="customer-pane", classes="pane"):
                 yield Static("", id="verify-line")
@@ -354,6 +370,7 @@ class WorkspaceScreen(SessionScreen):
                     yield Input(
                         placeholder=_("ws.field.id_card"), id="nc-id", compact=True, max_length=18
                     )
+                    yield Static("", id="nc-born", markup=False)
                     yield Input(
                         placeholder=_("ws.field.region"),
                         id="nc-region",
@@ -438,7 +455,14 @@ class WorkspaceScreen(SessionScreen):
         widget.focus()
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        """Tab into a pane makes it the shown one when the screen is narrow."""
+        """Tab into a pane makes it the shown one when the screen is narrow, and marks it as
+        the pane with the focus (its border lit).
+
+        A class set when the focus enters another pane, not ``:focus-within``: Textual
+        restyles every widget of a pane with a ``:focus-within`` rule at each move of the
+        focus inside it (the call pane's selects, their lists and the notes: tens of
+        milliseconds when a call starts and the focus goes from the number to the request
+        type)."""
         for pane_id, name in (
             ("call-pane", "call"),
             ("customer-pane", "customer"),
@@ -447,6 +471,11 @@ class WorkspaceScreen(SessionScreen):
         ):
             pane = self.query_one(f"#{pane_id}")
             if event.widget is pane or pane in event.widget.ancestors:
+                if pane is not self._focus_pane:
+                    if self._focus_pane is not None:
+                        self._focus_pane.remove_class("focus-pane")
+                    pane.add_class("focus-pane")
+                    self._focus_pane = pane
                 if name != self.pane:
                     self.pane = name
                     self._fold()
@@ -471,22 +500,17 @@ class WorkspaceScreen(SessionScreen):
         self.query_one("#on-behalf", Checkbox).value = False
         self.query_one("#notes", TextArea).text = ""
         self._filling = False
-        for selector in (
-            "#request-type",
-            "#topic",
-            "#on-behalf",
-            "#notes",
-            "#outcome",
-            "#refusal-reason",
-            "#satisfaction",
-        ):
-            self.query_one(selector).disabled = True
+        # Hidden, not disabled, while no contact is open: showing them again changes no
+        # style (a disabled widget and all of its parts are restyled when enabled, tens of
+        # milliseconds on the path from Enter to the card).
+        self.query_one("#contact-fields").display = False
         self.query_one("#customer-body", Static).update(_("ws.no_caller"))
         self.query_one("#verify-line", Static).update("")
         self.query_one("#new-caller").display = False
         for selector in ("#nc-name", "#nc-id", "#nc-region", "#nc-address"):
             self.query_one(selector, Input).value = ""
         self.query_one("#nc-message", Static).update("")
+        self.query_one("#nc-born", Static).update("")
         self._show_orders()
         self._show_head()
         number.focus()
@@ -496,16 +520,7 @@ class WorkspaceScreen(SessionScreen):
         self.contact = contact
         self._filling = True
         self.query_one("#number", Input).display = False
-        for selector in (
-            "#request-type",
-            "#topic",
-            "#on-behalf",
-            "#notes",
-            "#outcome",
-            "#refusal-reason",
-            "#satisfaction",
-        ):
-            self.query_one(selector).disabled = False
+        self.query_one("#contact-fields").display = True
         request_type = self.query_one("#request-type", Select)
         if contact.request_type is not None:
             request_type.value = contact.request_type.value
@@ -660,6 +675,7 @@ class WorkspaceScreen(SessionScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="contact")
     def _answer(self, contact_id: int, take: bool) -> None:
+        from desk.infra.errors import InvalidInput
         from desk.services.contacts import answer_ring, decline_ring
 
         try:
@@ -668,6 +684,14 @@ class WorkspaceScreen(SessionScreen):
                 self.post_message(self.ContactLoaded(contact, card=self._card_of(contact)))
             else:
                 decline_ring(self.signed_in.db, actor=self.actor, contact_id=contact_id)
+        except InvalidInput as error:
+            # The call ended before this answer reached it (the caller hung up, it expired,
+            # it was declined elsewhere): a line, not a dialog over the screen, so the next
+            # call rung can pop at once.
+            if take:
+                self.app.call_from_thread(
+                    self.notify, error.message, severity="warning", markup=False
+                )
         finally:
             self._ring_shown = None
 
@@ -753,7 +777,8 @@ class WorkspaceScreen(SessionScreen):
             return
         self.card = event.card
         self.verification = event.state
-        self.query_one("#customer-body", Static).update(render_card(event.card))
+        body = self.query_one("#customer-body", Static)
+        body.update(RenderedOnce(body, render_card(event.card)))
         self._show_verification()
         self._show_orders()
         self.refresh_bindings()
@@ -819,6 +844,16 @@ class WorkspaceScreen(SessionScreen):
             self.post_message(self.NewCallerFailed(error.message))
             return
         self.post_message(self.ContactLoaded(contact))
+
+    @on(Input.Changed, "#nc-id")
+    def _id_typed(self, event: Input.Changed) -> None:
+        """A valid ID-card number fills the birthday (it carries the birth date)."""
+        from desk.services.contacts import id_card_birthday
+
+        born = id_card_birthday(event.value)
+        self.query_one("#nc-born", Static).update(
+            "" if born is None else _("ws.nc_born", date=born.isoformat())
+        )
 
     @on(NewCallerFailed)
     def _new_caller_failed(self, event: NewCallerFailed) -> None:
@@ -1058,7 +1093,7 @@ class WorkspaceScreen(SessionScreen):
         description="save the contact's draft",
     )
     def _save(self, contact_id: int, version: int, draft: Any) -> None:
-        from desk.infra.errors import StaleRecord
+        from desk.infra.errors import InvalidInput, StaleRecord
         from desk.services.contacts import contact_view, save_draft
 
         db = self.signed_in.db
@@ -1069,6 +1104,9 @@ class WorkspaceScreen(SessionScreen):
         except StaleRecord as error:
             current = contact_view(db, actor=self.actor, contact_id=contact_id)
             self.post_message(self.DraftStale(error.message, current.version))
+            return
+        except InvalidInput as error:  # closed elsewhere: not a failure of this console
+            self.post_message(self.DraftRefused(contact_id, error.message))
             return
         except BaseException:
             self._saving = False
@@ -1100,6 +1138,18 @@ class WorkspaceScreen(SessionScreen):
         self.contact = replace(self.contact, version=event.version)
         self.notify(event.text + " " + _("ws.kept"), severity="warning", markup=False)
         self._schedule_draft()
+
+    @on(DraftRefused)
+    def _draft_refused(self, event: DraftRefused) -> None:
+        """The contact was closed elsewhere while this screen still held it: say so and
+        wait for the next call. A save that ends after the screen moved on says nothing
+        (an error dialog here would cover the screen, and a call rung meanwhile would wait
+        behind it)."""
+        self._saving = False
+        if self.contact is None or self.contact.id != event.contact_id:
+            return
+        self.notify(_("ws.closed_elsewhere", reason=event.text), severity="warning", markup=False)
+        self._idle()
 
     # --- closing -----------------------------------------------------------------------------
 

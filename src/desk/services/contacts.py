@@ -26,7 +26,7 @@ import time
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -617,13 +617,36 @@ _NAME = re.compile(r"^[\u3400-\u9fffA-Za-z·• .'-]+$")
 
 
 def id_card_problem(value: str) -> str | None:
-    """Why ``value`` is not a resident ID-card number (18 characters, GB 11643 check digit)."""
+    """Why ``value`` is not a resident ID-card number (18 characters, a real birth date in
+    characters 7–14, the GB 11643 check digit)."""
     if not _ID_CARD.match(value):
         return "must be 17 digits followed by a digit or X"
+    if id_card_birth_date(value) is None:
+        return f"the birth date in it ({value[6:10]}-{value[10:12]}-{value[12:14]}) is no date"
     total = sum(int(digit) * weight for digit, weight in zip(value[:17], _ID_WEIGHTS, strict=True))
     if _ID_CHECK[total % 11] != value[17]:
         return "the check digit does not match (mistyped?)"
     return None
+
+
+def id_card_birth_date(value: str) -> date | None:
+    """The birth date a resident ID-card number carries (characters 7–14, YYYYMMDD); None
+    when they are no date. The number's other checks are :func:`id_card_problem`'s."""
+    digits = value[6:14]
+    if len(digits) != 8 or not digits.isdigit():
+        return None
+    try:
+        born = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
+        return None
+    return born if born.year >= 1900 else None
+
+
+def id_card_birthday(value: str) -> date | None:
+    """The birth date of a valid ID-card number as typed (None while it is not one): what
+    the quick-create form shows as the agent types, and stores."""
+    typed = unicodedata.normalize("NFKC", value or "").strip().upper()
+    return None if id_card_problem(typed) else id_card_birth_date(typed)
 
 
 class NewCaller(BaseModel):
@@ -652,6 +675,13 @@ class NewCaller(BaseModel):
             if problem:
                 raise ValueError(problem)
         return value
+
+    @property
+    def birthday(self) -> date:
+        """Read from the ID-card number (validated: it carries a real date)."""
+        born = id_card_birth_date(self.id_card_no)
+        assert born is not None
+        return born
 
 
 def new_caller(**values: Any) -> NewCaller:
@@ -684,6 +714,10 @@ def quick_create_customer(
     if taken is not None:
         raise InvalidInput("a customer with this ID-card number exists", field="id_card_no")
     now = now_of(session)
+    if new.birthday > now.date():
+        raise InvalidInput(
+            "the birth date in the ID-card number is in the future", field="id_card_no"
+        )
     keys = name_keys(new.name)
     customer = Customer(
         customer_no=f"N{uuid.uuid4().hex[:15]}",
@@ -693,6 +727,7 @@ def quick_create_customer(
         name_initials=keys.initials,
         id_card_no=new.id_card_no,
         id_card_rev=reverse(new.id_card_no),
+        birthday=new.birthday,
         region=new.region,
         address=new.address or None,
         created_at=now,
