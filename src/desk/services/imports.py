@@ -1349,7 +1349,8 @@ def _write_customer_chunk(
 def _insert_new_customers(
     connection: Connection, chunk: ColumnElement[bool], now: datetime
 ) -> None:
-    """The chunk's new customers, in customer-number order. On SQLite the full-text trigger
+    """The chunk's new customers, in the file's order (the stage's own: sorting them by
+    number cost a fifth of the statement). On SQLite the full-text trigger
     (one FTS5 insert per row, half the cost of a large import) is set aside for the statement
     and its work done as one statement after it, then put back as it was, all inside this
     transaction: a failure or a kill rolls the three back together."""
@@ -1361,7 +1362,7 @@ def _insert_new_customers(
             literal(now, customer.c.created_at.type),
         )
         .where(chunk, ~exists().where(customer.c.customer_no == stage.c.customer_no))
-        .order_by(stage.c.customer_no)
+        .order_by(stage.c.seq)
     )
     statement = insert(customer).from_select(["customer_no", *_COMPARED, "created_at"], new)
     trigger = None
