@@ -82,6 +82,7 @@ def test_each_registered_screen_has_a_key_a_title_and_a_permission() -> None:
         ("left_square_bracket", "["),
         ("ctrl+full_stop", "Ctrl+."),
         ("g", "G"),
+        ("E", "Shift+E"),  # confirm the escalation, beside e (propose it)
     ],
 )
 def test_key_labels(key: str, label: str) -> None:

@@ -709,3 +709,22 @@ async def test_the_queue_reuses_its_work_order_screen_and_drops_it_at_sign_out(
         assert again is not screen
         assert again.detail is not None
         assert again.detail.order.number == first.number
+
+
+async def test_f1_tells_propose_from_confirm_escalation(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    """``e`` proposes and ``E`` confirms an escalation: the keymap writes them apart."""
+    from desk.screens.dialogs import KeymapDialog
+
+    floor_of(sqlite_db)
+    app = make_app(sqlite_db, clock)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await switch_user(pilot, "complaint1")
+        await pilot.press("f1")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, KeymapDialog)
+        keys = {row.description: row.key for row in dialog.rows}
+        assert keys["Propose HQ escalation"] == "E"
+        assert keys["Confirm HQ escalation"] == "Shift+E"

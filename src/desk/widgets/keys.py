@@ -44,8 +44,11 @@ _KEY_NAMES = {
 
 def key_label(key: str) -> str:
     """How a key is written for people: ``ctrl+p`` → ``Ctrl+P``, ``f1`` → ``F1``, a key named
-    for its character as the character (``right_square_bracket`` → ``]``)."""
+    for its character as the character (``right_square_bracket`` → ``]``), an upper-case
+    letter with its Shift (``E`` → ``Shift+E``, ``e`` → ``E``)."""
     *modifiers, name = key.split("+")
+    if len(name) == 1 and name.isupper():  # typed with Shift: told apart from its lowercase
+        modifiers = [*modifiers, "shift"]
     shown = _KEY_NAMES.get(name)
     if shown is None and len(name) > 3:
         character = key_to_character(name)
