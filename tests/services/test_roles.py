@@ -328,7 +328,13 @@ def _unseen(sources: list[Source] | None = None) -> list[str]:
     and a function taking a Database, Session or Connection under a decorator that is not
     desk's own (what it is called with cannot be known)."""
     problems: list[str] = []
-    for key, found in sorted(_definitions(sources).items()):
+    defined = _definitions(sources)
+    for short, module, _ in _services() if sources is None else sources:
+        for name, obj in vars(module).items():
+            key = f"{short}.{name}"
+            if not name.startswith("_") and is_service_call(obj) and key not in defined:
+                problems.append(f"{key}: a service call bound to a name, not defined by it")
+    for key, found in sorted(defined.items()):
         ours = [d for d in found.decorators if d in _DESK_DECORATORS]
         if ours and not is_service_call(found.obj):
             problems.append(f"{key}: @{ours[0]} is not what its module exposes")
@@ -532,7 +538,8 @@ def test_no_service_function_escapes_the_role_tests() -> None:
     """Every @reads/@writes function is what its module exposes (so the tables above see
     it), and no function taking a Database, Session or Connection hides under a decorator
     of another kind; every service call made in desk.services is a public function found
-    in its module's source (or a private helper)."""
+    in its module's source (or a private helper
+    never bound to a public name)."""
     assert _unseen() == []
     defined = _definitions()
     for key, made in SERVICE_CALLS.items():
@@ -586,6 +593,13 @@ looks_decorated.__wrapped__ = honest
 
 def plain(db, *, actor):
     return actor
+
+
+def _helper(session, *, actor):
+    return actor
+
+
+exposed = writes(_helper)
 """
 
 
@@ -603,6 +617,7 @@ def test_a_decorator_cannot_hide_an_entry_point_from_the_role_tests() -> None:
         assert sorted(_service_functions(source)) == ["probe.honest", "probe.plain"]
         assert sorted(_session_functions(source)) == ["probe.looks_decorated"]
         assert _unseen(source) == [
+            "probe.exposed: a service call bound to a name, not defined by it",
             "probe.cached: decorated by @lru_cache, not one of desk's",
             "probe.plain_hidden: decorated by @hides, not one of desk's",
             "probe.wrapped_again: @writes is not what its module exposes",
