@@ -204,3 +204,48 @@ async def test_empty_notes_wrap_their_placeholder_once_and_paint_as_a_text_area(
         assert ours.size.height > 5
         assert ours_wraps <= 4  # the placeholder's own lines (three at 40 columns), then none
         assert len(wraps) >= theirs.size.height  # TextArea: once per line
+
+
+async def test_the_card_of_a_call_is_rendered_once(
+    sqlite_db: Database, clock: FixedClock, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Enter on a caller's number: the card's renderable is rendered once for the layout
+    and the paint together (the pane's style differs between the two: a cache keyed on it
+    rendered the card twice)."""
+    import desk.screens.workspace as workspace
+
+    renders: list[int] = []
+    real = workspace.render_card
+
+    class Counting:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+            renders.append(options.max_width)
+            yield self.inner
+
+    monkeypatch.setattr(workspace, "render_card", lambda card: Counting(real(card)))
+    app = make_app(sqlite_db, clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await sign_in(pilot, "agent1")
+        await pilot.press(*ZHANG_PHONE, "enter")
+        await settle(pilot)
+        await pilot.pause()
+        assert "张*" in screen_text(pilot)
+        assert renders  # once per width the card is laid out at (a scrollbar may narrow it)
+        assert len(renders) == len(set(renders))
+
+
+async def test_a_session_freezes_what_it_loaded_out_of_the_collectors_sight(
+    sqlite_db: Database, clock: FixedClock, world: World
+) -> None:
+    import gc
+
+    gc.unfreeze()
+    app = make_app(sqlite_db, clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await sign_in(pilot, "agent1")
+        await pilot.pause()
+        assert gc.get_freeze_count() > 10_000
+    gc.unfreeze()

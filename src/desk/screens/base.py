@@ -3,6 +3,7 @@ the context a signed-in screen is built with (the database and the person)."""
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -176,6 +177,10 @@ class SessionScreen(DeskScreen):
     def on_mount(self) -> None:
         self.watch(self.app, "now", self._show_time)
         self.watch(self.app, "shift_label", self._show_shift)
+        # What is loaded by now (catalogs, dictionaries, the policy, the screens) stays for
+        # the session: moved out of the collector's sight, a full collection no longer walks
+        # its ~360,000 objects (0.2-0.25 s, once every few calls, landed on a call's Enter).
+        self.call_after_refresh(gc.freeze)
 
     def _show_time(self, now: datetime | None) -> None:
         self.query_one(StatusLine).now = now

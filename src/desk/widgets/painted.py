@@ -20,7 +20,6 @@ from textual.visual import RichVisual
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
-    from rich.style import Style as RichStyle
     from textual.css.styles import RulesMap
     from textual.style import Style
     from textual.visual import RenderOptions
@@ -28,31 +27,33 @@ if TYPE_CHECKING:
 
 
 class RenderedOnce(RichVisual):
-    """A :class:`~textual.visual.RichVisual` that remembers the lines of its last render."""
+    """A :class:`~textual.visual.RichVisual` that remembers the lines of its last render.
+
+    The lines are rendered once per width without the widget's base style, and the style
+    is laid under each segment when painting, as Textual's ``post_render`` does (``base +
+    segment style``): the layout asks for the height with one style and the paint passes
+    another object, so a cache keyed on the style missed.
+    """
 
     def __init__(self, widget: Widget, renderable: RenderableType) -> None:
         super().__init__(widget, renderable)
-        self._lines: tuple[int, RichStyle, list[Strip]] | None = None
+        self._lines: tuple[int, list[list[Segment]]] | None = None
 
-    def _strips(self, width: int, rich_style: RichStyle) -> list[Strip]:
+    def _plain_lines(self, width: int) -> list[list[Segment]]:
         known = self._lines
-        if known is not None and known[0] == width and known[1] == rich_style:
-            return known[2]
+        if known is not None and known[0] == width:
+            return known[1]
         app = self._widget.app
         options = app.console_options.update(highlight=False, width=width, height=None)
-        renderable = self._widget.post_render(self._renderable, rich_style)
-        segments = app.console.render(renderable, options.update_width(width))
-        strips = [
-            Strip(line)
-            for line in Segment.split_and_crop_lines(
-                segments, width, include_new_lines=False, pad=False
-            )
-        ]
-        self._lines = (width, rich_style, strips)
-        return strips
+        segments = app.console.render(self._renderable, options.update_width(width))
+        lines = list(
+            Segment.split_and_crop_lines(segments, width, include_new_lines=False, pad=False)
+        )
+        self._lines = (width, lines)
+        return lines
 
     def get_height(self, rules: RulesMap, width: int) -> int:  # noqa: ARG002 - the Visual protocol
-        return len(self._strips(width, self._widget.visual_style.rich_style))
+        return len(self._plain_lines(width))
 
     def render_strips(
         self,
@@ -61,4 +62,8 @@ class RenderedOnce(RichVisual):
         style: Style,
         options: RenderOptions,  # noqa: ARG002 - the Visual protocol
     ) -> list[Strip]:
-        return list(islice(self._strips(width, style.rich_style), None, height))
+        base = style.rich_style
+        return [
+            Strip([Segment(text, base + own if own else base) for text, own, _ in line])
+            for line in islice(self._plain_lines(width), None, height)
+        ]
