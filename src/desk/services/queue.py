@@ -244,19 +244,24 @@ def _page_query(
         query = query.where(_WO.c.next_due.is_not(None))
         if key is not None and key.phase is _Phase.DUE:
             assert key.due is not None
+            # The plain bound on the deadline is what the index is searched by; the OR alone
+            # is only a filter, and both databases walked every open order from the far end
+            # of the index to it (a page back at 300,000 open orders: 120 ms, not 1).
             if backward:
                 query = query.where(
+                    _WO.c.next_due <= key.due,
                     or_(
                         _WO.c.next_due < key.due,
                         and_(_WO.c.next_due == key.due, _WO.c.id < key.id),
-                    )
+                    ),
                 )
             else:
                 query = query.where(
+                    _WO.c.next_due >= key.due,
                     or_(
                         _WO.c.next_due > key.due,
                         and_(_WO.c.next_due == key.due, _WO.c.id > key.id),
-                    )
+                    ),
                 )
         order = (
             (_WO.c.next_due.desc(), _WO.c.id.desc())
