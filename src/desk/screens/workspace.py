@@ -128,6 +128,7 @@ class WorkspaceScreen(SessionScreen):
     WorkspaceScreen #notes { height: 1fr; min-height: 3; }
     WorkspaceScreen #call-hint { color: $text-muted; height: auto; }
     WorkspaceScreen #verify-line { height: auto; }
+    WorkspaceScreen #customer-pane { scrollbar-gutter: stable; }
     WorkspaceScreen #customer-body { height: auto; }
     WorkspaceScreen #new-caller { height: auto; margin-top: 1; }
     WorkspaceScreen #nc-message { height: auto; }
