@@ -4,8 +4,11 @@ the screen at 80×24 in Chinese."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from sqlmodel import col, select
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, OptionList, Select, TextArea
@@ -186,6 +189,18 @@ def rows(screen: QueueScreen) -> list[str]:
     return [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
 
 
+async def shows(pilot: Pilot[None], screen: QueueScreen, wanted: list[str]) -> list[str]:
+    """The queue's rows once they are ``wanted``, or as they stand after 5 s: a refresh that
+    waits on the change counters' read (on return, or the once-a-second poll) is waited for,
+    a queue that never refreshes still fails the caller's assertion."""
+    for _ in range(100):
+        if rows(screen) == wanted:
+            break
+        await settle(pilot)
+        await pilot.pause(0.05)
+    return rows(screen)
+
+
 async def test_a_work_orders_whole_life_by_keys_across_roles(
     sqlite_db: Database, clock: FixedClock
 ) -> None:
@@ -296,7 +311,7 @@ async def test_a_work_orders_whole_life_by_keys_across_roles(
         assert (callback.status, callback.attempts) == ("done", 1)
         await pilot.press("f3")
         await settle(pilot)
-        assert rows(queue) == []
+        assert await shows(pilot, queue, []) == []
 
         # 9. The customer is not satisfied: the lead opens it by number and reopens it.
         await pilot.press("g")
@@ -728,3 +743,119 @@ async def test_f1_tells_propose_from_confirm_escalation(
         keys = {row.description: row.key for row in dialog.rows}
         assert keys["Propose HQ escalation"] == "E"
         assert keys["Confirm HQ escalation"] == "Shift+E"
+
+
+async def test_leaving_an_order_reads_the_queue_again_only_after_a_change(
+    sqlite_db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Back from a work order the queue reads the change counters only: its page and its
+    counts (at 300,000 open orders a walk of an index each) are read again when something
+    changed meanwhile. An order opened by its number (g) is shown as the number's lookup read
+    it, on the queue's one work-order screen."""
+    import desk.services.queue as queue_service
+    import desk.services.work_orders as work_orders_service
+
+    db = sqlite_db
+    floor = floor_of(db)
+    first = new_order(db, floor, title="断网一")
+    second = new_order(db, floor, title="断网二")
+    calls: Counter[str] = Counter()
+
+    def counting(name: str, real: Any) -> Any:
+        def counted(*args: Any, **kw: Any) -> Any:
+            calls[name] += 1
+            return real(*args, **kw)
+
+        return counted
+
+    for module, name in (
+        (queue_service, "work_order_queue"),
+        (queue_service, "queue_figures"),
+        (work_orders_service, "work_order_detail"),
+    ):
+        monkeypatch.setattr(module, name, counting(name, getattr(module, name)))
+    app = make_app(db, clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        queue = await switch_user(pilot, "lead1")
+        await pilot.pause(0.3)  # the preview's read is done
+        await settle(pilot)
+        calls.clear()
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, WorkOrderScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is queue
+        assert (calls["work_order_queue"], calls["queue_figures"]) == (0, 0)
+        assert calls["work_order_detail"] == 1
+
+        calls.clear()
+        await pilot.press("g")
+        await settle(pilot)
+        await type_text(pilot, second.number)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen
+        assert screen.detail is not None
+        assert screen.detail.order.number == second.number
+        assert calls["work_order_detail"] == 1  # the lookup's read, shown as it is
+
+        third = new_order(db, floor, title="断网三")  # another terminal, meanwhile
+        await pilot.press("escape")
+        await settle(pilot)
+        assert await shows(pilot, queue, [first.number, second.number, third.number]) == [
+            first.number,
+            second.number,
+            third.number,
+        ]
+        assert calls["queue_figures"] >= 1
+
+
+async def test_the_queue_counts_one_read_at_a_time(
+    sqlite_db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counts asked for while a count is read run once after it, never beside it."""
+    import threading
+    import time
+
+    import desk.services.queue as queue_service
+
+    db = sqlite_db
+    floor_of(db)
+    real = queue_service.queue_figures
+    lock = threading.Lock()
+    state = {"now": 0, "most": 0, "reads": 0}
+
+    def slow(*args: Any, **kw: Any) -> Any:
+        with lock:
+            state["now"] += 1
+            state["reads"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.2)
+        try:
+            return real(*args, **kw)
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    monkeypatch.setattr(queue_service, "queue_figures", slow)
+    app = make_app(db, clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        queue = await switch_user(pilot, "lead1")
+        await settle(pilot)
+        state["reads"] = 0
+        queue.reload()
+        for _ in range(100):  # until the count is being read
+            if state["now"]:
+                break
+            await pilot.pause(0.01)
+        queue.reload()
+        await pilot.pause(0.05)
+        queue.reload()
+        await settle(pilot)
+        await pilot.pause(0.5)
+        await settle(pilot)
+        assert state["most"] == 1
+        assert state["reads"] == 2  # the one asked first, then one for the two asked meanwhile
+        assert queue.figures is not None

@@ -247,7 +247,7 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
             self.number = number
 
     class FiguresLoaded(Message):
-        def __init__(self, figures: QueueFigures) -> None:
+        def __init__(self, figures: QueueFigures | None) -> None:
             super().__init__()
             self.figures = figures
 
@@ -279,6 +279,9 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         self._seq = 0
         self._request: tuple[str | None, str | None, int] = (None, None, 1)
         self._seen: dict[str, int] | None = None
+        # The strip's counts: read at most once at a time, again only when asked meanwhile.
+        self._figures_reading = False
+        self._figures_again = False
         self._preview_timer: Timer | None = None
         self._order_screen: WorkOrderScreen | None = None
 
@@ -302,7 +305,7 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         self._show_layout()
         self.query_one("#queue-table", DataTable).focus()
         self.load(None, None, 1)
-        self._load_figures()
+        self._count()
         self._load_directory()
         self.set_interval(POLL_SECONDS, self._poll)
 
@@ -319,6 +322,21 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
     def reload(self) -> None:
         after, before, number = self._request
         self.load(after, before, number)
+        self._count()
+
+    def on_screen_resume(self) -> None:
+        """Back on the queue (a work order closed, F3 again): the change counters are read
+        now, and the page and its counts again only if something changed meanwhile."""
+        if self._seen is not None:
+            self._poll()
+
+    def _count(self) -> None:
+        """The strip's counts, read again: never two reads at once (at 300,000 open orders
+        each count is a walk of an index; they queued up behind each other)."""
+        if self._figures_reading:
+            self._figures_again = True
+            return
+        self._figures_reading = True
         self._load_figures()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="queue-page")
@@ -413,10 +431,13 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
     def _load_figures(self) -> None:
         from desk.services.queue import queue_figures
 
-        figures = queue_figures(
-            self.signed_in.db, actor=self.actor, policy=self.signed_in.backend.policy
-        )
-        self.post_message(self.FiguresLoaded(figures))
+        figures = None
+        try:
+            figures = queue_figures(
+                self.signed_in.db, actor=self.actor, policy=self.signed_in.backend.policy
+            )
+        finally:  # read or failed: the next read may start
+            self.post_message(self.FiguresLoaded(figures))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="queue-directory")
     def _load_directory(self) -> None:
@@ -448,6 +469,12 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
 
     @on(FiguresLoaded)
     def _figures_loaded(self, event: FiguresLoaded) -> None:
+        self._figures_reading = False
+        if self._figures_again:
+            self._figures_again = False
+            self._count()
+        if event.figures is None:
+            return
         self.figures = event.figures
         self._show_strip()
         self._show_views()
@@ -730,16 +757,24 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
 
     def action_open(self) -> None:
         current = self._current_id()
-        if current is None:
-            return
+        if current is not None:
+            self.open_order(current)
+
+    def open_order(self, work_order_id: int, detail: WorkOrderDetail | None = None) -> None:
+        """The queue's one work-order screen, showing ``work_order_id`` (``detail`` when it
+        has just been read: not read again)."""
         screen = self._order_screen
         if screen is None:
-            screen = WorkOrderScreen(self.signed_in, current, directory=self.directory)
+            screen = WorkOrderScreen(
+                self.signed_in, work_order_id, directory=self.directory, detail=detail
+            )
             self.app.install_screen(screen, f"queue-work-order-{id(self)}")
             self._order_screen = screen
         else:
-            screen.show_order(current)
-        self.app.push_screen(screen, lambda _r: self.reload())
+            screen.show_order(work_order_id, detail)
+        # Back on the queue its resume reads the change counters: the page and the counts
+        # are read again only when the order (or any other) changed meanwhile.
+        self.app.push_screen(screen)
 
     def on_unmount(self) -> None:
         """The kept work-order screen goes with the queue (signed out)."""
@@ -759,23 +794,19 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         """Open any work order by its number (a closed one too: to reopen it)."""
         signed_in = self.signed_in
 
-        def run(values: Any) -> int:
+        def run(values: Any) -> WorkOrderDetail:
             from desk.services.work_orders import work_order_detail
 
-            detail = work_order_detail(
+            return work_order_detail(
                 signed_in.db,
                 actor=signed_in.actor,
                 number=values["number"],
                 policy=signed_in.backend.policy,
             )
-            return detail.order.id
 
-        def found(work_order_id: int | None) -> None:
-            if work_order_id is not None:
-                self.app.push_screen(
-                    WorkOrderScreen(signed_in, work_order_id, directory=self.directory),
-                    lambda _r: self.reload(),
-                )
+        def found(detail: WorkOrderDetail | None) -> None:
+            if detail is not None:  # shown as read, on the queue's work-order screen
+                self.open_order(detail.order.id, detail)
 
         field = TextField("number", _("queue.go_to.number"), required=True, max_length=20)
         self.app.push_screen(ActionForm(_("queue.go_to.title"), [field], run), found)

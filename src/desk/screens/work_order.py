@@ -322,15 +322,18 @@ class WorkOrderScreen(OrderActions, SessionScreen):
         *,
         then: Action | None = None,
         directory: FloorDirectory | None = None,
+        detail: WorkOrderDetail | None = None,
     ) -> None:
         """``then``: an action whose form opens over the order once it is shown (F5 opens a
         work order's callback this way). ``directory``: the departments and branches when the
-        opener has them already (the queue): not read again."""
+        opener has them already (the queue): not read again. ``detail``: the order as the
+        opener has just read it (its number looked up): shown, not read again."""
         super().__init__(signed_in)
         self.work_order_id = work_order_id
         self.detail: WorkOrderDetail | None = None
         self.directory = directory
         self._then = then
+        self._given = detail
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="wo-scroll"):
@@ -339,20 +342,28 @@ class WorkOrderScreen(OrderActions, SessionScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#wo-scroll", VerticalScroll).focus()
-        self.load()
+        given, self._given = self._given, None
+        if given is not None and given.order.id == self.work_order_id:
+            self._show_detail(given)
+        else:
+            self.load()
         if self.directory is None:
             self._load_directory()
 
     def load(self) -> None:
         self._read(self.work_order_id)
 
-    def show_order(self, work_order_id: int) -> None:
+    def show_order(self, work_order_id: int, detail: WorkOrderDetail | None = None) -> None:
         """Show another order on this screen, already built (the queue keeps one for its
-        orders: pushed again, nothing is mounted or styled again)."""
+        orders: pushed again, nothing is mounted or styled again); ``detail`` when the caller
+        has just read it."""
         self.work_order_id = work_order_id
         self.detail = None
-        self.query_one("#wo-body", Static).update(_("work_order.loading"))
         self.query_one("#wo-scroll", VerticalScroll).scroll_home(animate=False)
+        if detail is not None and detail.order.id == work_order_id:
+            self._show_detail(detail)
+            return
+        self.query_one("#wo-body", Static).update(_("work_order.loading"))
         self.refresh_bindings()
         self.load()
 
@@ -371,7 +382,10 @@ class WorkOrderScreen(OrderActions, SessionScreen):
     def on_work_order_screen_detail_loaded(self, event: DetailLoaded) -> None:
         if event.detail.order.id != self.work_order_id:
             return  # read for the order shown before
-        detail = self.detail = event.detail
+        self._show_detail(event.detail)
+
+    def _show_detail(self, detail: WorkOrderDetail) -> None:
+        self.detail = detail
         body = self.query_one("#wo-body", Static)
         if len(detail.events) > FIRST_EVENTS:
             # A screenful first; the long tail of the history right after that frame.
@@ -382,7 +396,7 @@ class WorkOrderScreen(OrderActions, SessionScreen):
         self.refresh_bindings()
         if self._then is not None:
             action, self._then = self._then, None
-            self._open(action, event.detail)
+            self._open(action, detail)
 
     def _show_whole(self, detail: WorkOrderDetail) -> None:
         if self.detail is detail:  # not reloaded meanwhile
