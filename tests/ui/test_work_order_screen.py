@@ -4,6 +4,10 @@ and Chinese, readable at 80×24."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
+
+import pytest
+from rich.console import Console, ConsoleOptions, RenderResult
 
 from desk.clock import FixedClock
 from desk.infra.database import Database
@@ -203,3 +207,37 @@ async def test_the_screen_draws_a_long_history_whole(
         assert "History (21 events)" in text
         assert "note number 20" in text
         assert "more event" not in text
+
+
+async def test_the_order_is_rendered_once_for_its_layout_and_its_paint(
+    sqlite_db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The order's text (facts, clocks, a long history: tables of Rich) is rendered once per
+    width for both its height and its paint: Textual's Static rendered it again to paint."""
+    import desk.screens.work_order as screen_module
+
+    renders: list[int] = []
+    real = screen_module.render_detail
+
+    class Counted:
+        def __init__(self, group: Any) -> None:
+            self.group = group
+            self.index = len(renders)
+            renders.append(0)
+
+        def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+            renders[self.index] += 1
+            yield self.group
+
+    monkeypatch.setattr(screen_module, "render_detail", lambda *a, **kw: Counted(real(*a, **kw)))
+    _floor, work_order_id = floor_with_order(sqlite_db)
+    app = make_app(sqlite_db, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await sign_in(pilot, "lead1")
+        await settle(pilot)
+        app.push_screen(WorkOrderScreen(app.signed_in, work_order_id))
+        await settle(pilot)
+        await pilot.pause(0.1)
+        assert "History" in screen_text(pilot)
+    assert renders
+    assert renders == [1] * len(renders)

@@ -56,6 +56,7 @@ from desk.screens.work_order import (
 )
 from desk.widgets.clocks import clock_cell, short_time
 from desk.widgets.format import local_time
+from desk.widgets.painted import RenderedOnce
 from desk.widgets.table import QuickTable
 
 if TYPE_CHECKING:
@@ -682,9 +683,8 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         if event.detail.order.id != self._current_id():
             return
         self.preview = event.detail
-        self.query_one("#queue-preview-body", Static).update(
-            render_preview(event.detail, event.detail.read_at)
-        )
+        body = self.query_one("#queue-preview-body", Static)
+        body.update(RenderedOnce(body, render_preview(event.detail, event.detail.read_at)))
 
     # --- keys ------------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from desk.screens.base import SessionScreen, SignedIn
 from desk.screens.order_actions import ACTION_BINDINGS, ACTION_KEYS, OrderActions, OrderRef
 from desk.widgets.clocks import clock_line, short_time
 from desk.widgets.format import local_time, yuan
+from desk.widgets.painted import RenderedOnce
 
 if TYPE_CHECKING:
     from desk.services.queue import FloorDirectory
@@ -389,10 +390,12 @@ class WorkOrderScreen(OrderActions, SessionScreen):
         body = self.query_one("#wo-body", Static)
         if len(detail.events) > FIRST_EVENTS:
             # A screenful first; the long tail of the history right after that frame.
-            body.update(render_detail(detail, detail.read_at, history=FIRST_EVENTS))
+            body.update(
+                RenderedOnce(body, render_detail(detail, detail.read_at, history=FIRST_EVENTS))
+            )
             self.call_after_refresh(self._show_whole, detail)
         else:
-            body.update(render_detail(detail, detail.read_at))
+            body.update(RenderedOnce(body, render_detail(detail, detail.read_at)))
         self.refresh_bindings()
         if self._then is not None:
             action, self._then = self._then, None
@@ -400,7 +403,8 @@ class WorkOrderScreen(OrderActions, SessionScreen):
 
     def _show_whole(self, detail: WorkOrderDetail) -> None:
         if self.detail is detail:  # not reloaded meanwhile
-            self.query_one("#wo-body", Static).update(render_detail(detail, detail.read_at))
+            body = self.query_one("#wo-body", Static)
+            body.update(RenderedOnce(body, render_detail(detail, detail.read_at)))
 
     def _open(self, action: Action, detail: WorkOrderDetail) -> None:
         """Open ``action``'s form now, or say why it cannot be taken."""
