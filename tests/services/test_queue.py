@@ -312,3 +312,19 @@ def test_a_page_after_or_before_a_cursor_is_searched_from_the_cursors_deadline(
             assert f"next_due{bound}?" in plan, plan
         else:
             assert f"(next_due {bound}= " in plan, plan
+
+
+def test_the_figures_count_each_view_up_to_the_cap(
+    db: Database, floor: Floor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the cap a view's count stops at cap + 1 ("more"): at 300,000 open orders an
+    uncapped count walked each view's whole index every time anything changed."""
+    import desk.services.queue as queue_service
+
+    monkeypatch.setattr(queue_service, "COUNT_CAP", 2)
+    for _ in range(4):
+        Life(db, floor).create()
+    Life(db, floor).create().dispatch().reply()
+    figures = queue_figures(db, actor=floor.actor("lead1"), policy=POLICY)
+    assert figures.counts[V.NEW] == 3  # 4 orders: "2+"
+    assert figures.counts[V.REPLIED] == 1

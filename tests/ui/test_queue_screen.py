@@ -859,3 +859,22 @@ async def test_the_queue_counts_one_read_at_a_time(
         assert state["most"] == 1
         assert state["reads"] == 2  # the one asked first, then one for the two asked meanwhile
         assert queue.figures is not None
+
+
+async def test_the_strip_says_more_past_the_count_cap(
+    sqlite_db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import desk.services.queue as queue_service
+
+    monkeypatch.setattr(queue_service, "COUNT_CAP", 2)
+    db = sqlite_db
+    floor = floor_of(db)
+    for n in range(3):
+        new_order(db, floor, title=f"断网{n}")
+    app = make_app(db, clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await switch_user(pilot, "lead1")
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "2+ to dispatch" in text
+        assert "0 to review" in text

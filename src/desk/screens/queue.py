@@ -489,6 +489,8 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
     # --- showing ---------------------------------------------------------------------------
 
     def _show_strip(self) -> None:
+        from desk.services.queue import COUNT_CAP
+
         figures = self.figures
         if figures is None:
             return
@@ -508,7 +510,8 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
             count = figures.counts[view]
             if text:
                 text.append(" · ")
-            text.append(_(msgid, count=count), style=style if count else "")
+            shown = f"{COUNT_CAP}+" if count > COUNT_CAP else str(count)
+            text.append(_(msgid, count=shown), style=style if count else "")
         if figures.inbox_waiting is not None:
             text.append(" · ")
             text.append(_("queue.fig.inbox", count=figures.inbox_waiting))
