@@ -878,3 +878,50 @@ async def test_the_strip_says_more_past_the_count_cap(
         text = screen_text(pilot)
         assert "2+ to dispatch" in text
         assert "0 to review" in text
+
+
+async def test_what_customers_and_staff_wrote_is_shown_as_written_not_as_markup(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    """A message's text and a department's name are cells of the table as they were
+    written: ``[b]`` stays two brackets and a letter (the table parsed a string cell as
+    Rich markup, and dropped them)."""
+    from desk.models import Department
+    from desk.services.inbox import add_messages, parse_messages
+
+    db = sqlite_db
+    floor = floor_of(db)
+    add_messages(
+        db,
+        actor=floor.actor("admin1"),
+        messages=parse_messages(
+            [{"channel": "web", "sender": "13800000001", "text": "[b]急[/b] 宽带断网"}]
+        ),
+        policy=POLICY,
+    )
+    order = new_order(db, floor)
+    woa.dispatch_work_orders(
+        db,
+        actor=floor.actor("lead1"),
+        orders=[(order.id, order.version)],
+        department_id=floor.billing,
+        note=None,
+        policy=POLICY,
+    )
+
+    def rename(session: Any) -> None:
+        department = session.get(Department, floor.billing)
+        department.name = "[b]计费"
+
+    db.run(rename, write=True)
+    app = make_app(db, clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        queue = await switch_user(pilot, "lead1")
+        await pilot.press("8")  # all open
+        await settle(pilot)
+        assert queue.view == "all"
+        assert "[b]计费 " in screen_text(pilot)
+        await pilot.press("9")  # the inbox
+        await settle(pilot)
+        assert queue.view == "inbox"
+        assert "[b]急[/b] 宽带断网" in screen_text(pilot)

@@ -132,6 +132,12 @@ def set_columns(
         table.add_column(label, key=key)
 
 
+def _plain(cell: str | Text) -> Text:
+    """A cell as text, never as markup: the table parses a string cell as Rich markup (and
+    emoji codes), which drops a name's ``[b]`` and costs a parse per cell and page."""
+    return cell if isinstance(cell, Text) else Text(cell)
+
+
 def views_of(signed_in: SignedIn) -> list[str]:
     """The role's views, and the inbox for those who turn messages into work orders."""
     views = [view.value for view in QUEUE_VIEWS.get(signed_in.actor.role, ())]
@@ -389,7 +395,7 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         previous = self._current_id()
         set_columns(table, INBOX_COLUMNS, fit=number == 1)
         for message in page.rows:
-            table.add_row(*message_cells(message, page.read_at), key=str(message.id))
+            table.add_row(*map(_plain, message_cells(message, page.read_at)), key=str(message.id))
         has_rows = bool(page.rows)
         table.display = has_rows
         empty.display = not has_rows
@@ -583,7 +589,7 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
                 "customer": row.customer_name or "-",
                 "department": row.department_name or "-",
             }
-            table.add_row(*(cells[key] for key in keys), key=str(row.id))
+            table.add_row(*(_plain(cells[key]) for key in keys), key=str(row.id))
         has_rows = bool(page.rows)
         table.display = has_rows
         empty.display = not has_rows
