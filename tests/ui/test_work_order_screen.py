@@ -241,3 +241,32 @@ async def test_the_order_is_rendered_once_for_its_layout_and_its_paint(
         assert "History" in screen_text(pilot)
     assert renders
     assert renders == [1] * len(renders)
+
+
+async def test_a_note_is_shown_as_written_not_as_markup(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    """A note's ``[b]`` stays on the history (Rich parsed a string cell as markup)."""
+    from desk.services.work_order_actions import add_note
+    from desk.services.work_orders import work_order_detail
+
+    floor, work_order_id = floor_with_order(sqlite_db)
+    lead = floor.actor("lead1")
+    version = work_order_detail(
+        sqlite_db, actor=lead, work_order_id=work_order_id, policy=POLICY
+    ).order.version
+    add_note(
+        sqlite_db,
+        actor=lead,
+        work_order_id=work_order_id,
+        version=version,
+        note="[b]急[/b] 客户再次来电",
+        policy=POLICY,
+    )
+    app = make_app(sqlite_db, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await sign_in(pilot, "lead1")
+        assert app.signed_in is not None
+        app.push_screen(WorkOrderScreen(app.signed_in, work_order_id))
+        await settle(pilot)
+        assert "[b]急[/b] 客户再次来电" in screen_text(pilot)

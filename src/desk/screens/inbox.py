@@ -97,7 +97,7 @@ def render_message(message: MessageRow, now: datetime) -> Group:
         if message.customer_id
         else _("inbox.unknown")
     )
-    facts.add_row(_("inbox.customer"), customer)
+    facts.add_row(_("inbox.customer"), Text(customer))
     return Group(head, facts, Text(""), Text(message.text))
 
 

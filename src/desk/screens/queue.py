@@ -159,9 +159,9 @@ def render_preview(detail: WorkOrderDetail, now: datetime) -> Group:
         _("work_order.category"),
         f"{vocab_label(order.category, RequestType)} · {vocab_label(order.priority, Priority)}",
     )
-    facts.add_row(_("work_order.department"), detail.department_name or _("work_order.none"))
+    facts.add_row(_("work_order.department"), Text(detail.department_name or _("work_order.none")))
     if detail.customer_name_masked:
-        facts.add_row(_("work_order.customer"), detail.customer_name_masked)
+        facts.add_row(_("work_order.customer"), Text(detail.customer_name_masked))
     parts.append(facts)
     clocks = Table.grid(padding=(0, 1))
     clocks.add_column(no_wrap=True)

@@ -53,12 +53,18 @@ ESCALATION_LABELS: dict[int, str] = {
 }
 
 
+def as_written(value: RenderableType | str) -> RenderableType:
+    """A table cell as it was written: Rich parses a string cell as markup, and a reason
+    or a name with ``[b]`` in it lost those characters."""
+    return Text(value) if isinstance(value, str) else value
+
+
 def _facts(rows: Iterable[tuple[str, RenderableType | str]]) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column(overflow="fold")
     for label, value in rows:
-        grid.add_row(label, value)
+        grid.add_row(label, as_written(value))
     return grid
 
 
@@ -202,8 +208,8 @@ def render_detail(detail: WorkOrderDetail, now: datetime, *, history: int | None
             items.add_row(
                 item.period,
                 local_time(item.occurred_at, "%m-%d %H:%M"),
-                item.counterpart or "",
-                item.description,
+                Text(item.counterpart or ""),
+                Text(item.description),
                 Text(yuan(item.amount_cents), justify="right"),
             )
         parts.append(items)
@@ -280,9 +286,9 @@ def render_detail(detail: WorkOrderDetail, now: datetime, *, history: int | None
             style = "magenta"
         table.add_row(
             local_time(event.at, "%m-%d %H:%M"),
-            event.actor_name or _("work_order.desk"),
+            Text(event.actor_name or _("work_order.desk")),
             Text(what, style=style),
-            event.reason or "",
+            Text(event.reason or ""),
         )
     parts.append(table)
     if len(events) < len(detail.events):
