@@ -85,7 +85,7 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def open_database(state: State, *, check_schema: bool = True, create: bool = False) -> Database:
-    """The database in force; refuses a schema this desk does not match unless told not to.
+    """The database in force; refuses a schema this code does not match unless told not to.
 
     Only commands that make a database (``create``) may bring a SQLite file (or the data
     directory) into being: any other command on a missing file says so and creates nothing.

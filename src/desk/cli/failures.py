@@ -183,14 +183,14 @@ def describe(error: BaseException) -> tuple[str, int]:
         match = re.search(r"Can't locate revision identified by '([^']*)'", text)
         if match:
             return (
-                f"unknown migration revision {match.group(1)!r}: this desk does not know it "
-                "(run `desk db current` to see what it knows)",
+                f"unknown migration revision {match.group(1)!r}: this version of `desk` does not "
+                "know it (run `desk db current` to see what it knows)",
                 EXIT_USAGE,
             )
         return f"migration failed: {text}", EXIT_DATABASE
     if isinstance(error, (ArgumentError, NoSuchModuleError)):
         return (
-            f"--db: not a database URL desk can open ({one_line(str(error))}); "
+            f"--db: not a database URL that `desk` can open ({one_line(str(error))}); "
             "use sqlite:///PATH or postgresql://USER@HOST:PORT/NAME",
             EXIT_USAGE,
         )

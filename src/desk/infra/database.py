@@ -105,7 +105,7 @@ def _configure_postgresql(engine: Engine) -> None:
 
 def closed_by_server(dbapi_connection: Any) -> bool:
     """Has the server ended this idle connection? An idle session is sent nothing unless it
-    listens for notifications (desk does not), so a readable socket means the server said
+    listens for notifications (the console does not), so a readable socket means the server said
     goodbye (terminated the backend, shut down) or the connection broke. A local poll, no
     round trip: ~1 µs against the ~100 µs of a ping."""
     if getattr(dbapi_connection, "closed", False) or getattr(dbapi_connection, "broken", False):

@@ -111,7 +111,7 @@ def ensure_current(db: Database) -> None:
     current, head = current_revision(db), head_revision()
     if current is not None and not is_known(current):
         raise SchemaOutOfDate(
-            f"the database is at revision {current}, which this desk does not know "
+            f"the database is at revision {current}, which this version of `desk` does not know "
             f"(it knows up to {head}): was it made by a newer desk?"
         )
     if current != head:

@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 class Handover(SQLModel, table=True):
     """A shift signed off by its outgoing lead and acknowledged by the incoming one.
 
-    ``summary`` is the shift as desk gathered it when the lead signed (kept as it was then);
+    ``summary`` is the shift as the console gathered it when the lead signed (kept as it was then);
     ``notes`` the outgoing lead's words, ``acknowledgement`` the incoming lead's.
     """
 

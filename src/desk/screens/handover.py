@@ -1,4 +1,4 @@
-"""F6 shift handover (交接班): the shift as desk gathered it beside the lead's notes.
+"""F6 shift handover (交接班): the shift as the console gathered it beside the lead's notes.
 
 Left: the summary (contacts by request type, work orders, the complaint ladder, returns,
 callbacks due next shift, problems noted). Right: a handover of another lead waiting for this

@@ -86,7 +86,7 @@ SATISFACTION_LABELS: dict[int, str] = {
 
 
 def describe_error(error: BaseException) -> str:
-    """A service error in the reader's language where desk knows it, else its message."""
+    """A service error in the reader's language where the catalog has it, else its message."""
     from desk.infra.errors import DeskError
     from desk.services.work_order_actions import ActionDenied, ActionNotNow
     from desk.services.work_orders import WorkOrderChanged
