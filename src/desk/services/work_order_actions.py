@@ -18,7 +18,7 @@ this call is written; the screen keeps what the person typed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,7 +32,7 @@ from desk.rules.calendar import calendars_from_policy
 from desk.rules.callbacks import is_unreachable
 from desk.rules.clocks import callback_due
 from desk.rules.ladder import LadderEvent, due_ladder_events, ladder_key, snapshot_from_history
-from desk.rules.permissions import Actor, Permission, can
+from desk.rules.permissions import Actor, can
 from desk.rules.policy import Policy
 from desk.rules.vocab import (
     CallbackOutcome,
@@ -115,9 +115,9 @@ def _refuse(order: WorkOrder, action: Action, refusal_: Refusal) -> DeskError:
     return ActionNotNow(order.number, action, refusal_, message)
 
 
-def _require_any(session: Session, actor: Actor, action: Action) -> None:
-    """The permission check of an action's entry point: one of the rule's permissions, and
-    an active user."""
+def _require(session: Session, actor: Actor, action: Action) -> None:
+    """The permission check of an action's entry point: one of the rule's permissions
+    (:data:`desk.rules.work_orders.ACTION_RULES`), and an active user."""
     permissions = ACTION_RULES[action].permissions
     if len(permissions) == 1:
         require(session, actor, next(iter(permissions)))
@@ -234,7 +234,43 @@ def _department(session: Session, department_id: int | None) -> Department:
     return department
 
 
-def _do(db: Database, work: Any) -> WorkOrderView:
+Apply = Callable[[Session, WorkOrder, datetime], "Sequence[WorkOrder] | None"]
+"""An action's own part: writes its event and the order's new state at ``now``; returns the
+other orders it changed (a mass-fault parent's children), each already touched."""
+
+
+def _act(
+    db: Database,
+    *,
+    actor: Actor,
+    work_order_id: int,
+    version: int,
+    action: Action,
+    policy: Policy,
+    apply: Apply,
+    after: Callable[[Session, WorkOrder, datetime], None] | None = None,
+) -> WorkOrderView:
+    """One action's transaction: the permission, the row locked, the rules' and the version's
+    checks, then the action's own part at one instant; the order's version and author move on,
+    the ladder is re-planned and the other terminals are told (:func:`_finish`), and ``after``
+    sees the order as re-planned (a callback is due from the re-planned clocks)."""
+
+    def work(session: Session) -> WorkOrderView:
+        _require(session, actor, action)
+        order = _lock(session, work_order_id)
+        _check(session, actor=actor, order=order, version=version, action=action, policy=policy)
+        now = now_of(session)
+        others = apply(session, order, now) or ()
+        _touch(order, actor, now)
+        _finish(session, [order, *others], policy)
+        if after is not None:
+            after(session, order, now)
+        return view_of(order)
+
+    return _do(db, work)
+
+
+def _do(db: Database, work: Callable[[Session], WorkOrderView]) -> WorkOrderView:
     """Run one action's transaction and return the order as it now is."""
     result = db.run(work, write=True)
     assert isinstance(result, WorkOrderView)
@@ -287,7 +323,6 @@ def _dispatch_one(
     if department.branch_id is not None:
         order.branch_id = department.branch_id
     order.dispatched_at = now
-    _touch(order, actor, now)
 
 
 def _dispatch(
@@ -299,7 +334,7 @@ def _dispatch(
     note: str | None,
     policy: Policy,
 ) -> DispatchResult:
-    require(session, actor, Permission.DISPATCH_WORK_ORDER)
+    _require(session, actor, Action.DISPATCH)
     if not orders:
         raise InvalidInput("choose at least one work order", field="work_orders")
     department = _department(session, department_id)
@@ -328,6 +363,7 @@ def _dispatch(
             conflicts.append(Conflict(order.id, order.number, refused.message))
             continue
         _dispatch_one(session, order, actor=actor, department=department, note=cleaned, now=now)
+        _touch(order, actor, now)
         done.append(order)
     if done:
         _finish(session, done, policy)
@@ -372,26 +408,20 @@ def dispatch_work_order(
     """Dispatch one work order to a department with a note (派单). Raises
     :class:`WorkOrderChanged` when someone saved it since ``version`` was read."""
 
-    def work(session: Session) -> WorkOrderView:
-        require(session, actor, Permission.DISPATCH_WORK_ORDER)
+    def apply(session: Session, order: WorkOrder, now: datetime) -> None:
         department = _department(session, department_id)
         cleaned = _optional_text(note, name="note")
-        order = _lock(session, work_order_id)
-        _check(
-            session,
-            actor=actor,
-            order=order,
-            version=version,
-            action=Action.DISPATCH,
-            policy=policy,
-        )
-        _dispatch_one(
-            session, order, actor=actor, department=department, note=cleaned, now=now_of(session)
-        )
-        _finish(session, [order], policy)
-        return view_of(order)
+        _dispatch_one(session, order, actor=actor, department=department, note=cleaned, now=now)
 
-    return _do(db, work)
+    return _act(
+        db,
+        actor=actor,
+        work_order_id=work_order_id,
+        version=version,
+        action=Action.DISPATCH,
+        policy=policy,
+        apply=apply,
+    )
 
 
 # the department's reply and the lead's review --------------------------------------------
@@ -403,14 +433,8 @@ def reply_work_order(
     """The department posts its result: handlers for their own department's orders, the shift
     leads for the center's own (consultations, suggestions about the center)."""
 
-    def work(session: Session) -> WorkOrderView:
-        _require_any(session, actor, Action.REPLY)
-        order = _lock(session, work_order_id)
-        _check(
-            session, actor=actor, order=order, version=version, action=Action.REPLY, policy=policy
-        )
+    def apply(session: Session, order: WorkOrder, now: datetime) -> None:
         text_ = clean_text(reply or "", name="reply", limit=REASON_MAX)
-        now = now_of(session)
         session.add(
             _event(
                 order,
@@ -424,11 +448,16 @@ def reply_work_order(
         )
         order.status = WorkOrderStatus.REPLIED.value
         order.replied_at = now
-        _touch(order, actor, now)
-        _finish(session, [order], policy)
-        return view_of(order)
 
-    return _do(db, work)
+    return _act(
+        db,
+        actor=actor,
+        work_order_id=work_order_id,
+        version=version,
+        action=Action.REPLY,
+        policy=policy,
+        apply=apply,
+    )
 
 
 def accept_reply(
@@ -443,13 +472,7 @@ def accept_reply(
     """The lead accepts the department's reply: the matter is settled, the callback is due
     (the day after, from 15:30, by the policy) and listed for the shift."""
 
-    def work(session: Session) -> WorkOrderView:
-        require(session, actor, Permission.REVIEW_WORK_ORDER)
-        order = _lock(session, work_order_id)
-        _check(
-            session, actor=actor, order=order, version=version, action=Action.ACCEPT, policy=policy
-        )
-        now = now_of(session)
+    def apply(session: Session, order: WorkOrder, now: datetime) -> None:
         session.add(
             _event(
                 order,
@@ -462,13 +485,21 @@ def accept_reply(
             )
         )
         order.status = WorkOrderStatus.CALLBACK.value
-        _touch(order, actor, now)
-        _finish(session, [order], policy)
+
+    def list_the_callback(session: Session, order: WorkOrder, now: datetime) -> None:
         add_work_order_callback(session, work_order=order, now=now)
         session.flush()
-        return view_of(order)
 
-    return _do(db, work)
+    return _act(
+        db,
+        actor=actor,
+        work_order_id=work_order_id,
+        version=version,
+        action=Action.ACCEPT,
+        policy=policy,
+        apply=apply,
+        after=list_the_callback,
+    )
 
 
 def return_reply(
@@ -483,14 +514,8 @@ def return_reply(
     """The lead returns the reply to the department with a reason: a re-dispatch (再次派单),
     the reply clock runs again."""
 
-    def work(session: Session) -> WorkOrderView:
-        require(session, actor, Permission.REVIEW_WORK_ORDER)
-        order = _lock(session, work_order_id)
-        _check(
-            session, actor=actor, order=order, version=version, action=Action.RETURN, policy=policy
-        )
+    def apply(session: Session, order: WorkOrder, now: datetime) -> None:
         why = clean_text(reason or "", name="reason", limit=REASON_MAX)
-        now = now_of(session)
         session.add(
             _event(
                 order,
@@ -504,11 +529,16 @@ def return_reply(
         )
         order.status = WorkOrderStatus.DISPATCHED.value
         order.redispatch_count += 1
-        _touch(order, actor, now)
-        _finish(session, [order], policy)
-        return view_of(order)
 
-    return _do(db, work)
+    return _act(
+        db,
+        actor=actor,
+        work_order_id=work_order_id,
+        version=version,
+        action=Action.RETURN,
+        policy=policy,
+        apply=apply,
+    )
 
 
 # the complaint chase -----------------------------------------------------------------------
@@ -566,13 +596,7 @@ def send_reminder(
     otherwise it is an extra reminder of the complaint lead's own.
     """
 
-    def work(session: Session) -> WorkOrderView:
-        require(session, actor, Permission.CHASE_COMPLAINTS)
-        order = _lock(session, work_order_id)
-        _check(
-            session, actor=actor, order=order, version=version, action=Action.REMIND, policy=policy
-        )
-        now = now_of(session)
+    def apply(session: Session, order: WorkOrder, now: datetime) -> None:
         step = _due_ladder_step(session, order, EventKind.REMINDER, policy)
         data: dict[str, Any] = {"manual": True}
         key = None
@@ -593,11 +617,16 @@ def send_reminder(
             )
         )
         order.escalation_level = max(order.escalation_level, ESCALATION_REMINDED)
-        _touch(order, actor, now)
-        _finish(session, [order], policy)
-        return view_of(order)
 
-    return _do(db, work)
+    return _act(
+        db,
+        actor=actor,
+        work_order_id=work_order_id,
+        version=version,
+        action=Action.REMIND,
+        policy=policy,
+        apply=apply,
+    )
 
 
 def _headquarters(session: Session, policy: Policy) -> Department:
@@ -627,19 +656,8 @@ def propose_escalation(
     """Propose the escalation to headquarters before (or as) the ladder does; it takes the
     ladder's key for this cycle's reply deadline, so the ladder never proposes it again."""
 
-    def work(session: Session) -> WorkOrderView:
-        require(session, actor, Permission.CHASE_COMPLAINTS)
-        order = _lock(session, work_order_id)
-        _check(
-            session,
-            actor=actor,
-            order=order,
-            version=version,
-            action=Action.PROPOSE_ESCALATION,
-            policy=policy,
-        )
+    def apply(session: Session, order: WorkOrder, now: datetime) -> None:
         why = clean_text(reason or "", name="reason", limit=REASON_MAX)
-        now = now_of(session)
         headquarters = _headquarters(session, policy)
         step = _due_ladder_step(session, order, EventKind.ESCALATION_PROPOSED, policy)
         if step is not None:
@@ -661,11 +679,16 @@ def propose_escalation(
             )
         )
         order.escalation_level = max(order.escalation_level, ESCALATION_PROPOSED)
-        _touch(order, actor, now)
-        _finish(session, [order], policy)
-        return view_of(order)
 
-    return _do(db, work)
+    return _act(
+        db,
+        actor=actor,
+        work_order_id=work_order_id,
+        version=version,
+        action=Action.PROPOSE_ESCALATION,
+        policy=policy,
+        apply=apply,
+    )
 
 
 def confirm_escalation(
@@ -680,18 +703,7 @@ def confirm_escalation(
     """The complaint lead confirms the proposed escalation: the order goes to headquarters
     (the policy's ``chase.escalate_to``), which now owes the reply."""
 
-    def work(session: Session) -> WorkOrderView:
-        require(session, actor, Permission.CONFIRM_ESCALATION)
-        order = _lock(session, work_order_id)
-        _check(
-            session,
-            actor=actor,
-            order=order,
-            version=version,
-            action=Action.CONFIRM_ESCALATION,
-            policy=policy,
-        )
-        now = now_of(session)
+    def apply(session: Session, order: WorkOrder, now: datetime) -> None:
         headquarters = _headquarters(session, policy)
         session.add(
             _event(
@@ -707,11 +719,16 @@ def confirm_escalation(
         )
         order.escalation_level = ESCALATION_CONFIRMED
         order.department_id = headquarters.id
-        _touch(order, actor, now)
-        _finish(session, [order], policy)
-        return view_of(order)
 
-    return _do(db, work)
+    return _act(
+        db,
+        actor=actor,
+        work_order_id=work_order_id,
+        version=version,
+        action=Action.CONFIRM_ESCALATION,
+        policy=policy,
+        apply=apply,
+    )
 
 
 def record_hq_answer(
@@ -726,19 +743,8 @@ def record_hq_answer(
     """Headquarters' answer to an escalated complaint, recorded by the complaint lead as the
     reply; the lead then reviews it like any reply."""
 
-    def work(session: Session) -> WorkOrderView:
-        require(session, actor, Permission.CONFIRM_ESCALATION)
-        order = _lock(session, work_order_id)
-        _check(
-            session,
-            actor=actor,
-            order=order,
-            version=version,
-            action=Action.HQ_ANSWER,
-            policy=policy,
-        )
+    def apply(session: Session, order: WorkOrder, now: datetime) -> None:
         text_ = clean_text(answer or "", name="answer", limit=REASON_MAX)
-        now = now_of(session)
         session.add(
             _event(
                 order,
@@ -753,11 +759,16 @@ def record_hq_answer(
         )
         order.status = WorkOrderStatus.REPLIED.value
         order.replied_at = now
-        _touch(order, actor, now)
-        _finish(session, [order], policy)
-        return view_of(order)
 
-    return _do(db, work)
+    return _act(
+        db,
+        actor=actor,
+        work_order_id=work_order_id,
+        version=version,
+        action=Action.HQ_ANSWER,
+        policy=policy,
+        apply=apply,
+    )
 
 
 # the callback ------------------------------------------------------------------------------
@@ -824,7 +835,7 @@ def record_callback_result(
     """
 
     def work(session: Session) -> WorkOrderView:
-        require(session, actor, Permission.MAKE_CALLBACKS)
+        _require(session, actor, Action.CALLBACK_RESULT)
         order = _lock(session, work_order_id)
         callback = _pending_callback(session, order)
         closed_with_parent = order.status == WorkOrderStatus.CLOSED.value and callback is not None
@@ -928,14 +939,8 @@ def close_work_order(
     each gets a closing event naming the parent and a callback to make, so every customer
     hears the fault is over. A pending callback of the order itself is called off."""
 
-    def work(session: Session) -> WorkOrderView:
-        require(session, actor, Permission.REVIEW_WORK_ORDER)
-        order = _lock(session, work_order_id)
-        _check(
-            session, actor=actor, order=order, version=version, action=Action.CLOSE, policy=policy
-        )
+    def apply(session: Session, order: WorkOrder, now: datetime) -> list[WorkOrder]:
         why = clean_text(reason or "", name="reason", limit=REASON_MAX)
-        now = now_of(session)
         own = _pending_callback(session, order)
         if own is not None:  # closed without the call: it is called off
             own.status = CallbackStatus.CANCELLED.value
@@ -946,49 +951,49 @@ def close_work_order(
             own.updated_at = now
             own.version += 1
         _close(session, order, actor=actor, now=now, reason=why, data={"by_hand": True})
-        _touch(order, actor, now)
-        touched = [order]
-        if close_children:
-            children = session.exec(
-                select(WorkOrder)
-                .where(
-                    WorkOrder.parent_id == order.id,
-                    WorkOrder.status != WorkOrderStatus.CLOSED.value,
+        if not close_children:
+            return []
+        children = session.exec(
+            select(WorkOrder)
+            .where(
+                WorkOrder.parent_id == order.id,
+                WorkOrder.status != WorkOrderStatus.CLOSED.value,
+            )
+            .order_by(col(WorkOrder.id))
+            .with_for_update()
+        ).all()
+        calendars = calendars_from_policy(policy)
+        for child in children:
+            _close(
+                session, child, actor=actor, now=now, reason=why, data={"with_parent": order.number}
+            )
+            _touch(child, actor, now)
+            rule = policy.sla.for_category(RequestType(child.category)).callback
+            department = (
+                session.get(Department, child.department_id) if child.department_id else None
+            )
+            calendar = calendars[
+                policy.calendar_name_for(
+                    ClockKind.CALLBACK,
+                    DepartmentKind(department.kind) if department is not None else None,
                 )
-                .order_by(col(WorkOrder.id))
-                .with_for_update()
-            ).all()
-            calendars = calendars_from_policy(policy)
-            for child in children:
-                _close(
-                    session,
-                    child,
-                    actor=actor,
-                    now=now,
-                    reason=why,
-                    data={"with_parent": order.number},
-                )
-                _touch(child, actor, now)
-                rule = policy.sla.for_category(RequestType(child.category)).callback
-                department = (
-                    session.get(Department, child.department_id) if child.department_id else None
-                )
-                calendar = calendars[
-                    policy.calendar_name_for(
-                        ClockKind.CALLBACK,
-                        DepartmentKind(department.kind) if department is not None else None,
-                    )
-                ]
-                # Due by the callback rule from now (the day after, from 15:30); the
-                # callback clock itself does not run on a closed order.
-                child.callback_due = callback_due(now, rule, calendar)
-                session.flush()
-                add_work_order_callback(session, work_order=child, now=now)
-                touched.append(child)
-        _finish(session, touched, policy)
-        return view_of(order)
+            ]
+            # Due by the callback rule from now (the day after, from 15:30); the
+            # callback clock itself does not run on a closed order.
+            child.callback_due = callback_due(now, rule, calendar)
+            session.flush()
+            add_work_order_callback(session, work_order=child, now=now)
+        return list(children)
 
-    return _do(db, work)
+    return _act(
+        db,
+        actor=actor,
+        work_order_id=work_order_id,
+        version=version,
+        action=Action.CLOSE,
+        policy=policy,
+        apply=apply,
+    )
 
 
 def reopen_work_order(
@@ -1003,14 +1008,8 @@ def reopen_work_order(
     """Reopen a closed work order (the customer is not satisfied): a new cycle; its dispatch
     and resolution clocks resume with the time they had left (the clock rules)."""
 
-    def work(session: Session) -> WorkOrderView:
-        require(session, actor, Permission.REVIEW_WORK_ORDER)
-        order = _lock(session, work_order_id)
-        _check(
-            session, actor=actor, order=order, version=version, action=Action.REOPEN, policy=policy
-        )
+    def apply(session: Session, order: WorkOrder, now: datetime) -> None:
         why = clean_text(reason or "", name="reason", limit=REASON_MAX)
-        now = now_of(session)
         session.add(
             _event(
                 order,
@@ -1027,11 +1026,16 @@ def reopen_work_order(
         order.closed_at = None
         order.satisfaction = None
         order.callback_attempts = 0
-        _touch(order, actor, now)
-        _finish(session, [order], policy)
-        return view_of(order)
 
-    return _do(db, work)
+    return _act(
+        db,
+        actor=actor,
+        work_order_id=work_order_id,
+        version=version,
+        action=Action.REOPEN,
+        policy=policy,
+        apply=apply,
+    )
 
 
 # waiting on the customer -------------------------------------------------------------------
@@ -1050,17 +1054,11 @@ def pause_work_order(
     """The order waits on the customer ("waiting for the customer", "customer unreachable"):
     its clocks stop until it is resumed. Leads, and handlers for their department's orders."""
 
-    def work(session: Session) -> WorkOrderView:
-        _require_any(session, actor, Action.PAUSE)
-        order = _lock(session, work_order_id)
-        _check(
-            session, actor=actor, order=order, version=version, action=Action.PAUSE, policy=policy
-        )
+    def apply(session: Session, order: WorkOrder, now: datetime) -> None:
         try:
             why = WaitingReason(reason)
         except ValueError:
             raise InvalidInput(f"not a reason to wait: {reason!r}", field="reason") from None
-        now = now_of(session)
         session.add(
             _event(
                 order,
@@ -1073,11 +1071,16 @@ def pause_work_order(
         )
         order.waiting_reason = why.value
         order.waiting_since = now
-        _touch(order, actor, now)
-        _finish(session, [order], policy)
-        return view_of(order)
 
-    return _do(db, work)
+    return _act(
+        db,
+        actor=actor,
+        work_order_id=work_order_id,
+        version=version,
+        action=Action.PAUSE,
+        policy=policy,
+        apply=apply,
+    )
 
 
 def resume_work_order(
@@ -1091,13 +1094,7 @@ def resume_work_order(
 ) -> WorkOrderView:
     """The customer is back: the clocks run again from where they stopped."""
 
-    def work(session: Session) -> WorkOrderView:
-        _require_any(session, actor, Action.RESUME)
-        order = _lock(session, work_order_id)
-        _check(
-            session, actor=actor, order=order, version=version, action=Action.RESUME, policy=policy
-        )
-        now = now_of(session)
+    def apply(session: Session, order: WorkOrder, now: datetime) -> None:
         data: dict[str, Any] = {"reason": order.waiting_reason}
         if order.waiting_since is not None:
             data["paused_seconds"] = int((now - order.waiting_since).total_seconds())
@@ -1113,11 +1110,16 @@ def resume_work_order(
         )
         order.waiting_reason = None
         order.waiting_since = None
-        _touch(order, actor, now)
-        _finish(session, [order], policy)
-        return view_of(order)
 
-    return _do(db, work)
+    return _act(
+        db,
+        actor=actor,
+        work_order_id=work_order_id,
+        version=version,
+        action=Action.RESUME,
+        policy=policy,
+        apply=apply,
+    )
 
 
 # mass faults and notes ---------------------------------------------------------------------
@@ -1137,13 +1139,7 @@ def link_work_order(
     parent is an open order that is not itself linked; an order with children is not linked
     under another."""
 
-    def work(session: Session) -> WorkOrderView:
-        require(session, actor, Permission.DISPATCH_WORK_ORDER)
-        order = _lock(session, work_order_id)
-        _check(
-            session, actor=actor, order=order, version=version, action=Action.LINK, policy=policy
-        )
-        now = now_of(session)
+    def apply(session: Session, order: WorkOrder, now: datetime) -> None:
         if parent_number is None or not parent_number.strip():
             if order.parent_id is None:
                 raise InvalidInput("the work order is not linked", field="parent")
@@ -1171,11 +1167,16 @@ def link_work_order(
             order.parent_id = parent.id
             data = {"parent": parent.number}
         session.add(_event(order, actor=actor, at=now, kind=EventKind.LINKED, data=data))
-        _touch(order, actor, now)
-        _finish(session, [order], policy)
-        return view_of(order)
 
-    return _do(db, work)
+    return _act(
+        db,
+        actor=actor,
+        work_order_id=work_order_id,
+        version=version,
+        action=Action.LINK,
+        policy=policy,
+        apply=apply,
+    )
 
 
 def add_note(
@@ -1189,17 +1190,16 @@ def add_note(
 ) -> WorkOrderView:
     """A note on the history (what a caller said about it, a fact for the next person)."""
 
-    def work(session: Session) -> WorkOrderView:
-        require(session, actor, Permission.VIEW_WORK_ORDERS)
-        order = _lock(session, work_order_id)
-        _check(
-            session, actor=actor, order=order, version=version, action=Action.NOTE, policy=policy
-        )
+    def apply(session: Session, order: WorkOrder, now: datetime) -> None:
         text_ = clean_text(note or "", name="note", limit=REASON_MAX)
-        now = now_of(session)
         session.add(_event(order, actor=actor, at=now, kind=EventKind.NOTE, reason=text_))
-        _touch(order, actor, now)
-        _finish(session, [order], policy)
-        return view_of(order)
 
-    return _do(db, work)
+    return _act(
+        db,
+        actor=actor,
+        work_order_id=work_order_id,
+        version=version,
+        action=Action.NOTE,
+        policy=policy,
+        apply=apply,
+    )
