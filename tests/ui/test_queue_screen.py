@@ -817,7 +817,6 @@ async def test_the_queue_counts_one_read_at_a_time(
 ) -> None:
     """Counts asked for while a count is read run once after it, never beside it."""
     import threading
-    import time
 
     import desk.services.queue as queue_service
 
@@ -826,13 +825,15 @@ async def test_the_queue_counts_one_read_at_a_time(
     real = queue_service.queue_figures
     lock = threading.Lock()
     state = {"now": 0, "most": 0, "reads": 0}
+    gate = threading.Event()  # a read waits here while the test holds it closed
+    gate.set()
 
     def slow(*args: Any, **kw: Any) -> Any:
         with lock:
             state["now"] += 1
             state["reads"] += 1
             state["most"] = max(state["most"], state["now"])
-        time.sleep(0.2)
+        gate.wait(10)
         try:
             return real(*args, **kw)
         finally:
@@ -845,16 +846,24 @@ async def test_the_queue_counts_one_read_at_a_time(
         queue = await switch_user(pilot, "lead1")
         await settle(pilot)
         state["reads"] = 0
+        gate.clear()
         queue.reload()
-        for _ in range(100):  # until the count is being read
+        for _ in range(500):  # until the count is being read (and held at the gate)
             if state["now"]:
                 break
             await pilot.pause(0.01)
+        assert state["now"] == 1
         queue.reload()
         await pilot.pause(0.05)
         queue.reload()
+        await pilot.pause(0.05)
+        gate.set()
+        for _ in range(500):  # until the read asked meanwhile has run and ended
+            if state["reads"] >= 2 and not state["now"]:
+                break
+            await pilot.pause(0.01)
         await settle(pilot)
-        await pilot.pause(0.5)
+        await pilot.pause(0.3)
         await settle(pilot)
         assert state["most"] == 1
         assert state["reads"] == 2  # the one asked first, then one for the two asked meanwhile

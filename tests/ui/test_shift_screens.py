@@ -19,6 +19,7 @@ from desk.services import callbacks, users
 from tests.ui.conftest import (
     PASSWORD,
     NewCustomer,
+    Notes,
     add_customers,
     add_staff,
     make_app,
@@ -274,3 +275,46 @@ async def test_tab_goes_round_the_acknowledge_dialog_and_its_button_acknowledges
         (acknowledged,) = _handovers(sqlite_db)
         assert acknowledged.acknowledgement == "ok"
         assert acknowledged.incoming_lead_id == _user_id(sqlite_db, "lead2")
+
+
+async def test_a_problem_noted_on_either_screen_reaches_the_handover(
+    sqlite_db: Database, clock: FixedClock
+) -> None:
+    """Ctrl+N on the handover (F6) and on the callbacks (F5) notes a problem of the shift: its
+    kind, then its words; both are stored for the shift on now and listed on the handover."""
+    from desk.models import ShiftNote
+
+    add_staff(sqlite_db, "lead1")
+    _morning_shift(sqlite_db, clock, _user_id(sqlite_db, "lead1"))
+    app = make_app(sqlite_db, clock)
+    said = Notes()
+    async with app.run_test(size=(160, 48), message_hook=said) as pilot:
+        await sign_in(pilot, "lead1")
+        await pilot.press("f6")
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoiceDialog)
+        assert app.screen.choice_title == "What kind of problem?"
+        await pilot.press("down", "enter")  # system
+        await settle(pilot)
+        await pilot.press(*"CRM slow", "enter")
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await pilot.press("enter")  # equipment
+        await settle(pilot)
+        await pilot.press(*"headset 12", "enter")
+        await settle(pilot)
+        assert said.messages.count("Problem noted for the handover.") == 2
+        notes = sqlite_db.run(
+            lambda s: [(n.kind, n.text) for n in s.exec(select(ShiftNote)).all()], write=False
+        )
+        assert sorted(notes) == [("equipment", "headset 12"), ("system", "CRM slow")]
+        await pilot.press("f6")
+        await settle(pilot)
+        shown = screen_text(pilot)
+        assert "CRM slow" in shown
+        assert "headset 12" in shown

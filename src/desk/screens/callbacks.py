@@ -34,14 +34,13 @@ from desk.rules.vocab import (
     CallbackPurpose,
     CallbackStatus,
     RequestType,
-    ShiftNoteKind,
     Tier,
     WorkOrderStatus,
 )
-from desk.screens.base import SessionScreen, SignedIn
+from desk.screens.base import SignedIn
 from desk.screens.card import render_card
 from desk.screens.dialogs import ChoiceDialog
-from desk.screens.handover import PROBLEM_LABELS, PURPOSE_LABELS, TextDialog
+from desk.screens.handover import PURPOSE_LABELS, ShiftProblemScreen, TextDialog
 from desk.widgets.format import local_time
 
 if TYPE_CHECKING:
@@ -166,7 +165,7 @@ def render_detail(detail: CallbackDetail) -> Group:
     return Group(*parts)
 
 
-class CallbacksScreen(SessionScreen):
+class CallbacksScreen(ShiftProblemScreen):
     TITLE_MSGID = N_("screen.callbacks")
     BINDINGS = [
         Binding("enter", "record", N_("key.record_try"), id="callbacks.record"),
@@ -542,39 +541,8 @@ class CallbacksScreen(SessionScreen):
         )
         self.post_message(self.Saved(_("callbacks.cancelled")))
 
-    def action_note_problem(self) -> None:
-        self.app.push_screen(
-            ChoiceDialog(
-                _("handover.problem_kind"),
-                [(kind.value, _(PROBLEM_LABELS[kind])) for kind in ShiftNoteKind],
-            ),
-            self._problem_kind,
-        )
-
-    def _problem_kind(self, kind: str | None) -> None:
-        if kind is None:
-            return
-        self.app.push_screen(
-            TextDialog(_("handover.problem_text"), required=True),
-            partial(self._problem_text, kind),
-        )
-
-    def _problem_text(self, kind: str, text: str | None) -> None:
-        if text:
-            self._note(kind, text)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="callback-save")
-    def _note(self, kind: str, text: str) -> None:
-        from desk.services.handover import note_shift_problem
-
-        note_shift_problem(
-            self.signed_in.db,
-            actor=self.actor,
-            policy=self.signed_in.backend.policy,
-            kind=ShiftNoteKind(kind),
-            text=text,
-        )
-        self.post_message(self.Saved(_("handover.problem_noted")))
+    def problem_noted(self, text: str) -> None:
+        self.post_message(self.Saved(text))
 
     def on_callbacks_screen_saved(self, event: Saved) -> None:
         self.notify(event.text, markup=False)

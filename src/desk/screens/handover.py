@@ -209,7 +209,52 @@ class TextDialog(DeskModal[str | None]):
         self.dismiss(None)
 
 
-class HandoverScreen(SessionScreen):
+class ShiftProblemScreen(SessionScreen):
+    """A lead's screen on which a problem of the shift is noted for the handover (the key of
+    ``action_note_problem``): its kind, then its words, stored by the handover service. Each
+    screen says it was stored in its own way (:meth:`problem_noted`)."""
+
+    def action_note_problem(self) -> None:
+        self.app.push_screen(
+            ChoiceDialog(
+                _("handover.problem_kind"),
+                [(kind.value, _(PROBLEM_LABELS[kind])) for kind in ShiftNoteKind],
+            ),
+            self._problem_kind,
+        )
+
+    def _problem_kind(self, kind: str | None) -> None:
+        if kind is None:
+            return
+        self.app.push_screen(
+            TextDialog(_("handover.problem_text"), required=True),
+            partial(self._problem_text, kind),
+        )
+
+    def _problem_text(self, kind: str, text: str | None) -> None:
+        if text:
+            self._note(kind, text)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="shift-problem")
+    def _note(self, kind: str, text: str) -> None:
+        from desk.services.handover import note_shift_problem
+
+        note_shift_problem(
+            self.signed_in.db,
+            actor=self.actor,
+            policy=self.signed_in.backend.policy,
+            kind=ShiftNoteKind(kind),
+            text=text,
+        )
+        self.problem_noted(_("handover.problem_noted"))
+
+    def problem_noted(self, text: str) -> None:
+        """Say the problem was stored (called from the saving worker's thread: post a
+        message)."""
+        raise NotImplementedError
+
+
+class HandoverScreen(ShiftProblemScreen):
     TITLE_MSGID = N_("screen.handover")
     BINDINGS = [
         Binding("ctrl+s", "sign", N_("key.sign_handover"), id="handover.sign", priority=True),
@@ -256,6 +301,12 @@ class HandoverScreen(SessionScreen):
         self.query_one("#handover-awaiting").display = False
         self.query_one("#handover-notes", TextArea).focus()
         self._reload()
+
+    def on_screen_resume(self) -> None:
+        """Back on the handover (F6 again): read it again, for what was noted, signed or
+        acknowledged meanwhile on another screen or terminal. Notes being typed stay."""
+        if self.view is not None:
+            self._reload()
 
     # --- loading -----------------------------------------------------------------------------
 
@@ -395,39 +446,8 @@ class HandoverScreen(SessionScreen):
         )
         self.post_message(self.Done(_("handover.acknowledged"), None))
 
-    def action_note_problem(self) -> None:
-        self.app.push_screen(
-            ChoiceDialog(
-                _("handover.problem_kind"),
-                [(kind.value, _(PROBLEM_LABELS[kind])) for kind in ShiftNoteKind],
-            ),
-            self._problem_kind,
-        )
-
-    def _problem_kind(self, kind: str | None) -> None:
-        if kind is None:
-            return
-        self.app.push_screen(
-            TextDialog(_("handover.problem_text"), required=True),
-            partial(self._problem_text, kind),
-        )
-
-    def _problem_text(self, kind: str, text: str | None) -> None:
-        if text:
-            self._note(kind, text)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="handover-save")
-    def _note(self, kind: str, text: str) -> None:
-        from desk.services.handover import note_shift_problem
-
-        note_shift_problem(
-            self.signed_in.db,
-            actor=self.actor,
-            policy=self.signed_in.backend.policy,
-            kind=ShiftNoteKind(kind),
-            text=text,
-        )
-        self.post_message(self.Done(_("handover.problem_noted"), None))
+    def problem_noted(self, text: str) -> None:
+        self.post_message(self.Done(text, None))
 
     def on_handover_screen_done(self, event: Done) -> None:
         self.notify(event.text, markup=False)
