@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
-from textual.app import App, ComposeResult
+from rich.style import Style
+from rich.text import Text
+from textual.app import App
 from textual.binding import Binding, BindingsMap
 from textual.dom import DOMNode
 from textual.keys import key_to_character
 from textual.screen import Screen
-from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
+from textual.widget import Widget
 
 from desk.i18n import gettext
 
@@ -77,6 +78,17 @@ def translate_bindings(node: DOMNode) -> None:
         for key, bindings in node._bindings.key_to_bindings.items()
     }
     node._bindings = BindingsMap.from_keys(translated)
+
+
+@dataclass(frozen=True, slots=True)
+class ShownKey:
+    """One key as the footer shows it."""
+
+    key: str
+    action: str
+    display: str
+    description: str
+    enabled: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,51 +158,80 @@ def grouped(rows: Sequence[KeyRow]) -> list[KeyRow]:
     return out
 
 
-class KeyFooter(Footer):
-    """Textual's footer, rebuilt only when the keys it shows change.
+class KeyFooter(Widget):
+    """The keys of the screen shown, one line at the bottom: one widget drawing one text.
 
-    The stock footer mounts a widget per key again whenever a screen's bindings are refreshed
-    (a page read, a row selected), and mounting a row of keys costs more than the page
-    itself. This one compares what it would show: the same keys in the same state, nothing
-    happens; the same keys with some enabled or disabled, those keys change in place; other
-    keys, it is rebuilt."""
+    Textual's footer is a container with a widget per key (26 on a work order, 28 on the
+    queue): every push of a screen restyles them, every layout arranges them and every
+    frame paints them one by one, and they were five in six of a screen's widgets. This
+    one keeps the keys it shows (key, action, words, enabled) and draws them again only
+    when they change: a key the role or the state forbids is dimmed, as in the stock
+    footer, and keys past the right edge are cut (``F1`` lists them all). desk is used by keyboard:
+    a key is not clicked."""
+
+    ALLOW_SELECT = False
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"keys--key", "keys--description"}
+    DEFAULT_CSS = """
+    KeyFooter {
+        dock: bottom;
+        height: 1;
+        color: $footer-foreground;
+        background: $footer-background;
+        text-wrap: nowrap;
+        text-overflow: clip;
+    }
+    KeyFooter > .keys--key {
+        color: $footer-key-foreground;
+        background: $footer-key-background;
+        text-style: bold;
+    }
+    KeyFooter > .keys--description {
+        color: $footer-description-foreground;
+        background: $footer-description-background;
+    }
+    """
 
     def __init__(self) -> None:
-        super().__init__(compact=True, show_command_palette=False)  # fits 80 columns
-        self._shown: tuple[tuple[str, str, str, bool], ...] | None = None
-        self._rebuilding = False  # a rebuild is queued: it will show the keys as they are then
+        super().__init__()
+        self.shown: tuple[ShownKey, ...] = ()
 
-    def _keys(self, screen: Screen[Any]) -> tuple[tuple[str, str, str, bool], ...]:
-        return tuple(
-            (binding.key, binding.action, binding.description, enabled)
+    def on_mount(self) -> None:
+        # the screen publishes its keys once they are known (its focus set)
+        self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def bindings_changed(self, screen: Screen[Any]) -> None:
+        """The screen's keys may have changed: drawn again when they did (one line)."""
+        if screen is not self.screen:
+            return
+        app = self.app
+        shown = tuple(
+            ShownKey(
+                binding.key,
+                binding.action,
+                app.get_key_display(binding),
+                binding.description,
+                enabled,
+            )
             for (_node, binding, enabled, _tooltip) in screen.active_bindings.values()
             if binding.show
         )
+        if shown != self.shown:
+            self.shown = shown
+            self.refresh()
 
-    def compose(self) -> ComposeResult:
-        if self._bindings_ready:
-            self._shown = self._keys(self.screen)
-            self._rebuilding = False
-        yield from super().compose()
-
-    def bindings_changed(self, screen: Screen[Any]) -> None:
-        if not (self.is_attached and screen is self.screen and screen.app.app_focus):
-            super().bindings_changed(screen)
-            return
-        if self._rebuilding:
-            return
-        shown = self._keys(screen)
-        before = self._shown
-        if before == shown:
-            return
-        if before is not None and [key[:3] for key in before] == [key[:3] for key in shown]:
-            enabled = {(key, action): on for key, action, _text, on in shown}
-            for widget in self.query(FooterKey):
-                on = enabled.get((widget.key, widget.action))
-                if on is not None and on == widget._disabled:
-                    widget._disabled = not on
-                    widget.set_class(not on, "-disabled")
-            self._shown = shown
-            return
-        self._rebuilding = True
-        super().bindings_changed(screen)
+    def render(self) -> Text:
+        key_style = self.get_component_rich_style("keys--key", partial=True)
+        words_style = self.get_component_rich_style("keys--description", partial=True)
+        dim = Style(dim=True)
+        text = Text(no_wrap=True, overflow="crop", end="")
+        for shown in self.shown:
+            off = Style() if shown.enabled else dim
+            if text:
+                text.append(" ")
+            text.append(shown.display, key_style + off)
+            if shown.description:
+                text.append(" " + shown.description, words_style + off)
+        return text
