@@ -789,6 +789,40 @@ def test_the_helper_process_builds_the_same_rows(
     assert not [path for path in tmp_path.iterdir() if ".building" in path.name]
 
 
+def test_the_helpers_tables_are_copied_in_whole_with_their_indexes(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The helper's part file holds each of its tables with the indexes the build has for
+    it, so copying a table in is SQLite's transfer of whole records into the table and into
+    each index (read as ``RowData``; without it every record is built again from its columns
+    and the indexes are updated at random). With a unique index the program also holds the
+    row-by-row insert, which SQLite runs only into a table that is not empty."""
+    from desk.demo import builder
+    from desk.demo.place import create_part_file
+
+    template: Path = request.getfixturevalue("_sqlite_template")
+    db = _fresh_sqlite(tmp_path / "demo.db", template)
+    part = tmp_path / "demo.db.part"
+    create_part_file(f"sqlite:///{part}", builder._table_statements(db, builder.ACTIVITY_TABLES))
+    with db.engine.connect() as connection:
+        saved = builder.Sink(connection).suspend(builder.BULK_TABLES)
+        connection.commit()
+        indexes = builder._index_statements(db, builder.ACTIVITY_TABLES, saved)
+        builder.Sink(connection).restore(saved)
+        connection.commit()
+        with create_engine(f"sqlite:///{part}").begin() as helper:
+            for statement in indexes:
+                helper.exec_driver_sql(statement)
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        driver.execute("PRAGMA foreign_keys=OFF")  # as on the loading connection
+        driver.execute("ATTACH DATABASE ? AS part", (str(part),))
+        for table in builder.ACTIVITY_TABLES:
+            program = driver.execute("EXPLAIN " + builder._copy_statement(connection, table))
+            opcodes = {str(row[1]) for row in program}
+            assert "RowData" in opcodes, table
+
+
 def test_a_failing_helper_fails_the_build_naming_the_step_and_keeps_nothing(
     tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:

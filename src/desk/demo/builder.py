@@ -14,9 +14,10 @@ target in one step; a build that fails or is killed leaves the target as it was.
 
 A large build runs the phones, contacts, work orders and everything around them in a helper
 process (:mod:`multiprocessing`, forked where the platform can: a second core) while this
-process writes customers, accounts and bills: on SQLite into a file of its own, copied in at
-the end; on PostgreSQL straight into the scratch schema over its own connection. The helper
-dies with its parent. Both ways build the same rows.
+process writes customers, accounts and bills: on SQLite into a file of its own, where it also
+makes those tables' indexes, copied in at the end record by record into the same indexes
+(no sort left for this process); on PostgreSQL straight into the scratch schema over its own
+connection. The helper dies with its parent. Both ways build the same rows.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ from multiprocessing.connection import Connection as Pipe
 from typing import Any, TypeVar, cast
 
 from argon2 import PasswordHasher
-from sqlalchemy import column, insert, select, table
+from sqlalchemy import column, select, table
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.elements import ColumnClause
 
 from desk.demo import contacts, customers, floor, org, scenarios
 from desk.demo.model import (
@@ -49,7 +51,7 @@ from desk.demo.model import (
 )
 from desk.demo.place import ScratchPlace, create_part_file, scratch_place
 from desk.demo.processes import can_fork, die_with_parent, workers
-from desk.demo.sink import FOREIGN_KEY, SavedObject, Sink
+from desk.demo.sink import FOREIGN_KEY, INDEX, SavedObject, Sink
 from desk.demo.work_orders import (
     WORK_ORDER_COLUMNS,
     Plan,
@@ -60,7 +62,6 @@ from desk.demo.work_orders import (
 from desk.demo.world import World
 from desk.infra.database import Database
 from desk.infra.errors import DeskError
-from desk.models import metadata
 from desk.rules.policy import Policy, load_policy
 from desk.services import audit
 from desk.services.sweep import plan_ladder, prime_ladder
@@ -268,8 +269,10 @@ def _build(
             saved = steps.run(
                 "checks and indexes set aside", None, lambda: Sink(connection).suspend(tables)
             )
+    part_indexes: list[str] = []
     if part_url is not None:
         create_part_file(part_url, _table_statements(scratch, ACTIVITY_TABLES))
+        part_indexes = _index_statements(scratch, ACTIVITY_TABLES, saved)
     helper: _Helper | None = None
     try:
         with _loading_connection(scratch, attach=part_url) as connection:
@@ -294,7 +297,7 @@ def _build(
             # Neither part draws from the other's random stream, so running the activity in
             # a helper process, before or after the people, changes no row.
             if parallel:
-                job = _HelperJob(part_url or place.url, _portable(w), showcase)
+                job = _HelperJob(part_url or place.url, _portable(w), showcase, part_indexes)
                 helper = _Helper(job, report)
             _people(w, steps, saved)
             if helper is None:
@@ -304,7 +307,7 @@ def _build(
                 locks = outcome.locks
                 _add_counts(sink.rows_written, outcome.rows_written)
                 if part_url is not None:
-                    steps.run("contacts, work orders … copied in", None, lambda: _merge(w))
+                    steps.run("contacts, work orders … copied in", None, lambda: _merge(w, saved))
             floor.apply_locks(w, locks)
             steps.run(
                 "knowledge base and canned replies",
@@ -427,6 +430,7 @@ class _HelperJob:
     url: str  # where the helper writes: its SQLite part file, or the PostgreSQL scratch schema
     world: World  # without its sink
     showcase: list[scenarios.Scenario]
+    indexes: list[str] = field(default_factory=list)  # SQLite: made in the part file at the end
 
 
 @dataclass
@@ -508,6 +512,12 @@ def _helper_main(job: _HelperJob, send: Pipe) -> None:
                 w.sink = Sink(connection)
                 steps = _Steps(w.sink, lambda *message: send.send(("progress", *message)))
                 locks = _activity(w, steps, job.showcase, processes=workers())
+                if job.indexes:
+                    steps.run(
+                        "indexes of contacts, work orders …",
+                        None,
+                        lambda: _create_indexes(connection, job.indexes),
+                    )
         send.send(("done", _HelperOutcome(locks, dict(w.sink.rows_written))))
     except DemoBuildFailed as error:
         send.send(("failed", error.step, error.reason))
@@ -530,18 +540,52 @@ def _table_statements(db: Database, tables: tuple[str, ...]) -> list[str]:
     return [found[name] for name in tables]
 
 
-def _merge(w: World) -> int:
-    """Copy the helper's tables into the build (same columns)."""
+def _index_statements(db: Database, tables: tuple[str, ...], saved: list[SavedObject]) -> list[str]:
+    """SQLite: the ``CREATE INDEX`` statements of ``tables``, those set aside and those not,
+    for the helper to make in its part file."""
+    ddl: ColumnClause[str] = column("sql")
+    kind: ColumnClause[str] = column("type")
+    owner: ColumnClause[str] = column("tbl_name")
+    name: ColumnClause[str] = column("name")
+    query = (
+        select(ddl)
+        .select_from(table("sqlite_master"))
+        .where(kind == "index", ddl.is_not(None), owner.in_(tables))
+        .order_by(name)
+    )
+    with db.engine.connect() as connection:
+        kept = [str(statement) for (statement,) in connection.execute(query)]
+    aside = [item.ddl for item in saved if item.kind == INDEX and item.table in tables]
+    return aside + kept
+
+
+def _create_indexes(connection: Connection, statements: list[str]) -> int:
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+    return len(statements)
+
+
+def _merge(w: World, saved: list[SavedObject]) -> int:
+    """Copy the helper's tables, with their indexes, into the build.
+
+    The tables' indexes are made again here while the tables are still empty, so each
+    ``INSERT INTO main.t SELECT * FROM part.t`` copies whole records into the table and into
+    every index in order (SQLite's transfer of a table into an empty one with the same
+    columns and indexes): the indexes were sorted in the helper process, beside this one,
+    instead of here after it. That form is what SQLite recognises; it has no column list."""
+    sink = w.sink
+    sink.restore(_take(saved, lambda item: item.table in ACTIVITY_TABLES and item.kind == INDEX))
     total = 0
     for name in ACTIVITY_TABLES:
-        names = [item.name for item in metadata.tables[name].columns]
-        source = table(name, *(column(item) for item in names), schema="part")
-        target = table(name, *(column(item) for item in names), schema="main")
-        result = w.sink.connection.execute(
-            insert(target).from_select(names, select(*source.columns))
-        )
-        total += result.rowcount
+        total += sink.connection.exec_driver_sql(_copy_statement(sink.connection, name)).rowcount
     return total
+
+
+def _copy_statement(connection: Connection, name: str) -> str:
+    """``INSERT INTO main.t SELECT * FROM part.t`` for the table ``name``."""
+    quote = connection.dialect.identifier_preparer.quote
+    source, target = "part." + quote(name), "main." + quote(name)
+    return "INSERT INTO " + target + " SELECT * FROM " + source  # noqa: S608 - table names
 
 
 def _add_counts(into: dict[str, int], more: dict[str, int]) -> None:
