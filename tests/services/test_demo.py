@@ -756,6 +756,16 @@ def test_the_same_seed_builds_the_same_data(tmp_path: Path, request: pytest.Fixt
         assert _rows(first, sql) == _rows(second, sql), table
 
 
+@pytest.mark.parametrize(("cpus", "expected"), [(1, 1), (2, 1), (3, 2), (5, 4), (16, 4)])
+def test_the_helper_has_a_worker_per_cpu_the_building_process_leaves(
+    monkeypatch: pytest.MonkeyPatch, cpus: int, expected: int
+) -> None:
+    """The building process keeps one CPU busy beside the helper: on two CPUs the helper
+    settles the work orders itself (1: no worker process), and never more than the cap."""
+    monkeypatch.setattr(demo_processes, "available_cpus", lambda: cpus)
+    assert demo_processes.workers() == expected
+
+
 def test_the_helper_process_builds_the_same_rows(
     tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -764,6 +774,7 @@ def test_the_helper_process_builds_the_same_rows(
     it must give exactly what the single-process build gives, and leave no scratch."""
     monkeypatch.setattr(demo_work_orders, "SETTLE_CHUNK", 3)
     monkeypatch.setattr(demo_processes, "MAX_WORKERS", 2)
+    monkeypatch.setattr(demo_processes, "available_cpus", lambda: 3)
     template: Path = request.getfixturevalue("_sqlite_template")
     params = DemoParams(customers=400, days=4, seed=5)
     single = _fresh_sqlite(tmp_path / "single.db", template)

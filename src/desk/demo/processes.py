@@ -18,13 +18,22 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def workers() -> int:
-    """Worker processes for the work orders' rules: one per CPU this process may use."""
+def available_cpus() -> int:
+    """The CPUs this process may run on."""
     try:
-        available = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # not every platform says
-        available = os.cpu_count() or 1
-    return max(1, min(MAX_WORKERS, available))
+        return os.cpu_count() or 1
+
+
+def workers() -> int:
+    """Worker processes for the work orders' rules in the helper: one per CPU besides the one
+    the building process keeps busy meanwhile. One means none: the helper settles the orders
+    itself. An order's trip to a worker and back (pickled both ways, with its events, clocks
+    and enums) costs about half a millisecond of CPU, a fifth of settling it, which pays only
+    where a core would otherwise idle: on two CPUs the two processes of the build already
+    keep both busy."""
+    return max(1, min(MAX_WORKERS, available_cpus() - 1))
 
 
 def die_with_parent() -> None:
