@@ -157,19 +157,39 @@ PHONE_COLUMNS = ("id", "customer_id", "phone", "phone_rev", "kind", "is_primary"
 
 
 class _Keys:
-    """Search keys of a name composed from cached keys of its surname (``name_keys``: read
+    """Search keys of a name, composed from cached keys of its surname (``name_keys``: read
     as a surname) and given name (``part_keys``: each character on its own); the parts
-    concatenate to what ``name_keys`` gives for the whole name."""
+    concatenate to what ``name_keys`` gives for the whole name. Where the surname and the
+    given name's first character make a longer surname (``surname_of``, which reads the
+    first two characters only), the name's own keys."""
 
     def __init__(self) -> None:
-        self._parts: dict[tuple[str, bool], tuple[str, str, str]] = {}
+        self._surnames: dict[str, tuple[str, str, str]] = {}
+        self._given: dict[str, tuple[str, str, str]] = {}
+        self._longer: dict[str, tuple[str, str, str]] = {}
+        self._heads: dict[str, str | None] = {}
 
-    def part(self, text: str, *, surname: bool = False) -> tuple[str, str, str]:
-        found = self._parts.get((text, surname))
-        if found is None:
-            keys = name_keys(text) if surname else part_keys(text)
-            found = self._parts[text, surname] = (keys.spaced, keys.pinyin, keys.initials)
-        return found
+    def of(self, surname: str, given: str, name: str) -> tuple[str, str, str]:
+        """(spaced, pinyin, initials) of ``name``, which is ``surname + given``."""
+        head = name[:2]
+        read = self._heads.get(head, "")
+        if read == "":
+            read = self._heads[head] = surname_of(head)
+        if read is not None and read != surname:
+            found = self._longer.get(name)
+            if found is None:
+                keys = name_keys(name)
+                found = self._longer[name] = (keys.spaced, keys.pinyin, keys.initials)
+            return found
+        first = self._surnames.get(surname)
+        if first is None:
+            keys = name_keys(surname)
+            first = self._surnames[surname] = (keys.spaced, keys.pinyin, keys.initials)
+        rest = self._given.get(given)
+        if rest is None:
+            keys = part_keys(given)
+            rest = self._given[given] = (keys.spaced, keys.pinyin, keys.initials)
+        return (first[0] + " " + rest[0], first[1] + rest[1], first[2] + rest[2])
 
 
 def customer_rows(w: World, service_hashes: list[str]) -> Iterator[Row]:
@@ -227,25 +247,31 @@ def customer_rows(w: World, service_hashes: list[str]) -> Iterator[Row]:
             text = days[ordinal] = date.fromordinal(ordinal).isoformat()
         return text
 
+    male_count, female_count = len(male_chars), len(female_chars)
+    keys_of = keys.of
+    id_card_of = ids.number
     for i in range(w.n):
         cid = i + 1
         bits = flags[i]
         male = r() < 0.51
         surname = surnames[int(r() * 8192)]
-        chars = male_chars if male else female_chars
-        given = chars[int(r() * len(chars))]
-        if r() >= 0.18:
-            given += chars[int(r() * len(chars))]
-        if surname_of(surname + given) in (None, surname):
-            s_keys, g_keys = keys.part(surname, surname=True), keys.part(given)
-        else:  # the surname and the given name's first character make a longer surname
-            s_keys, g_keys = keys.part(surname + given, surname=True), ("", "", "")
+        if male:
+            given = male_chars[int(r() * male_count)]
+            if r() >= 0.18:
+                given += male_chars[int(r() * male_count)]
+        else:
+            given = female_chars[int(r() * female_count)]
+            if r() >= 0.18:
+                given += female_chars[int(r() * female_count)]
+        name = surname + given
+        spaced, pinyin, initials = keys_of(surname, given, name)
         city = cities[i]
-        division, region, city_addresses = districts[city][int(r() * len(districts[city]))]
+        city_districts = districts[city]
+        division, region, city_addresses = city_districts[int(r() * len(city_districts))]
         birth = day(births[i])
         if r() < 0.16:
             division = migrants[int(r() * len(migrants))]
-        id_card = ids.number(division, birth, 2 * int(r() * 500) + male)
+        id_card = id_card_of(division, birth, 2 * int(r() * 500) + male)
         number = f"C{cid:09d}"
         big = manager = manager_phone = None
         if bits & BIG:
@@ -253,9 +279,9 @@ def customer_rows(w: World, service_hashes: list[str]) -> Iterator[Row]:
             manager, manager_phone = managers[int(r() * len(managers))]
         last = last_activity[i]
         created = min(last - DAY, now - int((30 + r() * 5_475) * DAY))
-        created_ordinal = (created + LOCAL_OFFSET) // DAY + 719_163
         member_since = None
         if bits & MEMBER:
+            created_ordinal = (created + LOCAL_OFFSET) // DAY + 719_163
             member_since = day(created_ordinal + int(r() * (today_ordinal - created_ordinal)))
         status = active
         arrears_since = None
@@ -271,10 +297,10 @@ def customer_rows(w: World, service_hashes: list[str]) -> Iterator[Row]:
         yield (
             cid,
             number,
-            surname + given,
-            f"{s_keys[0]} {g_keys[0]}".rstrip(),
-            s_keys[1] + g_keys[1],
-            s_keys[2] + g_keys[2],
+            name,
+            spaced,
+            pinyin,
+            initials,
             id_card,
             id_card[::-1],
             slots[_password_slot(number)],
