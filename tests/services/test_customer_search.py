@@ -531,6 +531,41 @@ def test_the_floor_may_search(
     ]
 
 
+def _set_user(db: Database, actor: Actor, **values: object) -> None:
+    with db.session(write=True) as session:
+        user = session.get(StaffUser, actor.user_id)
+        assert user is not None
+        for name, value in values.items():
+            setattr(user, name, value)
+        session.add(user)
+
+
+@pytest.mark.parametrize("query", ["13800001234", "张", "13800009999", "", "%%"])
+def test_a_disabled_agent_is_refused_whether_the_query_finds_anyone(
+    db: Database, people: dict[str, int], staff: dict[Role, Actor], query: str
+) -> None:
+    """The check rides on the page's first statement: a hit, no hit and no statement at all
+    each refuse a user disabled since sign-in, and one demoted to a role that may not
+    search."""
+    agent, lead = staff[Role.AGENT], staff[Role.LEAD]
+    assert search_customers(db, actor=agent, query=query).query == query
+    _set_user(db, agent, active=False)
+    with pytest.raises(PermissionDenied, match="no longer an active user"):
+        search_customers(db, actor=agent, query=query)
+    _set_user(db, lead, role=Role.HANDLER.value)
+    with pytest.raises(PermissionDenied, match="is now handler"):
+        search_customers(db, actor=lead, query=query)
+
+
+def test_a_disabled_agent_with_a_bad_cursor_hears_that_first(
+    db: Database, people: dict[str, int], staff: dict[Role, Actor]
+) -> None:
+    agent = staff[Role.AGENT]
+    _set_user(db, agent, active=False)
+    with pytest.raises(PermissionDenied):
+        search_customers(db, actor=agent, query="张", after="forged")
+
+
 @pytest.fixture
 def statements(db: Database) -> Iterator[list[str]]:
     seen: list[str] = []
@@ -541,6 +576,33 @@ def statements(db: Database) -> Iterator[list[str]]:
     event.listen(db.engine, "before_cursor_execute", _record)
     yield seen
     event.remove(db.engine, "before_cursor_execute", _record)
+
+
+def test_a_lookup_is_one_statement_outside_any_transaction(
+    db: Database, people: dict[str, int], staff: dict[Role, Actor]
+) -> None:
+    """An exact phone found: the page and the check that the agent may still search are one
+    statement; on PostgreSQL without BEGIN/COMMIT around it (the driver in autocommit)."""
+    seen: list[tuple[str, bool]] = []
+
+    def _record(conn: Connection, _cursor: object, statement: str, *_args: object) -> None:
+        driver = conn.connection.driver_connection
+        seen.append((statement, bool(getattr(driver, "autocommit", False))))
+
+    event.listen(db.engine, "before_cursor_execute", _record)
+    try:
+        page = search_customers(db, actor=staff[Role.AGENT], query="13800001234")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", _record)
+    assert [hit.id for hit in page.hits] == [people["张三丰"]]
+    sent = [(s, auto) for s, auto in seen if s.strip().upper() != "BEGIN"]  # SQLite's own
+    assert len(sent) == 1, seen
+    assert "staff_user" in sent[0][0]
+    assert sent[0][1] is (not db.is_sqlite)
+    with db.session(write=False) as session:  # the pool's connection is as it was
+        assert session.connection().connection.driver_connection is not None
+        driver = session.connection().connection.driver_connection
+        assert not getattr(driver, "autocommit", False)
 
 
 def test_a_query_that_means_nothing_reads_no_table(

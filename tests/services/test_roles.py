@@ -195,7 +195,11 @@ SESSION_ENTRY_POINTS: dict[str, Permission] = {
 # The other public functions that take a Session or a Connection, by why they check nothing
 # themselves. A new one fails test_every_session_function_is_named until it is named here.
 _PARTS: dict[str, tuple[str, ...]] = {
-    "the permission check itself": ("access.require", "access.require_active"),
+    "the permission check itself": (
+        "access.require",
+        "access.require_active",
+        "access.require_seen",
+    ),
     "writes what its caller did, after the caller's check (the actor is who is recorded)": (
         "audit.record",
         "sealing.append",
@@ -262,7 +266,7 @@ SESSION_PARTS: dict[str, str] = {name: why for why, names in _PARTS.items() for 
 
 
 Source = tuple[str, ModuleType, str]  # a services module's short name, the module, its source
-_DESK_DECORATORS = frozenset({"reads", "writes", "reads_audited"})
+_DESK_DECORATORS = frozenset({"reads", "reads_autocommit", "writes", "reads_audited"})
 
 
 def _services() -> list[Source]:

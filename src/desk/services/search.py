@@ -66,13 +66,13 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
-from desk.infra.database import Database, reads
+from desk.infra.database import Database, reads_autocommit
 from desk.infra.errors import InvalidInput
 from desk.models import metadata
 from desk.rules.masking import mask_id_card, mask_name, mask_phone
 from desk.rules.names import has_cjk, prefix_upper_bound, reverse
 from desk.rules.permissions import Actor, Permission
-from desk.services.access import require
+from desk.services.access import require_role, require_seen, role_now
 
 MAX_LIMIT = 200
 MIN_SUFFIX_DIGITS = 4
@@ -338,13 +338,18 @@ class _Stream:
         forward: bool,
         limit: int,
         exclude: Sequence[_Stream],
+        check: _Check | None = None,
     ) -> list[_Row]:
         """Up to ``limit`` rows after (``forward``) or before ``key`` in this stream's order,
-        none of a customer that an ``exclude`` stream matches, with the hit's details."""
+        none of a customer that an ``exclude`` stream matches, with the hit's details.
+        ``check``: the statement reads the actor's role too (:func:`role_now`) and judges it
+        before a row is used."""
         statement, has_phone = self.statement(
-            forward=forward, keyed=key is not None, exclude=exclude
+            forward=forward, keyed=key is not None, exclude=exclude, checked=check is not None
         )
         params: dict[str, Any] = {"limit": limit, **self.params()}
+        if check is not None:
+            params["actor_id"] = check.actor.user_id
         for other in exclude:
             params.update(other.params())
         if key is not None:
@@ -353,8 +358,13 @@ class _Stream:
         rest = size + (2 if has_phone else 1)
         out: list[_Row] = []
         # Core through the transaction's connection: no ORM around a statement of columns.
-        for row in session.connection().execute(statement, params).all():
-            values = tuple(row)
+        found = session.connection().execute(statement, params).all()
+        width = len(found[0]) if found else 0
+        if check is not None:
+            check(session, found[0][-1] if found else None)
+            width -= 1  # the actor's role
+        for row in found:
+            values = tuple(row)[:width]
             out.append(
                 _Row(
                     key=values[:size],
@@ -366,14 +376,19 @@ class _Stream:
         return out
 
     def statement(
-        self, *, forward: bool, keyed: bool, exclude: Sequence[_Stream]
+        self, *, forward: bool, keyed: bool, exclude: Sequence[_Stream], checked: bool = False
     ) -> tuple[Select[Any], bool]:
-        """The page statement of this shape (built once), and whether it returns a phone."""
-        shape = (*self.shape, forward, keyed, tuple(other.shape for other in exclude))
+        """The page statement of this shape (built once), and whether it returns a phone.
+        ``checked``: its last column is the actor's role now (:func:`role_now` of the
+        parameter ``actor_id``)."""
+        shape = (*self.shape, forward, keyed, tuple(other.shape for other in exclude), checked)
         found = _STATEMENTS.get(shape)
         if found is None:
             source = self.source()
             built = self._build(source, forward=forward, keyed=keyed, exclude=exclude)
+            if checked:
+                actor_id = bindparam("actor_id", type_=Integer)
+                built = built.add_columns(role_now(actor_id).label("actor_role"))
             found = _STATEMENTS[shape] = (built, source.phone is not None)
         return found
 
@@ -758,6 +773,16 @@ def _decode_cursor(cursor: str, query: _Query, streams: Sequence[_Stream]) -> _C
 # --- the search ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """The check of :func:`require`, read by the first statement of a search."""
+
+    actor: Actor
+
+    def __call__(self, session: Session, role: object) -> None:
+        require_seen(session, self.actor, Permission.SEARCH_CUSTOMERS, role)
+
+
 def _walk(
     session: Session,
     streams: Sequence[_Stream],
@@ -765,15 +790,18 @@ def _walk(
     start: _Cursor | None,
     forward: bool,
     want: int,
+    check: _Check,
 ) -> list[tuple[int, _Row]]:
     """Up to ``want`` rows strictly after (``forward``) or before ``start`` in the total
-    order: streams one after another, each by its own key. Backward rows come nearest first."""
+    order: streams one after another, each by its own key. Backward rows come nearest first.
+    The first statement judges ``check`` before anything it read is used."""
     if start is None:
         index, key = (0 if forward else len(streams) - 1), None
     else:
         index, key = start.stream, start.key
     out: list[tuple[int, _Row]] = []
     step = 1 if forward else -1
+    pending: _Check | None = check
     while 0 <= index < len(streams) and len(out) < want:
         rows = streams[index].fetch(
             session,
@@ -781,10 +809,14 @@ def _walk(
             forward=forward,
             limit=want - len(out),
             exclude=streams[:index],
+            check=pending,
         )
+        pending = None
         out.extend((index, row) for row in rows)
         index += step
         key = None
+    if pending is not None:  # no statement ran
+        pending(session, None)
     return out
 
 
@@ -814,7 +846,7 @@ def _hits(streams: Sequence[_Stream], rows: Sequence[tuple[int, _Row]]) -> tuple
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-@reads
+@reads_autocommit
 def search_customers(
     session: Session,
     *,
@@ -832,27 +864,39 @@ def search_customers(
     control character (a NUL byte, an escape) or a cursor this search did not make is
     :class:`InvalidInput`.
     """
-    require(session, actor, Permission.SEARCH_CUSTOMERS)
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"must be between 1 and {MAX_LIMIT}", field="limit")
-    if after is not None and before is not None:
-        raise InvalidInput("give either after or before, not both", field="cursor")
-    if _CONTROL.search(query or ""):
-        raise InvalidInput("holds a control character, which no search can match", field="query")
-    interpreted = _interpret(query)
-    dialect = str(session.info.get("dialect", "sqlite"))
-    streams = [
-        _STREAMS[kind](interpreted, f"s{index}", dialect)
-        for index, kind in enumerate(interpreted.kinds)
-    ]
+    # The check of require(), in two halves: the role signed in with now, the user's row as
+    # it stands with the page's first statement (one round trip fewer: see _walk).
+    require_role(actor, Permission.SEARCH_CUSTOMERS)
+    check = _Check(actor)
+    forward = before is None
+    cursor = after if forward else before
+    try:
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidInput(f"must be between 1 and {MAX_LIMIT}", field="limit")
+        if after is not None and before is not None:
+            raise InvalidInput("give either after or before, not both", field="cursor")
+        if _CONTROL.search(query or ""):
+            raise InvalidInput(
+                "holds a control character, which no search can match", field="query"
+            )
+        interpreted = _interpret(query)
+        dialect = str(session.info.get("dialect", "sqlite"))
+        streams = [
+            _STREAMS[kind](interpreted, f"s{index}", dialect)
+            for index, kind in enumerate(interpreted.kinds)
+        ]
+        start = (
+            _decode_cursor(cursor, interpreted, streams) if cursor is not None and streams else None
+        )
+    except InvalidInput:
+        check(session, None)  # a user disabled meanwhile hears that first
+        raise
     if not streams:
+        check(session, None)
         return SearchPage(
             query, (), (), None, None, unsearchable=interpreted.problem, odd=interpreted.odd
         )
-    forward = before is None
-    cursor = after if forward else before
-    start = _decode_cursor(cursor, interpreted, streams) if cursor is not None else None
-    rows = _walk(session, streams, start=start, forward=forward, want=limit + 1)
+    rows = _walk(session, streams, start=start, forward=forward, want=limit + 1, check=check)
     more = len(rows) > limit
     rows = rows[:limit]
     if not forward:
