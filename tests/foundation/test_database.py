@@ -189,6 +189,13 @@ def test_migrations_match_the_models(db: Database) -> None:
         "ix_customer_name_initials_c",
         "ix_customer_name_pinyin_c",
     }
+    if not db.is_sqlite:  # migration 0019: unused there (search reads the *_c ones)
+        ignored |= {
+            "'ix_customer_name_pinyin'",
+            "'ix_customer_name_initials'",
+            "'ix_customer_id_card_rev'",
+            "'ix_customer_phone_rev'",
+        }
     remaining = [d for d in diff if not any(name in repr(d) for name in ignored)]
     assert remaining == []
 
