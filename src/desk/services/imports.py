@@ -40,11 +40,12 @@ import itertools
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
@@ -1401,49 +1402,69 @@ def _import_customers(
     desk's tables), and write every :data:`STAGE_CHUNK` rows staged as one transaction: a
     killed import keeps whole chunks, and running it again finds them unchanged and writes
     the rest."""
-    with db.connect() as connection:
+    with _staging(db, _STAGE) as connection:
         sqlite = connection.dialect.name == "sqlite"
 
         def write_chunk(low: int, high: int) -> None:
             now = db.clock.now()
-            connection.execution_options(desk_write=True)
-            transaction = connection.begin()
-            try:
-                _write_customer_chunk(connection, low, high, report, now, actor)
-            except BaseException:
-                transaction.rollback()
-                raise
-            if dry_run:
-                transaction.rollback()
-            else:
-                transaction.commit()
-            connection.execution_options(desk_write=False)
+            _write_once(
+                connection,
+                lambda: _write_customer_chunk(connection, low, high, report, now, actor),
+                dry_run=dry_run,
+            )
             with connection.begin():
                 connection.execute(delete(_STAGE).where(_STAGE.c.seq < high))
 
+        if sqlite:
+            _pragma(connection, f"cache_size=-{_STAGE_CACHE_KIB}")
+        low, staged = 1, 0  # rows low..staged are in the stage, not yet written
+        for batch in batches:
+            report.absorb(batch.read, batch.rejected, batch.warned, batch.problems)
+            if not batch.items:
+                continue
+            with connection.begin():
+                _copy_into_stage(connection, batch.items, sqlite=sqlite)
+            staged = int(batch.items[-1][0])
+            while staged - low + 1 >= STAGE_CHUNK:
+                write_chunk(low, low + STAGE_CHUNK)
+                low += STAGE_CHUNK
+        if staged >= low:
+            write_chunk(low, staged + 1)
+
+
+@contextmanager
+def _staging(db: Database, stage: Table) -> Iterator[Connection]:
+    """The import's own connection, with ``stage`` made afresh on it (a temporary table of
+    that connection: no lock on desk's tables while it fills). On the way out, an error's
+    included, the stage is dropped and the connection given back to the pool as it was."""
+    with db.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
         try:
             with connection.begin():
-                connection.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE.name}")
-                _STAGE.create(connection)
-            if sqlite:
-                _pragma(connection, f"cache_size=-{_STAGE_CACHE_KIB}")
-            low, staged = 1, 0  # rows low..staged are in the stage, not yet written
-            for batch in batches:
-                report.absorb(batch.read, batch.rejected, batch.warned, batch.problems)
-                if not batch.items:
-                    continue
-                with connection.begin():
-                    _copy_into_stage(connection, batch.items, sqlite=sqlite)
-                staged = int(batch.items[-1][0])
-                while staged - low + 1 >= STAGE_CHUNK:
-                    write_chunk(low, low + STAGE_CHUNK)
-                    low += STAGE_CHUNK
-            if staged >= low:
-                write_chunk(low, staged + 1)
+                connection.exec_driver_sql(f"DROP TABLE IF EXISTS {stage.name}")
+                stage.create(connection)
+            yield connection
         except BaseException:
-            _drop_stage(connection, _STAGE, sqlite=sqlite, quiet=True)  # the first error is told
+            _drop_stage(connection, stage, sqlite=sqlite, quiet=True)  # the first error is told
             raise
-        _drop_stage(connection, _STAGE, sqlite=sqlite, quiet=False)
+        _drop_stage(connection, stage, sqlite=sqlite, quiet=False)
+
+
+def _write_once(connection: Connection, write: Callable[[], None], *, dry_run: bool) -> None:
+    """``write`` in one writing transaction of the import's connection: committed, or rolled
+    back on an error and on a dry run."""
+    connection.execution_options(desk_write=True)
+    transaction = connection.begin()
+    try:
+        write()
+    except BaseException:
+        transaction.rollback()
+        raise
+    if dry_run:
+        transaction.rollback()
+    else:
+        transaction.commit()
+    connection.execution_options(desk_write=False)
 
 
 def _drop_stage(connection: Connection, stage: Table, *, sqlite: bool, quiet: bool) -> None:
@@ -1736,34 +1757,16 @@ def _write_in_batches(
 ) -> None:
     """Bills and tickets: each batch as it comes, staged and written in one transaction of
     the import's own connection (its stage is a temporary table of that connection)."""
-    stage = _STAGES[kind]
-    with db.connect() as connection:
-        sqlite = connection.dialect.name == "sqlite"
-        try:
-            with connection.begin():
-                connection.exec_driver_sql(f"DROP TABLE IF EXISTS {stage.name}")
-                stage.create(connection)
-            for batch in batches:
-                report.absorb(batch.read, batch.rejected, batch.warned, batch.problems)
-                if not batch.items:
-                    continue
-                now = db.clock.now()
-                connection.execution_options(desk_write=True)
-                transaction = connection.begin()
-                try:
-                    WRITERS[kind](connection, batch.items, report, now)
-                except BaseException:
-                    transaction.rollback()
-                    raise
-                if dry_run:
-                    transaction.rollback()
-                else:
-                    transaction.commit()
-                connection.execution_options(desk_write=False)
-        except BaseException:
-            _drop_stage(connection, stage, sqlite=sqlite, quiet=True)
-            raise
-        _drop_stage(connection, stage, sqlite=sqlite, quiet=False)
+    write = WRITERS[kind]
+    with _staging(db, _STAGES[kind]) as connection:
+        for batch in batches:
+            report.absorb(batch.read, batch.rejected, batch.warned, batch.problems)
+            if not batch.items:
+                continue
+            now = db.clock.now()
+            _write_once(
+                connection, partial(write, connection, batch.items, report, now), dry_run=dry_run
+            )
 
 
 # --- validating: in a second process for a large file -----------------------------------------
