@@ -136,46 +136,6 @@ async def test_a_long_reply_reads_in_full_and_the_form_keeps_its_hint_at_80_by_2
         assert "Ctrl+S" in screen_text(pilot)
 
 
-def test_a_long_history_is_drawn_a_screenful_first(sqlite_db: Database) -> None:
-    from rich.console import Console
-
-    from desk.i18n import set_language
-    from desk.screens.work_order import render_detail
-    from desk.services.work_order_actions import add_note
-    from desk.services.work_orders import work_order_detail
-
-    set_language("en")  # the words below; an earlier test in this worker may have left zh_CN
-    floor, work_order_id = floor_with_order(sqlite_db)
-    lead = floor.actor("lead1")
-    for n in range(20):
-        version = work_order_detail(
-            sqlite_db, actor=lead, work_order_id=work_order_id, policy=POLICY
-        ).order.version
-        add_note(
-            sqlite_db,
-            actor=lead,
-            work_order_id=work_order_id,
-            version=version,
-            note=f"note number {n + 1}",
-            policy=POLICY,
-        )
-    detail = work_order_detail(sqlite_db, actor=lead, work_order_id=work_order_id, policy=POLICY)
-    console = Console(width=120, record=True)
-
-    def drawn(**options: int) -> str:
-        with console.capture() as capture:
-            console.print(render_detail(detail, detail.read_at, **options))
-        return capture.get()
-
-    first = drawn(history=15)
-    assert "note number 14" in first
-    assert "note number 15" not in first  # the created event is the first of the 15
-    assert "… 6 more events" in first
-    whole = drawn()
-    assert "note number 20" in whole
-    assert "more event" not in whole
-
-
 async def test_the_screen_draws_a_long_history_whole(
     sqlite_db: Database, clock: FixedClock
 ) -> None:

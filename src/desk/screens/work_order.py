@@ -11,8 +11,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -21,7 +19,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
-from desk.i18n import N_, ngettext, vocab_label
+from desk.i18n import N_, vocab_label
 from desk.i18n import gettext as _
 from desk.rules.vocab import (
     CallbackStatus,
@@ -37,14 +35,13 @@ from desk.rules.work_orders import Action, OrderState
 from desk.screens.base import SessionScreen, SignedIn
 from desk.screens.order_actions import ACTION_BINDINGS, ACTION_KEYS, OrderActions, OrderRef
 from desk.widgets.clocks import clock_line, short_time
+from desk.widgets.drawn import Drawn, Grid
 from desk.widgets.format import local_time, yuan
 from desk.widgets.painted import RenderedOnce
 
 if TYPE_CHECKING:
     from desk.services.queue import FloorDirectory
     from desk.services.work_orders import WorkOrderDetail
-
-FIRST_EVENTS = 15  # the events drawn in the first frame: what a screen shows below the facts
 
 ESCALATION_LABELS: dict[int, str] = {
     1: N_("work_order.escalation.reminded"),
@@ -53,19 +50,14 @@ ESCALATION_LABELS: dict[int, str] = {
 }
 
 
-def as_written(value: RenderableType | str) -> RenderableType:
-    """A table cell as it was written: Rich parses a string cell as markup, and a reason
-    or a name with ``[b]`` in it lost those characters."""
+def as_written(value: Text | str) -> Text:
+    """A cell as it was written, never parsed as markup (a reason or a name with ``[b]``
+    in it lost those characters)."""
     return Text(value) if isinstance(value, str) else value
 
 
-def _facts(rows: Iterable[tuple[str, RenderableType | str]]) -> Table:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="dim", no_wrap=True)
-    grid.add_column(overflow="fold")
-    for label, value in rows:
-        grid.add_row(label, as_written(value))
-    return grid
+def _facts(rows: Iterable[tuple[str, Text | str]]) -> Grid:
+    return Grid([(Text(label), as_written(value)) for label, value in rows], styles=("dim",))
 
 
 def _heading(text: str) -> Text:
@@ -103,17 +95,15 @@ def event_text(kind: EventKind, data: dict[str, object]) -> str:
     return label
 
 
-def render_detail(detail: WorkOrderDetail, now: datetime, *, history: int | None = None) -> Group:
-    """The work order as Rich renderables (pure: the read model in, text out).
-
-    ``history``: how many events of the history to draw (the first ones); the rest are
-    counted in a line below them. None draws them all."""
+def render_detail(detail: WorkOrderDetail, now: datetime) -> Drawn:
+    """The work order as lines of text (pure: the read model in, text out), its whole
+    history included: drawn by :mod:`desk.widgets.drawn`, not by Rich's tables."""
     order = detail.order
     title = Text()
     title.append(order.number, style="bold")
     title.append("  ")
     title.append(order.title)
-    parts: list[RenderableType] = [title, status_text(detail)]
+    parts: list[Text | Grid] = [title, status_text(detail)]
 
     facts = [
         (
@@ -178,41 +168,46 @@ def render_detail(detail: WorkOrderDetail, now: datetime, *, history: int | None
     parts.append(Text(detail.description))
 
     parts.append(_heading(_("work_order.clocks")))
-    clocks = Table.grid(padding=(0, 2))
-    clocks.add_column(no_wrap=True)
-    clocks.add_column(overflow="fold")
+    clocks = []
     for clock in detail.clocks:
-        clocks.add_row(
-            vocab_label(clock.kind),
-            clock_line(
-                state=clock.state,
-                due_at=clock.due_at,
-                remaining=clock.remaining,
-                breached=clock.breached,
-                overdue=clock.overdue,
-                stopped_at=clock.stopped_at,
-                now=now,
-            ),
+        clocks.append(
+            (
+                Text(vocab_label(clock.kind)),
+                clock_line(
+                    state=clock.state,
+                    due_at=clock.due_at,
+                    remaining=clock.remaining,
+                    breached=clock.breached,
+                    overdue=clock.overdue,
+                    stopped_at=clock.stopped_at,
+                    now=now,
+                ),
+            )
         )
-    parts.append(clocks)
+    parts.append(Grid(clocks))
 
     if detail.disputed_items:
         parts.append(_heading(_("work_order.disputed", count=len(detail.disputed_items))))
-        items = Table(box=None, padding=(0, 1), show_edge=False)
-        items.add_column(_("work_order.item.period"), no_wrap=True)
-        items.add_column(_("work_order.item.at"), no_wrap=True)
-        items.add_column(_("work_order.item.counterpart"), no_wrap=True)
-        items.add_column(_("work_order.item.description"), overflow="fold")
-        items.add_column(_("work_order.item.amount"), no_wrap=True)
-        for item in detail.disputed_items:
-            items.add_row(
-                item.period,
-                local_time(item.occurred_at, "%m-%d %H:%M"),
+        header = [
+            Text(_("work_order.item.period")),
+            Text(_("work_order.item.at")),
+            Text(_("work_order.item.counterpart")),
+            Text(_("work_order.item.amount")),
+            Text(_("work_order.item.description")),  # last: it folds
+        ]
+        amounts = [yuan(item.amount_cents) for item in detail.disputed_items]
+        wide = max(len(amount) for amount in amounts)
+        items = [
+            (
+                Text(item.period),
+                Text(local_time(item.occurred_at, "%m-%d %H:%M")),
                 Text(item.counterpart or ""),
+                Text(amount.rjust(wide)),
                 Text(item.description),
-                Text(yuan(item.amount_cents), justify="right"),
             )
-        parts.append(items)
+            for item, amount in zip(detail.disputed_items, amounts, strict=True)
+        ]
+        parts.append(Grid(items, header=header))
 
     if detail.message is not None:
         message = detail.message
@@ -230,7 +225,7 @@ def render_detail(detail: WorkOrderDetail, now: datetime, *, history: int | None
 
     if detail.parent is not None or detail.children:
         parts.append(_heading(_("work_order.mass_fault")))
-        links: list[tuple[str, RenderableType | str]] = []
+        links: list[tuple[str, Text | str]] = []
         if detail.parent is not None:
             parent = detail.parent
             links.append(
@@ -263,14 +258,8 @@ def render_detail(detail: WorkOrderDetail, now: datetime, *, history: int | None
             parts.append(Text(line))
 
     parts.append(_heading(_("work_order.history", count=len(detail.events))))
-    table = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
-    table.add_column(_("work_order.col.at"), no_wrap=True)
-    table.add_column(_("work_order.col.who"), no_wrap=True)
-    table.add_column(_("work_order.col.what"), overflow="fold")
-    # fold, not the table's ellipsis: a reply is read in full, Chinese text included
-    table.add_column(_("work_order.col.why"), ratio=1, overflow="fold")
-    events = detail.events if history is None else detail.events[:history]
-    for event in events:
+    history = []
+    for event in detail.events:
         what = event_text(event.kind, event.data)
         if event.to_status is not None and event.to_status != event.from_status:
             what += f" → {vocab_label(event.to_status, WorkOrderStatus)}"
@@ -284,18 +273,23 @@ def render_detail(detail: WorkOrderDetail, now: datetime, *, history: int | None
         style = "red" if event.kind is EventKind.BREACH else ""
         if event.kind in (EventKind.REMINDER, EventKind.ESCALATION_PROPOSED):
             style = "magenta"
-        table.add_row(
-            local_time(event.at, "%m-%d %H:%M"),
-            Text(event.actor_name or _("work_order.desk")),
-            Text(what, style=style),
-            Text(event.reason or ""),
+        history.append(
+            (
+                Text(local_time(event.at, "%m-%d %H:%M")),
+                Text(event.actor_name or _("work_order.desk")),
+                Text(what, style=style),
+                # folded, never cut: a reply is read in full, Chinese text included
+                Text(event.reason or ""),
+            )
         )
-    parts.append(table)
-    if len(events) < len(detail.events):
-        more = len(detail.events) - len(events)
-        label = ngettext(N_("work_order.history_more_one"), N_("work_order.history_more"), more)
-        parts.append(Text(label, style="dim"))
-    return Group(*parts)
+    header = [
+        Text(_("work_order.col.at")),
+        Text(_("work_order.col.who")),
+        Text(_("work_order.col.what")),
+        Text(_("work_order.col.why")),
+    ]
+    parts.append(Grid(history, header=header, expand=True))
+    return Drawn(parts)
 
 
 class WorkOrderScreen(OrderActions, SessionScreen):
@@ -303,7 +297,7 @@ class WorkOrderScreen(OrderActions, SessionScreen):
 
     TITLE_MSGID = N_("screen.work_order")
     DEFAULT_CSS = """
-    WorkOrderScreen #wo-scroll { padding: 0 1; }
+    WorkOrderScreen #wo-scroll { padding: 0 1; scrollbar-gutter: stable; }
     WorkOrderScreen #wo-body { height: auto; }
     """
     BINDINGS = [
@@ -394,23 +388,11 @@ class WorkOrderScreen(OrderActions, SessionScreen):
     def _show_detail(self, detail: WorkOrderDetail) -> None:
         self.detail = detail
         body = self.query_one("#wo-body", Static)
-        if len(detail.events) > FIRST_EVENTS:
-            # A screenful first; the long tail of the history right after that frame.
-            body.update(
-                RenderedOnce(body, render_detail(detail, detail.read_at, history=FIRST_EVENTS))
-            )
-            self.call_after_refresh(self._show_whole, detail)
-        else:
-            body.update(RenderedOnce(body, render_detail(detail, detail.read_at)))
+        body.update(RenderedOnce(body, render_detail(detail, detail.read_at)))
         self.refresh_bindings()
         if self._then is not None:
             action, self._then = self._then, None
             self._open(action, detail)
-
-    def _show_whole(self, detail: WorkOrderDetail) -> None:
-        if self.detail is detail:  # not reloaded meanwhile
-            body = self.query_one("#wo-body", Static)
-            body.update(RenderedOnce(body, render_detail(detail, detail.read_at)))
 
     def _open(self, action: Action, detail: WorkOrderDetail) -> None:
         """Open ``action``'s form now, or say why it cannot be taken."""

@@ -6,7 +6,8 @@ every later layout. A customer card (tables of facts, the orders, the contacts) 
 costliest thing the workspace paints when a call starts; :class:`RenderedOnce` keeps the lines
 of its last render and gives them to both, rendered again only for another width or style.
 
-Show it with ``static.update(RenderedOnce(static, renderable))``.
+Show it with ``static.update(RenderedOnce(static, renderable))``. A
+:class:`~desk.widgets.drawn.Drawn` gives its lines directly, without Rich's render pipeline.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING
 from rich.segment import Segment
 from textual.strip import Strip
 from textual.visual import RichVisual
+
+from desk.widgets.drawn import Drawn
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -44,6 +47,15 @@ class RenderedOnce(RichVisual):
         if known is not None and known[0] == width:
             return known[1]
         app = self._widget.app
+        if isinstance(self._renderable, Drawn):
+            lines = [
+                line
+                if Segment.get_line_length(line) <= width
+                else Segment.adjust_line_length(line, width, pad=False)
+                for line in self._renderable.lines(app.console, width)
+            ]
+            self._lines = (width, lines)
+            return lines
         options = app.console_options.update(highlight=False, width=width, height=None)
         segments = app.console.render(self._renderable, options.update_width(width))
         lines = list(
