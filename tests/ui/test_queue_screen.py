@@ -687,15 +687,24 @@ async def test_f1_names_the_queue_keys_as_they_are_pressed_in_both_languages(
 
 
 async def test_the_queue_reuses_its_work_order_screen_and_drops_it_at_sign_out(
-    sqlite_db: Database, clock: FixedClock
+    sqlite_db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Enter shows each order on the one work-order screen the queue keeps (its widgets
-    mounted once), never the order shown before; signing out from over it leaves nothing
-    installed, and the next person's queue opens orders again."""
+    mounted once), never the order shown before: the queue reads the order and then shows
+    the screen with it (the screen reads nothing, shows no loading line). Signing out from
+    over it leaves nothing installed, and the next person's queue opens orders again."""
     db = sqlite_db
     floor = floor_of(db)
     first = new_order(db, floor, title="断网一")
     second = new_order(db, floor, title="断网二")
+    screen_reads: list[int] = []
+    real_load = WorkOrderScreen.load
+
+    def load(self: WorkOrderScreen) -> None:
+        screen_reads.append(self.work_order_id)
+        real_load(self)
+
+    monkeypatch.setattr(WorkOrderScreen, "load", load)
     app = make_app(db, clock)
     async with app.run_test(size=(160, 48)) as pilot:
         await switch_user(pilot, "lead1")
@@ -716,6 +725,7 @@ async def test_the_queue_reuses_its_work_order_screen_and_drops_it_at_sign_out(
         assert screen.detail.order.number == second.number
         assert "断网二" in screen_text(pilot)
         assert "断网一" not in screen_text(pilot)
+        assert screen_reads == []  # each shown as the queue read it before showing it
         await pilot.press("f10")  # signed out from over the order
         await settle(pilot)
         assert not [name for name in app._installed_screens if name.startswith("queue-")]

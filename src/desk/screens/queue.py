@@ -268,6 +268,13 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
             super().__init__()
             self.directory = directory
 
+    class OrderRead(Message):
+        """The order to open (Enter) has been read."""
+
+        def __init__(self, detail: WorkOrderDetail) -> None:
+            super().__init__()
+            self.detail = detail
+
     class Changed(Message):
         """Another terminal (or this one) changed work orders or messages."""
 
@@ -767,7 +774,28 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
     def action_open(self) -> None:
         current = self._current_id()
         if current is not None:
-            self.open_order(current)
+            self._read_to_open(current)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="queue-open")
+    def _read_to_open(self, work_order_id: int) -> None:
+        """The order read before its screen is shown: the screen is laid out and painted
+        once, with the order, not first with the order shown before (or a loading line) and
+        again when the read came back meanwhile."""
+        from desk.services.work_orders import work_order_detail
+
+        detail = work_order_detail(
+            self.signed_in.db,
+            actor=self.actor,
+            work_order_id=work_order_id,
+            policy=self.signed_in.backend.policy,
+        )
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.OrderRead(detail))
+
+    @on(OrderRead)
+    def _order_read(self, event: OrderRead) -> None:
+        if self.is_current:  # not when the lead went elsewhere meanwhile
+            self.open_order(event.detail.order.id, event.detail)
 
     def open_order(self, work_order_id: int, detail: WorkOrderDetail | None = None) -> None:
         """The queue's one work-order screen, showing ``work_order_id`` (``detail`` when it
