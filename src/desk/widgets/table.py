@@ -1,80 +1,208 @@
-"""A data table whose one-line text cells are drawn without Rich's layout pipeline.
+"""A data table whose one-line text rows are drawn without Rich's layout pipeline.
 
 Textual's :class:`~textual.widgets.DataTable` draws every cell through Rich (a ``Padding``
-inside a ``Styled``, the text wrapped and split into lines), about a tenth of a millisecond a
-cell: a page of 50 work orders in eight columns is drawn in tens of milliseconds each time it
-changes. :class:`QuickTable` draws a cell that is one line of :class:`~rich.text.Text` in a row
-one line high (every cell of the queue) straight from the text's segments: the cell padding,
-the text cropped or padded to the column, the table's styles under and the cursor's over it,
-the same characters in the same styles as the stock drawing (a test compares the two). Any
-other cell (a header, several lines, a justified or ellipsised text, another renderable) is
-drawn by the stock code.
+inside a ``Styled``, the text wrapped and split into lines), and works out again for every
+line it draws the widget's style (walking its ancestors), the row's zebra style, the columns'
+widths and the background: a page of 50 work orders in eight columns took ~40 ms of the main
+thread to draw each time it changed, and measuring its cells for the columns' widths another
+~8 ms. :class:`QuickTable` draws a row one line high whose cells are each one line of
+:class:`~rich.text.Text` (every row of the queue) straight from the text's segments: the cell
+padding, the text cropped or padded to the column, the table's styles under and the cursor's
+over it, the same characters in the same styles as the stock drawing (a test compares the
+two). What every line of a frame shares (the widget's style, the rows' styles, the widths) is
+worked out once per frame. A one-line text cell is measured by its cell length. Any other
+row or cell (a header, several lines, a justified or ellipsised text, another renderable, a
+row label, a fixed column, a cell or column cursor) is drawn and measured by the stock code.
 
 It reads the stock table's caches and style lookup (``_cell_render_cache``,
-``_get_row_renderables``, ``_get_styles_to_render_cell``): Textual's version is pinned in
-``constraints.txt``, and the comparison test fails when an upgrade changes the drawing.
+``_row_render_cache``, ``_get_styles_to_render_cell``, ``_data``): Textual's version is
+pinned in ``constraints.txt``, and the comparison test fails when an upgrade changes the
+drawing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual._types import SegmentLines
+from textual.cache import LRUCache
+from textual.coordinate import Coordinate
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 _PLAIN_JUSTIFY = (None, "default", "left")
 _CROPPING = (None, "fold", "crop")
 _JOIN = Text("")
 
 
-class QuickTable(DataTable[str | Text]):
-    """A :class:`DataTable` that draws one-line text cells directly (see the module)."""
+def _one_line(cell: object) -> bool:
+    """A cell drawn (and measured) directly: one line of text, left, cropped."""
+    if not isinstance(cell, Text):
+        return False
+    plain = cell.plain
+    return (
+        "\n" not in plain
+        and "\t" not in plain
+        and cell.justify in _PLAIN_JUSTIFY
+        and cell.overflow in _CROPPING
+    )
 
-    def _render_cell(
-        self,
-        row_index: int,
-        column_index: int,
-        base_style: Style,
-        width: int,
-        cursor: bool = False,
-        hover: bool = False,
-    ) -> SegmentLines:
-        fast = (
-            row_index >= 0
-            and column_index >= 0
-            and row_index >= self.fixed_rows
-            and column_index >= self.fixed_columns
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """What every line of one frame shares."""
+
+    base_style: Style
+    even_style: Style
+    odd_style: Style
+    columns: tuple[tuple[ColumnKey, int], ...]  # key and width drawn, in order
+    remaining: int  # blank cells right of the last column
+
+
+class QuickTable(DataTable[str | Text]):
+    """A :class:`DataTable` that draws one-line text rows directly (see the module)."""
+
+    _drawing = False
+    _texts: LRUCache[tuple[RowKey, ColumnKey, int, int], list[Segment]]
+    _frame: _Frame | None = None
+    _base_style: Style | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._texts = LRUCache(2000)
+
+    # --- measuring -------------------------------------------------------------------------
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """The stock measuring, but a row of one-line text cells is measured by the cells'
+        lengths (what Rich's measure of such a text comes to) instead of through Rich."""
+        slow: list[RowKey] = []
+        columns = self.ordered_columns
+        for row_key in new_rows:
+            row = self.rows.get(row_key)
+            cells = self._data.get(row_key)
+            if (
+                row is None
+                or cells is None
+                or row.label is not None
+                or row.auto_height
+                or row_key not in self._row_locations
+            ):
+                slow.append(row_key)
+                continue
+            values = [cells.get(column.key) for column in columns]
+            if not all(_one_line(value) for value in values):
+                slow.append(row_key)
+                continue
+            for column, value in zip(columns, values, strict=True):
+                assert isinstance(value, Text)
+                width = max((cell_len(line) for line in value.plain.splitlines()), default=0)
+                if width > column.content_width:
+                    column.content_width = width
+        super()._update_dimensions(slow)
+
+    # --- drawing ---------------------------------------------------------------------------
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._drawing, self._frame, self._base_style = True, None, None
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._drawing, self._frame, self._base_style = False, None, None
+
+    def render_line(self, y: int) -> Strip:
+        if not self._drawing:
+            return super().render_line(y)
+        # DataTable.render_line, with the widget's style worked out once per frame
+        base_style = self._base_style
+        if base_style is None:
+            base_style = self._base_style = self.rich_style
+        scroll_x, scroll_y = self.scroll_offset
+        fixed_rows_height = 0
+        for row_index in range(self.fixed_rows):
+            fixed_key = self._row_locations.get_key(row_index)
+            if fixed_key is not None:
+                fixed_rows_height += self.get_row_height(fixed_key)
+        if self.show_header:
+            fixed_rows_height += self.get_row_height(self._header_row_key)
+        if y >= fixed_rows_height:
+            y += scroll_y
+        return self._render_line(y, scroll_x, scroll_x + self.size.width, base_style)
+
+    def _frame_now(self, base_style: Style) -> _Frame:
+        frame = self._frame
+        if frame is not None and frame.base_style == base_style:
+            return frame
+        columns = tuple(
+            (column.key, column.get_render_width(self)) for column in self.ordered_columns
         )
-        row_key = self._row_locations.get_key(row_index) if fast else None
-        row = self.rows.get(row_key) if row_key is not None else None
-        if row is None or row.height != 1 or width <= 2 * self.cell_padding:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        column_key = self._column_locations.get_key(column_index)
-        if row_key is None or column_key is None:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        table_width = sum(width for _key, width in columns) + self._row_label_column_width
+        frame = _Frame(
+            base_style=base_style,
+            even_style=self.get_component_styles("datatable--even-row").rich_style,
+            odd_style=self.get_component_styles("datatable--odd-row").rich_style,
+            columns=columns,
+            remaining=max(0, self.size.width - table_width),
+        )
+        if self._drawing:  # kept for the frame's other lines only
+            self._frame = frame
+        return frame
+
+    def _render_line_in_row(
+        self,
+        row_key: RowKey,
+        line_no: int,
+        base_style: Style,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> tuple[SegmentLines, SegmentLines]:
+        row = self.rows.get(row_key)
+        row_index = self._row_locations.get(row_key)
+        if (
+            row is None
+            or row_index is None
+            or row.height != 1
+            or line_no != 0
+            or row_index < self.fixed_rows
+            or self.fixed_columns
+            or self.cursor_type != "row"
+            or (self._labelled_row_exists and self.show_row_labels)
+        ):
+            return super()._render_line_in_row(
+                row_key, line_no, base_style, cursor_location, hover_location
+            )
         cache_key = (
             row_key,
-            column_key,
+            line_no,
             base_style,
-            cursor,
-            hover,
+            cursor_location,
+            hover_location,
+            self.cursor_type,
+            self.show_cursor,
             self._show_hover_cursor,
             self._update_count,
             self._pseudo_class_state,
         )
-        cached = self._cell_render_cache.get(cache_key)
+        cached = self._row_render_cache.get(cache_key)
         if cached is not None:
             return cached
-        cell = self._get_row_renderables(row_index).cells[column_index]
-        if (
-            not isinstance(cell, Text)
-            or "\n" in cell.plain
-            or "\t" in cell.plain
-            or cell.justify not in _PLAIN_JUSTIFY
-            or cell.overflow not in _CROPPING
-        ):
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        cells = self._data.get(row_key, {})
+        frame = self._frame_now(base_style)
+        values = [cells.get(key) for key, _width in frame.columns]
+        if self.zebra_stripes:
+            row_style = frame.odd_style if row_index % 2 else frame.even_style
+        else:
+            row_style = base_style
+        cursor = cursor_location.row == row_index
+        hover = hover_location.row == row_index
         component_style, post_style = self._get_styles_to_render_cell(
             False,
             False,
@@ -86,25 +214,61 @@ class QuickTable(DataTable[str | Text]):
             self.cursor_foreground_priority == "css",
             self.cursor_background_priority == "css",
         )
-        pre_style = base_style + Style.from_meta({"row": row_index, "column": column_index})
-        padding = self.cell_padding
-        inner = width - 2 * padding
         console = self.app.console
-        # joined as Rich joins a cell's lines: the text's own style becomes a span under its
-        # spans (Text.render alone leaves it out)
-        text = list(_JOIN.join([cell]).render(console, end=""))
-        line = Segment.adjust_line_length(text, inner)
-        if padding:
-            side = [Segment(" " * padding)]
-            line = side + line + side
-        lines = [
-            list(
-                Segment.apply_style(
-                    line,
-                    style=console.get_style(pre_style + component_style),
-                    post_style=console.get_style(post_style),
+        post = console.get_style(post_style)
+        padding = self.cell_padding
+        side = Segment(" " * padding) if padding else None
+        line: list[Segment] = []
+        for column_index, ((column_key, width), value) in enumerate(
+            zip(frame.columns, values, strict=True)
+        ):
+            inner = width - 2 * padding
+            if inner <= 0 or not isinstance(value, Text) or not _one_line(value):
+                line.extend(
+                    super()._render_cell(row_index, column_index, row_style, width, cursor, hover)[
+                        0
+                    ]
                 )
+                continue
+            # the text cut or padded to the column: the same on every line and frame it is
+            # drawn in, whatever the row's style and the cursor
+            text_key = (row_key, column_key, inner, self._update_count)
+            text = self._texts.get(text_key)
+            if text is None:
+                # joined as Rich joins a cell's lines: the text's own style becomes a span
+                # under its spans (Text.render alone leaves it out)
+                text = Segment.adjust_line_length(
+                    list(_JOIN.join([value]).render(console, end="")), inner
+                )
+                self._texts[text_key] = text
+            # what Segment.apply_style(style=row + cell meta + cursor, post_style=...) gives
+            cell_style = console.get_style(
+                row_style
+                + Style.from_meta({"row": row_index, "column": column_index})
+                + component_style
             )
-        ]
-        self._cell_render_cache[cache_key] = lines
-        return lines
+            pieces = [side, *text, side] if side is not None else text
+            for segment in pieces:
+                style = cell_style + segment.style
+                if post:
+                    style = style + post if style else post
+                line.append(Segment(segment.text, style))
+        scrollable: list[list[Segment]] = [line]
+        extend_style, _post = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            False,
+            False,
+        )
+        extend_style = (row_style + extend_style) + Style.from_meta(
+            {"row": row_index, "column": 0, "out_of_bounds": True}
+        )
+        scrollable.append([Segment(" " * frame.remaining, extend_style)])
+        row_pair: tuple[SegmentLines, SegmentLines] = ([], scrollable)
+        self._row_render_cache[cache_key] = row_pair
+        return row_pair
