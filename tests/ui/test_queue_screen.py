@@ -764,8 +764,9 @@ async def test_leaving_an_order_reads_the_queue_again_only_after_a_change(
 ) -> None:
     """Back from a work order the queue reads the change counters only: its page and its
     counts (at 300,000 open orders a walk of an index each) are read again when something
-    changed meanwhile. An order opened by its number (g) is shown as the number's lookup read
-    it, on the queue's one work-order screen."""
+    changed meanwhile. Enter shows the order as the preview read it a moment ago, and reads
+    it when the preview is older. An order opened by its number (g) is shown as the number's
+    lookup read it, on the queue's one work-order screen."""
     import desk.services.queue as queue_service
     import desk.services.work_orders as work_orders_service
 
@@ -798,11 +799,18 @@ async def test_leaving_an_order_reads_the_queue_again_only_after_a_change(
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, WorkOrderScreen)
+        assert calls["work_order_detail"] == 0  # shown as the preview read it a moment ago
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is queue
         assert (calls["work_order_queue"], calls["queue_figures"]) == (0, 0)
+        clock.advance(timedelta(seconds=3))  # the preview was read longer ago: Enter reads
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen
         assert calls["work_order_detail"] == 1
+        await pilot.press("escape")
+        await settle(pilot)
 
         calls.clear()
         await pilot.press("g")

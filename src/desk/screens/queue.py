@@ -6,7 +6,8 @@ shift's live figures.
   (:mod:`desk.screens.inbox`).
 - **Rows** by nearest deadline, each with its clock; ``PgDn``/``PgUp`` swap pages (keyset,
   :func:`desk.services.queue.work_order_queue`); ``f`` filters by type, branch, department and
-  priority; ``Space`` marks rows for a batch dispatch; ``Enter`` opens the work order.
+  priority; ``Space`` marks rows for a batch dispatch; ``Enter`` opens the work order (as
+  the preview read it when that was a moment ago, else read first).
 - **Actions** by key on the selected (or marked) orders: :mod:`desk.screens.order_actions`.
 - **Other terminals**: once a second a worker reads the change counters (one row each,
   :func:`desk.services.changes.counters`); only when one moved is the page read again.
@@ -15,7 +16,7 @@ shift's live figures.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
@@ -67,6 +68,8 @@ if TYPE_CHECKING:
 PAGE_SIZE = 50
 POLL_SECONDS = 1.0
 PREVIEW_DEBOUNCE = 0.15
+# Enter shows the order as the preview read it when it was read this recently
+PREVIEW_FRESH = timedelta(seconds=2 * POLL_SECONDS)
 
 VIEW_LABELS: dict[str, str] = {
     QueueView.NEW.value: N_("queue.view.new"),
@@ -473,9 +476,10 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
 
     @on(Changed)
     def _changed(self) -> None:
+        preview, self.preview = self.preview, None  # Enter reads it until it is read again
         self.reload()
-        if self.preview is not None:
-            self._read_preview(self.preview.order.id)
+        if preview is not None:
+            self._read_preview(preview.order.id)
 
     @on(DirectoryLoaded)
     def _directory_loaded(self, event: DirectoryLoaded) -> None:
@@ -565,6 +569,9 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
     def _show(self, page: QueuePage, number: int) -> None:
         self.page = page
         self.page_number = number
+        # read again for the row the cursor is on once this page is shown (Enter reads the
+        # order meanwhile): the page may have been read for a change to that order
+        self.preview = None
         table: DataTable[Any] = self.query_one("#queue-table", DataTable)
         empty = self.query_one("#queue-empty", Static)
         previous = self._current_id()
@@ -773,8 +780,19 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
 
     def action_open(self) -> None:
         current = self._current_id()
-        if current is not None:
-            self._read_to_open(current)
+        if current is None:
+            return
+        preview = self.preview
+        if (
+            preview is not None
+            and preview.order.id == current
+            and self.signed_in.db.clock.now() - preview.read_at <= PREVIEW_FRESH
+        ):
+            # read a moment ago for the preview (and again whenever the change counters
+            # moved): shown as it is, its clocks as they were a second ago at most
+            self.open_order(current, preview)
+            return
+        self._read_to_open(current)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="queue-open")
     def _read_to_open(self, work_order_id: int) -> None:
