@@ -740,6 +740,47 @@ async def test_the_queue_reuses_its_work_order_screen_and_drops_it_at_sign_out(
         assert again.detail.order.number == first.number
 
 
+async def test_the_kept_work_order_screen_is_restyled_only_when_the_styles_changed(
+    sqlite_db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shown again for the next order, the queue's work-order screen is not restyled (Textual
+    restyles a screen pushed again); after a change of theme meanwhile it is."""
+    db = sqlite_db
+    floor = floor_of(db)
+    first = new_order(db, floor, title="断网一")
+    app = make_app(db, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await switch_user(pilot, "lead1")
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, WorkOrderScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        restyled: list[object] = []
+        real = type(app).update_styles
+
+        def update_styles(self: Any, node: Any, animate: bool = True) -> None:
+            restyled.append(node)
+            real(self, node, animate)
+
+        monkeypatch.setattr(type(app), "update_styles", update_styles)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen
+        assert screen not in restyled
+        assert first.number in screen_text(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"
+        await settle(pilot)
+        restyled.clear()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen
+        assert screen in restyled
+
+
 async def test_f1_tells_propose_from_confirm_escalation(
     sqlite_db: Database, clock: FixedClock
 ) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -335,13 +335,29 @@ class WorkOrderScreen(OrderActions, SessionScreen):
         self.directory = directory
         self._then = then
         self._given = detail
+        self._styled: tuple[int, int] | None = None  # the styles it was last styled with
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="wo-scroll"):
             yield Static(_("work_order.loading"), id="wo-body", markup=False)
 
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Shown again (the queue keeps this screen for its orders): Textual restyles every
+        widget of a screen pushed again, in case the styles changed while it was hidden,
+        and a restyled scrollbar paints again in a second frame. They change with the
+        theme and with CSS loaded meanwhile (a screen shown for the first time): only then
+        is it restyled. Textual's own handler runs after this one."""
+        styled = self._styles_now()
+        if styled == self._styled:
+            event.refresh_styles = False
+        self._styled = styled
+
+    def _styles_now(self) -> tuple[int, int]:
+        return (self.app._css_update_count, len(self.app.stylesheet.source))
+
     def on_mount(self) -> None:
         super().on_mount()
+        self._styled = self._styles_now()
         self.query_one("#wo-scroll", VerticalScroll).focus()
         given, self._given = self._given, None
         if given is not None and given.order.id == self.work_order_id:
