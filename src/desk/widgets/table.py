@@ -78,6 +78,7 @@ class QuickTable(DataTable[str | Text]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._texts = LRUCache(2000)
+        self._metas: dict[tuple[int, int], Style] = {}
 
     # --- measuring -------------------------------------------------------------------------
 
@@ -235,18 +236,22 @@ class QuickTable(DataTable[str | Text]):
             text_key = (row_key, column_key, inner, self._update_count)
             text = self._texts.get(text_key)
             if text is None:
-                # joined as Rich joins a cell's lines: the text's own style becomes a span
-                # under its spans (Text.render alone leaves it out)
-                text = Segment.adjust_line_length(
-                    list(_JOIN.join([value]).render(console, end="")), inner
-                )
+                if value.spans:
+                    # joined as Rich joins a cell's lines: the text's own style becomes a
+                    # span under its spans (Text.render alone leaves it out)
+                    rendered = list(_JOIN.join([value]).render(console, end=""))
+                else:  # what that join renders for a text of one style
+                    own = console.get_style(value.style) if value.style else None
+                    rendered = [Segment(value.plain, own)]
+                text = Segment.adjust_line_length(rendered, inner)
                 self._texts[text_key] = text
-            # what Segment.apply_style(style=row + cell meta + cursor, post_style=...) gives
-            cell_style = console.get_style(
-                row_style
-                + Style.from_meta({"row": row_index, "column": column_index})
-                + component_style
-            )
+            # what Segment.apply_style(style=row + cell meta + cursor, post_style=...) gives;
+            # the meta of a place is kept, so the styles added are found in Rich's cache
+            meta = self._metas.get((row_index, column_index))
+            if meta is None:
+                meta = Style.from_meta({"row": row_index, "column": column_index})
+                self._metas[row_index, column_index] = meta
+            cell_style = console.get_style(row_style + meta + component_style)
             pieces = [side, *text, side] if side is not None else text
             for segment in pieces:
                 style = cell_style + segment.style
