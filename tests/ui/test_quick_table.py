@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from functools import partial
 
+import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
+from textual.widgets.data_table import DuplicateKey
 
 from desk.widgets.table import QuickTable
 
@@ -104,3 +106,52 @@ async def test_the_quick_table_draws_every_line_as_the_stock_one() -> None:
         quick, stock, quick_frame, stock_frame = both(table)
         assert quick == stock
         assert quick_frame == stock_frame
+
+
+async def test_rows_added_at_once_are_the_rows_added_one_by_one() -> None:
+    """``add_text_rows`` leaves the table as ``add_row`` for each leaves it: the same cells,
+    places, heights and cursor, and one highlight of the cursor's row when the table had no
+    row before; the rows drawn alike."""
+    rows = [row for row in ROWS if all(isinstance(cell, Text) for cell in row)]
+
+    class Two(App[None]):
+        highlighted: list[str | None] = []
+
+        def compose(self) -> ComposeResult:
+            yield QuickTable(id="one", cursor_type="row", zebra_stripes=True)
+            yield QuickTable(id="all", cursor_type="row", zebra_stripes=True)
+
+        def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+            self.highlighted.append(event.data_table.id)
+
+    app = Two()
+    async with app.run_test(size=(60, 20)) as pilot:
+        one = app.query_one("#one", QuickTable)
+        at_once = app.query_one("#all", QuickTable)
+        for table in (one, at_once):
+            table.add_column("Number", key="number")
+            table.add_column("Clock", key="clock")
+            table.add_column("Status", key="status")
+            table.add_column("Title", key="title")
+        await pilot.pause()
+        for n, row in enumerate(rows):
+            one.add_row(*row, key=str(n))
+        at_once.add_text_rows([(str(n), list(row)) for n, row in enumerate(rows)])
+        await pilot.pause()
+        assert at_once._data == one._data
+        assert [at_once._row_locations.get(k) for k in one.rows] == [
+            one._row_locations.get(k) for k in one.rows
+        ]
+        assert [(r.key, r.height, r.label) for r in at_once.rows.values()] == [
+            (r.key, r.height, r.label) for r in one.rows.values()
+        ]
+        assert at_once.cursor_coordinate == one.cursor_coordinate
+        assert sorted(app.highlighted, key=str) == ["all", "one"]
+        assert [c.content_width for c in at_once.ordered_columns] == [
+            c.content_width for c in one.ordered_columns
+        ]
+        assert [at_once.render_line(y).text for y in range(4)] == [
+            one.render_line(y).text for y in range(4)
+        ]
+        with pytest.raises(DuplicateKey):
+            at_once.add_text_rows([("0", [Text("again")])])

@@ -572,12 +572,13 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         # read again for the row the cursor is on once this page is shown (Enter reads the
         # order meanwhile): the page may have been read for a change to that order
         self.preview = None
-        table: DataTable[Any] = self.query_one("#queue-table", DataTable)
+        table = self.query_one("#queue-table", QuickTable)
         empty = self.query_one("#queue-empty", Static)
         previous = self._current_id()
         self._columns(table, fit=number == 1)
         keys = [str(column.key.value) for column in table.ordered_columns]
         now = page.read_at
+        lines: list[tuple[str, list[Text]]] = []
         for row in page.rows:
             mark = Text("✓", style="bold green") if row.id in self.marked else Text(" ")
             title = Text(row.title)
@@ -603,7 +604,8 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
                 "customer": row.customer_name or "-",
                 "department": row.department_name or "-",
             }
-            table.add_row(*(_plain(cells[key]) for key in keys), key=str(row.id))
+            lines.append((str(row.id), [_plain(cells[key]) for key in keys]))
+        table.add_text_rows(lines)
         has_rows = bool(page.rows)
         table.display = has_rows
         empty.display = not has_rows
