@@ -169,6 +169,7 @@ def test_the_floor_figures_run_on_a_small_backlog(tmp_path: Path) -> None:
         "floor.queue_first_page": 100,
         "floor.queue_page_swap": 50,
         "floor.open_work_order": 50,
+        "floor.open_work_order_read": 50,
         "floor.handover_summary": 300,
         "floor.change_seen": 2000,
     }
