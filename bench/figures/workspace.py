@@ -426,11 +426,20 @@ def measure(ctx: BenchContext) -> list[Figure]:
 
 
 if __name__ == "__main__":  # pragma: no cover - a manual run
+    from desk.demo import demo_params
     from desk.infra.database import Database, normalise_url
 
     target = normalise_url(sys.argv[1])
     file = Path(target.split("///", 1)[1]) if target.startswith("sqlite") else None
     database = Database.from_url(target)
-    context = BenchContext(db=database, customers=0, days=0, seed=0, url=target, db_path=file)
+    params = demo_params(database)  # the demo's recorded size, not a count over its rows
+    context = BenchContext(
+        db=database,
+        customers=params.customers if params else 0,
+        days=params.days if params else 0,
+        seed=params.seed if params else 0,
+        url=target,
+        db_path=file,
+    )
     for figure in measure(context):
         print(figure)
