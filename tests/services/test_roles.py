@@ -51,6 +51,9 @@ ENTRY_POINTS: dict[str, Permission | frozenset[Permission] | None] = {
     "callbacks.plan_callbacks": Permission.RUN_SWEEP,
     "callbacks.record_attempt": Permission.MAKE_CALLBACKS,
     "callbacks.take_callback": Permission.MAKE_CALLBACKS,
+    "calls.answer_call": Permission.TAKE_CONTACTS,
+    "calls.start_call": Permission.TAKE_CONTACTS,
+    "calls.start_call_for_customer": Permission.TAKE_CONTACTS,
     "card.customer_card": Permission.VIEW_CUSTOMER_CARD,
     "card.unmask_field": Permission.UNMASK_PERSONAL_DATA,
     "contacts.answer_ring": Permission.TAKE_CONTACTS,
@@ -188,6 +191,11 @@ NO_ACTOR: dict[str, str] = {
 SESSION_ENTRY_POINTS: dict[str, Permission] = {
     "audit.reseal_in": Permission.MANAGE_DATA,
     "callbacks.record_work_order_attempt": Permission.MAKE_CALLBACKS,
+    "card.read_card": Permission.VIEW_CUSTOMER_CARD,
+    "contacts.begin_contact": Permission.TAKE_CONTACTS,
+    "contacts.begin_contact_for_customer": Permission.TAKE_CONTACTS,
+    "contacts.take_ring": Permission.TAKE_CONTACTS,
+    "verification.read_verification_state": Permission.VERIFY_CALLER,
     "users.add_user_in": Permission.MANAGE_USERS,
     "work_orders.create_in_session": Permission.CREATE_WORK_ORDER,
 }
@@ -218,6 +226,7 @@ _PARTS: dict[str, tuple[str, ...]] = {
     "a read inside an entry point's transaction, after its check": (
         "contacts.customer_by_number",
         "contacts.latest_verification",
+        "contacts.view_of",
         "work_orders.staff_names",
         "work_orders.history_of",
         "handover.open_shifts",

@@ -7,15 +7,17 @@ call pane stays on the left and one other pane is shown beside it. Ctrl+T, Ctrl+
 Ctrl+G go to the call, the customer, the work orders and the knowledge base (priority keys, so
 they work from any field); Tab moves within and between them. F1 lists every key.
 
-**A contact.** The focus starts in the caller number; Enter there starts a contact
-(:func:`desk.services.contacts.start_contact`). A call rung by ``desk ring`` pops up as an
-incoming call (on SQLite the screen polls :func:`~desk.services.contacts.pending_ring` every
-quarter second: one indexed read of a table of waiting calls; on PostgreSQL the ring's
-``NOTIFY`` wakes it at once, through :class:`~desk.services.contacts.RingListener`, and a poll
-every two seconds stays as a safety net); lookup and the card start one for the
-customer they show. While a contact is open the call pane shows its timer, and what the agent
-types is saved as a draft after each pause (:func:`~desk.services.contacts.save_draft`), so
-a logout, a crash or a restart loses nothing: the next login offers it again. Ctrl+S closes it.
+**A contact.** The focus starts in the caller number; Enter there starts a contact and
+reads the caller's card with it, in one transaction (:func:`desk.services.calls.start_call`;
+answering a rung call and starting one from lookup do the same). A call rung by
+``desk ring`` pops up as an incoming call (on SQLite the screen polls
+:func:`~desk.services.contacts.pending_ring` every quarter second: one indexed read of a
+table of waiting calls; on PostgreSQL the ring's ``NOTIFY`` wakes it at once, through
+:class:`~desk.services.contacts.RingListener`, and a poll every two seconds stays as a
+safety net); lookup and the card start one for the customer they show. While a contact
+is open the call pane shows its timer, and what the agent types is saved as a draft after
+each pause (:func:`~desk.services.contacts.save_draft`), so a logout, a crash or a restart
+loses nothing: the next login offers it again. Ctrl+S closes it.
 
 **Serving.** Ctrl+L verifies the caller; Ctrl+B shows the account and bills (a verified caller
 only, the gate decides); Ctrl+F makes a service request; Ctrl+N opens a work order with the
@@ -65,6 +67,7 @@ from desk.widgets.tickbox import Tickbox
 
 if TYPE_CHECKING:
     from desk.services.bills import AccountOverview
+    from desk.services.calls import TakenCall
     from desk.services.card import CustomerCard
     from desk.services.contacts import ContactView, RingView
     from desk.services.knowledge import KnowledgeResult
@@ -677,12 +680,18 @@ class WorkspaceScreen(SessionScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="contact")
     def _answer(self, contact_id: int, take: bool) -> None:
         from desk.infra.errors import InvalidInput
-        from desk.services.contacts import answer_ring, decline_ring
+        from desk.services.calls import answer_call
+        from desk.services.contacts import decline_ring
 
         try:
             if take:
-                contact = answer_ring(self.signed_in.db, actor=self.actor, contact_id=contact_id)
-                self.post_message(self.ContactLoaded(contact, card=self._card_of(contact)))
+                taken = answer_call(
+                    self.signed_in.db,
+                    actor=self.actor,
+                    contact_id=contact_id,
+                    policy=self.signed_in.backend.policy,
+                )
+                self.post_message(self._loaded(taken))
             else:
                 decline_ring(self.signed_in.db, actor=self.actor, contact_id=contact_id)
         except InvalidInput as error:
@@ -712,10 +721,15 @@ class WorkspaceScreen(SessionScreen):
         description="start a contact for the number typed",
     )
     def _start(self, number: str) -> None:
-        from desk.services.contacts import start_contact
+        from desk.services.calls import start_call
 
-        contact = start_contact(self.signed_in.db, actor=self.actor, number=number)
-        self.post_message(self.ContactLoaded(contact, card=self._card_of(contact)))
+        taken = start_call(
+            self.signed_in.db,
+            actor=self.actor,
+            number=number,
+            policy=self.signed_in.backend.policy,
+        )
+        self.post_message(self._loaded(taken))
 
     def start_for_customer(self, customer_id: int) -> None:
         """Lookup or the card asked for a contact with this customer."""
@@ -726,12 +740,20 @@ class WorkspaceScreen(SessionScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="contact")
     def _start_for(self, customer_id: int) -> None:
-        from desk.services.contacts import start_contact_for_customer
+        from desk.services.calls import start_call_for_customer
 
-        contact = start_contact_for_customer(
-            self.signed_in.db, actor=self.actor, customer_id=customer_id
+        taken = start_call_for_customer(
+            self.signed_in.db,
+            actor=self.actor,
+            customer_id=customer_id,
+            policy=self.signed_in.backend.policy,
         )
-        self.post_message(self.ContactLoaded(contact, card=self._card_of(contact)))
+        self.post_message(self._loaded(taken))
+
+    def _loaded(self, taken: TakenCall) -> ContactLoaded:
+        """The contact a worker took, with the card read in its transaction."""
+        card = None if taken.card is None else self.CardLoaded(taken.card, taken.verification)
+        return self.ContactLoaded(taken.contact, card=card)
 
     @on(ContactLoaded)
     def _contact_loaded(self, event: ContactLoaded) -> None:
@@ -765,12 +787,6 @@ class WorkspaceScreen(SessionScreen):
             else None
         )
         return self.CardLoaded(card, state)
-
-    def _card_of(self, contact: ContactView) -> CardLoaded | None:
-        """A known caller's card, read right after their contact started (same worker)."""
-        if contact.customer_id is None:
-            return None
-        return self._read_card(contact.customer_id, contact.id)
 
     @on(CardLoaded)
     def _card_loaded(self, event: WorkspaceScreen.CardLoaded) -> None:

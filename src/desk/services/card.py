@@ -265,8 +265,7 @@ def _card(
     )
 
 
-@reads_audited
-def customer_card(
+def read_card(
     session: Session,
     *,
     actor: Actor,
@@ -274,14 +273,7 @@ def customer_card(
     policy: Policy,
     contact_id: int | None = None,
 ) -> CustomerCard:
-    """The pop-up card: masked personal data, standing, open work orders, recent contacts.
-
-    Every view is audited (``customer.card_view``, naming ``contact_id`` when the card was
-    opened for a contact), in the transaction that reads the card, once the card is read:
-    the audit log's lock is then held only for the insert and the commit, not while the
-    card is read (terminals opening cards at once wait on each other that much less). The
-    commit does not wait for the disk flush (:func:`desk.infra.database.reads_audited`).
-    """
+    """:func:`customer_card` inside the caller's transaction, its view audited there."""
     require(session, actor, Permission.VIEW_CUSTOMER_CARD)
     found = session.exec(
         select(Customer, Branch.name)
@@ -301,6 +293,28 @@ def customer_card(
         detail={"big_customer_class": customer.big_customer_class, "contact": contact_id},
     )
     return card
+
+
+@reads_audited
+def customer_card(
+    session: Session,
+    *,
+    actor: Actor,
+    customer_id: int,
+    policy: Policy,
+    contact_id: int | None = None,
+) -> CustomerCard:
+    """The pop-up card: masked personal data, standing, open work orders, recent contacts.
+
+    Every view is audited (``customer.card_view``, naming ``contact_id`` when the card was
+    opened for a contact), in the transaction that reads the card, once the card is read:
+    the audit log's lock is then held only for the insert and the commit, not while the
+    card is read (terminals opening cards at once wait on each other that much less). The
+    commit does not wait for the disk flush (:func:`desk.infra.database.reads_audited`).
+    """
+    return read_card(
+        session, actor=actor, customer_id=customer_id, policy=policy, contact_id=contact_id
+    )
 
 
 # --- unmasking ----------------------------------------------------------------------------

@@ -118,7 +118,8 @@ def _state(contact: Contact) -> ContactState:
     return ContactState.ACTIVE
 
 
-def _view(session: Session, contact: Contact) -> ContactView:
+def view_of(session: Session, contact: Contact) -> ContactView:
+    """The read model of ``contact`` (in the caller's transaction)."""
     assert contact.id is not None
     numbers = session.exec(
         select(WorkOrder.number)
@@ -237,17 +238,15 @@ def _new_contact(
 # --- starting a contact ---------------------------------------------------------------------
 
 
-@writes
-def start_contact(
+def begin_contact(
     session: Session, *, actor: Actor, number: str, channel: Channel = Channel.PHONE
-) -> ContactView:
-    """The agent typed a caller number and pressed Enter: a contact starts, answered now,
-    with the customer whose phone it is (None: an unknown caller)."""
+) -> Contact:
+    """:func:`start_contact` inside the caller's transaction: the stored contact."""
     require(session, actor, Permission.TAKE_CONTACTS)
     normalised = normalise_number(number)
     _refuse_second_open(session, actor)
     customer_id = customer_by_number(session, normalised)
-    contact = _new_contact(
+    return _new_contact(
         session,
         actor=actor,
         number=normalised,
@@ -255,14 +254,21 @@ def start_contact(
         channel=Channel(channel),
         answered=True,
     )
-    return _view(session, contact)
 
 
 @writes
-def start_contact_for_customer(
-    session: Session, *, actor: Actor, customer_id: int, channel: Channel = Channel.PHONE
+def start_contact(
+    session: Session, *, actor: Actor, number: str, channel: Channel = Channel.PHONE
 ) -> ContactView:
-    """A contact for a customer found in lookup, from their primary phone."""
+    """The agent typed a caller number and pressed Enter: a contact starts, answered now,
+    with the customer whose phone it is (None: an unknown caller)."""
+    return view_of(session, begin_contact(session, actor=actor, number=number, channel=channel))
+
+
+def begin_contact_for_customer(
+    session: Session, *, actor: Actor, customer_id: int, channel: Channel = Channel.PHONE
+) -> Contact:
+    """:func:`start_contact_for_customer` inside the caller's transaction."""
     require(session, actor, Permission.TAKE_CONTACTS)
     if session.get(Customer, customer_id) is None:
         raise NotFound(f"no customer with id {customer_id}")
@@ -273,7 +279,7 @@ def start_contact_for_customer(
         .order_by(col(CustomerPhone.is_primary).desc(), col(CustomerPhone.id))
         .limit(1)
     ).first()
-    contact = _new_contact(
+    return _new_contact(
         session,
         actor=actor,
         number=phone,
@@ -281,7 +287,17 @@ def start_contact_for_customer(
         channel=Channel(channel),
         answered=True,
     )
-    return _view(session, contact)
+
+
+@writes
+def start_contact_for_customer(
+    session: Session, *, actor: Actor, customer_id: int, channel: Channel = Channel.PHONE
+) -> ContactView:
+    """A contact for a customer found in lookup, from their primary phone."""
+    contact = begin_contact_for_customer(
+        session, actor=actor, customer_id=customer_id, channel=channel
+    )
+    return view_of(session, contact)
 
 
 # --- ringing --------------------------------------------------------------------------------
@@ -353,9 +369,8 @@ def expire_rings(session: Session, *, actor: Actor) -> int:
     return expire_due(session, now_of(session), actor.user_id)
 
 
-@writes
-def answer_ring(session: Session, *, actor: Actor, contact_id: int) -> ContactView:
-    """The agent takes the call: its answered time is now."""
+def take_ring(session: Session, *, actor: Actor, contact_id: int) -> Contact:
+    """:func:`answer_ring` inside the caller's transaction."""
     require(session, actor, Permission.TAKE_CONTACTS)
     now = now_of(session)
     expire_due(session, now, actor.user_id)
@@ -363,14 +378,20 @@ def answer_ring(session: Session, *, actor: Actor, contact_id: int) -> ContactVi
     if contact.outcome == ContactOutcome.ABANDONED.value:
         raise InvalidInput("the caller hung up before the call was taken", field="contact")
     if contact.answered_at is not None:
-        return _view(session, contact)
+        return contact
     _refuse_second_open(session, actor)
     contact.answered_at = now
     contact.updated_at = now
     session.add(contact)
     session.execute(delete(ContactRing).where(col(ContactRing.contact_id) == contact_id))
     session.flush()
-    return _view(session, contact)
+    return contact
+
+
+@writes
+def answer_ring(session: Session, *, actor: Actor, contact_id: int) -> ContactView:
+    """The agent takes the call: its answered time is now."""
+    return view_of(session, take_ring(session, actor=actor, contact_id=contact_id))
 
 
 @writes
@@ -387,7 +408,7 @@ def decline_ring(session: Session, *, actor: Actor, contact_id: int) -> ContactV
     session.add(contact)
     session.execute(delete(ContactRing).where(col(ContactRing.contact_id) == contact_id))
     session.flush()
-    return _view(session, contact)
+    return view_of(session, contact)
 
 
 # --- the open contact (the draft) -----------------------------------------------------------
@@ -398,7 +419,7 @@ def open_contact(session: Session, *, actor: Actor) -> ContactView | None:
     """``actor``'s answered contact not closed yet: the draft offered at login."""
     require(session, actor, Permission.TAKE_CONTACTS)
     contact = _open_of(session, actor.user_id)
-    return _view(session, contact) if contact is not None else None
+    return view_of(session, contact) if contact is not None else None
 
 
 @reads
@@ -409,7 +430,7 @@ def contact_view(session: Session, *, actor: Actor, contact_id: int) -> ContactV
         raise NotFound(f"no contact {contact_id}")
     if contact.agent_id != actor.user_id:
         raise PermissionDenied(f"contact {contact_id} is not {actor.login}'s")
-    return _view(session, contact)
+    return view_of(session, contact)
 
 
 class ContactDraft(BaseModel):
@@ -471,7 +492,7 @@ def save_draft(
     _apply_draft(contact, draft, now_of(session))
     session.add(contact)
     session.flush()
-    return _view(session, contact)
+    return view_of(session, contact)
 
 
 def note_refusal(session: Session, contact: Contact, reason: RefusalReason | str) -> None:
@@ -550,7 +571,7 @@ def close_contact(
         },
     )
     session.flush()
-    return _view(session, contact)
+    return view_of(session, contact)
 
 
 # --- a work order for the caller -----------------------------------------------------------
@@ -762,4 +783,4 @@ def quick_create_customer(
         detail={"contact": contact_id, "customer_no": customer.customer_no},
     )
     session.flush()
-    return _view(session, contact)
+    return view_of(session, contact)

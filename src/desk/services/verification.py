@@ -176,13 +176,20 @@ def _contact_and_customer(
     return contact, customer
 
 
+def read_verification_state(
+    session: Session, *, actor: Actor, contact_id: int, policy: Policy
+) -> VerificationState:
+    """:func:`verification_state` inside the caller's transaction."""
+    require(session, actor, Permission.VERIFY_CALLER)
+    contact, customer = _contact_and_customer(session, actor, contact_id)
+    return _state(session, contact, customer, policy)
+
+
 @reads
 def verification_state(
     session: Session, *, actor: Actor, contact_id: int, policy: Policy
 ) -> VerificationState:
-    require(session, actor, Permission.VERIFY_CALLER)
-    contact, customer = _contact_and_customer(session, actor, contact_id)
-    return _state(session, contact, customer, policy)
+    return read_verification_state(session, actor=actor, contact_id=contact_id, policy=policy)
 
 
 def _refused(
