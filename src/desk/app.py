@@ -60,8 +60,8 @@ class DeskApp(App[None]):
         Binding("ctrl+q", "quit", N_("key.quit"), id="app.quit", priority=True, show=False),
     ]
 
-    now: reactive[datetime | None] = reactive(None)
-    shift_label: reactive[str | None] = reactive(None)
+    now: reactive[datetime | None] = reactive(None, repaint=False)  # watchers repaint their own
+    shift_label: reactive[str | None] = reactive(None, repaint=False)
 
     @dataclass
     class BackendReady(Message):

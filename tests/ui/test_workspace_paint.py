@@ -4,6 +4,7 @@ wait behind it)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -250,3 +251,35 @@ async def test_a_session_freezes_what_it_loaded_out_of_the_collectors_sight(
         await pilot.pause()
         assert gc.get_freeze_count() > 10_000
     gc.unfreeze()
+
+
+async def test_neither_the_focus_nor_the_clock_repaints_the_whole_screen(
+    sqlite_db: Database, clock: FixedClock, world: World
+) -> None:
+    """A call starting moves the focus to the request type, and the clock ticks each second:
+    the widgets concerned repaint themselves, the screen is not composited again as a whole
+    (Textual repaints the whole screen for a reactive of the screen or the app by default)."""
+    app = make_app(sqlite_db, clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await sign_in(pilot, "agent1")
+        screen = app.screen
+        assert isinstance(screen, WorkspaceScreen)
+        whole: list[str] = []
+        real = screen._set_dirty
+
+        def spy(*regions: Any) -> None:
+            if not regions:
+                whole.append("screen")
+            real(*regions)
+
+        screen._set_dirty = spy  # type: ignore[method-assign]
+        await pilot.press(*ZHANG_PHONE, "enter")
+        await settle(pilot)
+        assert screen.card is not None
+        assert screen.focused is screen.query_one("#request-type")
+        clock.advance(timedelta(seconds=1))
+        app._tick()
+        await settle(pilot)
+        assert whole == []
+        assert "00:01" in screen_text(pilot)  # the call's timer still moved
+

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
@@ -21,6 +22,8 @@ from desk.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from textual.widget import Widget
 
     from desk.clock import Clock
     from desk.infra.database import Database
@@ -113,6 +116,12 @@ class DeskScreen(Screen[None]):
 
     TITLE_MSGID: ClassVar[str] = N_("app.name")
     """The screen's name, as the F1 keymap heads it."""
+
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+    """Textual's own, without its repaint of the whole screen at every move of the focus: the
+    widgets that gain and lose it are restyled and repainted by themselves. The whole
+    screen was composited again on top of the frame's own update (the workspace: ~10 ms of
+    the frame that paints a caller's card, for the focus moving to the request type)."""
 
     # The framework's screen keys, given ids and our words (they replace its own by key).
     BINDINGS = [
