@@ -12,7 +12,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.content import Content
-from textual.widgets import Input, Static, TextArea
+from textual.widgets import DataTable, Input, Static, TextArea
 
 from desk.clock import FixedClock
 from desk.infra.database import Database
@@ -283,3 +283,24 @@ async def test_neither_the_focus_nor_the_clock_repaints_the_whole_screen(
         assert whole == []
         assert "00:01" in screen_text(pilot)  # the call's timer still moved
 
+
+async def test_the_orders_table_is_filled_again_only_when_its_rows_change(
+    sqlite_db: Database, clock: FixedClock, world: World
+) -> None:
+    """A caller without open orders after no caller at all: the table keeps its (empty) rows
+    as they are, instead of being cleared and laid out again on the way to the card."""
+    app = make_app(sqlite_db, clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await sign_in(pilot, "agent1")
+        screen = app.screen
+        assert isinstance(screen, WorkspaceScreen)
+        table = screen.query_one("#orders", DataTable)
+        cleared: list[int] = []
+        real = table.clear
+        table.clear = lambda columns=False: (cleared.append(1), real(columns))[1]  # type: ignore[method-assign]
+        await pilot.press(*ZHANG_PHONE, "enter")
+        await settle(pilot)
+        assert screen.card is not None
+        assert screen.card.open_work_orders == ()
+        assert table.row_count == 0
+        assert cleared == []

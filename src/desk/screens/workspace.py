@@ -315,6 +315,7 @@ class WorkspaceScreen(SessionScreen):
         self._created_orders: list[WorkOrderView] = []
         self._pending_customer: int | None = None
         self._focus_pane: Widget | None = None  # the pane whose border is lit
+        self._orders_shown: list[tuple[str, str, str, str]] = []  # the orders table's rows
 
     # --- layout ------------------------------------------------------------------------
 
@@ -879,8 +880,10 @@ class WorkspaceScreen(SessionScreen):
     # --- work orders -------------------------------------------------------------------------
 
     def _show_orders(self) -> None:
+        """The caller's open orders and those made in this contact; the table is filled
+        again only when its rows change (a call with no open orders after another leaves it
+        alone: clearing it laid its pane out and painted it again on the way to the card)."""
         table = self.query_one("#orders", DataTable)
-        table.clear()
         rows: list[tuple[str, str, str, str]] = []
         for view in self._created_orders:
             rows.append(
@@ -899,8 +902,11 @@ class WorkspaceScreen(SessionScreen):
                             title,
                         )
                     )
-        for key, *cells in rows:
-            table.add_row(*cells, key=key)
+        if rows != self._orders_shown:
+            table.clear()
+            for key, *cells in rows:
+                table.add_row(*cells, key=key)
+            self._orders_shown = rows
         note = self.query_one("#orders-note", Static)
         if self._created_orders:
             last = self._created_orders[-1]
