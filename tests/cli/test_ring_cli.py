@@ -10,10 +10,13 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from desk.cli import _register, app
+from desk.cli.failures import EXIT_BUSY
 from desk.clock import FixedClock
 from desk.infra.database import Database
 from desk.models import CannedReply, Contact, ContactRing, KnowledgeArticle
-from tests.workspace_world import ZHANG_PHONE, World, build_world
+from desk.rules.vocab import ContactOutcome, RefusalReason, RequestType
+from desk.services import audit, contacts
+from tests.workspace_world import LI_PHONE, ZHANG_PHONE, World, build_world
 
 _register()
 runner = CliRunner()
@@ -54,6 +57,50 @@ def test_ring_offers_the_call_to_the_agent(sqlite_db: Database, world: World) ->
     assert (contact.channel, contact.answered_at) == ("vip_line", None)
     rings = sqlite_db.run(lambda s: s.exec(select(ContactRing)).all(), write=False)
     assert [r.contact_id for r in rings] == [out["contact_id"]]
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_ring_to_an_agent_on_a_call_is_abandoned_at_once_and_says_so(
+    sqlite_db: Database, world: World, output: str
+) -> None:
+    """The agent took another call: the ring is stored as offered and abandoned with its
+    reason, nothing waits on the console, and the command says so in one line and exits 5
+    (the adapter offers the call elsewhere). The next ring, once the call is closed, rings."""
+    on_call = contacts.start_contact(sqlite_db, actor=world.agent, number=LI_PHONE)
+    args = ["--db", _url(sqlite_db), "ring", ZHANG_PHONE, "--agent", "agent1"]
+    result = runner.invoke(app, [*args, "--format", output])
+    assert result.exit_code == EXIT_BUSY == 5, result.output
+    if output == "json":
+        out = json.loads(result.stdout)
+        assert out["busy"] is True
+        contact_id = out["contact_id"]
+    else:
+        (line,) = result.output.strip().splitlines()
+        assert "agent1 is on a call" in line
+        assert "agent busy" in line
+        assert ZHANG_PHONE not in line
+        contact_id = int(line.split("contact ", 1)[1].split(",", 1)[0])
+    contact = sqlite_db.run(lambda s: s.get(Contact, contact_id), write=False)
+    assert contact is not None
+    assert contact.outcome == ContactOutcome.ABANDONED.value
+    assert contact.refusal_reason == RefusalReason.AGENT_BUSY.value
+    assert contact.answered_at is None
+    assert contact.ended_at == contact.offered_at
+    assert sqlite_db.run(lambda s: s.exec(select(ContactRing)).all(), write=False) == []
+    assert contacts.pending_ring(sqlite_db, actor=world.agent) is None
+    assert audit.verify_chain(sqlite_db, actor=world.admin).ok
+    contacts.close_contact(
+        sqlite_db,
+        actor=world.agent,
+        contact_id=on_call.id,
+        version=on_call.version,
+        draft=contacts.ContactDraft(
+            request_type=RequestType.CONSULTATION, outcome=ContactOutcome.SETTLED, summary="ok"
+        ),
+    )
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert contacts.pending_ring(sqlite_db, actor=world.agent) is not None
 
 
 @pytest.mark.parametrize(

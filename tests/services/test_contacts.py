@@ -13,7 +13,7 @@ from desk.infra.database import Database
 from desk.infra.errors import InvalidInput, PermissionDenied, StaleRecord
 from desk.models import AuditEntry, Contact, ContactRing, Customer
 from desk.rules.policy import load_policy
-from desk.rules.vocab import Channel, ContactOutcome, ContactState, RequestType
+from desk.rules.vocab import Channel, ContactOutcome, ContactState, RefusalReason, RequestType
 from desk.services import audit, contacts, ringing
 from desk.services.contacts import ContactDraft
 from tests.workspace_world import (
@@ -117,6 +117,27 @@ def test_a_ring_not_taken_in_time_is_stored_as_abandoned(
     assert row.ended_at == rung.expires_at
     with pytest.raises(InvalidInput, match="hung up"):
         contacts.answer_ring(db, actor=world.agent, contact_id=rung.contact_id)
+
+
+def test_a_ring_to_an_agent_on_a_call_is_abandoned_at_once_with_its_reason(
+    db: Database, world: World
+) -> None:
+    contacts.start_contact(db, actor=world.agent, number=LI_PHONE)
+    rung = ringing.ring(
+        db, actor=world.admin, number=ZHANG_PHONE, agent_login="agent1", policy=POLICY
+    )
+    assert rung.busy
+    row = _contact(db, rung.contact_id)
+    assert row.outcome == ContactOutcome.ABANDONED.value
+    assert row.refusal_reason == RefusalReason.AGENT_BUSY.value
+    assert (row.answered_at, row.ended_at) == (None, row.offered_at)
+    assert db.run(lambda s: s.exec(select(ContactRing)).all(), write=False) == []
+    assert contacts.pending_ring(db, actor=world.agent) is None
+    free = ringing.ring(
+        db, actor=world.admin, number=ZHANG_PHONE, agent_login="agent2", policy=POLICY
+    )
+    assert not free.busy
+    assert contacts.pending_ring(db, actor=world.agent2) is not None
 
 
 def test_a_declined_ring_is_abandoned(db: Database, world: World) -> None:

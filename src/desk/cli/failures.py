@@ -31,6 +31,7 @@ EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_DATABASE = 3
 EXIT_SKIPPED = 4
+EXIT_BUSY = 5  # desk ring: the agent is on a call; the call is stored as abandoned
 EXIT_UNEXPECTED = 70
 EXIT_INTERRUPTED = 130
 FULL_DISK_BYTES = 1 << 20  # less free space than this beside an I/O error: a full disk

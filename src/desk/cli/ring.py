@@ -5,7 +5,9 @@ line with a folder.
 ``desk ring`` is the hook a PBX adapter or a script calls: it stores the contact with its
 offered time and puts the call on the agent's console, which pops the caller within a second.
 A call the agent does not take within the policy's ``contacts.ring_timeout_seconds`` is stored
-as abandoned.
+as abandoned. A call rung to an agent already on a call is stored as abandoned at once, its
+reason ``agent_busy``; the command says so in one line and exits 5, so the adapter can offer
+the call to another agent.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from desk.cli.common import (
     shell_actor,
     state_of,
 )
+from desk.cli.failures import EXIT_BUSY
 from desk.rules.vocab import Channel
 
 AGENT_OPTION = typer.Option(..., "--agent", help="Login of the agent whose console rings.")
@@ -81,7 +84,16 @@ def ring(
                 "caller": rung.caller_masked,
                 "known_customer": rung.customer_id is not None,
                 "expires_at": rung.expires_at.isoformat(),
+                "busy": rung.busy,
             }
+        )
+        if rung.busy:
+            raise typer.Exit(EXIT_BUSY)
+    elif rung.busy:
+        fail(
+            f"{rung.agent_login} is on a call: {rung.caller_masked}, contact {rung.contact_id}, "
+            "stored as abandoned (agent busy); ring another agent",
+            code=EXIT_BUSY,
         )
     else:
         who = "a known customer" if rung.customer_id is not None else "an unknown number"

@@ -227,6 +227,7 @@ class RefusalReason(StrEnum):
     VERIFICATION_LOCKED = "verification_locked"
     NOT_VERIFIED = "not_verified"  # the caller could not be verified
     NO_CONSENT = "no_consent"  # the caller did not agree to a work order
+    AGENT_BUSY = "agent_busy"  # rung to an agent on a call: abandoned at once (desk ring)
     OTHER = "other"
 
 

@@ -6,6 +6,13 @@ audit entry, in one transaction; on PostgreSQL it also sends ``NOTIFY desk_ring`
 agent's id, delivered at commit. A ring not taken within ``contacts.ring_timeout_seconds``
 is stored as abandoned by whichever poll, ring or answer sees it first (:func:`expire_due`).
 
+**A busy agent.** A call rung to an agent who is on a call (an answered contact not closed
+yet) would wait unseen (the console pops calls only between contacts) and time out. It is
+stored at once as offered and abandoned, its reason ``agent_busy``
+(:attr:`~desk.rules.vocab.RefusalReason.AGENT_BUSY`), audited like any ring, and
+:class:`RingResult` says ``busy``: the adapter can offer the call to someone else
+(``desk ring`` exits with its own code).
+
 **Light.** ``desk ring`` is its own process each time, so its start counts: this module works
 on SQLAlchemy Core alone (the tables named below with their types, the audit entry through
 :func:`desk.services.sealing.append`), and loads neither SQLModel, the ORM, the models nor
@@ -41,7 +48,14 @@ from desk.infra.errors import InvalidInput, NotFound
 from desk.rules.masking import mask_phone
 from desk.rules.permissions import Actor, Permission
 from desk.rules.policy import Policy
-from desk.rules.vocab import Channel, ContactOutcome, Direction, Role, VerificationMethod
+from desk.rules.vocab import (
+    Channel,
+    ContactOutcome,
+    Direction,
+    RefusalReason,
+    Role,
+    VerificationMethod,
+)
 from desk.services import sealing
 from desk.services.access import require
 
@@ -117,6 +131,7 @@ class RingResult:
     customer_id: int | None
     caller_masked: str
     expires_at: datetime
+    busy: bool = False  # the agent was on a call: stored as abandoned, nothing rings
 
 
 def expire_due(connection: Connection | Session, now: datetime, agent_id: int | None = None) -> int:
@@ -187,6 +202,18 @@ def _ring(
     if Role(agent.role) not in (Role.AGENT, Role.LEAD):
         raise InvalidInput(f"{agent.login} ({agent.role}) does not take calls", field="agent")
     expire_due(connection, now)
+    busy = (
+        connection.execute(
+            select(CONTACT.c.id)
+            .where(
+                CONTACT.c.agent_id == agent.id,
+                CONTACT.c.ended_at.is_(None),
+                CONTACT.c.answered_at.is_not(None),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
     customer_id = connection.execute(
         select(_PHONE.c.customer_id).where(_PHONE.c.phone == normalised).limit(1)
     ).scalar_one_or_none()
@@ -208,14 +235,14 @@ def _ring(
                 topic=None,
                 offered_at=now,
                 answered_at=None,
-                ended_at=None,
+                ended_at=now if busy else None,
                 agent_id=agent.id,
                 shift_id=shift_id,
                 on_behalf=False,
                 verification_method=VerificationMethod.NONE.value,
                 verified_at=None,
-                outcome=None,
-                refusal_reason=None,
+                outcome=ContactOutcome.ABANDONED.value if busy else None,
+                refusal_reason=RefusalReason.AGENT_BUSY.value if busy else None,
                 satisfaction=None,
                 summary=None,
                 draft=None,
@@ -226,12 +253,13 @@ def _ring(
         ).scalar_one()
     )
     expires = now + timedelta(seconds=policy.contacts.ring_timeout_seconds)
-    connection.execute(
-        insert(CONTACT_RING).values(
-            contact_id=contact_id, agent_id=agent.id, offered_at=now, expires_at=expires
+    if not busy:
+        connection.execute(
+            insert(CONTACT_RING).values(
+                contact_id=contact_id, agent_id=agent.id, offered_at=now, expires_at=expires
+            )
         )
-    )
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql" and not busy:
         # delivered when this transaction commits, to every console listening (RingListener)
         connection.execute(select(func.pg_notify(RING_CHANNEL, str(agent.id))))
     sealing.append(
@@ -241,6 +269,18 @@ def _ring(
         actor=actor,
         target_type="contact",
         target_id=contact_id,
-        detail={"agent": agent.login, "channel": channel.value, "known": customer_id is not None},
+        detail={
+            "agent": agent.login,
+            "channel": channel.value,
+            "known": customer_id is not None,
+            **({"busy": True} if busy else {}),
+        },
     )
-    return RingResult(contact_id, agent.login, customer_id, mask_phone(normalised), expires)
+    return RingResult(
+        contact_id,
+        agent.login,
+        customer_id,
+        mask_phone(normalised),
+        now if busy else expires,
+        busy=busy,
+    )
