@@ -371,3 +371,37 @@ def test_a_card_costs_the_same_few_statements_whoever_the_customer_is(
     # recent contacts, contacts in the windows; the audit entry: its meta rows, the tail,
     # the insert, the head (and the dialect's lock and commit setting)
     assert busy <= (14 if db.engine.dialect.name == "postgresql" else 13), seen
+
+
+def test_the_card_shows_names_and_titles_as_written_not_as_markup(
+    db: Database, customers: list[int], actors: dict[Role, Actor]
+) -> None:
+    """What people wrote (a plan's, a manager's, an agent's name, an order's title) is drawn
+    as written: Rich read a string cell of the card's tables as markup, and '[b]' vanished."""
+    import dataclasses
+
+    from rich.console import Console
+
+    from desk.screens.card import render_card
+
+    card = customer_card(db, actor=actors[Role.AGENT], customer_id=customers[0], policy=POLICY)
+    assert card.open_work_orders
+    assert card.recent_contacts
+    card = dataclasses.replace(
+        card,
+        plan_name="[b]畅享套餐[/b]",
+        account_manager_name="[i]王强",
+        region="[red]北京",
+        open_work_orders=tuple(
+            dataclasses.replace(order, title="[b]急[/b] 断网") for order in card.open_work_orders
+        ),
+        recent_contacts=tuple(
+            dataclasses.replace(contact, agent_name="[u]小李[/u]")
+            for contact in card.recent_contacts
+        ),
+    )
+    console = Console(width=160, record=True, color_system=None)
+    console.print(render_card(card))
+    shown = console.export_text()
+    for written in ("[b]畅享套餐[/b]", "[i]王强", "[red]北京", "[b]急[/b] 断网", "[u]小李[/u]"):
+        assert written in shown, written

@@ -49,13 +49,19 @@ FIELD_LABELS: dict[str, str] = {
 """The fields ``unmask_field`` can reveal, as named on screen (a test checks all are here)."""
 
 
+def _cell(value: RenderableType | str) -> RenderableType:
+    """A table cell as written: Rich reads a string cell as markup, and a name with '[b]' in
+    it would lose it."""
+    return Text(value) if isinstance(value, str) else value
+
+
 def _facts(rows: Iterable[tuple[str, RenderableType | str]]) -> Table:
     """Label/value lines; Rich measures cells, so Chinese labels line up."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column()
     for label, value in rows:
-        grid.add_row(label, value)
+        grid.add_row(_cell(label), _cell(value))
     return grid
 
 
@@ -163,11 +169,11 @@ def render_card(card: CustomerCard) -> Group:
             if order.is_major:
                 title_text = Text(f"{_('card.wo.major')} ", style="bold red") + title_text
             orders.add_row(
-                order.number,
-                vocab_label(order.category, RequestType),
-                vocab_label(order.status, WorkOrderStatus),
+                Text(order.number),
+                Text(vocab_label(order.category, RequestType)),
+                Text(vocab_label(order.status, WorkOrderStatus)),
                 title_text,
-                local_time(order.created_at),
+                Text(local_time(order.created_at)),
                 due,
             )
     else:
@@ -186,11 +192,16 @@ def render_card(card: CustomerCard) -> Group:
             contacts.add_column(_(msgid), no_wrap=True)
         for contact in card.recent_contacts:
             contacts.add_row(
-                local_time(contact.offered_at),
-                vocab_label(contact.channel, Channel),
-                vocab_label(contact.request_type, RequestType) or "-",
-                vocab_label(contact.outcome, ContactOutcome) or "-",
-                contact.agent_name or "-",
+                *map(
+                    _cell,
+                    (
+                        local_time(contact.offered_at),
+                        vocab_label(contact.channel, Channel),
+                        vocab_label(contact.request_type, RequestType) or "-",
+                        vocab_label(contact.outcome, ContactOutcome) or "-",
+                        contact.agent_name or "-",
+                    ),
+                )
             )
     else:
         contacts = Text(_("card.contact.none"), style="dim")
