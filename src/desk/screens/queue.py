@@ -169,20 +169,12 @@ def render_preview(detail: WorkOrderDetail, now: datetime) -> Group:
     clocks = Table.grid(padding=(0, 1))
     clocks.add_column(no_wrap=True)
     clocks.add_column(overflow="fold")
-    from desk.widgets.clocks import clock_line
+    from desk.widgets.clocks import clock_line_of
 
     for clock in detail.clocks:
         clocks.add_row(
             vocab_label(clock.kind),
-            clock_line(
-                state=clock.state,
-                due_at=clock.due_at,
-                remaining=clock.remaining,
-                breached=clock.breached,
-                overdue=clock.overdue,
-                stopped_at=clock.stopped_at,
-                now=now,
-            ),
+            clock_line_of(clock, now),
         )
     parts.append(Text(""))
     parts.append(clocks)
@@ -690,16 +682,20 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
             return
         self._preview_timer = self.set_timer(PREVIEW_DEBOUNCE, lambda: self._read_preview(current))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="queue-preview")
-    def _read_preview(self, work_order_id: int) -> None:
+    def _detail(self, work_order_id: int) -> WorkOrderDetail:
+        """The order with its history and clocks (in a worker's thread)."""
         from desk.services.work_orders import work_order_detail
 
-        detail = work_order_detail(
+        return work_order_detail(
             self.signed_in.db,
             actor=self.actor,
             work_order_id=work_order_id,
             policy=self.signed_in.backend.policy,
         )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="queue-preview")
+    def _read_preview(self, work_order_id: int) -> None:
+        detail = self._detail(work_order_id)
         if not get_current_worker().is_cancelled:
             self.post_message(self.PreviewLoaded(detail))
 
@@ -801,14 +797,7 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         """The order read before its screen is shown: the screen is laid out and painted
         once, with the order, not first with the order shown before (or a loading line) and
         again when the read came back meanwhile."""
-        from desk.services.work_orders import work_order_detail
-
-        detail = work_order_detail(
-            self.signed_in.db,
-            actor=self.actor,
-            work_order_id=work_order_id,
-            policy=self.signed_in.backend.policy,
-        )
+        detail = self._detail(work_order_id)
         if not get_current_worker().is_cancelled:
             self.post_message(self.OrderRead(detail))
 

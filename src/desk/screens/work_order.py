@@ -34,7 +34,7 @@ from desk.rules.vocab import (
 from desk.rules.work_orders import Action, OrderState
 from desk.screens.base import SessionScreen, SignedIn
 from desk.screens.order_actions import ACTION_BINDINGS, ACTION_KEYS, OrderActions, OrderRef
-from desk.widgets.clocks import clock_line, short_time
+from desk.widgets.clocks import clock_line_of, short_time
 from desk.widgets.drawn import Drawn, Grid
 from desk.widgets.format import local_time, yuan
 from desk.widgets.painted import RenderedOnce
@@ -173,15 +173,7 @@ def render_detail(detail: WorkOrderDetail, now: datetime) -> Drawn:
         clocks.append(
             (
                 Text(vocab_label(clock.kind)),
-                clock_line(
-                    state=clock.state,
-                    due_at=clock.due_at,
-                    remaining=clock.remaining,
-                    breached=clock.breached,
-                    overdue=clock.overdue,
-                    stopped_at=clock.stopped_at,
-                    now=now,
-                ),
+                clock_line_of(clock, now),
             )
         )
     parts.append(Grid(clocks))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from rich.text import Text
 
@@ -57,6 +58,36 @@ def clock_cell(
     left = remaining if remaining is not None else due_at - now
     style = "bold" if left < timedelta(hours=1) else ""
     return Text(_("clock.left_cell", name=name, left=duration_text(left)), style=style)
+
+
+class ClockFacts(Protocol):
+    """What a clock line is drawn from (a work order's clock as read)."""
+
+    @property
+    def state(self) -> ClockState: ...
+    @property
+    def due_at(self) -> datetime | None: ...
+    @property
+    def remaining(self) -> timedelta: ...
+    @property
+    def breached(self) -> bool: ...
+    @property
+    def overdue(self) -> timedelta | None: ...
+    @property
+    def stopped_at(self) -> datetime | None: ...
+
+
+def clock_line_of(clock: ClockFacts, now: datetime) -> Text:
+    """:func:`clock_line` of a work order's clock as read."""
+    return clock_line(
+        state=clock.state,
+        due_at=clock.due_at,
+        remaining=clock.remaining,
+        breached=clock.breached,
+        overdue=clock.overdue,
+        stopped_at=clock.stopped_at,
+        now=now,
+    )
 
 
 def clock_line(
