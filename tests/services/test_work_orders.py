@@ -7,15 +7,18 @@ The test clock stands at Monday 2026-11-02 10:00 in Shanghai.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, col, select
 
 from desk.clock import FixedClock
 from desk.infra.database import Database
 from desk.infra.errors import InvalidInput, NotFound, PermissionDenied
-from desk.models import LadderStep, WorkOrder, WorkOrderBillItem, WorkOrderEvent
+from desk.models import LadderStep, StaffUser, WorkOrder, WorkOrderBillItem, WorkOrderEvent
 from desk.rules.clocks import clock_budgets
 from desk.rules.vocab import (
     Channel,
@@ -31,7 +34,10 @@ from desk.rules.vocab import (
 from desk.rules.work_orders import Action
 from desk.services import changes
 from desk.services.sweep import run_sweep
+from desk.services.work_order_actions import add_note, link_work_order
 from desk.services.work_orders import (
+    LinkedOrder,
+    WorkOrderDetail,
     WorkOrderDraft,
     create_work_order,
     work_order_detail,
@@ -183,6 +189,127 @@ def test_a_billing_dispute_carries_its_bill_items_into_the_detail(
     assert clocks[ClockKind.DISPATCH].remaining == timedelta(minutes=30)
     assert clocks[ClockKind.REPLY].state is ClockState.NOT_STARTED
     assert clocks[ClockKind.RESOLUTION].state is ClockState.RUNNING
+
+
+@contextmanager
+def reading_statements(db: Database) -> Iterator[list[str]]:
+    """The statements sent meanwhile, SQLite's ``BEGIN`` left out (on PostgreSQL the driver
+    begins the transaction with the first statement)."""
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if statement.strip().upper() != "BEGIN":
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_the_detail_is_read_in_two_statements_whatever_its_history(
+    db: Database, floor: Floor
+) -> None:
+    """Each statement is a round trip on PostgreSQL, and the queue reads an order at every
+    Enter: the order with the reader's role and what it points at, then its history with the
+    names it shows. A longer history, written by more people, costs no more."""
+    lead = floor.actor("lead1")
+    view = create_work_order(db, actor=floor.actor("agent1"), draft=draft(floor), policy=POLICY)
+
+    def read() -> int:
+        with reading_statements(db) as seen:
+            detail = work_order_detail(db, actor=lead, work_order_id=view.id, policy=POLICY)
+        assert len(seen) == 2, seen
+        return detail.order.version
+
+    version = read()
+    for n, login in enumerate(("lead1", "lead2", "handler1", "lead1")):
+        version = add_note(
+            db,
+            actor=floor.actor(login),
+            work_order_id=view.id,
+            version=version,
+            note=f"note {n}",
+            policy=POLICY,
+        ).version
+    read()
+    detail = work_order_detail(db, actor=lead, number=view.number.lower(), policy=POLICY)
+    assert [event.actor_name for event in detail.events] == [
+        "李小红",
+        "王班长",
+        "陈班长",
+        "钱处理",
+        "王班长",
+    ]
+
+
+def test_the_parts_an_order_has_cost_a_statement_each(db: Database, floor: Floor) -> None:
+    """Disputed bill items and mass-fault children are read only for an order that has
+    them; a child names its parent from the order's own statement."""
+    lead = floor.actor("lead1")
+    parent = create_work_order(
+        db,
+        actor=floor.actor("agent1"),
+        draft=draft(floor, disputed_bill_item_ids=floor.bill_items[:2]),
+        policy=POLICY,
+    )
+    child = create_work_order(
+        db,
+        actor=floor.actor("agent1"),
+        draft=draft(floor, category=RequestType.FAULT_REPORT, title="断网"),
+        policy=POLICY,
+    )
+    link_work_order(
+        db,
+        actor=lead,
+        work_order_id=child.id,
+        version=child.version,
+        parent_number=parent.number,
+        policy=POLICY,
+    )
+
+    def read(work_order_id: int, statements: int) -> WorkOrderDetail:
+        with reading_statements(db) as seen:
+            detail = work_order_detail(db, actor=lead, work_order_id=work_order_id, policy=POLICY)
+        assert len(seen) == statements, seen
+        return detail
+
+    of_parent = read(parent.id, 4)  # the order, its history, its items, its children
+    assert [item.id for item in of_parent.disputed_items] == list(floor.bill_items[:2])
+    assert of_parent.children == (LinkedOrder(child.id, child.number, "断网", WorkOrderStatus.NEW),)
+    assert of_parent.parent is None
+    of_child = read(child.id, 2)
+    assert of_child.parent == LinkedOrder(
+        parent.id, parent.number, parent.title, WorkOrderStatus.NEW
+    )
+    assert of_child.children == ()
+    assert of_child.disputed_items == ()
+
+
+def test_an_unknown_order_is_not_found_and_a_disabled_reader_refused_first(
+    db: Database, floor: Floor
+) -> None:
+    lead = floor.actor("lead1")
+    view = create_work_order(db, actor=floor.actor("agent1"), draft=draft(floor), policy=POLICY)
+    with pytest.raises(NotFound):
+        work_order_detail(db, actor=lead, number="WO19990101000001", policy=POLICY)
+    with pytest.raises(InvalidInput):
+        work_order_detail(db, actor=lead, policy=POLICY)
+
+    def disable(session: Session) -> None:
+        user = session.get(StaffUser, lead.user_id)
+        assert user is not None
+        user.active = False
+
+    db.run(disable, write=True)
+    for lookup in (
+        lambda: work_order_detail(db, actor=lead, work_order_id=view.id, policy=POLICY),
+        lambda: work_order_detail(db, actor=lead, number="WO19990101000001", policy=POLICY),
+        lambda: work_order_detail(db, actor=lead, policy=POLICY),
+    ):
+        with pytest.raises(PermissionDenied):
+            lookup()
 
 
 def test_the_detail_lists_what_the_reader_may_do(db: Database, floor: Floor) -> None:

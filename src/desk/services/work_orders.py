@@ -9,13 +9,16 @@ instants and the queue's nearest deadline) and raises the work-order change coun
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import text
+from sqlalchemy import Integer, String, bindparam, text
+from sqlalchemy import select as core_select
+from sqlalchemy.engine import Row
+from sqlalchemy.sql import Select
 from sqlmodel import Session, col, select
 
 from desk.clock import SHANGHAI
@@ -24,17 +27,15 @@ from desk.infra.errors import InvalidInput, NotFound, PermissionDenied, StaleRec
 from desk.models import (
     Bill,
     BillItem,
-    Branch,
-    Callback,
     Contact,
     Customer,
-    CustomerPhone,
     Department,
     InboxMessage,
     StaffUser,
     WorkOrder,
     WorkOrderBillItem,
     WorkOrderEvent,
+    metadata,
 )
 from desk.rules.calendar import business_time_between, calendars_from_policy
 from desk.rules.clocks import TimelineEvent, work_order_clocks
@@ -64,7 +65,7 @@ from desk.rules.work_orders import (
     allowed_actions,
 )
 from desk.services import changes
-from desk.services.access import require
+from desk.services.access import require, require_seen, role_now
 from desk.services.sweep import CLOCK_EVENT_KINDS, refresh_ladder
 
 TITLE_MAX = 120
@@ -300,21 +301,6 @@ def order_state(order: WorkOrder, department_kind: str | None) -> OrderState:
     )
 
 
-def _find(session: Session, work_order_id: int | None, number: str | None) -> WorkOrder:
-    if work_order_id is None and not number:
-        raise InvalidInput("give a work order id or number", field="work_order")
-    if work_order_id is not None:
-        order = session.get(WorkOrder, work_order_id)
-        wanted = str(work_order_id)
-    else:
-        assert number is not None
-        wanted = number.strip().upper()
-        order = session.exec(select(WorkOrder).where(WorkOrder.number == wanted)).first()
-    if order is None:
-        raise NotFound(f"no work order {wanted}")
-    return order
-
-
 def may_see(actor: Actor, order: WorkOrder) -> bool:
     """Handlers see only their own department's work orders; other roles with
     ``VIEW_WORK_ORDERS`` see all."""
@@ -334,13 +320,6 @@ def staff_names(session: Session, ids: set[int]) -> dict[int, str]:
     return {row[0]: row[1] or row[2] for row in rows if row[0] is not None}
 
 
-def _departments(session: Session, ids: set[int]) -> dict[int, Department]:
-    if not ids:
-        return {}
-    rows = session.exec(select(Department).where(col(Department.id).in_(sorted(ids))))
-    return {row.id: row for row in rows if row.id is not None}
-
-
 def history_of(session: Session, work_order_id: int) -> list[WorkOrderEvent]:
     return list(
         session.exec(
@@ -352,21 +331,24 @@ def history_of(session: Session, work_order_id: int) -> list[WorkOrderEvent]:
 
 
 def timeline_of(events: Sequence[WorkOrderEvent]) -> list[TimelineEvent]:
+    return timeline_from((event.at, event.kind) for event in events)
+
+
+def timeline_from(events: Iterable[tuple[datetime, str]]) -> list[TimelineEvent]:
+    """The events that move clocks, from (instant, kind) pairs in the history's order."""
     kinds = {kind.value: kind for kind in CLOCK_EVENT_KINDS}
-    return [TimelineEvent(event.at, kinds[event.kind]) for event in events if event.kind in kinds]
+    return [TimelineEvent(at, kinds[kind]) for at, kind in events if kind in kinds]
 
 
 def _clock_views(
     order: WorkOrder,
-    events: Sequence[WorkOrderEvent],
-    department: Department | None,
+    timeline: list[TimelineEvent],
+    department_kind: DepartmentKind | None,
     now: datetime,
     policy: Policy,
 ) -> tuple[ClockView, ...]:
-    timeline = timeline_of(events)
     if not timeline:
         return ()
-    department_kind = DepartmentKind(department.kind) if department is not None else None
     calendars = calendars_from_policy(policy)
     measured = work_order_clocks(
         category=RequestType(order.category),
@@ -410,55 +392,224 @@ def _linked(order: WorkOrder) -> LinkedOrder:
     return LinkedOrder(order.id, order.number, order.title, WorkOrderStatus(order.status))
 
 
-def _detail(session: Session, actor: Actor, order: WorkOrder, policy: Policy) -> WorkOrderDetail:
+# --- the detail's statements -----------------------------------------------------------------
+#
+# Each statement is a round trip on PostgreSQL, and the queue reads an order at every Enter
+# and for its preview: the order is read with what it points at (department, branch,
+# customer and primary phone, the names of who created and last changed it, its parent) and
+# with the reader's role now (the access check, :func:`role_now`), and whether it has any of
+# the parts few orders have; its history with the names each event shows. Callbacks,
+# disputed bill items, the message it came from and its mass-fault children are read only
+# when the order has them. Composed once, with bound parameters.
+
+_WO = metadata.tables["work_order"]
+_EVENT = metadata.tables["work_order_event"]
+_STAFF = metadata.tables["staff_user"]
+_DEPARTMENT = metadata.tables["department"]
+_BRANCH = metadata.tables["branch"]
+_CUSTOMER = metadata.tables["customer"]
+_PHONE = metadata.tables["customer_phone"]
+_CALLBACK = metadata.tables["callback"]
+_WO_ITEM = metadata.tables["work_order_bill_item"]
+_INBOX = metadata.tables["inbox_message"]
+
+
+def _order_statement(by_number: bool) -> Select[Any]:
+    creator = _STAFF.alias("creator")
+    updater = _STAFF.alias("updater")
+    parent = _WO.alias("parent")
+    child = _WO.alias("child")
+    phone = (
+        core_select(_PHONE.c.phone)
+        .where(_PHONE.c.customer_id == _CUSTOMER.c.id)
+        .order_by(_PHONE.c.is_primary.desc(), _PHONE.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    wanted = (
+        _WO.c.number == bindparam("number", type_=String)
+        if by_number
+        else _WO.c.id == bindparam("work_order_id", type_=Integer)
+    )
+    return (
+        core_select(
+            WorkOrder,
+            role_now(bindparam("actor_id", type_=Integer)).label("actor_role"),
+            _DEPARTMENT.c.name.label("department_name"),
+            _DEPARTMENT.c.kind.label("department_kind"),
+            _BRANCH.c.name.label("branch_name"),
+            _CUSTOMER.c.id.label("customer_found"),
+            _CUSTOMER.c.customer_no,
+            _CUSTOMER.c.name.label("customer_name"),
+            phone.label("customer_phone"),
+            creator.c.display_name.label("creator_name"),
+            creator.c.login.label("creator_login"),
+            updater.c.display_name.label("updater_name"),
+            updater.c.login.label("updater_login"),
+            parent.c.id.label("parent_found"),
+            parent.c.number.label("parent_number"),
+            parent.c.title.label("parent_title"),
+            parent.c.status.label("parent_status"),
+            core_select(_CALLBACK.c.id)
+            .where(_CALLBACK.c.work_order_id == _WO.c.id)
+            .exists()
+            .label("has_callbacks"),
+            core_select(_WO_ITEM.c.work_order_id)
+            .where(_WO_ITEM.c.work_order_id == _WO.c.id)
+            .exists()
+            .label("has_items"),
+            core_select(_INBOX.c.id)
+            .where(_INBOX.c.work_order_id == _WO.c.id)
+            .exists()
+            .label("has_message"),
+            core_select(child.c.id)
+            .where(child.c.parent_id == _WO.c.id)
+            .exists()
+            .label("has_children"),
+        )
+        .select_from(_WO)
+        .outerjoin(_DEPARTMENT, _DEPARTMENT.c.id == _WO.c.department_id)
+        .outerjoin(_BRANCH, _BRANCH.c.id == _WO.c.branch_id)
+        .outerjoin(_CUSTOMER, _CUSTOMER.c.id == _WO.c.customer_id)
+        .outerjoin(creator, creator.c.id == _WO.c.created_by)
+        .outerjoin(updater, updater.c.id == _WO.c.updated_by)
+        .outerjoin(parent, parent.c.id == _WO.c.parent_id)
+        .where(wanted)
+        .limit(1)
+    )
+
+
+def _history_statement() -> Select[Any]:
+    actor = _STAFF.alias("actor")
+    return (
+        core_select(
+            _EVENT.c.id,
+            _EVENT.c.at,
+            _EVENT.c.kind,
+            _EVENT.c.actor_id,
+            _EVENT.c.from_status,
+            _EVENT.c.to_status,
+            _EVENT.c.clock,
+            _EVENT.c.ladder_key,
+            _EVENT.c.reason,
+            _EVENT.c.data,
+            actor.c.display_name.label("actor_name"),
+            actor.c.login.label("actor_login"),
+            _DEPARTMENT.c.name.label("department_name"),
+        )
+        .select_from(_EVENT)
+        .outerjoin(actor, actor.c.id == _EVENT.c.actor_id)
+        .outerjoin(_DEPARTMENT, _DEPARTMENT.c.id == _EVENT.c.department_id)
+        .where(_EVENT.c.work_order_id == bindparam("work_order_id", type_=Integer))
+        .order_by(_EVENT.c.at, _EVENT.c.id)
+    )
+
+
+def _callbacks_statement() -> Select[Any]:
+    owner = _STAFF.alias("owner")
+    return (
+        core_select(
+            _CALLBACK.c.id,
+            _CALLBACK.c.purpose,
+            _CALLBACK.c.kind,
+            _CALLBACK.c.due_at,
+            _CALLBACK.c.owner_id,
+            _CALLBACK.c.status,
+            _CALLBACK.c.attempts,
+            _CALLBACK.c.last_attempt_at,
+            _CALLBACK.c.result,
+            _CALLBACK.c.satisfaction,
+            owner.c.display_name.label("owner_name"),
+            owner.c.login.label("owner_login"),
+        )
+        .select_from(_CALLBACK)
+        .outerjoin(owner, owner.c.id == _CALLBACK.c.owner_id)
+        .where(_CALLBACK.c.work_order_id == bindparam("work_order_id", type_=Integer))
+        .order_by(_CALLBACK.c.due_at, _CALLBACK.c.id)
+    )
+
+
+_BY_ID = _order_statement(by_number=False)
+_BY_NUMBER = _order_statement(by_number=True)
+_HISTORY = _history_statement()
+_CALLBACKS = _callbacks_statement()
+
+
+def _name(shown: str | None, login: str | None) -> str | None:
+    """A person's name as lists show it: the display name, else the login (None: nobody)."""
+    return shown or login
+
+
+def _read_detail(
+    session: Session,
+    actor: Actor,
+    work_order_id: int | None,
+    number: str | None,
+    policy: Policy,
+) -> WorkOrderDetail:
+    if work_order_id is None and not number:
+        require(session, actor, Permission.VIEW_WORK_ORDERS)
+        raise InvalidInput("give a work order id or number", field="work_order")
+    parameters: dict[str, object] = {"actor_id": actor.user_id}
+    if work_order_id is not None:
+        wanted = str(work_order_id)
+        statement, parameters["work_order_id"] = _BY_ID, work_order_id
+    else:
+        assert number is not None
+        wanted = number.strip().upper()
+        statement, parameters["number"] = _BY_NUMBER, wanted
+    found = session.execute(statement, parameters).first()
+    require_seen(session, actor, Permission.VIEW_WORK_ORDERS, found.actor_role if found else None)
+    if found is None:
+        raise NotFound(f"no work order {wanted}")
+    order: WorkOrder = found[0]
+    if not may_see(actor, order):
+        raise PermissionDenied(f"{order.number} belongs to another department")
+    return _detail(session, actor, order, found, policy)
+
+
+def _detail(
+    session: Session, actor: Actor, order: WorkOrder, found: Row[Any], policy: Policy
+) -> WorkOrderDetail:
     assert order.id is not None
     now = now_of(session)
-    events = history_of(session, order.id)
-    staff_ids = {event.actor_id for event in events if event.actor_id is not None}
-    staff_ids |= {i for i in (order.created_by, order.updated_by) if i is not None}
-    callbacks = list(
-        session.exec(
-            select(Callback)
-            .where(Callback.work_order_id == order.id)
-            .order_by(col(Callback.due_at), col(Callback.id))
-        )
+    connection = session.connection()
+    of_order = {"work_order_id": order.id}
+    events = connection.execute(_HISTORY, of_order).all()
+    callbacks = connection.execute(_CALLBACKS, of_order).all() if found.has_callbacks else []
+    department_kind = (
+        DepartmentKind(found.department_kind) if found.department_kind is not None else None
     )
-    staff_ids |= {row.owner_id for row in callbacks if row.owner_id is not None}
-    names = staff_names(session, staff_ids)
-    department_ids = {event.department_id for event in events if event.department_id is not None}
-    if order.department_id is not None:
-        department_ids.add(order.department_id)
-    departments = _departments(session, department_ids)
-    department = departments.get(order.department_id) if order.department_id else None
-
     customer_no = name = phone = None
-    if order.customer_id is not None:
-        customer = session.get(Customer, order.customer_id)
-        if customer is not None:
-            customer_no, name = customer.customer_no, mask_name(customer.name)
-            primary = session.exec(
-                select(CustomerPhone.phone)
-                .where(CustomerPhone.customer_id == customer.id)
-                .order_by(col(CustomerPhone.is_primary).desc(), col(CustomerPhone.id))
-                .limit(1)
-            ).first()
-            phone = mask_phone(primary) if primary else None
-    branch = session.get(Branch, order.branch_id) if order.branch_id is not None else None
+    if found.customer_found is not None:
+        customer_no, name = found.customer_no, mask_name(found.customer_name)
+        phone = mask_phone(found.customer_phone) if found.customer_phone else None
 
-    items = session.exec(
-        select(BillItem, Bill.period)
-        .join(WorkOrderBillItem, col(WorkOrderBillItem.bill_item_id) == col(BillItem.id))
-        .join(Bill, col(Bill.id) == col(BillItem.bill_id))
-        .where(WorkOrderBillItem.work_order_id == order.id)
-        .order_by(col(BillItem.occurred_at), col(BillItem.id))
-    ).all()
-    message = session.exec(
-        select(InboxMessage).where(InboxMessage.work_order_id == order.id).limit(1)
-    ).first()
-    parent = session.get(WorkOrder, order.parent_id) if order.parent_id is not None else None
-    children = session.exec(
-        select(WorkOrder).where(WorkOrder.parent_id == order.id).order_by(col(WorkOrder.id))
-    ).all()
+    items = (
+        session.exec(
+            select(BillItem, Bill.period)
+            .join(WorkOrderBillItem, col(WorkOrderBillItem.bill_item_id) == col(BillItem.id))
+            .join(Bill, col(Bill.id) == col(BillItem.bill_id))
+            .where(WorkOrderBillItem.work_order_id == order.id)
+            .order_by(col(BillItem.occurred_at), col(BillItem.id))
+        ).all()
+        if found.has_items
+        else []
+    )
+    message = (
+        session.exec(
+            select(InboxMessage).where(InboxMessage.work_order_id == order.id).limit(1)
+        ).first()
+        if found.has_message
+        else None
+    )
+    children = (
+        session.exec(
+            select(WorkOrder).where(WorkOrder.parent_id == order.id).order_by(col(WorkOrder.id))
+        ).all()
+        if found.has_children
+        else []
+    )
 
     return WorkOrderDetail(
         order=view_of(order),
@@ -471,27 +622,35 @@ def _detail(session: Session, actor: Actor, order: WorkOrder, policy: Policy) ->
         customer_no=customer_no,
         customer_name_masked=name,
         customer_phone_masked=phone,
-        department_name=department.name if department is not None else None,
-        branch_name=branch.name if branch is not None else None,
-        created_by_name=names.get(order.created_by) if order.created_by else None,
-        updated_by_name=names.get(order.updated_by) if order.updated_by else None,
+        department_name=found.department_name,
+        branch_name=found.branch_name,
+        created_by_name=_name(found.creator_name, found.creator_login)
+        if order.created_by
+        else None,
+        updated_by_name=_name(found.updater_name, found.updater_login)
+        if order.updated_by
+        else None,
         waiting_since=order.waiting_since,
         cycle=order.cycle,
         redispatch_count=order.redispatch_count,
         callback_attempts=order.callback_attempts,
         satisfaction=order.satisfaction,
-        clocks=_clock_views(order, events, department, now, policy),
+        clocks=_clock_views(
+            order,
+            timeline_from((event.at, event.kind) for event in events),
+            department_kind,
+            now,
+            policy,
+        ),
         events=tuple(
             EventView(
                 id=event.id or 0,
                 at=event.at,
                 kind=EventKind(event.kind),
-                actor_name=names.get(event.actor_id) if event.actor_id else None,
+                actor_name=_name(event.actor_name, event.actor_login) if event.actor_id else None,
                 from_status=WorkOrderStatus(event.from_status) if event.from_status else None,
                 to_status=WorkOrderStatus(event.to_status) if event.to_status else None,
-                department_name=departments[event.department_id].name
-                if event.department_id in departments
-                else None,
+                department_name=event.department_name,
                 clock=ClockKind(event.clock) if event.clock else None,
                 ladder_key=event.ladder_key,
                 reason=event.reason,
@@ -521,7 +680,14 @@ def _detail(session: Session, actor: Actor, order: WorkOrder, policy: Policy) ->
         )
         if message is not None
         else None,
-        parent=_linked(parent) if parent is not None else None,
+        parent=LinkedOrder(
+            found.parent_found,
+            found.parent_number,
+            found.parent_title,
+            WorkOrderStatus(found.parent_status),
+        )
+        if found.parent_found is not None
+        else None,
         children=tuple(_linked(child) for child in children),
         callbacks=tuple(
             CallbackView(
@@ -529,7 +695,7 @@ def _detail(session: Session, actor: Actor, order: WorkOrder, policy: Policy) ->
                 purpose=row.purpose,
                 kind=row.kind,
                 due_at=row.due_at,
-                owner_name=names.get(row.owner_id) if row.owner_id else None,
+                owner_name=_name(row.owner_name, row.owner_login) if row.owner_id else None,
                 status=row.status,
                 attempts=row.attempts,
                 last_attempt_at=row.last_attempt_at,
@@ -539,10 +705,10 @@ def _detail(session: Session, actor: Actor, order: WorkOrder, policy: Policy) ->
             for row in callbacks
         ),
         allowed=allowed_actions(
-            actor, order_state(order, department.kind if department is not None else None), policy
+            actor, order_state(order, department_kind.value if department_kind else None), policy
         ),
         read_at=now,
-        center_owned=department is not None and department.kind == DepartmentKind.CENTER.value,
+        center_owned=department_kind is DepartmentKind.CENTER,
     )
 
 
@@ -558,18 +724,15 @@ def work_order_detail(
     what is attached, and the actions ``actor`` may take on it now.
 
     ``policy`` is the policy in force (the console's); without it, the shipped one measures
-    the clocks. Handlers may read only their own department's orders.
+    the clocks. Handlers may read only their own department's orders. Two statements for an
+    order without callbacks, disputed items, a message or children; one more for each of
+    those it has.
     """
     in_force = policy or load_policy()
-
-    def read(session: Session) -> WorkOrderDetail:
-        require(session, actor, Permission.VIEW_WORK_ORDERS)
-        order = _find(session, work_order_id, number)
-        if not may_see(actor, order):
-            raise PermissionDenied(f"{order.number} belongs to another department")
-        return _detail(session, actor, order, in_force)
-
-    return db.run(read, write=False)
+    return db.run(
+        lambda session: _read_detail(session, actor, work_order_id, number, in_force),
+        write=False,
+    )
 
 
 # --- creating --------------------------------------------------------------------------------
