@@ -99,3 +99,18 @@ async def test_rendered_once_paints_a_drawn_as_textual_paints_it() -> None:
         shown = screen_text(pilot).splitlines()
         assert shown[:height] == shown[height : 2 * height]
         assert "朱雪可" in shown[2]
+
+
+def test_a_paragraph_of_several_lines_is_split_at_its_line_breaks_as_wrapping_would() -> None:
+    """A heading with a blank line above it, lines that each fit: split where they break,
+    the same lines and styles that wrapping gives."""
+    console = Console(width=40)
+    text = Text("\nRecent contacts (3 in 30 days)\n客户资料", style="bold underline")
+    drawn = Drawn([text]).lines(console, 40)
+    wrapped = [
+        list(line.render(console))
+        for line in text.wrap(console, 40, overflow="fold", no_wrap=False)
+    ]
+    assert [text_of(line) for line in drawn] == ["", "Recent contacts (3 in 30 days)", "客户资料"]
+    assert [text_of(line) for line in drawn] == ["".join(s.text for s in line) for line in wrapped]
+    assert all(s.style == console.get_style("bold underline") for s in drawn[1])

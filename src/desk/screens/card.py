@@ -8,11 +8,8 @@ without the permission is told so on the card.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -35,7 +32,9 @@ from desk.rules.vocab import (
 )
 from desk.screens.base import SessionScreen, SignedIn
 from desk.screens.dialogs import ChoiceDialog
+from desk.widgets.drawn import Drawn, Grid, as_written, facts, heading
 from desk.widgets.format import local_date, local_time, yuan
+from desk.widgets.painted import RenderedOnce
 
 if TYPE_CHECKING:
     from desk.services.card import CustomerCard
@@ -48,29 +47,28 @@ FIELD_LABELS: dict[str, str] = {
 }
 """The fields ``unmask_field`` can reveal, as named on screen (a test checks all are here)."""
 
-
-def _cell(value: RenderableType | str) -> RenderableType:
-    """A table cell as written: Rich reads a string cell as markup, and a name with '[b]' in
-    it would lose it."""
-    return Text(value) if isinstance(value, str) else value
-
-
-def _facts(rows: Iterable[tuple[str, RenderableType | str]]) -> Table:
-    """Label/value lines; Rich measures cells, so Chinese labels line up."""
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="dim", no_wrap=True)
-    grid.add_column()
-    for label, value in rows:
-        grid.add_row(_cell(label), _cell(value))
-    return grid
-
-
-def _heading(text: str) -> Text:
-    return Text(f"\n{text}", style="bold underline")
+ORDER_COLUMNS = (
+    N_("card.wo.number"),
+    N_("card.wo.type"),
+    N_("card.wo.status"),
+    N_("card.wo.created"),
+    N_("card.wo.reply_due"),
+    N_("card.wo.title"),
+)
+"""The open orders' columns: the title last, where it takes the rest of the line and wraps."""
+CONTACT_COLUMNS = (
+    N_("card.contact.at"),
+    N_("card.contact.channel"),
+    N_("card.contact.type"),
+    N_("card.contact.outcome"),
+    N_("card.contact.agent"),
+)
 
 
-def render_card(card: CustomerCard) -> Group:
-    """The card as Rich renderables (pure: easy to test, nothing but the read model)."""
+def render_card(card: CustomerCard) -> Drawn:
+    """The card as lines of text (pure: the read model in, text out), drawn by
+    :mod:`desk.widgets.drawn`: Rich's tables were the costliest part of painting a card
+    when a call starts."""
     title = Text()
     title.append(card.name_masked, style="bold")
     title.append(f"   {card.customer_no}   ")
@@ -112,7 +110,7 @@ def render_card(card: CustomerCard) -> Group:
             )
         )
 
-    personal = _facts(
+    personal = facts(
         [
             (_("card.field.name"), card.name_masked),
             (_("card.field.phone"), "  ".join(card.phones_masked) or "-"),
@@ -130,7 +128,7 @@ def render_card(card: CustomerCard) -> Group:
     manager = (
         " ".join(x for x in (card.account_manager_name, card.account_manager_phone) if x) or "-"
     )
-    standing = _facts(
+    standing = facts(
         [
             (_("card.tier"), vocab_label(card.tier, Tier)),
             (_("card.member"), member),
@@ -149,18 +147,9 @@ def render_card(card: CustomerCard) -> Group:
         ]
     )
 
-    orders: RenderableType
+    orders: Text | Grid
     if card.open_work_orders:
-        orders = Table(box=None, padding=(0, 2, 0, 0), show_edge=False)
-        for msgid in (
-            N_("card.wo.number"),
-            N_("card.wo.type"),
-            N_("card.wo.status"),
-            N_("card.wo.title"),
-            N_("card.wo.created"),
-            N_("card.wo.reply_due"),
-        ):
-            orders.add_column(_(msgid), no_wrap=True)
+        rows: list[tuple[Text, ...]] = []
         for order in card.open_work_orders:
             due = Text(local_time(order.reply_due) or "-")
             if order.is_overdue:
@@ -168,63 +157,64 @@ def render_card(card: CustomerCard) -> Group:
             title_text = Text(order.title)
             if order.is_major:
                 title_text = Text(f"{_('card.wo.major')} ", style="bold red") + title_text
-            orders.add_row(
-                Text(order.number),
-                Text(vocab_label(order.category, RequestType)),
-                Text(vocab_label(order.status, WorkOrderStatus)),
-                title_text,
-                Text(local_time(order.created_at)),
-                due,
+            rows.append(
+                (
+                    Text(order.number),
+                    Text(vocab_label(order.category, RequestType)),
+                    Text(vocab_label(order.status, WorkOrderStatus)),
+                    Text(local_time(order.created_at)),
+                    due,
+                    title_text,
+                )
             )
+        orders = Grid(rows, header=[Text(_(msgid)) for msgid in ORDER_COLUMNS])
     else:
         orders = Text(_("card.wo.none"), style="dim")
 
-    contacts: RenderableType
+    contacts: Text | Grid
     if card.recent_contacts:
-        contacts = Table(box=None, padding=(0, 2, 0, 0), show_edge=False)
-        for msgid in (
-            N_("card.contact.at"),
-            N_("card.contact.channel"),
-            N_("card.contact.type"),
-            N_("card.contact.outcome"),
-            N_("card.contact.agent"),
-        ):
-            contacts.add_column(_(msgid), no_wrap=True)
-        for contact in card.recent_contacts:
-            contacts.add_row(
-                *map(
-                    _cell,
-                    (
-                        local_time(contact.offered_at),
-                        vocab_label(contact.channel, Channel),
-                        vocab_label(contact.request_type, RequestType) or "-",
-                        vocab_label(contact.outcome, ContactOutcome) or "-",
-                        contact.agent_name or "-",
-                    ),
+        contacts = Grid(
+            [
+                tuple(
+                    map(
+                        as_written,
+                        (
+                            local_time(contact.offered_at),
+                            vocab_label(contact.channel, Channel),
+                            vocab_label(contact.request_type, RequestType) or "-",
+                            vocab_label(contact.outcome, ContactOutcome) or "-",
+                            contact.agent_name or "-",
+                        ),
+                    )
                 )
-            )
+                for contact in card.recent_contacts
+            ],
+            header=[Text(_(msgid)) for msgid in CONTACT_COLUMNS],
+        )
     else:
         contacts = Text(_("card.contact.none"), style="dim")
 
-    return Group(
-        title,
-        *alerts,
-        _heading(_("card.personal")),
-        personal,
-        _heading(_("card.standing")),
-        standing,
-        _heading(
-            _("card.wo.heading", total=card.open_work_orders_total)
-            if len(card.open_work_orders) == card.open_work_orders_total
-            else _(
-                "card.wo.heading_some",
-                shown=len(card.open_work_orders),
-                total=card.open_work_orders_total,
-            )
-        ),
-        orders,
-        _heading(_("card.contact.heading", days30=card.contacts_last_30_days)),
-        contacts,
+    return Drawn(
+        [
+            title,
+            *alerts,
+            heading(_("card.personal")),
+            personal,
+            heading(_("card.standing")),
+            standing,
+            heading(
+                _("card.wo.heading", total=card.open_work_orders_total)
+                if len(card.open_work_orders) == card.open_work_orders_total
+                else _(
+                    "card.wo.heading_some",
+                    shown=len(card.open_work_orders),
+                    total=card.open_work_orders_total,
+                )
+            ),
+            orders,
+            heading(_("card.contact.heading", days30=card.contacts_last_30_days)),
+            contacts,
+        ]
     )
 
 
@@ -288,7 +278,8 @@ class CustomerCardScreen(SessionScreen):
 
     def on_customer_card_screen_card_loaded(self, event: CardLoaded) -> None:
         self.card = event.card
-        self.query_one("#card-body", Static).update(render_card(event.card))
+        body = self.query_one("#card-body", Static)
+        body.update(RenderedOnce(body, render_card(event.card)))
         self.refresh_bindings()
 
     def check_action(self, action: str, _parameters: tuple[object, ...]) -> bool | None:

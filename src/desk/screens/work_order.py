@@ -7,7 +7,7 @@ work_order_detail`) and drawn by :func:`render_detail`, a pure function of the r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -35,7 +35,7 @@ from desk.rules.work_orders import Action, OrderState
 from desk.screens.base import SessionScreen, SignedIn
 from desk.screens.order_actions import ACTION_BINDINGS, ACTION_KEYS, OrderActions, OrderRef
 from desk.widgets.clocks import clock_line_of, short_time
-from desk.widgets.drawn import Drawn, Grid
+from desk.widgets.drawn import Drawn, Grid, facts, heading
 from desk.widgets.format import local_time, yuan
 from desk.widgets.painted import RenderedOnce
 
@@ -48,20 +48,6 @@ ESCALATION_LABELS: dict[int, str] = {
     2: N_("work_order.escalation.proposed"),
     3: N_("work_order.escalation.confirmed"),
 }
-
-
-def as_written(value: Text | str) -> Text:
-    """A cell as it was written, never parsed as markup (a reason or a name with ``[b]``
-    in it lost those characters)."""
-    return Text(value) if isinstance(value, str) else value
-
-
-def _facts(rows: Iterable[tuple[str, Text | str]]) -> Grid:
-    return Grid([(Text(label), as_written(value)) for label, value in rows], styles=("dim",))
-
-
-def _heading(text: str) -> Text:
-    return Text(f"\n{text}", style="bold underline")
 
 
 def status_text(detail: WorkOrderDetail) -> Text:
@@ -105,7 +91,7 @@ def render_detail(detail: WorkOrderDetail, now: datetime) -> Drawn:
     title.append(order.title)
     parts: list[Text | Grid] = [title, status_text(detail)]
 
-    facts = [
+    known = [
         (
             _("work_order.category"),
             " · ".join(
@@ -153,7 +139,7 @@ def render_detail(detail: WorkOrderDetail, now: datetime) -> Drawn:
         ),
     ]
     if detail.redispatch_count or detail.cycle:
-        facts.append(
+        known.append(
             (
                 _("work_order.rounds"),
                 _(
@@ -163,11 +149,11 @@ def render_detail(detail: WorkOrderDetail, now: datetime) -> Drawn:
                 ),
             )
         )
-    parts.append(_facts(facts))
-    parts.append(_heading(_("work_order.description")))
+    parts.append(facts(known))
+    parts.append(heading(_("work_order.description")))
     parts.append(Text(detail.description))
 
-    parts.append(_heading(_("work_order.clocks")))
+    parts.append(heading(_("work_order.clocks")))
     clocks = []
     for clock in detail.clocks:
         clocks.append(
@@ -179,7 +165,7 @@ def render_detail(detail: WorkOrderDetail, now: datetime) -> Drawn:
     parts.append(Grid(clocks))
 
     if detail.disputed_items:
-        parts.append(_heading(_("work_order.disputed", count=len(detail.disputed_items))))
+        parts.append(heading(_("work_order.disputed", count=len(detail.disputed_items))))
         header = [
             Text(_("work_order.item.period")),
             Text(_("work_order.item.at")),
@@ -204,7 +190,7 @@ def render_detail(detail: WorkOrderDetail, now: datetime) -> Drawn:
     if detail.message is not None:
         message = detail.message
         parts.append(
-            _heading(
+            heading(
                 _(
                     "work_order.from_message",
                     channel=vocab_label(message.channel, InboxChannel),
@@ -216,7 +202,7 @@ def render_detail(detail: WorkOrderDetail, now: datetime) -> Drawn:
         parts.append(Text(message.text))
 
     if detail.parent is not None or detail.children:
-        parts.append(_heading(_("work_order.mass_fault")))
+        parts.append(heading(_("work_order.mass_fault")))
         links: list[tuple[str, Text | str]] = []
         if detail.parent is not None:
             parent = detail.parent
@@ -233,10 +219,10 @@ def render_detail(detail: WorkOrderDetail, now: datetime) -> Drawn:
                     f"{child.number}  {child.title}  ({vocab_label(child.status)})",
                 )
             )
-        parts.append(_facts(links))
+        parts.append(facts(links))
 
     if detail.callbacks:
-        parts.append(_heading(_("work_order.callbacks")))
+        parts.append(heading(_("work_order.callbacks")))
         for callback in detail.callbacks:
             line = _(
                 "work_order.callback_line",
@@ -249,7 +235,7 @@ def render_detail(detail: WorkOrderDetail, now: datetime) -> Drawn:
                 line += f" · {callback.result}"
             parts.append(Text(line))
 
-    parts.append(_heading(_("work_order.history", count=len(detail.events))))
+    parts.append(heading(_("work_order.history", count=len(detail.events))))
     history = []
     for event in detail.events:
         what = event_text(event.kind, event.data)

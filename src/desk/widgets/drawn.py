@@ -16,7 +16,7 @@ which asks it for its lines (:meth:`Drawn.lines`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -71,6 +71,23 @@ class Drawn:
             yield new_line
 
 
+def as_written(value: Text | str) -> Text:
+    """A cell as it was written, never parsed as markup (a reason or a name with ``[b]``
+    in it lost those characters)."""
+    return Text(value) if isinstance(value, str) else value
+
+
+def facts(rows: Iterable[tuple[str, Text | str]]) -> Grid:
+    """Label/value lines, the labels dim; columns sized by cell width, so Chinese labels
+    line up."""
+    return Grid([(Text(label), as_written(value)) for label, value in rows], styles=("dim",))
+
+
+def heading(text: str) -> Text:
+    """A section's heading, a blank line above it."""
+    return Text(f"\n{text}", style="bold underline")
+
+
 def _segments(text: Text, console: Console) -> Line:
     """One line of text as segments, its own style under its spans (Rich's
     ``Text.render`` alone leaves the text's style out when it has no spans)."""
@@ -90,6 +107,9 @@ def _wrapped(text: Text, console: Console, width: int) -> list[Text]:
     at spaces with a longer word (or a run of Chinese) folded."""
     if _fits(text, width):
         return [text]
+    plain = text.plain
+    if "\t" not in plain and all(cell_len(part) <= width for part in plain.split("\n")):
+        return list(text.split("\n", allow_blank=True))  # a heading's blank line above it
     return list(text.wrap(console, width, overflow="fold", no_wrap=False))
 
 
