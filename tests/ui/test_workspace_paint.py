@@ -234,7 +234,7 @@ async def test_the_card_of_a_call_is_rendered_once(
         await settle(pilot)
         await pilot.pause()
         assert "张*" in screen_text(pilot)
-        # once: the pane keeps its scrollbar's gutter, so a card taller than the pane does
+        # once: the pane always shows its scrollbar, so a card taller than the pane does
         # not narrow it after the first layout (a second layout, a second render)
         assert len(renders) == 1
 
@@ -304,3 +304,53 @@ async def test_the_orders_table_is_filled_again_only_when_its_rows_change(
         assert screen.card.open_work_orders == ()
         assert table.row_count == 0
         assert cleared == []
+
+
+async def test_a_card_appearing_lays_the_workspace_out_once_and_its_pane_scrolls(
+    sqlite_db: Database, clock: FixedClock, world: World
+) -> None:
+    """Enter on a caller's number: the call's fields and the card are laid out in one layout
+    (the card's body and its pane take their new sizes without asking for another; the
+    fields, shown once before, keep theirs), and at 80×24, where the card is taller than its
+    pane, the pane still scrolls to the card's last section."""
+    from textual.screen import Screen
+
+    app = make_app(sqlite_db, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, "agent1")
+        screen = app.screen
+        assert isinstance(screen, WorkspaceScreen)
+        await pilot.press(*ZHANG_PHONE, "enter")  # the first call shows the fields' widgets
+        await settle(pilot)
+        first = screen.contact
+        assert first is not None
+        draft = contacts.ContactDraft(
+            request_type=RequestType.CONSULTATION, outcome=ContactOutcome.SETTLED, summary="-"
+        )
+        contacts.close_contact(
+            sqlite_db, actor=world.agent, contact_id=first.id, version=first.version, draft=draft
+        )
+        screen._idle()
+        await pilot.press(*ZHANG_PHONE)
+        await settle(pilot)
+        layouts: list[int] = []
+        real = Screen._refresh_layout
+
+        def counting(self: Screen[Any], *args: Any, **kwargs: Any) -> None:
+            layouts.append(1)
+            real(self, *args, **kwargs)
+
+        screen._refresh_layout = counting.__get__(screen)  # type: ignore[method-assign]
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.pause()
+        assert screen.card is not None
+        assert len(layouts) == 1
+        pane = screen.query_one("#customer-pane")
+        body = screen.query_one("#customer-body", Static)
+        assert body.size.height > pane.scrollable_content_region.height
+        assert pane.max_scroll_y == pane.virtual_size.height - pane.scrollable_content_region.height
+        await pilot.press("ctrl+r", "end")
+        await pilot.pause()
+        assert pane.scroll_y == pane.max_scroll_y > 0
+        assert "Recent contacts" in screen_text(pilot)

@@ -63,6 +63,7 @@ from desk.widgets.format import local_time
 from desk.widgets.notes import NotesArea
 from desk.widgets.painted import RenderedOnce
 from desk.widgets.select import TypeAheadSelect
+from desk.widgets.settled import SettledScroll, SettledStatic
 from desk.widgets.tickbox import Tickbox
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ class WorkspaceScreen(SessionScreen):
     WorkspaceScreen #notes { height: 1fr; min-height: 3; }
     WorkspaceScreen #call-hint { color: $text-muted; height: auto; }
     WorkspaceScreen #verify-line { height: auto; }
-    WorkspaceScreen #customer-pane { scrollbar-gutter: stable; }
+    WorkspaceScreen #customer-pane { overflow-y: scroll; }
     WorkspaceScreen #customer-body { height: auto; }
     WorkspaceScreen #new-caller { height: auto; margin-top: 1; }
     WorkspaceScreen #nc-message { height: auto; }
@@ -363,10 +364,10 @@ class WorkspaceScreen(SessionScreen):
                         id="satisfaction",
                         compact=True,
                     )
-                yield Static("", id="call-hint", markup=False)
-            with VerticalScroll(id="customer-pane", classes="pane"):
-                yield Static("", id="verify-line")
-                yield Static(_("ws.no_caller"), id="customer-body")
+                yield SettledStatic("", id="call-hint", markup=False)
+            with SettledScroll(id="customer-pane", classes="pane"):
+                yield SettledStatic("", id="verify-line")
+                yield SettledStatic(_("ws.no_caller"), id="customer-body")
                 with Vertical(id="new-caller"):
                     yield Static(_("ws.new_caller_title"), markup=False)
                     yield Input(
