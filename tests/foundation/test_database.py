@@ -278,8 +278,12 @@ def _durability(db: Database) -> str:
 
 def test_only_view_audit_transactions_commit_without_the_flush(db: Database) -> None:
     """reads_audited relaxes the flush for its own transaction only: SQLite NORMAL (1) and
-    back to FULL (2) at once on the same connection; PostgreSQL synchronous_commit off."""
+    back to FULL (2) at once on the same connection; PostgreSQL synchronous_commit off, set by
+    the statement that takes the audit log's lock, or just before the commit when no
+    statement carried it."""
     from desk.infra.database import reads, reads_audited, writes
+    from desk.rules.permissions import shell_actor
+    from desk.services import audit
 
     full, relaxed = ("2", "1") if db.is_sqlite else ("on", "off")
     statement = "PRAGMA synchronous" if db.is_sqlite else "SHOW synchronous_commit"
@@ -287,13 +291,32 @@ def test_only_view_audit_transactions_commit_without_the_flush(db: Database) -> 
     def setting(session: Session) -> str:
         return str(session.execute(text(statement)).scalar())
 
+    def audited(session: Session) -> str:
+        audit.record(session, action="test.view", actor=shell_actor("test"))
+        return setting(session)
+
     assert reads(setting)(db) == full
-    assert writes(setting)(db) == full
-    assert reads_audited(setting)(db) == relaxed
+    assert writes(audited)(db) == full
+    assert reads_audited(audited)(db) == relaxed
     assert _durability(db) == full  # the next transaction on the pooled connection
 
+    sent: list[str] = []
+
+    def capture(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        # no statement carried it: PostgreSQL sets it after the work, before the commit
+        assert reads_audited(setting)(db) == (relaxed if db.is_sqlite else full)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    if not db.is_sqlite:
+        assert "set_config" in sent[-1], sent
+    assert _durability(db) == full
+
     def failing(session: Session) -> None:
-        assert setting(session) == relaxed
+        assert audited(session) == relaxed
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):  # a failed one goes back too

@@ -20,11 +20,12 @@ two of the four round trips a one-statement read made (see there why it sees the
 read whose only write is its view-audit row (a card view, a bill or itemized-record view:
 :func:`reads_audited`) commits without waiting for the flush — SQLite (WAL) runs that
 transaction with ``synchronous=NORMAL`` and the connection goes back to ``FULL`` right after;
-PostgreSQL sets ``synchronous_commit = off`` for that transaction alone. The next flushed
-commit carries those rows to disk with it, in order (WAL frames and the PostgreSQL WAL are
-written in commit order), so a power cut can lose the last moment's view-audit rows but never
-a contact, a work order or an account change, and the audit chain stays whole: its head is
-written in the same transaction as the row.
+PostgreSQL sets ``synchronous_commit = off`` for that transaction alone (with the statement
+that takes the audit log's lock, no round trip of its own: :func:`pending_settings`). The
+next flushed commit carries those rows to disk with it, in order (WAL frames and the
+PostgreSQL WAL are written in commit order), so a power cut can lose the last moment's
+view-audit rows but never a contact, a work order or an account change, and the audit chain
+stays whole: its head is written in the same transaction as the row.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, event
+from sqlalchemy import ColumnElement, Engine, event, func
 from sqlalchemy import create_engine as sa_create_engine
+from sqlalchemy import select as sql_select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError
 
@@ -191,11 +193,13 @@ class Database:
                     Session(bind=connection, expire_on_commit=False) as session,
                 ):
                     if not flush and not self.is_sqlite:
-                        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                        session.info[_PENDING] = {"synchronous_commit": "off"}
                     session.info["now"] = self.clock.now()
                     session.info["dialect"] = self.engine.dialect.name
                     yield session
                     session.flush()
+                    for name, value in session.info.pop(_PENDING, {}).items():
+                        connection.execute(sql_select(func.set_config(name, value, True)))
             finally:
                 if not flush and self.is_sqlite and not connection.invalidated:
                     # the transaction has ended; the driver is in autocommit (no BEGIN)
@@ -264,6 +268,20 @@ def _said(error: DataError) -> str:
     """The database's own words, first line, without SQLAlchemy's decoration."""
     lines = str(error.orig).strip().splitlines()
     return lines[0] if lines else type(error.orig).__name__
+
+
+_PENDING = "desk.pending_settings"
+
+
+def pending_settings(session: Session) -> list[ColumnElement[Any]]:
+    """What this transaction has yet to set for itself (PostgreSQL: ``synchronous_commit``
+    off, for a commit that does not wait for the disk), as columns that a statement the
+    transaction sends anyway can carry: ``set_config(name, value, true)`` is ``SET LOCAL``.
+    A setting taken here counts as made; one that no statement took is set just before the
+    commit (a round trip of its own). The setting is read at the commit, so it applies
+    wherever in the transaction it is made."""
+    pending: dict[str, str] = session.info.pop(_PENDING, {})
+    return [func.set_config(name, value, True) for name, value in pending.items()]
 
 
 def now_of(session: Session) -> datetime:

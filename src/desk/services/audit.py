@@ -40,7 +40,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from desk.infra.database import Database, now_of, reads
+from desk.infra.database import Database, now_of, pending_settings, reads
 from desk.infra.errors import DeskError
 from desk.models import AuditEntry, Meta
 from desk.rules.permissions import Actor, Permission
@@ -53,9 +53,8 @@ from desk.services.sealing import (
     KEY_ID_META,
     MIN_KEY_LENGTH,
     AuditKeyError,
+    append,
     checked_key,
-    entry_fields,
-    head_value,
     key_path,
 )
 from desk.services.sealing import canonical as _canonical
@@ -147,16 +146,6 @@ class Head:
         return {"id": self.id, "hash": self.hash}
 
 
-def _write_head(session: Session, key: bytes, entry_id: int, entry_hash: str) -> None:
-    value = head_value(key, entry_id, entry_hash)
-    row = session.get(Meta, HEAD_META)
-    if row is None:
-        session.add(Meta(key=HEAD_META, value=value))
-    else:
-        row.value = value
-        session.add(row)
-
-
 def record(
     session: Session,
     *,
@@ -166,27 +155,18 @@ def record(
     target_type: str | None = None,
     target_id: object = None,
     detail: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """Append one entry to the chain inside the caller's transaction, and move the head.
+) -> int:
+    """Append one entry to the chain inside the caller's transaction, and move the head; the
+    entry's id.
 
     ``actor`` is who acted; an event with no acting user (a failed login of an unknown name)
     names the login typed in ``actor_login``. Writers are serialised (``BEGIN IMMEDIATE`` on
     SQLite, an advisory transaction lock on PostgreSQL), so two terminals never fork the chain.
+    Written on the session's connection (:func:`desk.services.sealing.append`): an entry is
+    columns, never an ORM object, and the ORM's flush of one cost more than its statements.
     """
-    if session.info.get("dialect") == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('desk.audit_log'))"))
-    # Both rows the entry needs (the key's fingerprint, the head it moves) in one statement:
-    # the session.get() calls below then find them in the identity map, which holds rows
-    # only while something refers to them; session.info does until the transaction ends.
-    session.info[_META_ROWS] = session.exec(
-        select(Meta).where(col(Meta.key).in_((KEY_ID_META, HEAD_META)))
-    ).all()
-    key = _key_for(session, writing=True)
-    last = session.exec(
-        select(AuditEntry.hash).order_by(col(AuditEntry.id).desc()).limit(1)
-    ).first()
-    prev_hash = last or GENESIS
-    fields = entry_fields(
+    return append(
+        session.connection(),
         at=now_of(session),
         action=action,
         actor=actor,
@@ -194,15 +174,8 @@ def record(
         target_type=target_type,
         target_id=target_id,
         detail=detail,
+        settings=pending_settings(session),
     )
-    entry = AuditEntry(
-        **fields, prev_hash=prev_hash, hash=_seal(key, prev_hash, _canonical(**fields))
-    )
-    session.add(entry)
-    session.flush()
-    assert entry.id is not None
-    _write_head(session, key, entry.id, entry.hash)
-    return entry
 
 
 # --- verifying -------------------------------------------------------------------------------

@@ -21,11 +21,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, column, insert, select, table, text, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    Integer,
+    String,
+    column,
+    func,
+    insert,
+    select,
+    table,
+    update,
+)
 
 from desk.infra.errors import DeskError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy.engine import Connection
 
     from desk.rules.permissions import Actor
@@ -214,21 +228,24 @@ def append(
     target_type: str | None = None,
     target_id: object = None,
     detail: dict[str, Any] | None = None,
+    settings: Sequence[ColumnElement[Any]] = (),
 ) -> int:
-    """:func:`desk.services.audit.record` on a Core connection inside the caller's
-    transaction (a writing one: ``BEGIN IMMEDIATE`` on SQLite; an advisory transaction lock on
-    PostgreSQL serialises the writers): the entry appended, the head moved; its id."""
+    """Append one entry inside the caller's transaction on ``connection`` (a writing one:
+    ``BEGIN IMMEDIATE`` on SQLite; an advisory transaction lock on PostgreSQL serialises the
+    writers), and move the head; its id. ``settings``: the transaction's own settings
+    (:func:`desk.infra.database.pending_settings`, PostgreSQL), carried by the lock's
+    statement.
+
+    Four statements besides the lock: the key's fingerprint and the chain's last hash (one
+    statement, read once the lock is held: on PostgreSQL each statement sees what was committed
+    when it began), the entry, the head moved (and the head or the fingerprint stored, the
+    first time)."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('desk.audit_log'))"))
-    stored = connection.execute(
-        select(META.c.value).where(META.c.key == KEY_ID_META)
-    ).scalar_one_or_none()
+        connection.execute(select(_LOCK, *settings))
+    stored, last = connection.execute(_KEY_AND_TAIL).one()
     key, new_key = checked_key(stored, writing=True)
     if new_key:
         connection.execute(insert(META).values(key=KEY_ID_META, value=fingerprint(key)))
-    last = connection.execute(
-        select(AUDIT_LOG.c.hash).order_by(AUDIT_LOG.c.id.desc()).limit(1)
-    ).scalar_one_or_none()
     prev_hash = last or GENESIS
     fields = entry_fields(
         at=at.astimezone(UTC),
@@ -254,3 +271,14 @@ def append(
     if not moved:
         connection.execute(insert(META).values(key=HEAD_META, value=value))
     return entry_id
+
+
+_LOCK = func.pg_advisory_xact_lock(func.hashtext("desk.audit_log"))
+_KEY_AND_TAIL = select(
+    select(META.c.value).where(META.c.key == KEY_ID_META).scalar_subquery().label("key_id"),
+    select(AUDIT_LOG.c.hash)
+    .order_by(AUDIT_LOG.c.id.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("last_hash"),
+)
