@@ -540,13 +540,13 @@ def _set_user(db: Database, actor: Actor, **values: object) -> None:
         session.add(user)
 
 
-@pytest.mark.parametrize("query", ["13800001234", "张", "13800009999", "", "%%"])
+@pytest.mark.parametrize("query", ["13800001234", "张", "13800009999", "5678", "", "%%"])
 def test_a_disabled_agent_is_refused_whether_the_query_finds_anyone(
     db: Database, people: dict[str, int], staff: dict[Role, Actor], query: str
 ) -> None:
-    """The check rides on the page's first statement: a hit, no hit and no statement at all
-    each refuse a user disabled since sign-in, and one demoted to a role that may not
-    search."""
+    """The check rides on the page's first statement that finds a row: a hit, a hit of the
+    second stream only (5678 ends an ID card, no phone), no hit and no statement at all each
+    refuse a user disabled since sign-in, and one demoted to a role that may not search."""
     agent, lead = staff[Role.AGENT], staff[Role.LEAD]
     assert search_customers(db, actor=agent, query=query).query == query
     _set_user(db, agent, active=False)
@@ -603,6 +603,20 @@ def test_a_lookup_is_one_statement_outside_any_transaction(
         assert session.connection().connection.driver_connection is not None
         driver = session.connection().connection.driver_connection
         assert not getattr(driver, "autocommit", False)
+
+
+def test_an_empty_first_stream_passes_the_check_to_the_next_statement(
+    db: Database, people: dict[str, int], staff: dict[Role, Actor], statements: list[str]
+) -> None:
+    """5678 ends no phone but an ID card: the phone stream's statement finds nothing, so the
+    ID stream's statement reads the agent's role, and no statement reads it on its own."""
+    page = search_customers(db, actor=staff[Role.AGENT], query="5678")
+    assert [hit.id for hit in page.hits] == [people["张三"]]
+    assert page.hits[0].matched_by is K.ID_SUFFIX
+    reads = [s for s in statements if re.search(r"\bFROM\b", s, re.IGNORECASE)]
+    assert len(reads) == 2, reads
+    assert ["staff_user" in s for s in reads] == [True, True]
+    assert not [s for s in reads if re.match(r"\s*SELECT\b[^(]*\bFROM staff_user\b", s)]
 
 
 def test_a_query_that_means_nothing_reads_no_table(

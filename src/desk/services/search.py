@@ -343,7 +343,8 @@ class _Stream:
         """Up to ``limit`` rows after (``forward``) or before ``key`` in this stream's order,
         none of a customer that an ``exclude`` stream matches, with the hit's details.
         ``check``: the statement reads the actor's role too (:func:`role_now`) and judges it
-        before a row is used."""
+        before a row is used; a statement that found no row leaves it unjudged (the caller
+        judges it by the next statement, or on its own)."""
         statement, has_phone = self.statement(
             forward=forward, keyed=key is not None, exclude=exclude, checked=check is not None
         )
@@ -360,8 +361,8 @@ class _Stream:
         # Core through the transaction's connection: no ORM around a statement of columns.
         found = session.connection().execute(statement, params).all()
         width = len(found[0]) if found else 0
-        if check is not None:
-            check(session, found[0][-1] if found else None)
+        if check is not None and found:
+            check(session, found[0][-1])
             width -= 1  # the actor's role
         for row in found:
             values = tuple(row)[:width]
@@ -794,7 +795,9 @@ def _walk(
 ) -> list[tuple[int, _Row]]:
     """Up to ``want`` rows strictly after (``forward``) or before ``start`` in the total
     order: streams one after another, each by its own key. Backward rows come nearest first.
-    The first statement judges ``check`` before anything it read is used."""
+    The first statement that finds a row judges ``check`` before anything it read is used
+    (one statement fewer than reading the check on its own when an earlier stream is empty:
+    an ID-card tail that ends no phone); none found, it is read on its own at the end."""
     if start is None:
         index, key = (0 if forward else len(streams) - 1), None
     else:
@@ -811,11 +814,12 @@ def _walk(
             exclude=streams[:index],
             check=pending,
         )
-        pending = None
+        if rows:
+            pending = None
         out.extend((index, row) for row in rows)
         index += step
         key = None
-    if pending is not None:  # no statement ran
+    if pending is not None:  # no statement ran, or none found a row
         pending(session, None)
     return out
 
