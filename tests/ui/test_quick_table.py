@@ -67,12 +67,12 @@ def both(table: QuickTable) -> tuple[Lines, Lines, Lines, Lines]:
         return lines, frame
 
     quick, quick_frame = drawn()
-    table._render_line_in_row = partial(DataTable._render_line_in_row, table)  # type: ignore[method-assign]
+    table._render_line = partial(DataTable._render_line, table)  # type: ignore[method-assign]
     table.render_line = partial(DataTable.render_line, table)  # type: ignore[method-assign]
     try:
         stock, stock_frame = drawn()
     finally:
-        del table._render_line_in_row
+        del table._render_line
         del table.render_line
         table._clear_caches()
     return quick, stock, quick_frame, stock_frame
@@ -100,9 +100,31 @@ async def test_the_quick_table_draws_every_line_as_the_stock_one() -> None:
         assert quick_frame == stock_frame
         assert any("派" in char for line in quick_frame for char, _style in line)
         assert len(quick_frame) == table.size.height > len(ROWS)  # every row drawn
-        table.scroll_to(x=10, animate=False)
+        # scrolled sideways a cell at a time: wide characters cut at either edge, cells
+        # drawn in part, columns left out on both sides
         table.move_cursor(row=2)
+        assert table.max_scroll_x > 20
+        for x in range(table.max_scroll_x + 1):
+            table.scroll_to(x=x, animate=False, immediate=True)
+            await pilot.pause()
+            assert table.scroll_x == x
+            quick, stock, quick_frame, stock_frame = both(table)
+            assert quick == stock, x
+            assert quick_frame == stock_frame, x
+
+
+async def test_a_table_narrower_than_its_widget_is_drawn_as_the_stock_one() -> None:
+    """The blank right of the last column takes the row's style, as the stock table's."""
+    app = One()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(QuickTable)
+        table.add_column("Number", key="number")
+        table.add_column("Status", key="status")
+        for n, row in enumerate(ROWS[:3]):
+            table.add_row(row[0], row[2], key=str(n))
+        table.move_cursor(row=1)
         await pilot.pause()
+        assert sum(column.get_render_width(table) for column in table.ordered_columns) < 40
         quick, stock, quick_frame, stock_frame = both(table)
         assert quick == stock
         assert quick_frame == stock_frame

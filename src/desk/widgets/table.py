@@ -10,12 +10,14 @@ thread to draw each time it changed, and measuring its cells for the columns' wi
 padding, the text cropped or padded to the column, the table's styles under and the cursor's
 over it, the same characters in the same styles as the stock drawing (a test compares the
 two). What every line of a frame shares (the widget's style, the rows' styles, the widths) is
-worked out once per frame. A one-line text cell is measured by its cell length. Any other
+worked out once per frame. Only the columns the widget shows are drawn: at 160 columns the
+queue's table is ~96 cells wide and its eight columns ~150, and the stock code drew every cell
+of a row, then cropped the line. A one-line text cell is measured by its cell length. Any other
 row or cell (a header, several lines, a justified or ellipsised text, another renderable, a
 row label, a fixed column, a cell or column cursor) is drawn and measured by the stock code.
 
-It reads the stock table's caches and style lookup (``_cell_render_cache``,
-``_row_render_cache``, ``_get_styles_to_render_cell``, ``_data``): Textual's version is
+It reads the stock table's caches and style lookup (``_line_cache``, ``_get_offsets``,
+``_get_styles_to_render_cell``, ``_data``): Textual's version is
 pinned in ``constraints.txt``, and the comparison test fails when an upgrade changes the
 drawing.
 """
@@ -31,7 +33,7 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual._types import SegmentLines
+from textual._segment_tools import line_crop
 from textual.cache import LRUCache
 from textual.coordinate import Coordinate
 from textual.geometry import Region
@@ -184,14 +186,15 @@ class QuickTable(DataTable[str | Text]):
             self._frame = frame
         return frame
 
-    def _render_line_in_row(
-        self,
-        row_key: RowKey,
-        line_no: int,
-        base_style: Style,
-        cursor_location: Coordinate,
-        hover_location: Coordinate,
-    ) -> tuple[SegmentLines, SegmentLines]:
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        """DataTable._render_line for a row one line high of text cells: only the columns
+        seen between ``x1`` and ``x2`` are drawn (the stock code draws every cell of the row,
+        then crops the line to the widget), and the line's width is known, not measured."""
+        width = self.size.width
+        try:
+            row_key, line_no = self._get_offsets(y)
+        except LookupError:
+            return Strip.blank(width, base_style)
         row = self.rows.get(row_key)
         row_index = self._row_locations.get(row_key)
         if (
@@ -204,27 +207,49 @@ class QuickTable(DataTable[str | Text]):
             or self.cursor_type != "row"
             or (self._labelled_row_exists and self.show_row_labels)
         ):
-            return super()._render_line_in_row(
-                row_key, line_no, base_style, cursor_location, hover_location
-            )
+            return super()._render_line(y, x1, x2, base_style)
+        cursor_location = self.cursor_coordinate
+        hover_location = self.hover_coordinate
         cache_key = (
-            row_key,
-            line_no,
-            base_style,
+            y,
+            x1,
+            x2,
+            width,
             cursor_location,
             hover_location,
+            base_style,
             self.cursor_type,
-            self.show_cursor,
             self._show_hover_cursor,
             self._update_count,
             self._pseudo_class_state,
         )
-        cached = self._row_render_cache.get(cache_key)
+        cached = self._line_cache.get(cache_key)
         if cached is not None:
             return cached
+        strip = Strip(
+            self._row_line(
+                row_key, row_index, base_style, cursor_location, hover_location, x1, x2, width
+            ),
+            width,
+        )
+        self._line_cache[cache_key] = strip
+        return strip
+
+    def _row_line(
+        self,
+        row_key: RowKey,
+        row_index: int,
+        base_style: Style,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+        x1: int,
+        x2: int,
+        width: int,
+    ) -> list[Segment]:
+        """The segments of the row's cells seen between ``x1`` and ``x2``, and of the blank
+        right of the last column, ``width`` cells in all."""
         cells = self._data.get(row_key, {})
         frame = self._frame_now(base_style)
-        values = [cells.get(key) for key, _width in frame.columns]
         if self.zebra_stripes:
             row_style = frame.odd_style if row_index % 2 else frame.even_style
         else:
@@ -247,60 +272,73 @@ class QuickTable(DataTable[str | Text]):
         padding = self.cell_padding
         side = Segment(" " * padding) if padding else None
         line: list[Segment] = []
-        for column_index, ((column_key, width), value) in enumerate(
-            zip(frame.columns, values, strict=True)
-        ):
-            inner = width - 2 * padding
+        x = 0
+        for column_index, (column_key, column_width) in enumerate(frame.columns):
+            start, x = x, x + column_width
+            if x <= x1:
+                continue  # left of the widget
+            if start >= x2:
+                break  # right of it
+            value = cells.get(column_key)
+            inner = column_width - 2 * padding
+            drawn: list[Segment]
             if inner <= 0 or not isinstance(value, Text) or not _one_line(value):
-                line.extend(
-                    super()._render_cell(row_index, column_index, row_style, width, cursor, hover)[
-                        0
-                    ]
-                )
-                continue
-            # the text cut or padded to the column: the same on every line and frame it is
-            # drawn in, whatever the row's style and the cursor
-            text_key = (row_key, column_key, inner, self._update_count)
-            text = self._texts.get(text_key)
-            if text is None:
-                if value.spans:
-                    # joined as Rich joins a cell's lines: the text's own style becomes a
-                    # span under its spans (Text.render alone leaves it out)
-                    rendered = list(_JOIN.join([value]).render(console, end=""))
-                else:  # what that join renders for a text of one style
-                    own = console.get_style(value.style) if value.style else None
-                    rendered = [Segment(value.plain, own)]
-                text = Segment.adjust_line_length(rendered, inner)
-                self._texts[text_key] = text
-            # what Segment.apply_style(style=row + cell meta + cursor, post_style=...) gives;
-            # the meta of a place is kept, so the styles added are found in Rich's cache
-            meta = self._metas.get((row_index, column_index))
-            if meta is None:
-                meta = Style.from_meta({"row": row_index, "column": column_index})
-                self._metas[row_index, column_index] = meta
-            cell_style = console.get_style(row_style + meta + component_style)
-            pieces = [side, *text, side] if side is not None else text
-            for segment in pieces:
-                style = cell_style + segment.style
-                if post:
-                    style = style + post if style else post
-                line.append(Segment(segment.text, style))
-        scrollable: list[list[Segment]] = [line]
-        extend_style, _post = self._get_styles_to_render_cell(
-            False,
-            False,
-            False,
-            hover,
-            cursor,
-            self.show_cursor,
-            self._show_hover_cursor,
-            False,
-            False,
-        )
-        extend_style = (row_style + extend_style) + Style.from_meta(
-            {"row": row_index, "column": 0, "out_of_bounds": True}
-        )
-        scrollable.append([Segment(" " * frame.remaining, extend_style)])
-        row_pair: tuple[SegmentLines, SegmentLines] = ([], scrollable)
-        self._row_render_cache[cache_key] = row_pair
-        return row_pair
+                drawn = super()._render_cell(
+                    row_index, column_index, row_style, column_width, cursor, hover
+                )[0]
+            else:
+                # the text cut or padded to the column: the same on every line and frame it
+                # is drawn in, whatever the row's style and the cursor
+                text_key = (row_key, column_key, inner, self._update_count)
+                text = self._texts.get(text_key)
+                if text is None:
+                    if value.spans:
+                        # joined as Rich joins a cell's lines: the text's own style becomes
+                        # a span under its spans (Text.render alone leaves it out)
+                        rendered = list(_JOIN.join([value]).render(console, end=""))
+                    else:  # what that join renders for a text of one style
+                        own = console.get_style(value.style) if value.style else None
+                        rendered = [Segment(value.plain, own)]
+                    text = Segment.adjust_line_length(rendered, inner)
+                    self._texts[text_key] = text
+                # what Segment.apply_style(style=row + cell meta + cursor, post_style=...)
+                # gives; the meta of a place is kept, so the styles added are found in
+                # Rich's cache
+                meta = self._metas.get((row_index, column_index))
+                if meta is None:
+                    meta = Style.from_meta({"row": row_index, "column": column_index})
+                    self._metas[row_index, column_index] = meta
+                cell_style = console.get_style(row_style + meta + component_style)
+                pieces = [side, *text, side] if side is not None else text
+                drawn = []
+                for segment in pieces:
+                    style = cell_style + segment.style
+                    if post:
+                        style = style + post if style else post
+                    drawn.append(Segment(segment.text, style))
+            if start < x1 or x > x2:  # cut by the widget's edge
+                drawn = line_crop(drawn, max(x1 - start, 0), min(x2, x) - start, column_width)
+            line.extend(drawn)
+        seen = max(0, min(x, x2) - x1)  # cells drawn so far
+        blank_end = min(x + frame.remaining, x2)
+        if blank_end > max(x, x1):
+            extend_style, _post = self._get_styles_to_render_cell(
+                False,
+                False,
+                False,
+                hover,
+                cursor,
+                self.show_cursor,
+                self._show_hover_cursor,
+                False,
+                False,
+            )
+            extend_style = (row_style + extend_style) + Style.from_meta(
+                {"row": row_index, "column": 0, "out_of_bounds": True}
+            )
+            blank = blank_end - max(x, x1)
+            line.append(Segment(" " * blank, extend_style))
+            seen += blank
+        if seen < width:
+            line.append(Segment(" " * (width - seen), base_style))
+        return line
