@@ -336,7 +336,7 @@ def test_the_card_and_account_views_are_the_relaxed_ones() -> None:
         for name, func in vars(module).items():
             # the @reads/@writes/@reads_audited wrapper closes over its flush setting
             if (
-                callable(func)
+                inspect.isfunction(func)
                 and "__wrapped__" in vars(func)
                 and func.__module__ == module.__name__
                 and inspect.getclosurevars(func).nonlocals.get("flush") is False
