@@ -114,3 +114,43 @@ def test_a_paragraph_of_several_lines_is_split_at_its_line_breaks_as_wrapping_wo
     assert [text_of(line) for line in drawn] == ["", "Recent contacts (3 in 30 days)", "客户资料"]
     assert [text_of(line) for line in drawn] == ["".join(s.text for s in line) for line in wrapped]
     assert all(s.style == console.get_style("bold underline") for s in drawn[1])
+
+
+def test_a_grid_too_wide_for_a_narrow_line_draws_each_row_as_a_paragraph() -> None:
+    """Five columns in 38 cells (the card's recent contacts at 80×24): rather than fold a
+    date over five lines of four cells, each row is one paragraph, its cells in order, its
+    later lines indented; at 160 cells the same grid keeps its columns."""
+    rows = [
+        (
+            Text("2026-12-02 12:05"),
+            Text("Phone"),
+            Text("Consultation"),
+            Text("Settled"),
+            Text("任晨林"),
+        ),
+        (
+            Text("2026-11-14 11:35"),
+            Text("Web"),
+            Text("Suggestion"),
+            Text("Work order created"),
+            Text("石亦婷"),
+        ),
+    ]
+    header = [Text("When"), Text("Channel"), Text("Request"), Text("Outcome"), Text("Agent")]
+    grid = Grid(rows, header=header, styles=("dim",))
+    console = Console(width=38)
+    narrow = [text_of(line) for line in Drawn([grid]).lines(console, 38)]
+    assert all(cell_len(line) <= 38 for line in narrow)
+    assert narrow[0].startswith("When  Channel")
+    first = next(n for n, line in enumerate(narrow) if line.startswith("2026-12-02 12:05"))
+    second = next(n for n, line in enumerate(narrow) if line.startswith("2026-11-14 11:35"))
+    assert all(line.startswith("  ") for line in narrow[first + 1 : second])
+    assert "".join(line.strip() for line in narrow[first:second]).replace(" ", "") == (
+        "2026-12-0212:05PhoneConsultationSettled任晨林"
+    )
+    lines = Drawn([grid]).lines(console, 38)
+    date = next(s for s in lines[first] if s.text.startswith("2026"))
+    assert date.style is not None and date.style.dim  # the column's style kept
+    wide = [text_of(line) for line in Drawn([grid]).lines(Console(width=160), 160)]
+    assert len(wide) == 3  # the header and a line a row
+    assert wide[1].index("Phone") == wide[2].index("Web")

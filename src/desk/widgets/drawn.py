@@ -36,7 +36,11 @@ class Grid:
     """Rows of cells in columns: each column as wide as its widest cell, the last one
     taking what is left of the line (``expand``) or what it needs, never less than a third
     of the line while another column can give way. ``styles``: a style under each column's
-    cells (``"dim"`` labels); ``header``: a first row, in ``header_style``."""
+    cells (``"dim"`` labels); ``header``: a first row, in ``header_style``.
+
+    On a line too narrow for the columns (a leading column would keep fewer than
+    :data:`NARROWEST` cells of a wider text: a date folded over five lines), each row is
+    drawn as a paragraph instead, its cells one after the other, its later lines indented."""
 
     rows: Sequence[Sequence[Text]]
     header: Sequence[Text] | None = None
@@ -147,6 +151,43 @@ def _column_widths(natural: list[int], width: int, gap: int, *, expand: bool) ->
     return [*lead, rest if expand else min(natural[-1], rest)]
 
 
+NARROWEST = 8
+"""The fewest cells a leading column of a grid keeps before its rows become paragraphs."""
+
+
+def _flowed(
+    rows: list[Sequence[Text]],
+    styles: list[Style | None],
+    header: Style | None,
+    console: Console,
+    width: int,
+    gap: int,
+) -> list[Line]:
+    """Each row as a paragraph: its cells in order, ``gap`` spaces apart, each under its
+    column's style, wrapped at ``width`` with its later lines indented by two cells."""
+    out: list[Line] = []
+    indent = Segment("  ") if width > 4 else None
+    for number, row in enumerate(rows):
+        text = Text()
+        for index, cell in enumerate(row):
+            if not cell.plain:
+                continue
+            if text.plain:
+                text.append(" " * gap)
+            start = len(text)
+            text.append_text(cell)
+            style = _under(styles[index], header if number == 0 else None)
+            if style is not None:
+                text.stylize_before(style, start, len(text))
+        if indent is None:
+            out.extend(_text_lines(text, console, width))
+            continue
+        for y, line in enumerate(_wrapped(text, console, width - 2)):
+            segments = _segments(line, console)
+            out.append([indent, *segments] if y else segments)
+    return out
+
+
 def _grid_lines(grid: Grid, console: Console, width: int) -> list[Line]:
     rows: list[Sequence[Text]] = list(grid.rows)
     if grid.header is not None:
@@ -162,6 +203,11 @@ def _grid_lines(grid: Grid, console: Console, width: int) -> list[Line]:
     styles = [console.get_style(style) if style else None for style in grid.styles]
     styles += [None] * (columns - len(styles))
     header = console.get_style(grid.header_style) if grid.header is not None else None
+    if any(
+        kept < wanted and kept < NARROWEST
+        for kept, wanted in zip(widths[:-1], natural[:-1], strict=True)
+    ):
+        return _flowed(rows, styles, header, console, width, grid.gap)
     gap = Segment(" " * grid.gap)
     out: list[Line] = []
     for number, row in enumerate(rows):
