@@ -150,7 +150,8 @@ def test_a_grid_too_wide_for_a_narrow_line_draws_each_row_as_a_paragraph() -> No
     )
     lines = Drawn([grid]).lines(console, 38)
     date = next(s for s in lines[first] if s.text.startswith("2026"))
-    assert date.style is not None and date.style.dim  # the column's style kept
+    assert date.style is not None
+    assert date.style.dim  # the column's style kept
     wide = [text_of(line) for line in Drawn([grid]).lines(Console(width=160), 160)]
     assert len(wide) == 3  # the header and a line a row
     assert wide[1].index("Phone") == wide[2].index("Web")
