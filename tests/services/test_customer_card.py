@@ -378,10 +378,11 @@ def test_a_card_costs_the_same_few_statements_whoever_the_customer_is(
     assert busy == plain, seen
     # reading: one statement (the access check, the customer and its branch, the phones,
     # plans, open orders with their total, recent contacts, contacts in the windows); the
-    # audit entry: the key's fingerprint with the tail, the insert, the head; PostgreSQL:
-    # and the audit's lock, which carries the commit's setting (BEGIN and COMMIT are the
-    # driver's own); SQLite: and its PRAGMA synchronous and BEGIN IMMEDIATE
-    assert busy == (5 if db.engine.dialect.name == "postgresql" else 6), seen
+    # audit entry: PostgreSQL, the lock (carrying the commit's setting), the key's
+    # fingerprint with the tail and the entry's id, the entry with its head (BEGIN and
+    # COMMIT are the driver's own); SQLite, its PRAGMA synchronous and BEGIN IMMEDIATE, the
+    # fingerprint with the tail, the entry, the head
+    assert busy == (4 if db.engine.dialect.name == "postgresql" else 6), seen
 
 
 def _set_user(db: Database, actor: Actor, **values: object) -> None:

@@ -14,7 +14,7 @@ denied / not_found), a denial included: its entry is committed before
 round trip: the customer, its phones, plans, open orders, recent contacts and the contacts the
 repeat-caller rule counts are read by one statement of Core (:func:`_card_statement`), which
 also reads the actor's row for the permission check, as customer search does. With its audit
-entry (:func:`desk.services.audit.record`) a card view is five statements on PostgreSQL.
+entry (:func:`desk.services.audit.record`) a card view is four statements on PostgreSQL.
 """
 
 from __future__ import annotations

@@ -236,13 +236,18 @@ def append(
     (:func:`desk.infra.database.pending_settings`, PostgreSQL), carried by the lock's
     statement.
 
-    Four statements besides the lock: the key's fingerprint and the chain's last hash (one
-    statement, read once the lock is held: on PostgreSQL each statement sees what was committed
-    when it began), the entry, the head moved (and the head or the fingerprint stored, the
-    first time)."""
-    if connection.dialect.name == "postgresql":
+    The key's fingerprint and the chain's last hash are one statement, read once the lock is
+    held (on PostgreSQL each statement sees what was committed when it began); on PostgreSQL
+    it also draws the entry's id from the table's sequence, so the entry and the head it
+    becomes are written by one statement more; SQLite writes the entry, then the head. The
+    first entry of a log also stores the key's fingerprint and the head."""
+    postgresql = connection.dialect.name == "postgresql"
+    entry_id: int | None = None
+    if postgresql:
         connection.execute(select(_LOCK, *settings))
-    stored, last = connection.execute(_KEY_AND_TAIL).one()
+        stored, last, entry_id = connection.execute(_KEY_TAIL_AND_ID).one()
+    else:
+        stored, last = connection.execute(_KEY_AND_TAIL).one()
     key, new_key = checked_key(stored, writing=True)
     if new_key:
         connection.execute(insert(META).values(key=KEY_ID_META, value=fingerprint(key)))
@@ -257,18 +262,16 @@ def append(
         detail=detail,
     )
     entry_hash = seal(key, prev_hash, canonical(**fields))
-    entry_id = int(
-        connection.execute(
-            insert(AUDIT_LOG)
-            .values(**fields, prev_hash=prev_hash, hash=entry_hash)
-            .returning(AUDIT_LOG.c.id)
-        ).scalar_one()
-    )
+    entry = insert(AUDIT_LOG).values(**fields, prev_hash=prev_hash, hash=entry_hash)
+    move_head = update(META).where(META.c.key == HEAD_META)
+    if entry_id is None:
+        entry_id = int(connection.execute(entry.returning(AUDIT_LOG.c.id)).scalar_one())
+    else:
+        # one statement: WITH entry AS (INSERT ...) UPDATE desk_meta ... (a data-modifying
+        # WITH runs whether or not the statement reads it)
+        move_head = move_head.add_cte(entry.values(id=entry_id).cte("entry"))
     value = head_value(key, entry_id, entry_hash)
-    moved = connection.execute(
-        update(META).where(META.c.key == HEAD_META).values(value=value)
-    ).rowcount
-    if not moved:
+    if not connection.execute(move_head.values(value=value)).rowcount:  # the first entry
         connection.execute(insert(META).values(key=HEAD_META, value=value))
     return entry_id
 
@@ -281,4 +284,7 @@ _KEY_AND_TAIL = select(
     .limit(1)
     .scalar_subquery()
     .label("last_hash"),
+)
+_KEY_TAIL_AND_ID = _KEY_AND_TAIL.add_columns(
+    func.nextval(func.pg_get_serial_sequence("audit_log", "id")).label("entry_id")
 )
