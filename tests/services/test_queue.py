@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from desk.clock import FixedClock
 from desk.infra.database import Database, now_of
-from desk.infra.errors import InvalidInput
-from desk.models import WorkOrder
+from desk.infra.errors import InvalidInput, PermissionDenied
+from desk.models import StaffUser, WorkOrder
 from desk.rules.vocab import (
     ClockKind,
     Priority,
@@ -215,6 +216,61 @@ def test_a_bad_cursor_or_limit_names_the_field(db: Database, floor: Floor) -> No
     assert error.value.field == "limit"
 
 
+def test_a_page_is_one_statement_with_its_names_and_the_readers_role(
+    db: Database, floor: Floor
+) -> None:
+    """Each statement is a round trip on PostgreSQL, and a page is read at every PgDn: the
+    rows with their departments, branches and customers by name, and the reader's role
+    (the access check), whatever the rows point at; one more only when the deadlines run
+    out and the orders without one follow."""
+    Life(db, floor).create(customer=floor.customers[0]).dispatch(to=floor.billing)
+    Life(db, floor).create(customer=floor.customers[1]).dispatch(to=floor.branch)
+    Life(db, floor).create()
+    lead = floor.actor("lead1")
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if statement.strip().upper() != "BEGIN":
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        page = work_order_queue(db, actor=lead, view=V.ALL, limit=2, policy=POLICY)
+        assert len(seen) == 1, seen
+        seen.clear()
+        rest = work_order_queue(
+            db, actor=lead, view=V.ALL, limit=2, after=page.next_cursor, policy=POLICY
+        )
+        # the last order with a deadline, then (none left) the orders without one
+        assert len(seen) == 2, seen
+        assert "next_due IS NULL" in seen[1]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    rows = {row.department_name: row for row in (*page.rows, *rest.rows)}
+    assert set(rows) == {"计费中心", "城东分公司", None}
+    assert rows["计费中心"].customer_name == "张**"
+    assert rows["城东分公司"].center_owned is False
+    assert rows[None].department_id is None
+    assert rows[None].branch_name == "城东分公司"  # the customer's branch
+
+
+def test_a_disabled_reader_is_refused_before_a_bad_cursor_is_named(
+    db: Database, floor: Floor
+) -> None:
+    Life(db, floor).create()
+    lead = floor.actor("lead1")
+
+    def disable(session: Session) -> None:
+        user = session.get(StaffUser, lead.user_id)
+        assert user is not None
+        user.active = False
+
+    db.run(disable, write=True)
+    for kw in ({}, {"after": "x:y"}, {"limit": 500}):
+        with pytest.raises(PermissionDenied):
+            work_order_queue(db, actor=lead, view=V.ALL, policy=POLICY, **kw)  # type: ignore[arg-type]
+
+
 def test_statuses_in_the_callbacks_view_include_a_closed_child_with_its_callback(
     db: Database, floor: Floor
 ) -> None:
@@ -278,7 +334,6 @@ def test_a_page_after_or_before_a_cursor_is_searched_from_the_cursors_deadline(
     """The keyset's deadline bounds the index search itself (at 300,000 open orders a page back
     walked every open order from the far end of the index: 120 ms instead of a fraction of
     one), in both directions."""
-    from sqlalchemy import event
 
     from tests.services.test_handover import _plans
 
