@@ -32,6 +32,7 @@ baseline so the ratio means something on any machine; ``target`` is the issue's 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import statistics
 import time
@@ -213,18 +214,22 @@ def _pg_admin(url: str, statement: str, *, retry: bool = False) -> None:
 
 
 Statement = tuple[str, Any]
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 
 
 @contextmanager
 def captured(db: Database) -> Iterator[list[Statement]]:
-    """The reading statements (``SELECT``/``WITH``, with their parameters) desk's driver sends
-    while the block runs: replay them with :meth:`Raw.replay` for a baseline."""
+    """The reading statements (``SELECT``, or ``WITH`` that writes nothing, with their
+    parameters) desk's driver sends while the block runs: replay them with :meth:`Raw.replay`
+    for a baseline. A ``WITH entry AS (INSERT ...) UPDATE ...`` (an audit entry on PostgreSQL)
+    is a write: replayed, it would insert the same entry again."""
     from sqlalchemy import event
 
     seen: list[Statement] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
-        if statement.split(None, 1)[0].upper() in {"SELECT", "WITH"}:
+        first = statement.split(None, 1)[0].upper()
+        if first == "SELECT" or (first == "WITH" and not _WRITES.search(statement)):
             seen.append((statement, parameters))
 
     event.listen(db.engine, "before_cursor_execute", record)
