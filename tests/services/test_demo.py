@@ -165,6 +165,13 @@ def test_mobile_numbers_are_a_bijection() -> None:
     assert len(set(drawn)) == len(drawn)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 3, 12_345])
+def test_mobile_numbers_in_bulk_are_the_numbers_one_by_one(seed: int) -> None:
+    numbers = MobileNumbers(seed)
+    assert numbers.numbers(50_000) == [numbers.number(n) for n in range(50_000)]
+    assert numbers.numbers(0) == []
+
+
 def test_search_keys_match_the_name_rules(demo_db: Database) -> None:
     rows = _rows(demo_db, "SELECT name, name_spaced, name_pinyin, name_initials FROM customer")
     surnames = Counter(row[0][0] for row in rows)

@@ -363,6 +363,20 @@ class MobileNumbers:
         suffix = (suffix * 69_621 + prefix * 99_991) % 10**8
         return MOBILE_PREFIXES[prefix] + f"{suffix:08d}"
 
+    def numbers(self, count: int) -> list[str]:
+        """``number(n)`` for every ``n`` below ``count``, in order: the same arithmetic with
+        its constants held in locals (a million numbers for the customers' phones)."""
+        a, b, space = self._a, self._b, _PHONE_SPACE
+        prefixes, kinds = MOBILE_PREFIXES, len(MOBILE_PREFIXES)
+        found: list[str] = []
+        add = found.append
+        for n in range(count):
+            prefix, suffix = divmod((n * a + b) % space, 10**8)
+            suffix = (suffix * 48_271 + prefix * 1_000_003 + b) % 10**8
+            prefix = (prefix + suffix * 7) % kinds
+            add(prefixes[prefix] + f"{(suffix * 69_621 + prefix * 99_991) % 10**8:08d}")
+        return found
+
 
 def fixed_line(city: City, n: int, seed: int) -> str:
     """A unique 8-digit landline in ``city`` for index ``n`` (n < 10**7)."""
