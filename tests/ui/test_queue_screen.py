@@ -620,13 +620,18 @@ async def test_a_page_swap_keeps_the_columns_and_the_footer_keys(
     sqlite_db: Database, clock: FixedClock
 ) -> None:
     """Paging redraws the rows only: the columns stay (their widths are not worked out
-    again) and the footer shows the same keys, PgUp turning on."""
+    again) and the footer shows the same keys, PgUp turning on. A column widened by a later
+    page stays as wide back on the first (the table is not laid out again); another view
+    fits the widths to its own rows."""
+    from rich.cells import cell_len
+
     from desk.screens.queue import PAGE_SIZE
     from desk.widgets.keys import KeyFooter
 
     db = sqlite_db
     floor = floor_of(db)
-    orders = [new_order(db, floor, title=f"断网{n}") for n in range(PAGE_SIZE + 3)]
+    orders = [new_order(db, floor, title=f"断网{n}") for n in range(PAGE_SIZE)]
+    orders += [new_order(db, floor, title=f"断网{n} 光猫红灯闪烁已重启") for n in range(3)]
     async with make_app(db, clock).run_test(size=(160, 48)) as pilot:
         queue = await switch_user(pilot, "lead1")
         table = queue.query_one("#queue-table", DataTable)
@@ -648,10 +653,24 @@ async def test_a_page_swap_keeps_the_columns_and_the_footer_keys(
         after = keys()
         assert after.keys() == before.keys()
         assert after[("pageup", "prev_page")] is True
+        widths = [column.content_width for column in table.ordered_columns]
+        title = next(c for c in table.ordered_columns if c.key.value == "title")
+        assert title.content_width == cell_len("断网2 光猫红灯闪烁已重启")
+        wide = table.virtual_size.width
         await pilot.press("pageup")
         await settle(pilot)
         assert rows(queue)[0] == orders[0].number
         assert keys()[("pageup", "prev_page")] is False
+        assert [column.content_width for column in table.ordered_columns] == widths
+        assert table.virtual_size.width == wide
+        await pilot.press("pagedown")
+        await settle(pilot)
+        assert [column.content_width for column in table.ordered_columns] == widths
+        # another view (all open orders: the same ones) fits the widths again
+        await pilot.press(str(queue.views.index("all") + 1))
+        await settle(pilot)
+        assert rows(queue)[0] == orders[0].number
+        assert title.content_width < cell_len("断网2 光猫红灯闪烁已重启")
 
 
 async def test_f1_names_the_queue_keys_as_they_are_pressed_in_both_languages(

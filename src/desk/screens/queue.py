@@ -293,6 +293,8 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         self._figures_again = False
         self._preview_timer: Timer | None = None
         self._order_screen: WorkOrderScreen | None = None
+        # the view and filters the columns' widths were last fitted to (a first page)
+        self._fitted: tuple[str, QueueFilters | None] | None = None
 
     # --- layout ----------------------------------------------------------------------------
 
@@ -395,7 +397,7 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         table: DataTable[Any] = self.query_one("#queue-table", DataTable)
         empty = self.query_one("#queue-empty", Static)
         previous = self._current_id()
-        set_columns(table, INBOX_COLUMNS, fit=number == 1)
+        set_columns(table, INBOX_COLUMNS, fit=self._fit(number))
         for message in page.rows:
             table.add_row(*map(_plain, message_cells(message, page.read_at)), key=str(message.id))
         has_rows = bool(page.rows)
@@ -545,6 +547,18 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
     def _columns(self, table: DataTable[Any], *, fit: bool) -> None:
         set_columns(table, columns_for(self.size.width), fit=fit)
 
+    def _fit(self, number: int) -> bool:
+        """Are the columns' widths fitted again to the page shown (``number``)? For the first
+        page of another view or other filters only: back on page 1 of the same view (PgUp, a
+        change read again) they stay as they are, as on any other page, so the table keeps
+        its width and is not laid out again (its widths shrank to page 1's, then grew back at
+        the next PgDn, each time a layout and a second frame for the scrollbars)."""
+        shown = (self.view, self.filters)
+        if number != 1 or shown == self._fitted:
+            return False
+        self._fitted = shown
+        return True
+
     def _show_layout(self) -> None:
         """The preview beside the queue on a wide screen; the inbox keeps it (its text)."""
         self.query_one("#queue-preview").display = self.view == INBOX or not self.narrow
@@ -567,7 +581,7 @@ class QueueScreen(InboxActions, OrderActions, SessionScreen):
         table = self.query_one("#queue-table", QuickTable)
         empty = self.query_one("#queue-empty", Static)
         previous = self._current_id()
-        self._columns(table, fit=number == 1)
+        self._columns(table, fit=self._fit(number))
         keys = [str(column.key.value) for column in table.ordered_columns]
         now = page.read_at
         lines: list[tuple[str, list[Text]]] = []
