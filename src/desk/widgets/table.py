@@ -70,6 +70,20 @@ class _Frame:
     remaining: int  # blank cells right of the last column
 
 
+@dataclass(frozen=True, slots=True)
+class _View:
+    """Where the widget stands in one frame: its width, scroll, fixed rows, cursor and the
+    rest of what a drawn line is cached by (read once, not for every line)."""
+
+    width: int
+    scroll_x: int
+    scroll_y: int
+    fixed_rows_height: int
+    cursor: Coordinate
+    hover: Coordinate
+    state: tuple[Any, ...]  # cursor type, hover shown, update count, pseudo classes
+
+
 class QuickTable(DataTable[str | Text]):
     """A :class:`DataTable` that draws one-line text rows directly (see the module)."""
 
@@ -77,6 +91,7 @@ class QuickTable(DataTable[str | Text]):
     _texts: LRUCache[tuple[RowKey, ColumnKey, int, int], list[Segment]]
     _frame: _Frame | None = None
     _base_style: Style | None = None
+    _view: _View | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -142,19 +157,17 @@ class QuickTable(DataTable[str | Text]):
     # --- drawing ---------------------------------------------------------------------------
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        self._drawing, self._frame, self._base_style = True, None, None
+        self._drawing, self._frame, self._base_style, self._view = True, None, None, None
         try:
             return super().render_lines(crop)
         finally:
-            self._drawing, self._frame, self._base_style = False, None, None
+            self._drawing, self._frame, self._base_style, self._view = False, None, None, None
 
-    def render_line(self, y: int) -> Strip:
-        if not self._drawing:
-            return super().render_line(y)
-        # DataTable.render_line, with the widget's style worked out once per frame
-        base_style = self._base_style
-        if base_style is None:
-            base_style = self._base_style = self.rich_style
+    def _view_now(self) -> _View:
+        """Where the widget stands for the frame drawn (or now, outside one)."""
+        view = self._view
+        if view is not None:
+            return view
         scroll_x, scroll_y = self.scroll_offset
         fixed_rows_height = 0
         for row_index in range(self.fixed_rows):
@@ -163,9 +176,35 @@ class QuickTable(DataTable[str | Text]):
                 fixed_rows_height += self.get_row_height(fixed_key)
         if self.show_header:
             fixed_rows_height += self.get_row_height(self._header_row_key)
-        if y >= fixed_rows_height:
-            y += scroll_y
-        return self._render_line(y, scroll_x, scroll_x + self.size.width, base_style)
+        view = _View(
+            width=self.size.width,
+            scroll_x=scroll_x,
+            scroll_y=scroll_y,
+            fixed_rows_height=fixed_rows_height,
+            cursor=self.cursor_coordinate,
+            hover=self.hover_coordinate,
+            state=(
+                self.cursor_type,
+                self._show_hover_cursor,
+                self._update_count,
+                self._pseudo_class_state,
+            ),
+        )
+        if self._drawing:  # kept for the frame's other lines only
+            self._view = view
+        return view
+
+    def render_line(self, y: int) -> Strip:
+        if not self._drawing:
+            return super().render_line(y)
+        # DataTable.render_line, with the widget's style and place worked out once per frame
+        base_style = self._base_style
+        if base_style is None:
+            base_style = self._base_style = self.rich_style
+        view = self._view_now()
+        if y >= view.fixed_rows_height:
+            y += view.scroll_y
+        return self._render_line(y, view.scroll_x, view.scroll_x + view.width, base_style)
 
     def _frame_now(self, base_style: Style) -> _Frame:
         frame = self._frame
@@ -180,7 +219,7 @@ class QuickTable(DataTable[str | Text]):
             even_style=self.get_component_styles("datatable--even-row").rich_style,
             odd_style=self.get_component_styles("datatable--odd-row").rich_style,
             columns=columns,
-            remaining=max(0, self.size.width - table_width),
+            remaining=max(0, self._view_now().width - table_width),
         )
         if self._drawing:  # kept for the frame's other lines only
             self._frame = frame
@@ -190,7 +229,8 @@ class QuickTable(DataTable[str | Text]):
         """DataTable._render_line for a row one line high of text cells: only the columns
         seen between ``x1`` and ``x2`` are drawn (the stock code draws every cell of the row,
         then crops the line to the widget), and the line's width is known, not measured."""
-        width = self.size.width
+        view = self._view_now()
+        width = view.width
         try:
             row_key, line_no = self._get_offsets(y)
         except LookupError:
@@ -208,8 +248,9 @@ class QuickTable(DataTable[str | Text]):
             or (self._labelled_row_exists and self.show_row_labels)
         ):
             return super()._render_line(y, x1, x2, base_style)
-        cursor_location = self.cursor_coordinate
-        hover_location = self.hover_coordinate
+        cursor_location = view.cursor
+        hover_location = view.hover
+        cursor_type, show_hover, update_count, pseudo_classes = view.state
         cache_key = (
             y,
             x1,
@@ -218,10 +259,10 @@ class QuickTable(DataTable[str | Text]):
             cursor_location,
             hover_location,
             base_style,
-            self.cursor_type,
-            self._show_hover_cursor,
-            self._update_count,
-            self._pseudo_class_state,
+            cursor_type,
+            show_hover,
+            update_count,
+            pseudo_classes,
         )
         cached = self._line_cache.get(cache_key)
         if cached is not None:
