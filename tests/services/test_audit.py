@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,7 @@ from desk.models import AuditEntry
 from desk.rules.permissions import shell_actor
 from desk.rules.vocab import Role
 from desk.services import audit, users
+from desk.services.sealing import append
 from tests.services.test_roles import role_actors
 
 SHELL = shell_actor("test")
@@ -62,6 +66,60 @@ def test_a_clean_chain_verifies_with_its_head(db: Database) -> None:
     assert report.entries == 6
     assert report.head is not None
     assert report.head.id == 6
+
+
+@pytest.mark.postgres
+def test_an_entry_that_waited_for_the_lock_is_chained_after_the_one_that_held_it(
+    pg_db: Database,
+) -> None:
+    """On PostgreSQL a statement sees what was committed when it began: the chain's tail
+    and the entry's id are read by a statement of their own once the lock is held, so an
+    entry that waited for another terminal's lock chains after that terminal's entry (and
+    its id is the next one), not beside it."""
+    _entries(pg_db, 2)
+    waiter: dict[str, object] = {}
+
+    def wait_and_write() -> None:
+        waiter["id"] = pg_db.run(
+            lambda session: audit.record(session, action="test.waiter", actor=SHELL),
+            write=True,
+        )
+
+    with pg_db.engine.connect() as holder, holder.begin():  # another terminal
+        held = append(holder, at=datetime.now(UTC), action="test.holder", actor=SHELL)
+        thread = threading.Thread(target=wait_and_write)
+        thread.start()
+        with pg_db.engine.connect() as watcher:
+            for _ in range(500):  # until the waiter is queued on the lock
+                waiting = watcher.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                    )
+                ).scalar()
+                if waiting:
+                    break
+                time.sleep(0.01)
+        assert waiting
+    thread.join(timeout=30)
+    assert waiter["id"] == held + 1, waiter
+    with pg_db.engine.connect() as connection:
+        tail = connection.execute(
+            sa.text("SELECT action, prev_hash FROM audit_log ORDER BY id DESC LIMIT 2")
+        ).all()
+    (last_action, last_prev), (before_action, _) = tail
+    assert (before_action, last_action) == ("test.holder", "test.waiter")
+    holder_hash = _hash_of(pg_db, held)
+    assert last_prev == holder_hash
+    assert _verify(pg_db).ok
+
+
+def _hash_of(db: Database, entry_id: int) -> str:
+    with db.engine.connect() as connection:
+        return str(
+            connection.execute(
+                sa.text("SELECT hash FROM audit_log WHERE id = :id"), {"id": entry_id}
+            ).scalar_one()
+        )
 
 
 @pytest.mark.parametrize(
