@@ -167,6 +167,48 @@ def test_a_failed_step_is_named_in_one_line_and_nothing_is_kept(
     assert not [item for item in tmp_path.iterdir() if ".building" in item.name]
 
 
+def test_a_build_spares_the_collector_while_it_runs_and_leaves_it_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a demo builds, what was alive before it is frozen out of the collector's scans
+    and the youngest generation is collected less often; afterwards, a build that ended or
+    one that failed, the collector is as it was (what another part of the process had frozen
+    stays frozen)."""
+    import gc
+
+    from desk.demo import builder
+
+    gc.unfreeze()  # what an earlier test in this process froze
+    before = (gc.get_threshold(), 0)
+    during: list[tuple[tuple[int, int, int], int]] = []
+    real = builder.customers.write_accounts
+
+    def watched(*args: Any) -> Any:
+        during.append((gc.get_threshold(), gc.get_freeze_count()))
+        return real(*args)
+
+    monkeypatch.setattr("desk.demo.customers.write_accounts", watched)
+    db = Database.from_url(f"sqlite:///{tmp_path / 'demo.db'}", clock=FixedClock(T0))
+    build_demo(db, SMALL)
+    assert during[0][0][0] == builder.BUILD_GC_THRESHOLD
+    assert during[0][1] > before[1]
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+    def broken(*_args: Any) -> None:
+        raise sa.exc.OperationalError("INSERT …", {}, Exception("disk full"))
+
+    monkeypatch.setattr("desk.demo.customers.write_accounts", broken)
+    with pytest.raises(DemoBuildFailed):
+        build_demo(db, DemoParams(customers=500, days=3, seed=2), replace=True, parallel=False)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+    monkeypatch.setattr("desk.demo.customers.write_accounts", real)
+    gc.freeze()  # a console froze its heap: a build keeps it frozen
+    build_demo(db, SMALL, replace=True)
+    assert gc.get_freeze_count() > 0  # not unfrozen (the count drops as frozen objects die)
+    assert gc.get_threshold() == before[0]
+    gc.unfreeze()
+
+
 def test_data_that_is_not_a_demo_is_never_replaced(tmp_path: Path) -> None:
     db = Database.from_url(f"sqlite:///{tmp_path / 'real.db'}", clock=FixedClock(T0))
     setup.initialise(db, admin_login="admin", admin_password="secret1")
