@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Integer, String, bindparam, text
 from sqlalchemy import select as core_select
 from sqlalchemy.engine import Row
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.selectable import Exists
 from sqlmodel import Session, col, select
 
 from desk.clock import SHANGHAI
@@ -414,6 +415,11 @@ _WO_ITEM = metadata.tables["work_order_bill_item"]
 _INBOX = metadata.tables["inbox_message"]
 
 
+def _has(refers_to_order: ColumnElement[Any]) -> Exists:
+    """Whether any row points at the order through ``refers_to_order``."""
+    return core_select(refers_to_order).where(refers_to_order == _WO.c.id).exists()
+
+
 def _order_statement(by_number: bool) -> Select[Any]:
     creator = _STAFF.alias("creator")
     updater = _STAFF.alias("updater")
@@ -450,22 +456,10 @@ def _order_statement(by_number: bool) -> Select[Any]:
             parent.c.number.label("parent_number"),
             parent.c.title.label("parent_title"),
             parent.c.status.label("parent_status"),
-            core_select(_CALLBACK.c.id)
-            .where(_CALLBACK.c.work_order_id == _WO.c.id)
-            .exists()
-            .label("has_callbacks"),
-            core_select(_WO_ITEM.c.work_order_id)
-            .where(_WO_ITEM.c.work_order_id == _WO.c.id)
-            .exists()
-            .label("has_items"),
-            core_select(_INBOX.c.id)
-            .where(_INBOX.c.work_order_id == _WO.c.id)
-            .exists()
-            .label("has_message"),
-            core_select(child.c.id)
-            .where(child.c.parent_id == _WO.c.id)
-            .exists()
-            .label("has_children"),
+            _has(_CALLBACK.c.work_order_id).label("has_callbacks"),
+            _has(_WO_ITEM.c.work_order_id).label("has_items"),
+            _has(_INBOX.c.work_order_id).label("has_message"),
+            _has(child.c.parent_id).label("has_children"),
         )
         .select_from(_WO)
         .outerjoin(_DEPARTMENT, _DEPARTMENT.c.id == _WO.c.department_id)

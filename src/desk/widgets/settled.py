@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from textual.containers import VerticalScroll
 from textual.geometry import Size
+from textual.widget import Widget
 from textual.widgets import Static
 
 
-class SettledStatic(Static):
-    """A ``Static`` whose new size after a layout asks for no other layout."""
+class _Settled(Widget):
+    """Takes the size a layout gives it without asking for another layout."""
 
     def _size_updated(
         self,
@@ -34,16 +35,11 @@ class SettledStatic(Static):
         return super()._size_updated(size, virtual_size, container_size, layout=False)
 
 
-class SettledScroll(VerticalScroll):
+class SettledStatic(_Settled, Static):
+    """A ``Static`` whose new size after a layout asks for no other layout."""
+
+
+class SettledScroll(_Settled, VerticalScroll):
     """A ``VerticalScroll`` whose scrollable height after a layout asks for no other
     layout. Give it ``overflow-y: scroll``: a scrollbar that comes and goes changes the
     width of what it holds, and that needs the layout."""
-
-    def _size_updated(
-        self,
-        size: Size,
-        virtual_size: Size,
-        container_size: Size,
-        layout: bool = True,  # noqa: ARG002, FBT001, FBT002 - Textual's signature
-    ) -> bool:
-        return super()._size_updated(size, virtual_size, container_size, layout=False)
