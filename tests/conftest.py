@@ -13,11 +13,13 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from desk.clock import FixedClock
@@ -220,3 +222,32 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(
         "PostgreSQL tests: {passed} passed, {failed} failed, {skipped} skipped".format(**counts)
     )
+
+
+@contextmanager
+def reading_statements(db: Database) -> Iterator[list[str]]:
+    """The statements sent meanwhile, SQLite's ``BEGIN`` left out (on PostgreSQL the driver
+    begins the transaction with the first statement)."""
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if statement.strip().upper() != "BEGIN":
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def set_user(db: Database, user_id: int, **values: object) -> None:
+    """Change a staff user behind a signed-in actor's back (disabled, another role)."""
+    from desk.models import StaffUser
+
+    with db.session(write=True) as session:
+        user = session.get(StaffUser, user_id)
+        assert user is not None
+        for name, value in values.items():
+            setattr(user, name, value)
+        session.add(user)

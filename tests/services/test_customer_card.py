@@ -17,7 +17,6 @@ from desk.models import (
     Branch,
     Contact,
     Customer,
-    StaffUser,
     WorkOrder,
 )
 from desk.rules.permissions import SHELL_USER_ID, Actor, shell_actor
@@ -30,6 +29,7 @@ from desk.services.card import (
     customer_card,
     unmask_field,
 )
+from tests.conftest import set_user
 from tests.services.test_customer_search import NewCustomer, add_customers, add_staff
 
 POLICY = load_policy()  # the shipped policy
@@ -385,15 +385,6 @@ def test_a_card_costs_the_same_few_statements_whoever_the_customer_is(
     assert busy == (4 if db.engine.dialect.name == "postgresql" else 6), seen
 
 
-def _set_user(db: Database, actor: Actor, **values: object) -> None:
-    with db.session(write=True) as session:
-        user = session.get(StaffUser, actor.user_id)
-        assert user is not None
-        for name, value in values.items():
-            setattr(user, name, value)
-        session.add(user)
-
-
 @pytest.mark.parametrize("which", ["busy", "plain", "missing"])
 def test_the_card_judges_the_user_as_it_is_now_and_audits_nothing_refused(
     db: Database, customers: list[int], actors: dict[Role, Actor], which: str
@@ -404,14 +395,14 @@ def test_the_card_judges_the_user_as_it_is_now_and_audits_nothing_refused(
     view is audited."""
     customer_id = {"busy": customers[0], "plain": customers[1], "missing": 999_999}[which]
     agent, lead = actors[Role.AGENT], actors[Role.LEAD]
-    _set_user(db, agent, active=False)
+    set_user(db, agent.user_id, active=False)
     with pytest.raises(PermissionDenied, match="no longer an active user"):
         customer_card(db, actor=agent, customer_id=customer_id, policy=POLICY)
-    _set_user(db, lead, role=Role.HANDLER.value)
+    set_user(db, lead.user_id, role=Role.HANDLER.value)
     with pytest.raises(PermissionDenied, match="is now handler"):
         customer_card(db, actor=lead, customer_id=customer_id, policy=POLICY)
     assert _audit_rows(db, "customer.card_view") == []
-    _set_user(db, agent, active=True)
+    set_user(db, agent.user_id, active=True)
     if which == "missing":
         with pytest.raises(NotFound):
             customer_card(db, actor=agent, customer_id=customer_id, policy=POLICY)

@@ -39,6 +39,7 @@ from desk.services.search import (
     search_customers,
     warm_search_indexes,
 )
+from tests.conftest import set_user
 
 K = SearchKind
 
@@ -531,15 +532,6 @@ def test_the_floor_may_search(
     ]
 
 
-def _set_user(db: Database, actor: Actor, **values: object) -> None:
-    with db.session(write=True) as session:
-        user = session.get(StaffUser, actor.user_id)
-        assert user is not None
-        for name, value in values.items():
-            setattr(user, name, value)
-        session.add(user)
-
-
 @pytest.mark.parametrize("query", ["13800001234", "张", "13800009999", "5678", "", "%%"])
 def test_a_disabled_agent_is_refused_whether_the_query_finds_anyone(
     db: Database, people: dict[str, int], staff: dict[Role, Actor], query: str
@@ -549,10 +541,10 @@ def test_a_disabled_agent_is_refused_whether_the_query_finds_anyone(
     refuse a user disabled since sign-in, and one demoted to a role that may not search."""
     agent, lead = staff[Role.AGENT], staff[Role.LEAD]
     assert search_customers(db, actor=agent, query=query).query == query
-    _set_user(db, agent, active=False)
+    set_user(db, agent.user_id, active=False)
     with pytest.raises(PermissionDenied, match="no longer an active user"):
         search_customers(db, actor=agent, query=query)
-    _set_user(db, lead, role=Role.HANDLER.value)
+    set_user(db, lead.user_id, role=Role.HANDLER.value)
     with pytest.raises(PermissionDenied, match="is now handler"):
         search_customers(db, actor=lead, query=query)
 
@@ -561,7 +553,7 @@ def test_a_disabled_agent_with_a_bad_cursor_hears_that_first(
     db: Database, people: dict[str, int], staff: dict[Role, Actor]
 ) -> None:
     agent = staff[Role.AGENT]
-    _set_user(db, agent, active=False)
+    set_user(db, agent.user_id, active=False)
     with pytest.raises(PermissionDenied):
         search_customers(db, actor=agent, query="张", after="forged")
 

@@ -31,6 +31,7 @@ from desk.services.card import customer_card
 from desk.services.handover import shift_summary
 from desk.services.queue import QueueFilters, queue_figures, work_order_queue
 from desk.services.sweep import run_sweep
+from tests.conftest import reading_statements
 from tests.floor_world import POLICY, Floor, build_floor
 from tests.services.test_work_order_actions import Life
 
@@ -227,14 +228,7 @@ def test_a_page_is_one_statement_with_its_names_and_the_readers_role(
     Life(db, floor).create(customer=floor.customers[1]).dispatch(to=floor.branch)
     Life(db, floor).create()
     lead = floor.actor("lead1")
-    seen: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        if statement.strip().upper() != "BEGIN":
-            seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with reading_statements(db) as seen:
         page = work_order_queue(db, actor=lead, view=V.ALL, limit=2, policy=POLICY)
         assert len(seen) == 1, seen
         seen.clear()
@@ -244,8 +238,6 @@ def test_a_page_is_one_statement_with_its_names_and_the_readers_role(
         # the last order with a deadline, then (none left) the orders without one
         assert len(seen) == 2, seen
         assert "next_due IS NULL" in seen[1]
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     rows = {row.department_name: row for row in (*page.rows, *rest.rows)}
     assert set(rows) == {"计费中心", "城东分公司", None}
     assert rows["计费中心"].customer_name == "张**"

@@ -7,12 +7,9 @@ The test clock stands at Monday 2026-11-02 10:00 in Shanghai.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 from sqlmodel import Session, col, select
 
 from desk.clock import FixedClock
@@ -42,6 +39,7 @@ from desk.services.work_orders import (
     create_work_order,
     work_order_detail,
 )
+from tests.conftest import reading_statements
 from tests.floor_world import POLICY, Floor, build_floor
 
 
@@ -189,23 +187,6 @@ def test_a_billing_dispute_carries_its_bill_items_into_the_detail(
     assert clocks[ClockKind.DISPATCH].remaining == timedelta(minutes=30)
     assert clocks[ClockKind.REPLY].state is ClockState.NOT_STARTED
     assert clocks[ClockKind.RESOLUTION].state is ClockState.RUNNING
-
-
-@contextmanager
-def reading_statements(db: Database) -> Iterator[list[str]]:
-    """The statements sent meanwhile, SQLite's ``BEGIN`` left out (on PostgreSQL the driver
-    begins the transaction with the first statement)."""
-    seen: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        if statement.strip().upper() != "BEGIN":
-            seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def test_the_detail_is_read_in_two_statements_whatever_its_history(
