@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from desk.infra import migrations
 from desk.infra.database import Database, now_of
@@ -944,3 +945,46 @@ def test_birthday_and_other_columns_do_not_disturb_search(
         db, [NewCustomer("周杰", ["13512345678"], extra={"birthday": date(1990, 1, 18)})]
     )
     assert [h.id for h in search_customers(db, actor=staff[Role.AGENT], query="zj").hits] == [cid]
+
+
+def test_migration_0020_inserts_grams_of_new_customers_without_a_conflict_check(
+    pg_db: Database,
+) -> None:
+    """A new customer's grams go in without ON CONFLICT (each gram of a name comes once: a
+    name of one character repeated is one gram row a width); either way they are found, and
+    a gram row that is already there is refused, not passed over."""
+    db = pg_db
+    (agent,) = add_staff(db, Role.AGENT)
+
+    def trigger_checks() -> bool:
+        with db.session(write=False) as session:
+            source = session.execute(
+                text("SELECT prosrc FROM pg_proc WHERE proname = 'customer_name_gram_inserted'")
+            ).scalar_one()
+        return "ON CONFLICT" in str(source)
+
+    assert not trigger_checks()
+    first = add_customers(db, [NewCustomer("娜娜娜娜"), NewCustomer("欧阳娜娜")])
+    migrations.downgrade(db, "0019_pg_import_speed")
+    try:
+        assert trigger_checks()
+        second = add_customers(db, [NewCustomer("娜娜")])
+    finally:
+        migrations.upgrade(db)
+    assert not trigger_checks()
+    hits = search_customers(db, actor=agent, query="娜娜").hits
+    assert sorted(hit.id for hit in hits) == sorted(first + second)
+    with db.session(write=True) as session:
+        session.execute(
+            text("INSERT INTO customer_name_gram (gram, customer_id) VALUES ('钱', :id)"),
+            {"id": second[0] + 1000},
+        )
+    with pytest.raises(IntegrityError), db.session(write=True) as session:
+        session.execute(
+            text(
+                "INSERT INTO customer (id, customer_no, name, name_spaced, name_pinyin, "
+                "name_initials, id_card_no, id_card_rev, region, created_at) VALUES "
+                "(:id, 'C-LEFT', '钱', '钱', 'qian', 'q', '', '', '杭州', now())"
+            ),
+            {"id": second[0] + 1000},
+        )

@@ -1304,22 +1304,24 @@ def _write_customer_chunk(
         .where(chunk)
     ).one()
     same_customer = customer.c.customer_no == stage.c.customer_no
-    updated = connection.execute(
-        update(customer)
-        .values(
-            {name: stage.c[name] for name in _COMPARED}
-            | {
-                "version": customer.c.version + 1,
-                "updated_at": literal(now, customer.c.updated_at.type),
-                "updated_by": actor.user_id,
-            }
-        )
-        .where(
-            same_customer,
-            chunk,
-            or_(*(customer.c[name].is_distinct_from(stage.c[name]) for name in _COMPARED)),
-        )
-    ).rowcount
+    updated = 0
+    if matched:  # a chunk of new customers only (a first import) has nothing to compare
+        updated = connection.execute(
+            update(customer)
+            .values(
+                {name: stage.c[name] for name in _COMPARED}
+                | {
+                    "version": customer.c.version + 1,
+                    "updated_at": literal(now, customer.c.updated_at.type),
+                    "updated_by": actor.user_id,
+                }
+            )
+            .where(
+                same_customer,
+                chunk,
+                or_(*(customer.c[name].is_distinct_from(stage.c[name]) for name in _COMPARED)),
+            )
+        ).rowcount
     inserted = int(staged) - int(matched)  # the chunk's rows with no customer yet
     if inserted:
         _insert_new_customers(connection, chunk, now)
