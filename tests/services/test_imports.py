@@ -269,8 +269,9 @@ def test_a_killed_import_keeps_whole_chunks_and_a_rerun_completes_it(
 
     def dies_in_the_third_chunk(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls["n"] += 1
+        mine = calls["n"]  # on PostgreSQL two connections write chunks side by side
         real(*args, **kwargs)
-        if calls["n"] == 3:
+        if mine == 3:
             raise KeyboardInterrupt  # the process is stopped mid-transaction
 
     monkeypatch.setattr(imports, "_write_customer_chunk", dies_in_the_third_chunk)
@@ -463,6 +464,69 @@ def test_validation_in_a_second_process_keeps_the_contract(
     with pytest.raises(imports.ImportError_, match="line 1002 is not utf-8"):
         _run(db, ImportKind.CUSTOMERS, _many(tmp_path, 1_000, bad_from=1_000), encoding="utf-8")
     assert _count(db, "customer") == 1_000 - len(rejected)  # nothing of the unreadable file
+
+
+@pytest.mark.parametrize("writers", [1, 2, 3])
+def test_writers_side_by_side_write_what_one_writer_writes(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writers: int
+) -> None:
+    """On PostgreSQL a large file's chunks are dealt to several connections (SQLite keeps
+    one): the same rows, counts and problems, whatever the number of writers; a file that
+    only repeats what is there changes nothing."""
+    monkeypatch.setattr(imports, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(imports, "PG_WRITERS", writers)
+    monkeypatch.setattr(imports, "STAGE_FLUSH", 70)
+    monkeypatch.setattr(imports, "STAGE_CHUNK", 100)
+    first = tmp_path / "first.csv"
+    first.write_text(
+        "customer_no,name,phone,region\n"
+        + "".join(f"M{n},老客户{n},137{n:08d},杭州\n" for n in range(0, 600, 3)),
+        encoding="utf-8",
+    )
+    _run(db, ImportKind.CUSTOMERS, first)
+    path = _many(tmp_path, 600)  # M0..M599: every 3rd there (renamed), every 7th a bad tier
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[1 + 250] = "M250,客户250,13700000003,杭州,gold"  # M3's phone: refused by row
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    real = imports._write_customer_chunk
+    connections: set[int] = set()
+
+    def noted(connection, *args, **kwargs):  # type: ignore[no-untyped-def]
+        connections.add(id(connection.connection.driver_connection))
+        real(connection, *args, **kwargs)
+
+    monkeypatch.setattr(imports, "_write_customer_chunk", noted)
+    report = _run(db, ImportKind.CUSTOMERS, path)
+    assert len(connections) == (1 if db.is_sqlite else writers)
+    bad_tier = {n for n in range(600) if n % 7 == 3}
+    existing = set(range(0, 600, 3))
+    assert report.read == 600
+    assert report.updated == len(existing - bad_tier)
+    assert report.inserted == 600 - len(existing | bad_tier) - 1
+    assert report.unchanged == 0
+    assert [(p.row, p.field) for p in report.problems] == sorted(
+        [(n + 2, "tier") for n in bad_tier] + [(252, "phone")]
+    )
+    with db.engine.connect() as connection:
+        names = dict(connection.execute(text("SELECT customer_no, name FROM customer")).all())
+        phones = connection.execute(
+            text(
+                "SELECT COUNT(*), COUNT(DISTINCT customer_id), SUM(CASE WHEN is_primary "
+                "THEN 1 ELSE 0 END) FROM customer_phone"
+            )
+        ).one()
+    assert len(names) == 600 - len(bad_tier - existing) - 1
+    assert (names["M6"], names["M9"]) == ("客户6", "客户9")
+    assert "M250" not in names
+    assert names["M24"] == "老客户24"  # a bad tier: the row rejected, the customer kept
+    # the first import's phones, the new customers', and a second phone for each renamed one
+    assert tuple(phones) == (len(names) + len(existing - bad_tier), len(names), len(names))
+    again = _run(db, ImportKind.CUSTOMERS, path)
+    assert (again.inserted, again.updated, again.unchanged) == (
+        0,
+        0,
+        report.updated + report.inserted,
+    )
 
 
 def test_a_validating_process_that_dies_leaves_whole_chunks_and_a_rerun_completes(
