@@ -466,6 +466,36 @@ def test_validation_in_a_second_process_keeps_the_contract(
     assert _count(db, "customer") == 1_000 - len(rejected)  # nothing of the unreadable file
 
 
+def test_backslashes_and_the_null_mark_are_stored_as_written(db: Database, tmp_path: Path) -> None:
+    """On PostgreSQL the stage is filled with COPY text made by the validating side: a
+    backslash, a literal \\N, quotes and an empty cell come out as the file had them."""
+    path = tmp_path / "p.csv"
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["customer_no", "name", "region", "address", "birthday", "is_member"])
+    writer.writerow(
+        ["C1", "王\\N", "杭州\\西湖", "C:\\temp\\new \\t \"甲\" 'b'", "1990-01-18", "yes"]
+    )
+    writer.writerow(["C2", "\\N", "\\", "", "", "no"])
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    report = _run(db, ImportKind.CUSTOMERS, path)
+    assert (report.inserted, report.rejected) == (2, 0)
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT name, region, address, birthday, is_member FROM customer "
+                "ORDER BY customer_no"
+            )
+        ).all()
+    stored = [(*row[:3], None if row[3] is None else str(row[3]), bool(row[4])) for row in rows]
+    assert stored == [
+        ("王\\N", "杭州\\西湖", "C:\\temp\\new \\t \"甲\" 'b'", "1990-01-18", True),
+        ("\\N", "\\", None, None, False),
+    ]
+    again = _run(db, ImportKind.CUSTOMERS, path)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
+
+
 @pytest.mark.parametrize("writers", [1, 2, 3])
 def test_writers_side_by_side_write_what_one_writer_writes(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writers: int

@@ -57,6 +57,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     ColumnElement,
+    Date,
     Integer,
     MetaData,
     String,
@@ -1221,6 +1222,17 @@ _STAGE: Table = Table(
     prefixes=["TEMPORARY"],
 )
 _STAGE_COLUMNS = tuple(column.name for column in _STAGE.columns)
+_STAGE_KINDS = tuple(
+    next(
+        (
+            kind
+            for kind, sql in ((bool, Boolean), (date, Date), (int, Integer))
+            if isinstance(column.type, sql)
+        ),
+        str,
+    )
+    for column in _STAGE.columns
+)  # how each column of the stage is written as COPY text
 _FTS_TRIGGER = "customer_fts_ai"
 
 
@@ -1266,18 +1278,61 @@ def _staged(seq: int, number: int, row: CustomerValues, sqlite: bool) -> tuple[o
     )
 
 
+class _CopyText(NamedTuple):
+    """Stage rows made into PostgreSQL's COPY text in the validating process: the text
+    crosses to the writer as one string (pickling a batch's tuples, with their dates, cost
+    that process as much as validating them, and unpickling and formatting them again cost
+    the writer's), and goes to the server as it is."""
+
+    seqs: list[int]
+    text: str
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_column(values: Sequence[object], kind: type) -> list[str]:
+    """A column of the stage in COPY's text format (``\\N`` for NULL)."""
+    if kind is str:
+        texts = [v if v is None or type(v) is str else str(v) for v in values]
+        written = "".join([v for v in texts if v is not None])
+        if any(special in written for special in "\\\t\n\r"):  # rare: escape the column
+            return ["\\N" if v is None else v.translate(_COPY_ESCAPES) for v in texts]
+        return ["\\N" if v is None else v for v in texts]
+    if kind is bool:
+        return ["\\N" if v is None else ("t" if v else "f") for v in values]
+    if kind is date:
+        return ["\\N" if v is None else v.isoformat() for v in values]  # type: ignore[attr-defined]
+    if kind is int:
+        return ["\\N" if v is None else str(int(v)) for v in values]  # type: ignore[call-overload]
+    raise AssertionError(kind)
+
+
+def _copy_text(items: list[tuple[object, ...]]) -> _CopyText:
+    columns = [
+        _copy_column(values, kind)
+        for values, kind in zip(zip(*items, strict=True), _STAGE_KINDS, strict=True)
+    ]
+    lines = ["\t".join(row) for row in zip(*columns, strict=True)]
+    return _CopyText([int(item[0]) for item in items], "\n".join(lines) + "\n")  # type: ignore[call-overload]
+
+
 def _copy_into_stage(
-    connection: Connection, rows: list[tuple[object, ...]], *, sqlite: bool
+    connection: Connection, rows: list[tuple[object, ...]] | _CopyText, *, sqlite: bool
 ) -> None:
     if sqlite:
+        assert not isinstance(rows, _CopyText)
         # every column of the stage in order, composed by SQLAlchemy, sent as one executemany
         insert = str(_STAGE.insert().compile(dialect=connection.dialect))
         connection.exec_driver_sql(insert, rows)
         return
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {_STAGE.name} ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
-        for values in rows:
-            copy.write_row(values)
+        if isinstance(rows, _CopyText):
+            copy.write(rows.text)
+        else:
+            for values in rows:
+                copy.write_row(values)
 
 
 def _write_customer_chunk(
@@ -1461,10 +1516,13 @@ class _ChunkWriter:
         if self.sqlite:
             _pragma(connection, f"cache_size=-{_STAGE_CACHE_KIB}")
 
-    def take(self, items: list[tuple[object, ...]]) -> None:
+    def take(self, items: list[tuple[object, ...]] | _CopyText) -> None:
         with self.connection.begin():
             _copy_into_stage(self.connection, items, sqlite=self.sqlite)
-        self.staged.extend(int(item[0]) for item in items)  # type: ignore[call-overload]
+        if isinstance(items, _CopyText):
+            self.staged.extend(items.seqs)
+        else:
+            self.staged.extend(int(item[0]) for item in items)  # type: ignore[call-overload]
         while len(self.staged) >= STAGE_CHUNK:
             self._write(self.staged[STAGE_CHUNK - 1] + 1)
             del self.staged[:STAGE_CHUNK]
@@ -1518,11 +1576,13 @@ class _Lane:
         self.report = ImportReport(
             kind=report.kind, file=report.file, encoding=report.encoding, dry_run=dry_run
         )
-        self.queue: queue.Queue[list[tuple[object, ...]] | None] = queue.Queue(_LANE_QUEUED)
+        self.queue: queue.Queue[list[tuple[object, ...]] | _CopyText | None] = queue.Queue(
+            _LANE_QUEUED
+        )
         self.thread = threading.Thread(target=self._run, name="desk-import-writer", daemon=True)
         self.failure: BaseException | None = None
 
-    def put(self, items: list[tuple[object, ...]]) -> None:
+    def put(self, items: list[tuple[object, ...]] | _CopyText) -> None:
         if not self.thread.is_alive() and self.thread.ident is None:
             self.thread.start()  # a lane connects when it is first given rows
         self.queue.put(items)
@@ -1923,7 +1983,7 @@ class _Batch:
     """Rows kept (as the writer wants them) and the problems found, for about ``batch_rows``
     rows of the file; the counts are this batch's."""
 
-    items: list[Any]
+    items: Any  # a list of what the writer takes, or _CopyText
     problems: list[RowProblem]
     read: int
     rejected: int
@@ -2134,6 +2194,16 @@ def _prepared_batches(job: _Job) -> Iterator[_Batch]:
     yield _Batch(items, report.problems, report.read, report.rejected, report.warned)
 
 
+def _writable_batches(job: _Job) -> Iterator[_Batch]:
+    """The prepared batches as the writer takes them: on PostgreSQL a batch of customers as
+    COPY text, made on this (the validating) side."""
+    copy = job.kind is ImportKind.CUSTOMERS and not job.sqlite
+    for batch in _prepared_batches(job):
+        if copy and batch.items:
+            batch.items = _copy_text(batch.items)
+        yield batch
+
+
 def _read_to_the_end(path: Path, encoding: str) -> None:
     """Read the whole file before the first write, so that a cell the encoding or the CSV
     reader cannot read stops the import with nothing written, while the validating side
@@ -2187,7 +2257,7 @@ def run_import(
         batch_rows=STAGE_FLUSH if kind is ImportKind.CUSTOMERS else BATCH,
     )
     parallel = path.stat().st_size >= PARALLEL_MIN_BYTES
-    with refused_values(), pipeline.produced(_prepared_batches, job, parallel=parallel) as batches:
+    with refused_values(), pipeline.produced(_writable_batches, job, parallel=parallel) as batches:
         _read_to_the_end(path, source.encoding)
         if kind is ImportKind.CUSTOMERS:
             writers = PG_WRITERS if parallel and not db.is_sqlite else 1
