@@ -69,8 +69,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from bench.figures.search import _queries, _read_into_page_cache, _sample_rows
-
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = (
     "phone_exact",
@@ -279,6 +277,8 @@ def _agent(connection: sqlite3.Connection) -> Agent:
 def draw(connection: sqlite3.Connection, wanted: int, seed: int = SEED) -> dict[str, list[str]]:
     """Per kind, up to ``wanted`` queries drawn from the data, each different from every other
     query of every kind (so a query is new to a worker the first time it is sent)."""
+    # imported here: it imports desk and SQLAlchemy, a second's wait before a refusal
+    from bench.figures.search import _queries, _sample_rows
 
     def fetch(statement: str, parameters: Sequence[Any]) -> list[Any]:
         return connection.execute(statement, tuple(parameters)).fetchall()
@@ -457,7 +457,9 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
     url = f"sqlite:///{path}"
     for file in (path, path.with_name(path.name + "-wal")):
         if file.exists():  # as `cat DB_FILE > /dev/null`, and its WAL when there is one
-            _read_into_page_cache(file)
+            with file.open("rb") as data:
+                while data.read(1 << 24):
+                    pass
     workers: dict[str, Worker] = {}
     loads = [_load()]
     started = time.perf_counter()
