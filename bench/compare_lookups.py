@@ -479,10 +479,9 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
     try:
         workers["this"] = Worker.start("this", ROOT, Path(sys.executable), url, actor)
         workers["other"] = Worker.start("other", other, other_python, url, actor)
-        for queries in priming.values():
-            for query in queries:
-                for worker in workers.values():
-                    worker.run(query, warmup=1, rounds=0)
+        for index, query in enumerate(q for queries in priming.values() for q in queries):
+            for name in ("this", "other") if index % 2 == 0 else ("other", "this"):
+                workers[name].run(query, warmup=1, rounds=0)
         pairs: list[Pair] = []
         for number, (kind, query, first) in enumerate(plan):
             order = ("this", "other") if first == "this" else ("other", "this")

@@ -82,12 +82,17 @@ def test_the_same_code_on_both_sides_is_not_told_apart(demo_file: Path, tmp_path
     for kind in data["kinds"]:
         low, high = kind["interval"]
         assert low <= kind["ratio"] <= high
+        query_low, query_high = kind["query_ratio_interval"]
+        assert query_low <= kind["median_query_ratio"] <= query_high
+        assert 0.5 < kind["median_query_ratio"] < 2
         assert 0.5 < kind["ratio"] < 2
         assert kind["verdict"] != "over"
         assert kind["hits_differ"] == 0
         containing += low <= 1.0 <= high
     # A 95 % interval misses the true ratio (1.0) one time in twenty: of seven kinds, three
-    # missing happens about once in 250 runs unless the pairing itself leans one way.
+    # missing happens about once in 250 runs unless the pairing itself leans one way. (The
+    # per-query ratios' narrower intervals are not held to it: two processes of the same code
+    # differ by a few per cent, which they can tell.)
     assert containing >= 5, data["kinds"]
     assert data["every_kind_within_10_percent"] in {"yes", "undecided"}
     for kind in KINDS:
