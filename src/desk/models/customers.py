@@ -19,7 +19,6 @@ _LOCKED = text("verification_locked_at IS NOT NULL")
 class Customer(SQLModel, table=True):
     __tablename__ = "customer"
     __table_args__ = (
-        Index("ix_customer_name", "name"),
         Index("ix_customer_name_pinyin", "name_pinyin"),
         Index("ix_customer_name_initials", "name_initials"),
         Index("ix_customer_id_card_rev", "id_card_rev"),
