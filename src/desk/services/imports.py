@@ -23,8 +23,9 @@ cannot read or a broken CSV line stops the import with nothing written). Validat
 beside the writes: for a file over :data:`PARALLEL_MIN_BYTES` in a second process
 (:mod:`desk.infra.pipeline`), whose batches the writer takes as they come. Good rows are
 upserted by natural key (customer number; account and period; ticket number), set-based:
-customers staged into a temporary table (COPY on PostgreSQL) and moved every
-:data:`STAGE_CHUNK` rows in one transaction of a few statements; bills and tickets staged
+customers staged into a temporary table (COPY on PostgreSQL, of text the validating side
+made) and moved every :data:`STAGE_CHUNK` rows in one transaction of a few statements, on
+PostgreSQL by :data:`PG_WRITERS` connections side by side for a large file; bills and tickets staged
 and moved the same way, a batch of :data:`BATCH` rows per transaction (the same handful of
 statements whatever its size). Rows that exist and differ are updated,
 rows that exist and match are left alone, so a second run of the same file changes nothing.
