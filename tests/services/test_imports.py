@@ -237,6 +237,25 @@ def test_a_dry_run_writes_nothing(db: Database, tmp_path: Path) -> None:
     assert _count(db, "audit_log") == 0
 
 
+def test_a_dry_run_of_a_large_file_writes_nothing_on_any_connection(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validated in a second process and, on PostgreSQL, written by two connections: every
+    chunk rolled back, the counts what a real run reports."""
+    monkeypatch.setattr(imports, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(imports, "STAGE_FLUSH", 100)
+    monkeypatch.setattr(imports, "STAGE_CHUNK", 150)
+    path = _many(tmp_path, 700)
+    report = _run(db, ImportKind.CUSTOMERS, path, dry_run=True)
+    kept = 700 - len([n for n in range(700) if n % 7 == 3])
+    assert (report.read, report.inserted, report.dry_run) == (700, kept, True)
+    assert _count(db, "customer") == 0
+    assert _count(db, "customer_phone") == 0
+    assert _count(db, "audit_log") == 0
+    real = _run(db, ImportKind.CUSTOMERS, path)
+    assert (real.inserted, real.rejected) == (report.inserted, report.rejected)
+
+
 def test_changed_rows_are_updated_and_phones_stay_with_their_owner(
     db: Database, tmp_path: Path
 ) -> None:
