@@ -189,17 +189,16 @@ def raw_load_seconds(ctx: BenchContext, path: Path) -> float:
 
 def measure(ctx: BenchContext) -> list[Figure]:
     from desk.rules.permissions import shell_actor
-    from desk.services.imports import PARALLEL_MIN_BYTES, PG_WRITERS, ImportKind, run_import
+    from desk.services.imports import ImportKind, customer_writers, run_import
 
     count = rows_wanted(ctx)
     target = TARGET_S_PER_MILLION * count / 1_000_000
     with tempfile.TemporaryDirectory(prefix="desk-bench-import-") as folder:
         path = Path(folder) / "customers.csv"
         write_file(path, count)
-        large = path.stat().st_size >= PARALLEL_MIN_BYTES
-        lanes = PG_WRITERS if large and not ctx.is_sqlite else 1
-        writers = f"{lanes} writing connection{'s' if lanes > 1 else ''}"
         with ctx.copy() as copy:
+            lanes = customer_writers(copy.db, path.stat().st_size)
+            writers = f"{lanes} writing connection{'s' if lanes > 1 else ''}"
             actor = shell_actor("bench")
             with _timed() as first:
                 report = run_import(copy.db, actor=actor, kind=ImportKind.CUSTOMERS, path=path)

@@ -1327,13 +1327,10 @@ def _copy_into_stage(
         insert = str(_STAGE.insert().compile(dialect=connection.dialect))
         connection.exec_driver_sql(insert, rows)
         return
+    assert isinstance(rows, _CopyText)  # made by _writable_batches
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {_STAGE.name} ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
-        if isinstance(rows, _CopyText):
-            copy.write(rows.text)
-        else:
-            for values in rows:
-                copy.write_row(values)
+        copy.write(rows.text)
 
 
 def _write_customer_chunk(
@@ -1558,6 +1555,12 @@ customers into the 1M demo: see the README's import figures. SQLite has one writ
 _LANE_QUEUED = 2  # batches dealt to a lane and not yet staged, at most
 
 
+def customer_writers(db: Database, size: int) -> int:
+    """The connections that write a customer file of ``size`` bytes: :data:`PG_WRITERS` for
+    a large file on PostgreSQL (one validated in a second process), else one."""
+    return PG_WRITERS if size >= PARALLEL_MIN_BYTES and not db.is_sqlite else 1
+
+
 class _Lane:
     """A writing connection in a thread of its own, fed batches through a bounded queue.
     It counts into a report of its own (merged by the caller after it ended). A failure
@@ -1584,7 +1587,7 @@ class _Lane:
         self.failure: BaseException | None = None
 
     def put(self, items: list[tuple[object, ...]] | _CopyText) -> None:
-        if not self.thread.is_alive() and self.thread.ident is None:
+        if self.thread.ident is None:
             self.thread.start()  # a lane connects when it is first given rows
         self.queue.put(items)
 
@@ -2197,7 +2200,7 @@ def _prepared_batches(job: _Job) -> Iterator[_Batch]:
 
 def _writable_batches(job: _Job) -> Iterator[_Batch]:
     """The prepared batches as the writer takes them: on PostgreSQL a batch of customers as
-    COPY text, made on this (the validating) side."""
+    COPY text, made where the rows are validated (the second process, for a large file)."""
     copy = job.kind is ImportKind.CUSTOMERS and not job.sqlite
     for batch in _prepared_batches(job):
         if copy and batch.items:
@@ -2261,7 +2264,7 @@ def run_import(
     with refused_values(), pipeline.produced(_writable_batches, job, parallel=parallel) as batches:
         _read_to_the_end(path, source.encoding)
         if kind is ImportKind.CUSTOMERS:
-            writers = PG_WRITERS if parallel and not db.is_sqlite else 1
+            writers = customer_writers(db, path.stat().st_size)
             _import_customers(db, actor, batches, report, dry_run=dry_run, writers=writers)
         else:
             _write_in_batches(db, kind, batches, report, dry_run=dry_run)
