@@ -196,9 +196,9 @@ def measure(ctx: BenchContext) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="desk-bench-import-") as folder:
         path = Path(folder) / "customers.csv"
         write_file(path, count)
+        lanes = customer_writers(path.stat().st_size, sqlite=ctx.is_sqlite)
+        writers = f"{lanes} writing connection{'s' if lanes > 1 else ''}"
         with ctx.copy() as copy:
-            lanes = customer_writers(copy.db, path.stat().st_size)
-            writers = f"{lanes} writing connection{'s' if lanes > 1 else ''}"
             actor = shell_actor("bench")
             with _timed() as first:
                 report = run_import(copy.db, actor=actor, kind=ImportKind.CUSTOMERS, path=path)

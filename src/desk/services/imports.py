@@ -1555,10 +1555,10 @@ customers into the 1M demo: see the README's import figures. SQLite has one writ
 _LANE_QUEUED = 2  # batches dealt to a lane and not yet staged, at most
 
 
-def customer_writers(db: Database, size: int) -> int:
+def customer_writers(size: int, *, sqlite: bool) -> int:
     """The connections that write a customer file of ``size`` bytes: :data:`PG_WRITERS` for
     a large file on PostgreSQL (one validated in a second process), else one."""
-    return PG_WRITERS if size >= PARALLEL_MIN_BYTES and not db.is_sqlite else 1
+    return PG_WRITERS if size >= PARALLEL_MIN_BYTES and not sqlite else 1
 
 
 class _Lane:
@@ -2264,7 +2264,7 @@ def run_import(
     with refused_values(), pipeline.produced(_writable_batches, job, parallel=parallel) as batches:
         _read_to_the_end(path, source.encoding)
         if kind is ImportKind.CUSTOMERS:
-            writers = customer_writers(db, path.stat().st_size)
+            writers = customer_writers(path.stat().st_size, sqlite=db.is_sqlite)
             _import_customers(db, actor, batches, report, dry_run=dry_run, writers=writers)
         else:
             _write_in_batches(db, kind, batches, report, dry_run=dry_run)
