@@ -59,8 +59,9 @@ def test_a_bad_db_url_is_named(url: str) -> None:
     _one_line_error(_run("--db", url, "user", "list"), EXIT_USAGE, "--db", "sqlite:///PATH")
 
 
-def test_a_wrong_postgresql_port() -> None:
-    result = _run("--db", "postgresql://postgres@127.0.0.1:1/test", "user", "list")
+@pytest.mark.parametrize("command", [("user", "list"), ("check",), ("audit", "verify")])
+def test_a_wrong_postgresql_port(command: tuple[str, ...]) -> None:
+    result = _run("--db", "postgresql://postgres@127.0.0.1:1/test", *command)
     _one_line_error(result, EXIT_DATABASE, "cannot connect to the database server", "port 1")
 
 

@@ -155,10 +155,15 @@ def describe(error: BaseException) -> tuple[str, int]:
     """The one line and the exit code for ``error``."""
     from pydantic import ValidationError
 
-    from desk.infra.errors import DeskError, SchemaOutOfDate
+    from desk.infra.errors import DatabaseUnavailable, DeskError, SchemaOutOfDate
 
     if isinstance(error, CommandFailed):
         return one_line(error.message), error.code
+    if isinstance(error, DatabaseUnavailable):
+        # the console's wording ("tried again on the next action") is no use to a command
+        # that ends here: say what the driver said, where, as any other connection failure
+        cause = error.__cause__
+        return _database_problem(cause) if cause is not None else (error.message, EXIT_DATABASE)
     if isinstance(error, SchemaOutOfDate):
         return one_line(error.message), EXIT_DATABASE
     if isinstance(error, DeskError):
