@@ -11,6 +11,7 @@ import pytest
 
 from desk.cli.failures import EXIT_REFUSED, EXIT_USAGE
 from tests.cli.test_failures import _one_line_error, _run, initialised  # noqa: F401
+from tests.services.test_imports import TELCO_ROWS, _telco
 
 MAPPINGS = {
     "broken.toml": b'kind = "customers"\n[columns\n',
@@ -127,6 +128,11 @@ CASES = {
         EXIT_REFUSED,
         "no manifest",
     ),
+    "a mapping neither here nor shipped": (
+        ["import", "customers", "{in}/good.csv", "--map", "telco"],
+        EXIT_REFUSED,
+        "nor one shipped with desk (comcast_complaints, telco_customer_churn)",
+    ),
     "a huge keep": (["backup", "{in}/copies", "--keep", str(10**30)], EXIT_USAGE, ""),
     "an unknown role": (["user", "set-role", "admin", "superuser"], EXIT_USAGE, "'superuser'"),
 }
@@ -155,3 +161,18 @@ def _in(args: list[str]) -> list[str]:
 def _customers(path: Path) -> int:
     with sqlite3.connect(path) as connection:
         return int(connection.execute("SELECT COUNT(*) FROM customer").fetchone()[0])
+
+
+@pytest.mark.parametrize("name", ["telco_customer_churn", "telco_customer_churn.toml"])
+def test_a_shipped_mapping_by_its_bare_name(
+    initialised: Path,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no file of that name here: the shipped one is taken
+    before = _customers(initialised)
+    args = ["import", "customers", str(_telco(tmp_path)), "--map", name]
+    result = _run("--db", f"sqlite:///{initialised}", *args)
+    assert result.exit_code == 0, result.output
+    assert _customers(initialised) == before + len(TELCO_ROWS)

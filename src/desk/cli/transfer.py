@@ -32,7 +32,11 @@ def import_(
     file: Annotated[Path, typer.Argument(help="A CSV or XLSX file.")],
     mapping: Annotated[
         Path | None,
-        typer.Option("--map", help="A column mapping (TOML); a bare name is one of data/mappings."),
+        typer.Option(
+            "--map",
+            help="A column mapping (TOML file); a bare name, with or without .toml, is one "
+            "shipped with desk (data/mappings).",
+        ),
     ] = None,
     encoding: Annotated[
         str | None,
@@ -57,9 +61,7 @@ def import_(
     if not file.is_file():
         fail(f"FILE: no file {file}", code=EXIT_USAGE)
     if mapping is not None and not mapping.exists() and mapping.parent == Path("."):
-        shipped = imports.shipped_mapping(mapping.name)
-        if shipped.exists():
-            mapping = shipped
+        mapping = _shipped(mapping.name)
     report = imports.run_import(
         open_database(state_of(ctx)),
         actor=shell_actor(),
@@ -75,6 +77,18 @@ def import_(
         _print(report)
     if report.rejected:
         raise typer.Exit(EXIT_REFUSED)
+
+
+def _shipped(name: str) -> Path:
+    """The shipped mapping a bare ``--map`` names, with or without ``.toml``."""
+    from desk.services import imports
+
+    for candidate in (name, f"{name}.toml"):
+        shipped = imports.shipped_mapping(candidate)
+        if shipped.is_file():
+            return shipped
+    known = ", ".join(imports.shipped_mapping_names())
+    fail(f"--map: no mapping file {printable(name)} here, nor one shipped with desk ({known})")
 
 
 def _print(report: ImportReport) -> None:

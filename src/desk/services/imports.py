@@ -345,6 +345,16 @@ def shipped_mapping(name: str) -> Path:
     return Path(str(files("desk.data").joinpath("mappings", name)))
 
 
+def shipped_mapping_names() -> list[str]:
+    """The names of the mappings shipped with desk, without ``.toml``."""
+    folder = files("desk.data").joinpath("mappings")
+    return sorted(
+        entry.name.removesuffix(".toml")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".toml")
+    )
+
+
 # --- row models ------------------------------------------------------------------------------
 
 
