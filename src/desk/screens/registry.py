@@ -154,11 +154,10 @@ def session_modes(signed_in: SignedIn) -> tuple[dict[str, Callable[[], Screen[An
 
 def screen_key_state(action: str, screen_id: str, actor: Actor | None) -> bool | None:
     """Whether a screen key's ``open_screen`` or ``refuse_screen`` binding is live for
-    ``actor`` (None: nobody signed in): the first when the role may open the screen (else
-    shown dimmed, None), the second, which says no, when it may not."""
+    ``actor`` (None: nobody signed in): the first, shown in the footer, when the role may
+    open the screen (a role sees only the screens it may use), the second, hidden, which
+    says no, when it may not."""
     if actor is None:
         return False
     allowed = can(actor, entry(screen_id).permission)
-    if action == "open_screen":
-        return True if allowed else None
-    return not allowed
+    return allowed if action == "open_screen" else not allowed
