@@ -16,7 +16,8 @@ from desk.screens.base import SessionScreen
 from desk.widgets.keys import keymap_of
 
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("desk user add|list|disable|reset-password", N_("home.admin.users")),
+    ("desk org branch|department add|…", N_("home.admin.org")),
+    ("desk user add|list|disable|…", N_("home.admin.users")),
     ("desk db upgrade", N_("home.admin.upgrade")),
     ("desk policy check FILE", N_("home.admin.policy")),
     ("desk import customers|bills|tickets FILE", N_("home.admin.import")),
