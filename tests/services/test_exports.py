@@ -108,3 +108,35 @@ def test_json_xlsx_and_a_date_range(people: Database, tmp_path: Path) -> None:
         assert (
             exports.export(people, actor=SHELL, kind=kind, fmt=ExportFormat.CSV, out=out).rows == 0
         )
+
+
+def test_an_xlsx_export_goes_on_to_a_new_sheet_where_a_sheet_is_full(
+    people: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the rows a spreadsheet program opens in one sheet (1,048,576), the rows go on in
+    the next sheet, each with the header; here with sheets of a header and one row."""
+    from openpyxl import load_workbook
+
+    monkeypatch.setattr(exports, "XLSX_SHEET_ROWS", 2)
+    path = tmp_path / "c.xlsx"
+    result = exports.export(
+        people, actor=SHELL, kind=ExportKind.CUSTOMERS, fmt=ExportFormat.XLSX, out=path
+    )
+    assert result.rows == 2
+    book = load_workbook(path)
+    assert book.sheetnames == ["customers", "customers 2"]
+    pages = [[[cell.value for cell in row][:1] for row in book[name]] for name in book.sheetnames]
+    assert pages == [[["customer_no"], ["C1"]], [["customer_no"], ["C2"]]]
+
+
+def test_an_empty_xlsx_export_is_the_header(db: Database, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    path = tmp_path / "none.xlsx"
+    result = exports.export(
+        db, actor=SHELL, kind=ExportKind.TICKETS, fmt=ExportFormat.XLSX, out=path
+    )
+    assert result.rows == 0
+    book = load_workbook(path)
+    assert book.sheetnames == ["tickets"]
+    assert [cell.value for cell in next(book["tickets"].iter_rows())][0] == "number"

@@ -34,6 +34,7 @@ from desk.services import audit
 from desk.services.access import require
 
 PAGE = 5_000
+XLSX_SHEET_ROWS = 1_048_576  # a sheet's rows in Excel and LibreOffice, header included
 
 
 class ExportKind(StrEnum):
@@ -296,15 +297,23 @@ def _write_text(
 
 
 def _write_xlsx(path: Path, kind: ExportKind, rows: Iterator[dict[str, Any]]) -> int:
+    """One sheet of :data:`XLSX_SHEET_ROWS` rows at most (what a spreadsheet program opens),
+    each with the header; more rows go on to sheets named ``customers 2``, ``customers 3``…"""
     from openpyxl import Workbook  # type: ignore[import-untyped]
 
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(kind.value)
-    sheet.append(list(COLUMNS[kind]))
+    columns = COLUMNS[kind]
     count = 0
+    sheet: Any = None
     for row in rows:
-        sheet.append([row[name] for name in COLUMNS[kind]])
+        if count % (XLSX_SHEET_ROWS - 1) == 0:  # the first row, or the sheet is full
+            sheets = count // (XLSX_SHEET_ROWS - 1) + 1
+            sheet = book.create_sheet(kind.value if sheets == 1 else f"{kind.value} {sheets}")
+            sheet.append(list(columns))
+        sheet.append([row[name] for name in columns])
         count += 1
+    if sheet is None:  # no rows: the header alone
+        book.create_sheet(kind.value).append(list(columns))
     part = path.with_name(path.name + ".part")
     try:
         book.save(part)
