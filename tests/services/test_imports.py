@@ -228,6 +228,78 @@ def test_an_xlsx_file(db: Database, tmp_path: Path) -> None:
         assert connection.execute(text("SELECT balance_cents FROM customer")).scalar_one() == 1250
 
 
+def _typed_workbook(path: Path) -> Path:
+    """Cells of every type a spreadsheet stores (text, whole and decimal numbers, dates,
+    date-times, booleans), a blank row in the middle and a rejected row after it."""
+    from datetime import date, datetime
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(
+        ["customer_no", "name", "phone", "region", "birthday", "member_since", "is_member"]
+        + ["balance_cents"]
+    )
+    sheet.append(["C1", "王芳", 13900001111, "杭州", date(1980, 1, 2), "2020-05-06", True, 12.5])
+    when = datetime(2021, 1, 1)  # noqa: DTZ001 - a spreadsheet's date-times carry no zone
+    sheet.append(["C2", "李四", "13900002222", "宁波", "1981-03-04", when, "no", 3])
+    sheet.append([])
+    sheet.append(["C3", "", 13900003333, "杭州", None, None, False, 0])
+    sheet.append([None, None, None, None, None, None, None, None])
+    sheet.append([2024, "赵六", 13900004444, "温州", date(1990, 12, 31), None, 1, -1.25])
+    book.save(path)
+    return path
+
+
+@pytest.mark.parametrize("reader", ["whole", "streamed"])
+def test_an_xlsx_reads_alike_whole_or_streamed(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    """A workbook is read whole by calamine, or streamed by openpyxl past a size: the same
+    rows, values, row numbers and problems either way."""
+    if reader == "streamed":
+        monkeypatch.setattr(imports, "XLSX_WHOLE_MAX_BYTES", 0)
+    report = _run(db, ImportKind.CUSTOMERS, _typed_workbook(tmp_path / "typed.xlsx"))
+    assert (report.read, report.inserted, report.rejected) == (4, 3, 1)
+    assert [(p.row, p.field) for p in report.problems] == [(5, "name")]
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT c.customer_no, c.name, p.phone, c.birthday, c.member_since, "
+                "c.is_member, c.balance_cents FROM customer c "
+                "JOIN customer_phone p ON p.customer_id = c.id ORDER BY c.customer_no"
+            )
+        ).all()
+
+    def day(value: object) -> str | None:  # a date, or its text on SQLite
+        return None if value is None else str(value)
+
+    assert [(*row[:3], day(row[3]), day(row[4]), bool(row[5]), row[6]) for row in rows] == [
+        ("2024", "赵六", "13900004444", "1990-12-31", None, True, -125),
+        ("C1", "王芳", "13900001111", "1980-01-02", "2020-05-06", True, 1250),
+        ("C2", "李四", "13900002222", "1981-03-04", "2021-01-01", False, 300),
+    ]
+
+
+def test_a_zip_that_is_no_workbook_and_an_empty_sheet(db: Database, tmp_path: Path) -> None:
+    import zipfile
+
+    from openpyxl import Workbook
+
+    stray = tmp_path / "stray.xlsx"
+    with zipfile.ZipFile(stray, "w") as archive:
+        archive.writestr("notes.txt", "not a workbook")
+    with pytest.raises(imports.ImportError_, match="not an XLSX workbook"):
+        _run(db, ImportKind.CUSTOMERS, stray)
+    empty = tmp_path / "empty.xlsx"
+    Workbook().save(empty)
+    with pytest.raises(imports.ImportError_, match="the sheet is empty"):
+        _run(db, ImportKind.CUSTOMERS, empty)
+    assert _count(db, "customer") == 0
+
+
 def test_a_dry_run_writes_nothing(db: Database, tmp_path: Path) -> None:
     report = _run(
         db, ImportKind.CUSTOMERS, _telco(tmp_path), "telco_customer_churn.toml", dry_run=True
