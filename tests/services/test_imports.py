@@ -283,6 +283,29 @@ def test_an_xlsx_reads_alike_whole_or_streamed(
     ]
 
 
+@pytest.mark.parametrize("reader", ["whole", "streamed"])
+def test_an_xlsx_with_blank_columns_and_rows_before_its_cells(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    """A sheet whose cells start in column C: the columns stay aligned with the header."""
+    from openpyxl import Workbook
+
+    if reader == "streamed":
+        monkeypatch.setattr(imports, "XLSX_WHOLE_MAX_BYTES", 0)
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in (["customer_no", "name", "region"], ["C1", "王芳", "杭州"], [], ["C2", "", "宁波"]):
+        sheet.append([None, None, *row])
+    path = tmp_path / "offset.xlsx"
+    book.save(path)
+    report = _run(db, ImportKind.CUSTOMERS, path)
+    assert (report.inserted, [(p.row, p.field) for p in report.problems]) == (1, [(4, "name")])
+    with db.engine.connect() as connection:
+        stored = connection.execute(text("SELECT customer_no, name, region FROM customer")).one()
+    assert tuple(stored) == ("C1", "王芳", "杭州")
+
+
 def test_a_zip_that_is_no_workbook_and_an_empty_sheet(db: Database, tmp_path: Path) -> None:
     import zipfile
 

@@ -44,7 +44,7 @@ import re
 import threading
 import tomllib
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -230,12 +230,29 @@ XLSX_WHOLE_MAX_BYTES = 1 << 30  # sheets' XML up to this (about 1.4M rows of 13 
 
 
 def _read_xlsx(path: Path) -> SourceFile:
-    """The first sheet of a workbook. python-calamine (Rust) reads a sheet whole, about 13
-    times faster than openpyxl's streaming reader (a million rows of 13 columns: 9 s and
-    1.3 GB of memory, against 2 minutes), so a workbook whose sheets' XML is over
-    :data:`XLSX_WHOLE_MAX_BYTES` is streamed by openpyxl instead. The two give the same text
-    for a cell but a date-only one (``1980-01-02`` here, ``1980-01-02 00:00:00`` there),
-    which every date field reads alike."""
+    """The first sheet of a workbook, read by python-calamine (Rust), which reads a sheet
+    whole and about 13 times faster than openpyxl's streaming reader (a million rows of 13
+    columns: 9 s and 1.3 GB of memory, against 2 minutes). The header is taken at once (the
+    sheet read, then let go); the rows, when they are asked for, from a reading of their own
+    (in the validating process, for a large file), the first once the whole sheet is read,
+    so a sheet that cannot be read stops the import before any write. A workbook whose
+    sheets' XML is over :data:`XLSX_WHOLE_MAX_BYTES` is streamed by openpyxl instead. The
+    two give the same text for a cell but a date-only one (``1980-01-02`` here,
+    ``1980-01-02 00:00:00`` there), which every date field reads alike."""
+    if not _read_whole(path):
+        return _stream_xlsx(path)
+    values = _whole_rows(path)
+    try:
+        headers = [cell.strip() for cell in next(values)]
+    except StopIteration as error:
+        raise ImportError_("the sheet is empty", field="file") from error
+    finally:
+        values.close()
+    return SourceFile("xlsx", headers, _whole_records(path))
+
+
+def _read_whole(path: Path) -> bool:
+    """Whether the workbook's rows are read whole (by calamine), not streamed."""
     try:
         with zipfile.ZipFile(path) as archive:
             sheets_xml = sum(
@@ -245,8 +262,13 @@ def _read_xlsx(path: Path) -> SourceFile:
             )
     except (zipfile.BadZipFile, OSError) as error:
         raise ImportError_(f"not an XLSX workbook: {error}", field="file") from error
-    if sheets_xml > XLSX_WHOLE_MAX_BYTES:
-        return _stream_xlsx(path)
+    return sheets_xml <= XLSX_WHOLE_MAX_BYTES
+
+
+def _whole_rows(path: Path) -> Generator[list[str], None, None]:
+    """Every row of the first sheet as text from row 1, blank ones too, and from column A:
+    calamine starts a row at the sheet's first column that holds anything, and the blank
+    ones before it are put back."""
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
@@ -257,8 +279,18 @@ def _read_xlsx(path: Path) -> SourceFile:
     except CalamineError as error:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise ImportError_(f"not an XLSX workbook: {reason}", field="file") from error
-    # every row from the sheet's first (row 1), blank ones too: the numbers are the file's own
-    return _xlsx_source(iter(sheet.iter_rows()), lambda: None)
+    blank = [""] * (sheet.start[1] if sheet.start else 0)
+    for cells in sheet.iter_rows():
+        yield blank + [_cell(v) for v in cells]
+
+
+def _whole_records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """The rows under the header, numbered as in the file, blank ones left out."""
+    values = _whole_rows(path)
+    next(values, None)  # the header, read before
+    for number, texts in enumerate(values, start=2):
+        if any(t.strip() for t in texts):
+            yield number, texts
 
 
 def _stream_xlsx(path: Path) -> SourceFile:
@@ -271,14 +303,11 @@ def _stream_xlsx(path: Path) -> SourceFile:
     if not book.worksheets:
         book.close()
         raise ImportError_("the workbook has no sheet", field="file")
-    return _xlsx_source(book.worksheets[0].iter_rows(values_only=True), book.close)
-
-
-def _xlsx_source(values: Iterator[Sequence[object]], close: Callable[[], None]) -> SourceFile:
+    values = book.worksheets[0].iter_rows(values_only=True)
     try:
         headers = [_cell(v).strip() for v in next(values)]
     except StopIteration as error:
-        close()
+        book.close()
         raise ImportError_("the sheet is empty", field="file") from error
 
     def rows() -> Iterator[tuple[int, list[str]]]:
@@ -288,7 +317,7 @@ def _xlsx_source(values: Iterator[Sequence[object]], close: Callable[[], None]) 
                 if any(t.strip() for t in texts):
                     yield number, texts
         finally:
-            close()
+            book.close()
 
     return SourceFile("xlsx", headers, rows())
 
@@ -2264,8 +2293,9 @@ def _read_to_the_end(path: Path, encoding: str) -> None:
     reader cannot read stops the import with nothing written, while the validating side
     reads it (again) at its own pace."""
     if encoding == "xlsx":
-        for _ in read_file(path).rows:
-            pass
+        if not _read_whole(path):  # read whole, a sheet gives no row before its end
+            for _ in read_file(path).rows:
+                pass
         return
     try:
         with path.open(encoding=encoding, newline="") as handle:
