@@ -179,3 +179,28 @@ def test_the_floor_figures_run_on_a_small_backlog(tmp_path: Path) -> None:
         assert figure["baseline"] > 0, figure
         assert figure["target"] == target
     assert "open work orders" in figures["floor.queue_first_page"]["note"]
+
+
+def test_the_import_figures_run_on_a_small_file(tmp_path: Path) -> None:
+    """CSV twice, then an XLSX of other customers (quick: 3,000 and 300 rows), beside the
+    bare driver's load; each goal scaled to the rows."""
+    out = tmp_path / "imports.json"
+    result = _run(
+        "--customers",
+        "200",
+        "--days",
+        "3",
+        "--only",
+        "imports",
+        "--quick",
+        "--out",
+        str(out),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    figures = {f["name"]: f for f in json.loads(out.read_text(encoding="utf-8"))["figures"]}
+    assert set(figures) == {"import.customers", "import.customers_again", "import.customers_xlsx"}
+    assert figures["import.customers"]["baseline"] > 0
+    assert figures["import.customers"]["target"] == 60 * 3_000 / 1_000_000
+    assert figures["import.customers_xlsx"]["target"] == 60 * 300 / 1_000_000
+    assert "XLSX of 300 other new customers" in figures["import.customers_xlsx"]["note"]
