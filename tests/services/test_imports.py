@@ -306,6 +306,33 @@ def test_an_xlsx_with_blank_columns_and_rows_before_its_cells(
     assert tuple(stored) == ("C1", "王芳", "杭州")
 
 
+def test_a_large_xlsx_is_read_once_for_its_header_and_its_rows(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workbook over PARALLEL_MIN_BYTES is validated in a forked process, which takes the
+    sheet the caller read for the header instead of reading it again; once the import has
+    ended the sheet is let go."""
+    import python_calamine
+    from bench.figures.imports import write_workbook
+
+    path = tmp_path / "large.xlsx"
+    write_workbook(path, 0, 20_000)
+    assert path.stat().st_size >= imports.PARALLEL_MIN_BYTES
+    readings = tmp_path / "readings"
+    opened = python_calamine.CalamineWorkbook.from_path
+
+    def counted(*args: object, **kwargs: object) -> object:
+        with readings.open("a") as log:  # the forked process appends here too
+            log.write(f"{os.getpid()}\n")
+        return opened(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_path", counted)
+    report = _run(db, ImportKind.CUSTOMERS, path)
+    assert (report.inserted, report.rejected) == (20_000, 0)
+    assert readings.read_text().splitlines() == [str(os.getpid())]
+    assert imports._SHEET == {}
+
+
 def test_a_zip_that_is_no_workbook_and_an_empty_sheet(db: Database, tmp_path: Path) -> None:
     import zipfile
 

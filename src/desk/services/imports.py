@@ -227,21 +227,22 @@ def _checked_lines(handle: io.TextIOBase, encoding: str) -> Iterator[str]:
 
 XLSX_WHOLE_MAX_BYTES = 1 << 30  # sheets' XML up to this (about 1.4M rows of 13 columns) is
 # read whole by calamine, larger ones streamed by openpyxl
+_SHEET: dict[tuple[str, int, int], Any] = {}  # the sheet read whole for the import under way
 
 
 def _read_xlsx(path: Path) -> SourceFile:
     """The first sheet of a workbook, read by python-calamine (Rust), which reads a sheet
     whole and about 13 times faster than openpyxl's streaming reader (a million rows of 13
-    columns: 9 s and 1.3 GB of memory, against 2 minutes). The header is taken at once (the
-    sheet read, then let go); the rows, when they are asked for, from a reading of their own
-    (in the validating process, for a large file), the first once the whole sheet is read,
-    so a sheet that cannot be read stops the import before any write. A workbook whose
-    sheets' XML is over :data:`XLSX_WHOLE_MAX_BYTES` is streamed by openpyxl instead. The
-    two give the same text for a cell but a date-only one (``1980-01-02`` here,
-    ``1980-01-02 00:00:00`` there), which every date field reads alike."""
+    columns: 9 s and 1.4 GB of memory, against 2 minutes). The sheet is read once, for the
+    header, and kept while the import runs: the rows come from it (in the validating
+    process, a fork, for a large file), so a sheet that cannot be read stops the import
+    before any write. A workbook whose sheets' XML is over :data:`XLSX_WHOLE_MAX_BYTES` is
+    streamed by openpyxl instead. The two give the same text for a cell but a date-only one
+    (``1980-01-02`` here, ``1980-01-02 00:00:00`` there), which every date field reads
+    alike."""
     if not _read_whole(path):
         return _stream_xlsx(path)
-    values = _whole_rows(path)
+    values = _whole_rows(path, keep=True)
     try:
         headers = [cell.strip() for cell in next(values)]
     except StopIteration as error:
@@ -265,23 +266,37 @@ def _read_whole(path: Path) -> bool:
     return sheets_xml <= XLSX_WHOLE_MAX_BYTES
 
 
-def _whole_rows(path: Path) -> Generator[list[str], None, None]:
+def _whole_rows(path: Path, *, keep: bool = False) -> Generator[list[str], None, None]:
     """Every row of the first sheet as text from row 1, blank ones too, and from column A:
     calamine starts a row at the sheet's first column that holds anything, and the blank
-    ones before it are put back."""
+    ones before it are put back. ``keep``: the sheet read is kept (one at a time) until
+    :func:`_let_sheet_go`, so the validating process, a fork, finds it read, not to be
+    read again (its pages shared with the caller's until either writes them)."""
     from python_calamine import CalamineError, CalamineWorkbook
 
-    try:
-        with CalamineWorkbook.from_path(path) as book:
-            if not book.sheet_names:
-                raise ImportError_("the workbook has no sheet", field="file")
-            sheet = book.get_sheet_by_index(0)
-    except CalamineError as error:
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise ImportError_(f"not an XLSX workbook: {reason}", field="file") from error
+    status = path.stat()
+    key = (str(path.resolve()), status.st_size, status.st_mtime_ns)
+    sheet = _SHEET.get(key)
+    if sheet is None:
+        try:
+            with CalamineWorkbook.from_path(path) as book:
+                if not book.sheet_names:
+                    raise ImportError_("the workbook has no sheet", field="file")
+                sheet = book.get_sheet_by_index(0)
+        except CalamineError as error:
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise ImportError_(f"not an XLSX workbook: {reason}", field="file") from error
+        if keep:
+            _SHEET.clear()
+            _SHEET[key] = sheet
     blank = [""] * (sheet.start[1] if sheet.start else 0)
     for cells in sheet.iter_rows():
         yield blank + [_cell(v) for v in cells]
+
+
+def _let_sheet_go() -> None:
+    """The sheet an import kept (its memory) let go, once the import has ended."""
+    _SHEET.clear()
 
 
 def _whole_records(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -2325,7 +2340,24 @@ def run_import(
             audit.check_key(session)
 
     db.run(allowed, write=not dry_run)
-    kind = ImportKind(kind)
+    try:
+        return _run_import(
+            db, actor, ImportKind(kind), path, mapping_path, encoding, dry_run=dry_run
+        )
+    finally:
+        _let_sheet_go()
+
+
+def _run_import(
+    db: Database,
+    actor: Actor,
+    kind: ImportKind,
+    path: Path,
+    mapping_path: Path | None,
+    encoding: str | None,
+    *,
+    dry_run: bool,
+) -> ImportReport:
     mapping = load_mapping(mapping_path, kind)
     source = read_file(path, encoding=encoding or mapping.encoding)
     report = ImportReport(kind=kind, file=path.name, encoding=source.encoding, dry_run=dry_run)
