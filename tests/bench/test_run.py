@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,14 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         timeout=300,
         check=False,
     )
+
+
+def _figures(tmp_path: Path, *args: str) -> dict[str, dict[str, Any]]:
+    """``bench/run.py ARGS`` into a JSON file: its figures by name (the run must succeed)."""
+    out = tmp_path / "figures.json"
+    result = _run(*args, "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return {f["name"]: f for f in json.loads(out.read_text(encoding="utf-8"))["figures"]}
 
 
 def test_runs_the_foundation_figures_and_writes_json(tmp_path: Path) -> None:
@@ -124,20 +133,7 @@ def test_compares_sqlite_and_postgresql_and_prints_growth(
 
 
 def test_the_dashboard_figures_run_on_a_small_dataset(tmp_path: Path) -> None:
-    out = tmp_path / "dashboard.json"
-    result = _run(
-        "--customers",
-        "300",
-        "--days",
-        "5",
-        "--only",
-        "dashboard",
-        "--out",
-        str(out),
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr
-    figures = {f["name"]: f for f in json.loads(out.read_text(encoding="utf-8"))["figures"]}
+    figures = _figures(tmp_path, "--customers", "300", "--days", "5", "--only", "dashboard")
     for period in ("today", "shift", "7d", "month"):
         figure = figures[f"dashboard.refresh_{period}"]
         assert figure["value"] > 0
@@ -148,8 +144,8 @@ def test_the_dashboard_figures_run_on_a_small_dataset(tmp_path: Path) -> None:
 
 
 def test_the_floor_figures_run_on_a_small_backlog(tmp_path: Path) -> None:
-    out = tmp_path / "floor.json"
-    result = _run(
+    figures = _figures(
+        tmp_path,
         "--customers",
         "200",
         "--days",
@@ -159,12 +155,7 @@ def test_the_floor_figures_run_on_a_small_backlog(tmp_path: Path) -> None:
         "--only",
         "floor",
         "--quick",
-        "--out",
-        str(out),
-        cwd=tmp_path,
     )
-    assert result.returncode == 0, result.stderr
-    figures = {f["name"]: f for f in json.loads(out.read_text(encoding="utf-8"))["figures"]}
     targets = {
         "floor.queue_first_page": 100,
         "floor.queue_page_swap": 50,
@@ -184,21 +175,9 @@ def test_the_floor_figures_run_on_a_small_backlog(tmp_path: Path) -> None:
 def test_the_import_figures_run_on_a_small_file(tmp_path: Path) -> None:
     """CSV twice, then an XLSX of other customers (quick: 3,000 and 300 rows), beside the
     bare driver's load; each goal scaled to the rows."""
-    out = tmp_path / "imports.json"
-    result = _run(
-        "--customers",
-        "200",
-        "--days",
-        "3",
-        "--only",
-        "imports",
-        "--quick",
-        "--out",
-        str(out),
-        cwd=tmp_path,
+    figures = _figures(
+        tmp_path, "--customers", "200", "--days", "3", "--only", "imports", "--quick"
     )
-    assert result.returncode == 0, result.stderr
-    figures = {f["name"]: f for f in json.loads(out.read_text(encoding="utf-8"))["figures"]}
     assert set(figures) == {"import.customers", "import.customers_again", "import.customers_xlsx"}
     assert figures["import.customers"]["baseline"] > 0
     assert figures["import.customers"]["target"] == 60 * 3_000 / 1_000_000
