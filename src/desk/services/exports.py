@@ -303,17 +303,16 @@ def _write_xlsx(path: Path, kind: ExportKind, rows: Iterator[dict[str, Any]]) ->
 
     book = Workbook(write_only=True)
     columns = COLUMNS[kind]
+    per_sheet = XLSX_SHEET_ROWS - 1  # under the header
+    sheet = book.create_sheet(kind.value)
+    sheet.append(list(columns))
     count = 0
-    sheet: Any = None
     for row in rows:
-        if count % (XLSX_SHEET_ROWS - 1) == 0:  # the first row, or the sheet is full
-            sheets = count // (XLSX_SHEET_ROWS - 1) + 1
-            sheet = book.create_sheet(kind.value if sheets == 1 else f"{kind.value} {sheets}")
+        if count and count % per_sheet == 0:  # the sheet is full
+            sheet = book.create_sheet(f"{kind.value} {count // per_sheet + 1}")
             sheet.append(list(columns))
         sheet.append([row[name] for name in columns])
         count += 1
-    if sheet is None:  # no rows: the header alone
-        book.create_sheet(kind.value).append(list(columns))
     part = path.with_name(path.name + ".part")
     try:
         book.save(part)

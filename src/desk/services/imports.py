@@ -171,10 +171,10 @@ def _cell(value: object) -> str:
 
 
 def read_file(path: Path, *, encoding: str | None = None) -> SourceFile:
-    """The header of a CSV or XLSX file and its rows, read as they are asked for (a file of
-    a million rows is never held whole). A cell the encoding or the CSV reader cannot read
-    stops the import with :class:`ImportError_` before anything is written: the rows are all
-    read and validated before the first write."""
+    """The header of a CSV or XLSX file and its rows, read as they are asked for (a CSV of a
+    million rows is never held whole; an XLSX sheet is, see :func:`_read_xlsx`). A cell the
+    encoding or the CSV reader cannot read stops the import with :class:`ImportError_` before
+    anything is written: the rows are all read and validated before the first write."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         return _read_xlsx(path)
     chosen = encoding or detect_encoding(path.read_bytes())
